@@ -1,0 +1,78 @@
+/** `skyline node`: runs a mesh node until SIGINT/SIGTERM, then stops cleanly and exits 0. */
+import { existsSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { parse } from '../args.ts'
+import { loadConfig, SkylineNode } from '../../node/index.ts'
+
+const HELP = `usage: skyline node [--config F] [--data-dir D] [--listen MA]... [--bootstrap MA]...
+                    [--http HOST:PORT|off] [--builder rpmbuild|mock|none|auto] [--keyring PATH] [--announcer PUBKEY_FILE]...
+
+Runs a Skyline mesh node until SIGINT or SIGTERM.
+  --config F        JSON config file (docs/config.md); default $SKYLINE_CONFIG or ~/.config/skyline/config.json if present
+  --data-dir D      state directory (identity key, store, blobs); default $XDG_DATA_HOME/skyline, /var/lib/skyline as a service
+  --listen MA       multiaddr to listen on (repeatable); default /ip4/0.0.0.0/tcp/7770
+  --bootstrap MA    a peer to join through, with /p2p/<id> (repeatable)
+  --http HOST:PORT  local status/metrics server; default 127.0.0.1:7771; 'off' disables it
+  --builder KIND    rpmbuild, mock, none (relay and tally only) or auto
+  --keyring PATH    Fedora OpenPGP keys (a file or a folder of RPM-GPG-KEY-* files)
+  --announcer F     a trusted announcer public key file (repeatable)`
+
+export function defaultConfigFile (env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.SKYLINE_CONFIG != null && env.SKYLINE_CONFIG !== '') return env.SKYLINE_CONFIG
+  const xdg = env.XDG_CONFIG_HOME != null && env.XDG_CONFIG_HOME !== '' ? env.XDG_CONFIG_HOME : join(homedir(), '.config')
+  const path = join(xdg, 'skyline', 'config.json')
+  return existsSync(path) ? path : undefined
+}
+
+export async function run (argv: string[]): Promise<number> {
+  const { values } = parse(argv, {
+    config: { type: 'string' },
+    'data-dir': { type: 'string' },
+    listen: { type: 'string', multiple: true },
+    bootstrap: { type: 'string', multiple: true },
+    http: { type: 'string' },
+    builder: { type: 'string' },
+    keyring: { type: 'string' },
+    announcer: { type: 'string', multiple: true },
+    help: { type: 'boolean', short: 'h' }
+  })
+  if (values.help === true) {
+    process.stdout.write(HELP + '\n')
+    return 0
+  }
+  const config = loadConfig({
+    configFile: values.config ?? defaultConfigFile(),
+    dataDir: values['data-dir'],
+    listen: values.listen,
+    bootstrap: values.bootstrap,
+    http: values.http,
+    builder: values.builder,
+    keyring: values.keyring,
+    announcers: values.announcer
+  })
+  const node = new SkylineNode(config)
+  await node.start()
+  const out = process.stdout
+  out.write(`skyline node ${node.peerId}${node.identityCreated ? ' (new identity)' : ''}\n`)
+  for (const ma of node.libp2p.getMultiaddrs()) out.write(`  listening on ${ma.toString()}\n`)
+  if (node.httpUrl != null) out.write(`  status at ${node.httpUrl}/status, metrics at ${node.httpUrl}/metrics\n`)
+  out.write(`  data in ${config.dataDir}\n`)
+
+  await new Promise<void>(resolve => {
+    const stop = (signal: string): void => {
+      process.removeAllListeners('SIGINT')
+      process.removeAllListeners('SIGTERM')
+      // a second signal while stopping forces the exit
+      process.once('SIGINT', () => process.exit(130))
+      process.once('SIGTERM', () => process.exit(143))
+      out.write(`${signal}: stopping\n`)
+      resolve()
+    }
+    process.once('SIGINT', () => stop('SIGINT'))
+    process.once('SIGTERM', () => stop('SIGTERM'))
+  })
+  await node.stop()
+  out.write('stopped\n')
+  return 0
+}

@@ -1,0 +1,45 @@
+/** `skyline status`: what a running node knows (peers, DHT, topics), for a person or, with --json, a machine. */
+import { parse } from '../args.ts'
+import { UsageError } from '../errors.ts'
+import { DEFAULT_HTTP } from '../../node/constants.ts'
+import type { NodeStatus } from '../../node/index.ts'
+
+const HELP = `usage: skyline status [--http URL] [--json]
+  --http URL   the node's HTTP server (default http://${DEFAULT_HTTP})
+  --json       print the status as one JSON object`
+
+export async function run (argv: string[]): Promise<number> {
+  const { values } = parse(argv, { http: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } })
+  if (values.help === true) { process.stdout.write(HELP + '\n'); return 0 }
+  let base = values.http ?? `http://${DEFAULT_HTTP}`
+  if (!/^https?:\/\//.test(base)) base = `http://${base}`
+  let url: URL
+  try { url = new URL('/status', base) } catch { throw new UsageError(`bad --http URL '${values.http}'`) }
+  let status: NodeStatus
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(5000) })
+    if (!res.ok) throw new Error(`HTTP ${res.status}`)
+    status = await res.json() as NodeStatus
+  } catch (err: any) {
+    process.stderr.write(`skyline status: no node answering at ${url.origin}: ${err.cause?.code ?? err.message}\n`)
+    return 1
+  }
+  process.stdout.write(values.json === true ? JSON.stringify(status) + '\n' : formatStatus(status))
+  return 0
+}
+
+export function formatStatus (s: NodeStatus): string {
+  const lines = [
+    `peer ID      ${s.peerId}`,
+    `version      ${s.version}, up ${s.uptimeSeconds} s`,
+    `data dir     ${s.dataDir}`,
+    'listening on',
+    ...s.listenAddresses.map(a => `  ${a}`),
+    `peers        ${s.connectedPeers} connected`,
+    ...s.connections.map(c => `  ${c.peerId} ${c.direction} ${c.address}`),
+    `DHT          ${s.dht.mode} mode, ${s.dht.routingTableSize} peers in routing table (${s.dht.protocol})`,
+    'topics',
+    ...Object.entries(s.topics).map(([t, v]) => `  ${t.padEnd(22)} ${v.meshPeers.length} mesh peers, ${v.subscribers} subscribers`)
+  ]
+  return lines.join('\n') + '\n'
+}

@@ -1,0 +1,207 @@
+/**
+ * Node configuration: defaults, then a JSON config file, then command-line overrides. Every field is
+ * checked before use; any problem is one ConfigError line naming the file and the field.
+ * The format is documented in docs/config.md.
+ */
+import { readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { isAbsolute, join, resolve, dirname } from 'node:path'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { ConfigError } from './errors.ts'
+import { DEFAULT_HTTP, DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS } from './constants.ts'
+
+export type BuilderKind = 'rpmbuild' | 'mock' | 'none' | 'auto'
+
+/** The config file's shape: every field optional. */
+export interface ConfigFile {
+  dataDir?: string
+  listen?: string[]
+  announce?: string[]
+  bootstrap?: string[]
+  bootstrapFile?: string
+  http?: string
+  builder?: BuilderKind
+  keyring?: string
+  announcers?: string[]
+  maxConnections?: number
+  inboundConnectionThreshold?: number
+  dhtClientMode?: boolean
+}
+
+/** The resolved configuration a node runs with. */
+export interface NodeConfig {
+  dataDir: string
+  listen: Multiaddr[]
+  announce: Multiaddr[]
+  bootstrap: Multiaddr[]
+  http: { host: string, port: number } | undefined
+  builder: BuilderKind
+  keyring: string | undefined
+  announcers: string[]
+  maxConnections: number
+  inboundConnectionThreshold: number
+  dhtClientMode: boolean
+  /** where the config came from, for status output */
+  configFile: string | undefined
+}
+
+/** Command-line overrides: given flags replace (not extend) the file's values. */
+export interface ConfigOverrides {
+  configFile?: string
+  dataDir?: string
+  listen?: string[]
+  bootstrap?: string[]
+  http?: string
+  builder?: string
+  keyring?: string
+  announcers?: string[]
+}
+
+const FIELDS: Record<keyof ConfigFile, 'string' | 'string[]' | 'number' | 'boolean'> = {
+  dataDir: 'string',
+  listen: 'string[]',
+  announce: 'string[]',
+  bootstrap: 'string[]',
+  bootstrapFile: 'string',
+  http: 'string',
+  builder: 'string',
+  keyring: 'string',
+  announcers: 'string[]',
+  maxConnections: 'number',
+  inboundConnectionThreshold: 'number',
+  dhtClientMode: 'boolean'
+}
+
+const BUILDERS = new Set(['rpmbuild', 'mock', 'none', 'auto'])
+
+/**
+ * The default data directory: /var/lib/skyline when run as a service (systemd sets STATE_DIRECTORY),
+ * else $XDG_DATA_HOME/skyline (~/.local/share/skyline).
+ */
+export function defaultDataDir (env: NodeJS.ProcessEnv = process.env): string {
+  if (env.STATE_DIRECTORY != null && env.STATE_DIRECTORY !== '') return env.STATE_DIRECTORY.split(':')[0]
+  const xdg = env.XDG_DATA_HOME != null && env.XDG_DATA_HOME !== '' ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share')
+  return join(xdg, 'skyline')
+}
+
+/** Parses and checks a config file's text. `source` names it in errors. */
+export function parseConfigFile (text: string, source: string): ConfigFile {
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (err: any) {
+    throw new ConfigError(`${source}: not valid JSON: ${err.message}`)
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(`${source}: must be a JSON object`)
+  }
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(raw)) {
+    if (key.startsWith('$') || key === 'comment') continue
+    const type = FIELDS[key as keyof ConfigFile]
+    if (type === undefined) throw new ConfigError(`${source}: unknown field '${key}' (known: ${Object.keys(FIELDS).join(', ')})`)
+    const ok = type === 'string[]'
+      ? Array.isArray(value) && value.every(v => typeof v === 'string')
+      : typeof value === type && (type !== 'number' || (Number.isInteger(value) && (value as number) > 0))
+    if (!ok) throw new ConfigError(`${source}: field '${key}' must be ${type === 'number' ? 'a positive integer' : type === 'string[]' ? 'an array of strings' : `a ${type}`}`)
+    out[key] = value
+  }
+  return out as ConfigFile
+}
+
+export function parseMultiaddr (text: string, where: string): Multiaddr {
+  let ma: Multiaddr
+  try {
+    ma = multiaddr(text.trim())
+  } catch (err: any) {
+    throw new ConfigError(`${where}: bad multiaddr '${text}': ${String(err.message).split('\n')[0]}`)
+  }
+  return ma
+}
+
+/** A bootstrap address must name its peer: /ip4/…/tcp/…/p2p/<peer id> */
+export function parseBootstrapAddr (text: string, where: string): Multiaddr {
+  const ma = parseMultiaddr(text, where)
+  const id = ma.getComponents().find(c => c.name === 'p2p')?.value
+  if (id == null) throw new ConfigError(`${where}: bootstrap address '${text}' has no /p2p/<peer id>`)
+  try {
+    peerIdFromString(id)
+  } catch {
+    throw new ConfigError(`${where}: bootstrap address '${text}' has a bad peer ID`)
+  }
+  return ma
+}
+
+/**
+ * A bootstrap peer list (bootstrap/*.txt): one multiaddr with /p2p/<peer id> per line; blank lines and
+ * lines starting with '#' are ignored.
+ */
+export function parseBootstrapList (text: string, source: string): Multiaddr[] {
+  const out: Multiaddr[] = []
+  text.split('\n').forEach((line, i) => {
+    const t = line.trim()
+    if (t === '' || t.startsWith('#')) return
+    out.push(parseBootstrapAddr(t, `${source}:${i + 1}`))
+  })
+  return out
+}
+
+export function parseHostPort (text: string, where: string): { host: string, port: number } | undefined {
+  if (text === 'off' || text === 'none') return undefined
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(text)
+  const port = m === null ? NaN : Number(m[2])
+  if (m === null || port > 65535) throw new ConfigError(`${where}: bad HOST:PORT '${text}' (for example 127.0.0.1:7771, or 'off')`)
+  return { host: m[1].replace(/^\[|\]$/g, ''), port }
+}
+
+function readText (path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (err: any) {
+    throw new ConfigError(`cannot read ${what} ${path}: ${err.code ?? err.message}`)
+  }
+}
+
+/** Resolves the configuration from defaults, the config file and command-line overrides. */
+export function loadConfig (overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): NodeConfig {
+  const configFile = overrides.configFile
+  const file: ConfigFile = configFile == null ? {} : parseConfigFile(readText(configFile, 'config file'), configFile)
+  const base = configFile == null ? process.cwd() : dirname(resolve(configFile))
+  const rel = (p: string): string => isAbsolute(p) ? p : resolve(base, p)
+  const src = configFile ?? 'defaults'
+
+  const listenText = overrides.listen ?? file.listen ?? DEFAULT_LISTEN
+  const listen = listenText.map((t, i) => parseMultiaddr(t, overrides.listen != null ? '--listen' : `${src}: listen[${i}]`))
+  for (const ma of listen) {
+    if (!ma.getComponents().some(c => c.name === 'tcp')) throw new ConfigError(`listen address '${ma.toString()}' is not TCP`)
+  }
+  const announce = (file.announce ?? []).map((t, i) => parseMultiaddr(t, `${src}: announce[${i}]`))
+
+  const bootstrap: Multiaddr[] = []
+  if (file.bootstrapFile != null) bootstrap.push(...parseBootstrapList(readText(rel(file.bootstrapFile), 'bootstrap file'), file.bootstrapFile))
+  const bootText = overrides.bootstrap ?? file.bootstrap ?? []
+  bootText.forEach((t, i) => bootstrap.push(parseBootstrapAddr(t, overrides.bootstrap != null ? '--bootstrap' : `${src}: bootstrap[${i}]`)))
+
+  const builder = overrides.builder ?? file.builder ?? 'auto'
+  if (!BUILDERS.has(builder)) throw new ConfigError(`builder must be one of rpmbuild, mock, none, auto (got '${builder}')`)
+
+  const dataDir = overrides.dataDir ?? (file.dataDir != null ? rel(file.dataDir) : defaultDataDir(env))
+  const keyring = overrides.keyring ?? (file.keyring != null ? rel(file.keyring) : undefined)
+  const announcers = overrides.announcers ?? (file.announcers ?? []).map(rel)
+
+  return {
+    dataDir: resolve(dataDir),
+    listen,
+    announce,
+    bootstrap,
+    http: parseHostPort(overrides.http ?? file.http ?? DEFAULT_HTTP, overrides.http != null ? '--http' : `${src}: http`),
+    builder: builder as BuilderKind,
+    keyring,
+    announcers,
+    maxConnections: file.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    inboundConnectionThreshold: file.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD,
+    dhtClientMode: file.dhtClientMode ?? false,
+    configFile
+  }
+}

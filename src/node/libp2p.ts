@@ -1,0 +1,87 @@
+/**
+ * The libp2p stack of a Skyline node: TCP, Noise, Yamux, identify, ping, Kademlia (Skyline's own
+ * protocol, server mode) and gossipsub (strict signing), plus bootstrap dialing and Prometheus metrics.
+ */
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { bootstrap } from '@libp2p/bootstrap'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import { isPrivate } from '@libp2p/utils'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { PrivateKey, Identify, Ping } from '@libp2p/interface'
+import { Registry } from 'prom-client'
+import { DHT_PROTOCOL } from './constants.ts'
+import { TOPIC_NAMES, stringifyTopic } from '../protocols/topics.ts'
+
+export interface SkylineServices {
+  identify: Identify
+  ping: Ping
+  dht: KadDHT
+  pubsub: GossipSub
+}
+
+export type SkylineLibp2p = Libp2p<SkylineServices>
+
+export interface Libp2pOptions {
+  privateKey: PrivateKey
+  listen: Multiaddr[]
+  announce?: Multiaddr[]
+  bootstrap?: Multiaddr[]
+  maxConnections: number
+  inboundConnectionThreshold: number
+  dhtClientMode?: boolean
+  /** a registry of its own per node, so several nodes can share one process */
+  registry?: Registry
+}
+
+/** Largest gossip RPC frame accepted from a peer: the biggest topic payload plus framing and control. */
+const MAX_GOSSIP_RPC = 256 * 1024
+
+export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<SkylineLibp2p> {
+  // A mesh of loopback or LAN addresses (tests, a lab, network namespaces) keeps private addresses in
+  // DHT records; a node with a public listen address drops them, as the public DHT does.
+  const lan = [...opts.listen, ...(opts.announce ?? [])].every(ma => isPrivate(ma))
+  return createLibp2p({
+    privateKey: opts.privateKey,
+    addresses: {
+      listen: opts.listen.map(ma => ma.toString()),
+      announce: opts.announce?.map(ma => ma.toString())
+    },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: (opts.bootstrap?.length ?? 0) > 0
+      ? [bootstrap({ list: opts.bootstrap!.map(ma => ma.toString()), timeout: 0 })]
+      : [],
+    connectionManager: {
+      maxConnections: opts.maxConnections,
+      inboundConnectionThreshold: opts.inboundConnectionThreshold
+    },
+    metrics: prometheusMetrics({ registry: opts.registry, collectDefaultMetrics: true }),
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        clientMode: opts.dhtClientMode ?? false,
+        peerInfoMapper: lan ? passthroughMapper : removePrivateAddressesMapper,
+        logPrefix: 'skyline:kad-dht',
+        metricsPrefix: 'skyline_kad_dht',
+        datastorePrefix: '/skyline-dht'
+      }),
+      pubsub: gossipsub({
+        globalSignaturePolicy: 'StrictSign',
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        allowedTopics: TOPIC_NAMES.map(stringifyTopic),
+        maxInboundDataLength: MAX_GOSSIP_RPC
+      })
+    }
+  })
+}
