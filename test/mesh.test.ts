@@ -3,14 +3,16 @@ import { randomBytes } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
 import type { SkylineNode } from '../src/node/index.ts'
 import { startMesh, waitFor, type TestMesh } from './helpers/mesh.ts'
+import { testAnnouncer, testAnnouncement } from './helpers/announce.ts'
 import { bufferKadId, sortByDistance } from '../src/consensus/distance.ts'
 
 describe('a mesh of 10 real nodes from one bootstrap node', function () {
   this.timeout(90_000)
   let mesh: TestMesh
+  const announcer = testAnnouncer()
 
   before(async () => {
-    mesh = await startMesh(10)
+    mesh = await startMesh(10, { announcers: [announcer.line] })
     await waitFor('every routing table to hold the other 9 peers', async () => {
       for (const n of mesh.nodes) {
         for (const other of mesh.nodes) {
@@ -53,7 +55,7 @@ describe('a mesh of 10 real nodes from one bootstrap node', function () {
 
   it('a gossipsub message published by one node reaches all 10', async () => {
     await waitFor('announce-topic meshes to form', () => mesh.nodes.every(n => n.status().topics['/skyline/1/announce'].meshPeers.length > 0))
-    const payload = randomBytes(64)
+    const payload = testAnnouncement(announcer)
     const received = new Set<string>()
     const listeners = mesh.nodes.map(n => {
       const l = (evt: CustomEvent<{ topic: string, data: Uint8Array }>): void => {

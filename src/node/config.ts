@@ -188,7 +188,7 @@ export function loadConfig (overrides: ConfigOverrides = {}, env: NodeJS.Process
 
   const dataDir = overrides.dataDir ?? (file.dataDir != null ? rel(file.dataDir) : defaultDataDir(env))
   const keyring = overrides.keyring ?? (file.keyring != null ? rel(file.keyring) : undefined)
-  const announcers = overrides.announcers ?? (file.announcers ?? []).map(rel)
+  const announcers = overrides.announcers ?? (file.announcers ?? []).map(a => a.trim().startsWith('skyline-announcer-') ? a : rel(a))
 
   return {
     dataDir: resolve(dataDir),

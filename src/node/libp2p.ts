@@ -9,7 +9,9 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
-import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { gossipsub, type GossipSub, type Message } from '@libp2p/gossipsub'
+import { createTopicScoreParams, type PeerScoreParams, type TopicScoreParams } from '@libp2p/gossipsub/score'
+import { createHash } from 'node:crypto'
 import { bootstrap } from '@libp2p/bootstrap'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { isPrivate } from '@libp2p/utils'
@@ -36,12 +38,56 @@ export interface Libp2pOptions {
   maxConnections: number
   inboundConnectionThreshold: number
   dhtClientMode?: boolean
+  /** Skyline's application-level peer score (gossipsub P5) */
+  appSpecificScore?: (peer: string) => number
   /** a registry of its own per node, so several nodes can share one process */
   registry?: Registry
 }
 
 /** Largest gossip RPC frame accepted from a peer: the biggest topic payload plus framing and control. */
 const MAX_GOSSIP_RPC = 256 * 1024
+
+/** msg-id = sha256(topic || 0x00 || data), identical on every Skyline node */
+export function gossipMessageId (msg: Message): Uint8Array {
+  return createHash('sha256').update(msg.topic).update(ZERO).update(msg.data).digest()
+}
+const ZERO = new Uint8Array(1)
+
+/**
+ * Peer scoring. Skyline's topics carry few messages, so mesh-delivery quotas (P3) are off; invalid
+ * messages (P4) cost a lot: three rejected messages take a peer past the graylist threshold, and the
+ * penalty decays with a half-life of about a minute. The application score (P5) carries Skyline's own
+ * penalties (bad blob chunks, later dissent). On a LAN or loopback mesh every peer shares an address,
+ * so IP colocation (P6) is not counted there.
+ */
+export function scoreParams (lan: boolean, appSpecificScore?: (peer: string) => number): Partial<PeerScoreParams> {
+  const topics: Record<string, TopicScoreParams> = {}
+  for (const name of TOPIC_NAMES) {
+    topics[stringifyTopic(name)] = createTopicScoreParams({
+      topicWeight: 1,
+      timeInMeshWeight: 0.01,
+      timeInMeshQuantum: 1000,
+      timeInMeshCap: 300,
+      firstMessageDeliveriesWeight: 1,
+      firstMessageDeliveriesDecay: 0.9,
+      firstMessageDeliveriesCap: 10,
+      meshMessageDeliveriesWeight: 0,
+      meshFailurePenaltyWeight: 0,
+      invalidMessageDeliveriesWeight: -10,
+      invalidMessageDeliveriesDecay: 0.99
+    })
+  }
+  return {
+    topics,
+    topicScoreCap: 10,
+    appSpecificScore: appSpecificScore ?? (() => 0),
+    appSpecificWeight: 1,
+    IPColocationFactorWeight: lan ? 0 : -5,
+    IPColocationFactorThreshold: 10
+  }
+}
+
+export const SCORE_THRESHOLDS = { gossipThreshold: -10, publishThreshold: -50, graylistThreshold: -80, acceptPXThreshold: 10, opportunisticGraftThreshold: 5 }
 
 export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<SkylineLibp2p> {
   // A mesh of loopback or LAN addresses (tests, a lab, network namespaces) keeps private addresses in
@@ -77,6 +123,10 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
       }),
       pubsub: gossipsub({
         globalSignaturePolicy: 'StrictSign',
+        // content-addressed message IDs: the same payload re-wrapped by another peer is a duplicate
+        msgIdFn: gossipMessageId,
+        scoreParams: scoreParams(lan, opts.appSpecificScore),
+        scoreThresholds: SCORE_THRESHOLDS,
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
         allowedTopics: TOPIC_NAMES.map(stringifyTopic),

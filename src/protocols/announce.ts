@@ -1,0 +1,149 @@
+/**
+ * Announcements: what a seeder signs and gossips on /skyline/1/announce, and how every node checks one
+ * before gossipsub forwards it: trusted announcer key, valid signature, sane fields, inside its
+ * validity window, not seen before. See docs/protocols/announce.md.
+ *
+ * @example
+ * ```ts
+ * const bytes = createAnnouncement({ nevra, srpmSha256, srpmSize, target: 'fedora-41-x86_64', chunkSize, chunkRoot }, key)
+ * const checked = checkAnnouncement(bytes, trusted, Date.now()) // throws GossipValidationError
+ * ```
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { Announcement } from './pb/announce.ts'
+import { ENVELOPE_KIND, EnvelopeError, openEnvelope, signEnvelope, type AnnouncerKey, type TrustedKeys } from './signing.ts'
+import { GossipValidationError } from './gossip.ts'
+import { jobKey } from '../consensus/job.ts'
+
+export { Announcement }
+
+/** @default 5 builders per job */
+export const DEFAULT_REPLICAS = 5
+/** @default 3 matching attestations for a verdict */
+export const DEFAULT_QUORUM = 3
+/** @default 24 hours */
+export const DEFAULT_VALIDITY_MS = 24 * 60 * 60 * 1000
+export const MAX_VALIDITY_MS = 7 * 24 * 60 * 60 * 1000
+/** announcements issued this far in the future are refused (clock skew allowance) */
+export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
+/** a message that expired less than this long ago is ignored rather than rejected: its forwarder may simply be slow */
+export const EXPIRY_GRACE_MS = 60 * 1000
+export const MAX_REPLICAS = 64
+export const MAX_SRPM_SIZE = 2 * 1024 * 1024 * 1024
+export const MIN_CHUNK_SIZE = 16 * 1024
+export const MAX_CHUNK_SIZE = 4 * 1024 * 1024
+const NEVRA_RE = /^[A-Za-z0-9._+~^-]+-(\d+:)?[A-Za-z0-9._+~^]+-[A-Za-z0-9._+~^]+\.src$/
+const TARGET_RE = /^[A-Za-z0-9._+-]{1,64}$/
+
+export interface AnnouncementInit {
+  nevra: string
+  srpmSha256: Uint8Array
+  srpmSize: number | bigint
+  target: string
+  replicas?: number
+  quorum?: number
+  chunkSize: number
+  chunkRoot: Uint8Array
+  validityMs?: number
+  now?: number
+  sequence?: bigint
+  beacon?: Uint8Array
+}
+
+let lastSequence = 0n
+
+/** A sequence number unique per announcer in practice: microseconds since the epoch, strictly increasing in this process */
+export function nextSequence (now = Date.now()): bigint {
+  const candidate = BigInt(now) * 1000n
+  lastSequence = candidate > lastSequence ? candidate : lastSequence + 1n
+  return lastSequence
+}
+
+/** Builds, checks and signs an announcement; returns the envelope bytes to gossip */
+export function createAnnouncement (init: AnnouncementInit, key: AnnouncerKey): Uint8Array {
+  const now = init.now ?? Date.now()
+  const a: Announcement = {
+    nevra: init.nevra,
+    srpmSha256: new Uint8Array(init.srpmSha256),
+    srpmSize: BigInt(init.srpmSize),
+    target: init.target,
+    replicas: init.replicas ?? DEFAULT_REPLICAS,
+    quorum: init.quorum ?? DEFAULT_QUORUM,
+    beacon: new Uint8Array(init.beacon ?? randomBytes(32)),
+    issuedAt: BigInt(now),
+    expiresAt: BigInt(now + (init.validityMs ?? DEFAULT_VALIDITY_MS)),
+    sequence: init.sequence ?? nextSequence(now),
+    chunkSize: init.chunkSize,
+    chunkRoot: new Uint8Array(init.chunkRoot)
+  }
+  checkFields(a, now)
+  return signEnvelope(ENVELOPE_KIND.announcement, Announcement.encode(a), key)
+}
+
+export interface CheckedAnnouncement {
+  /** hex sha256 of the signed payload: the announcement's identity */
+  id: string
+  /** hex job key */
+  job: string
+  jobKey: Uint8Array
+  /** hex Ed25519 public key of the announcer */
+  announcer: string
+  announcement: Announcement
+  envelope: Uint8Array
+}
+
+/**
+ * Everything that can be checked from the bytes alone: envelope, trust, signature, fields, time.
+ * Throws GossipValidationError (REJECT, or IGNORE for a message that has only just expired).
+ * Replays (seen before) are the caller's check, against its store.
+ */
+export function checkAnnouncement (envelope: Uint8Array, trusted: TrustedKeys, now: number): CheckedAnnouncement {
+  let opened
+  try {
+    opened = openEnvelope(envelope, trusted, ENVELOPE_KIND.announcement)
+  } catch (err: any) {
+    if (err instanceof EnvelopeError) throw new GossipValidationError('reject', err.code, err.message)
+    throw err
+  }
+  let a: Announcement
+  try {
+    a = Announcement.decode(opened.payload, { limits: {} })
+  } catch (err: any) {
+    throw new GossipValidationError('reject', 'malformed', `undecodable announcement: ${err.message}`)
+  }
+  checkFields(a, now)
+  const key = jobKey(a.srpmSha256, a.target, a.beacon)
+  return {
+    id: createHash('sha256').update(opened.payload).digest('hex'),
+    job: Buffer.from(key).toString('hex'),
+    jobKey: key,
+    announcer: Buffer.from(opened.publicKey).toString('hex'),
+    announcement: a,
+    envelope
+  }
+}
+
+function bad (reason: string, message: string): never {
+  throw new GossipValidationError('reject', reason, message)
+}
+
+export function checkFields (a: Announcement, now: number): void {
+  if (a.nevra.length > 256 || !NEVRA_RE.test(a.nevra)) bad('malformed', `bad NEVRA '${a.nevra.slice(0, 80)}'`)
+  if (!TARGET_RE.test(a.target)) bad('malformed', `bad target '${a.target.slice(0, 80)}'`)
+  if (a.srpmSha256.length !== 32) bad('malformed', 'SRPM sha256 must be 32 bytes')
+  if (a.srpmSize <= 0n || a.srpmSize > BigInt(MAX_SRPM_SIZE)) bad('malformed', `SRPM size ${a.srpmSize} out of bounds`)
+  if (a.replicas < 1 || a.replicas > MAX_REPLICAS) bad('malformed', `replicas ${a.replicas} out of 1..${MAX_REPLICAS}`)
+  if (a.quorum < 1 || a.quorum > a.replicas || 2 * a.quorum <= a.replicas) bad('malformed', `quorum ${a.quorum} must be a majority of replicas ${a.replicas}`)
+  if (a.beacon.length !== 32) bad('malformed', 'beacon must be 32 bytes')
+  if (a.chunkSize < MIN_CHUNK_SIZE || a.chunkSize > MAX_CHUNK_SIZE) bad('malformed', `chunk size ${a.chunkSize} out of bounds`)
+  if (a.chunkRoot.length !== 32) bad('malformed', 'chunk root must be 32 bytes')
+  if (a.sequence === 0n) bad('malformed', 'sequence must be set')
+  const issued = Number(a.issuedAt)
+  const expires = Number(a.expiresAt)
+  if (expires <= issued || expires - issued > MAX_VALIDITY_MS) bad('malformed', 'validity window out of bounds')
+  if (issued > now + MAX_CLOCK_SKEW_MS) bad('not-yet-valid', `issued ${issued - now} ms in the future`)
+  if (expires <= now) {
+    if (now - expires < EXPIRY_GRACE_MS) throw new GossipValidationError('ignore', 'expired', 'expired moments ago')
+    bad('expired', `expired ${Math.round((now - expires) / 1000)} s ago`)
+  }
+}

@@ -1,0 +1,506 @@
+import { decodeMessage, encodeMessage, message, streamMessage } from 'protons-runtime'
+import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc'
+import type { Codec, DecodeOptions } from 'protons-runtime'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+export interface SignedEnvelope {
+  kind: number
+  payload: Uint8Array<ArrayBuffer>
+  publicKey: Uint8Array<ArrayBuffer>
+  signature: Uint8Array<ArrayBuffer>
+}
+
+export const SignedEnvelope = (() => {
+  let _codec: Codec<SignedEnvelope>
+
+  const codec = (): Codec<SignedEnvelope> => {
+    if (_codec == null) {
+      _codec = message<SignedEnvelope>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.kind != null && obj.kind !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.kind)
+        }
+
+        if ((obj.payload != null && obj.payload.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.payload)
+        }
+
+        if ((obj.publicKey != null && obj.publicKey.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.publicKey)
+        }
+
+        if ((obj.signature != null && obj.signature.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.signature)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          kind: 0,
+          payload: uint8ArrayAlloc(0),
+          publicKey: uint8ArrayAlloc(0),
+          signature: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.kind = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.payload = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.publicKey = reader.bytes()
+              break
+            }
+            case 4: {
+              obj.signature = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.kind`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.payload`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.publicKey`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.signature`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  interface SignedEnvelopeKindFieldEvent {
+    field: '$.kind'
+    value: number
+  }
+
+  interface SignedEnvelopePayloadFieldEvent {
+    field: '$.payload'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  interface SignedEnvelopePublicKeyFieldEvent {
+    field: '$.publicKey'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  interface SignedEnvelopeSignatureFieldEvent {
+    field: '$.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  function encode (obj: Partial<SignedEnvelope>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SignedEnvelope.codec())
+  }
+
+  function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SignedEnvelope>): SignedEnvelope {
+    return decodeMessage(buf, SignedEnvelope.codec(), opts)
+  }
+
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SignedEnvelope>): Generator<SignedEnvelopeKindFieldEvent | SignedEnvelopePayloadFieldEvent | SignedEnvelopePublicKeyFieldEvent | SignedEnvelopeSignatureFieldEvent> {
+    return streamMessage(buf, SignedEnvelope.codec(), opts)
+  }
+  return { codec, encode, decode, stream }
+})()
+
+export interface Announcement {
+  nevra: string
+  srpmSha256: Uint8Array<ArrayBuffer>
+  srpmSize: bigint
+  target: string
+  replicas: number
+  quorum: number
+  beacon: Uint8Array<ArrayBuffer>
+  issuedAt: bigint
+  expiresAt: bigint
+  sequence: bigint
+  chunkSize: number
+  chunkRoot: Uint8Array<ArrayBuffer>
+}
+
+export const Announcement = (() => {
+  let _codec: Codec<Announcement>
+
+  const codec = (): Codec<Announcement> => {
+    if (_codec == null) {
+      _codec = message<Announcement>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.nevra != null && obj.nevra !== '')) {
+          w.uint32(10)
+          w.string(obj.nevra)
+        }
+
+        if ((obj.srpmSha256 != null && obj.srpmSha256.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.srpmSha256)
+        }
+
+        if ((obj.srpmSize != null && obj.srpmSize !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.srpmSize)
+        }
+
+        if ((obj.target != null && obj.target !== '')) {
+          w.uint32(34)
+          w.string(obj.target)
+        }
+
+        if ((obj.replicas != null && obj.replicas !== 0)) {
+          w.uint32(40)
+          w.uint32(obj.replicas)
+        }
+
+        if ((obj.quorum != null && obj.quorum !== 0)) {
+          w.uint32(48)
+          w.uint32(obj.quorum)
+        }
+
+        if ((obj.beacon != null && obj.beacon.byteLength > 0)) {
+          w.uint32(58)
+          w.bytes(obj.beacon)
+        }
+
+        if ((obj.issuedAt != null && obj.issuedAt !== 0n)) {
+          w.uint32(64)
+          w.uint64(obj.issuedAt)
+        }
+
+        if ((obj.expiresAt != null && obj.expiresAt !== 0n)) {
+          w.uint32(72)
+          w.uint64(obj.expiresAt)
+        }
+
+        if ((obj.sequence != null && obj.sequence !== 0n)) {
+          w.uint32(80)
+          w.uint64(obj.sequence)
+        }
+
+        if ((obj.chunkSize != null && obj.chunkSize !== 0)) {
+          w.uint32(88)
+          w.uint32(obj.chunkSize)
+        }
+
+        if ((obj.chunkRoot != null && obj.chunkRoot.byteLength > 0)) {
+          w.uint32(98)
+          w.bytes(obj.chunkRoot)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          nevra: '',
+          srpmSha256: uint8ArrayAlloc(0),
+          srpmSize: 0n,
+          target: '',
+          replicas: 0,
+          quorum: 0,
+          beacon: uint8ArrayAlloc(0),
+          issuedAt: 0n,
+          expiresAt: 0n,
+          sequence: 0n,
+          chunkSize: 0,
+          chunkRoot: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.nevra = reader.string()
+              break
+            }
+            case 2: {
+              obj.srpmSha256 = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.srpmSize = reader.uint64()
+              break
+            }
+            case 4: {
+              obj.target = reader.string()
+              break
+            }
+            case 5: {
+              obj.replicas = reader.uint32()
+              break
+            }
+            case 6: {
+              obj.quorum = reader.uint32()
+              break
+            }
+            case 7: {
+              obj.beacon = reader.bytes()
+              break
+            }
+            case 8: {
+              obj.issuedAt = reader.uint64()
+              break
+            }
+            case 9: {
+              obj.expiresAt = reader.uint64()
+              break
+            }
+            case 10: {
+              obj.sequence = reader.uint64()
+              break
+            }
+            case 11: {
+              obj.chunkSize = reader.uint32()
+              break
+            }
+            case 12: {
+              obj.chunkRoot = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.nevra`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.srpmSha256`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.srpmSize`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.target`,
+                value: reader.string()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.replicas`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.quorum`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 7: {
+              yield {
+                field: `${prefix}.beacon`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 8: {
+              yield {
+                field: `${prefix}.issuedAt`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 9: {
+              yield {
+                field: `${prefix}.expiresAt`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 10: {
+              yield {
+                field: `${prefix}.sequence`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 11: {
+              yield {
+                field: `${prefix}.chunkSize`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 12: {
+              yield {
+                field: `${prefix}.chunkRoot`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  interface AnnouncementNevraFieldEvent {
+    field: '$.nevra'
+    value: string
+  }
+
+  interface AnnouncementSrpmSha256FieldEvent {
+    field: '$.srpmSha256'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  interface AnnouncementSrpmSizeFieldEvent {
+    field: '$.srpmSize'
+    value: bigint
+  }
+
+  interface AnnouncementTargetFieldEvent {
+    field: '$.target'
+    value: string
+  }
+
+  interface AnnouncementReplicasFieldEvent {
+    field: '$.replicas'
+    value: number
+  }
+
+  interface AnnouncementQuorumFieldEvent {
+    field: '$.quorum'
+    value: number
+  }
+
+  interface AnnouncementBeaconFieldEvent {
+    field: '$.beacon'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  interface AnnouncementIssuedAtFieldEvent {
+    field: '$.issuedAt'
+    value: bigint
+  }
+
+  interface AnnouncementExpiresAtFieldEvent {
+    field: '$.expiresAt'
+    value: bigint
+  }
+
+  interface AnnouncementSequenceFieldEvent {
+    field: '$.sequence'
+    value: bigint
+  }
+
+  interface AnnouncementChunkSizeFieldEvent {
+    field: '$.chunkSize'
+    value: number
+  }
+
+  interface AnnouncementChunkRootFieldEvent {
+    field: '$.chunkRoot'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  function encode (obj: Partial<Announcement>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Announcement.codec())
+  }
+
+  function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announcement>): Announcement {
+    return decodeMessage(buf, Announcement.codec(), opts)
+  }
+
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announcement>): Generator<AnnouncementNevraFieldEvent | AnnouncementSrpmSha256FieldEvent | AnnouncementSrpmSizeFieldEvent | AnnouncementTargetFieldEvent | AnnouncementReplicasFieldEvent | AnnouncementQuorumFieldEvent | AnnouncementBeaconFieldEvent | AnnouncementIssuedAtFieldEvent | AnnouncementExpiresAtFieldEvent | AnnouncementSequenceFieldEvent | AnnouncementChunkSizeFieldEvent | AnnouncementChunkRootFieldEvent> {
+    return streamMessage(buf, Announcement.codec(), opts)
+  }
+  return { codec, encode, decode, stream }
+})()

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict'
+import { writeFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { SignedEnvelope, Announcement } from '../src/protocols/pb/announce.ts'
+import { checkAnnouncement, createAnnouncement } from '../src/protocols/announce.ts'
+import { loadTrustedAnnouncers, signEnvelope, ENVELOPE_KIND, TrustedKeys, loadAnnouncerKey } from '../src/protocols/signing.ts'
+import { jobKey } from '../src/consensus/job.ts'
+import { testAnnouncer, testAnnouncement } from './helpers/announce.ts'
+import { tempDir } from './helpers/mesh.ts'
+import { runCli } from './helpers/cli.ts'
+
+const announcer = testAnnouncer()
+const trusted = new TrustedKeys()
+trusted.add(announcer.key.publicKey)
+
+function rejects (bytes: Uint8Array, reason: string, action = 'reject', now = Date.now()): void {
+  assert.throws(() => checkAnnouncement(bytes, trusted, now), (err: any) => {
+    assert.equal(err.name, 'GossipValidationError')
+    assert.equal(err.reason, reason, err.message)
+    assert.equal(err.action, action)
+    return true
+  })
+}
+
+describe('announcements', () => {
+  it('a valid announcement checks out, with its job key from DESIGN.md', () => {
+    const bytes = testAnnouncement(announcer, { replicas: 5, quorum: 3 })
+    const c = checkAnnouncement(bytes, trusted, Date.now())
+    assert.equal(c.announcement.replicas, 5)
+    assert.equal(c.announcer, Buffer.from(announcer.key.publicKey).toString('hex'))
+    assert.deepEqual(c.jobKey, jobKey(c.announcement.srpmSha256, c.announcement.target, c.announcement.beacon))
+    assert.match(c.id, /^[0-9a-f]{64}$/)
+  })
+
+  it('signatures cover the exact payload bytes: any flipped byte is refused', () => {
+    const bytes = testAnnouncement(announcer)
+    const env = SignedEnvelope.decode(bytes)
+    for (let i = 0; i < env.payload.length; i += 7) {
+      const payload = new Uint8Array(env.payload)
+      payload[i] ^= 0x01
+      const forged = SignedEnvelope.encode({ ...env, payload })
+      assert.throws(() => checkAnnouncement(forged, trusted, Date.now()), (err: any) => err.action === 'reject')
+    }
+    const sig = new Uint8Array(env.signature)
+    sig[10] ^= 0x80
+    rejects(SignedEnvelope.encode({ ...env, signature: sig }), 'bad-signature')
+  })
+
+  it('refuses untrusted keys, control envelopes on the announce topic, and garbage', () => {
+    rejects(testAnnouncement(testAnnouncer()), 'untrusted')
+    const env = SignedEnvelope.decode(testAnnouncement(announcer))
+    rejects(signEnvelope(ENVELOPE_KIND.control, env.payload, announcer.key), 'wrong-kind')
+    rejects(new Uint8Array([0xff, 0xff, 0xff]), 'malformed')
+  })
+
+  it('refuses expired (ignores just-expired), not-yet-valid and malformed fields', () => {
+    const now = Date.now()
+    rejects(testAnnouncement(announcer, { now: now - 3 * 86400_000, validityMs: 86400_000 }), 'expired')
+    rejects(testAnnouncement(announcer, { now: now - 86400_000 - 1000, validityMs: 86400_000 }), 'expired', 'ignore')
+    rejects(testAnnouncement(announcer, { now: now + 3600_000 }), 'not-yet-valid')
+    // a signer that skips createAnnouncement's own checks
+    const sign = (over: Partial<Announcement>): Uint8Array => {
+      const a = Announcement.decode(SignedEnvelope.decode(testAnnouncement(announcer)).payload)
+      return signEnvelope(ENVELOPE_KIND.announcement, Announcement.encode({ ...a, ...over }), announcer.key)
+    }
+    rejects(sign({ quorum: 2, replicas: 5 }), 'malformed')
+    rejects(sign({ replicas: 0, quorum: 0 }), 'malformed')
+    rejects(sign({ nevra: 'rm -rf /' }), 'malformed')
+    rejects(sign({ srpmSha256: new Uint8Array(31) }), 'malformed')
+    rejects(sign({ srpmSize: 0n }), 'malformed')
+    rejects(sign({ beacon: new Uint8Array(8) }), 'malformed')
+    rejects(sign({ expiresAt: BigInt(now + 30 * 86400_000) }), 'malformed')
+  })
+
+  it('createAnnouncement refuses to sign bad fields', () => {
+    assert.throws(() => testAnnouncement(announcer, { quorum: 1, replicas: 4 }), /quorum/)
+  })
+
+  it('trusted announcer keys load from .pub files and inline lines; bad ones are one clear error', () => {
+    const dir = tempDir()
+    try {
+      const other = testAnnouncer()
+      writeFileSync(join(dir, 'a.pub'), `# the release team\n${announcer.line}\n`)
+      const keys = loadTrustedAnnouncers([join(dir, 'a.pub'), other.line])
+      assert.equal(keys.size, 2)
+      writeFileSync(join(dir, 'bad.pub'), 'skyline-announcer-ed25519 AAAA\n')
+      assert.throws(() => loadTrustedAnnouncers([join(dir, 'bad.pub')]), /bad\.pub:1: announcer public key must be 32 bytes/)
+      assert.throws(() => loadTrustedAnnouncers([join(dir, 'missing.pub')]), /cannot read announcer public key/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('skyline keys generate writes a 0600 private key and a .pub that sign and verify', async () => {
+    const dir = tempDir()
+    try {
+      const out = join(dir, 'announcer.key')
+      const r = await runCli(['keys', 'generate', '--out', out])
+      assert.equal(r.code, 0, r.stderr)
+      assert.match(r.stdout, /^skyline-announcer-ed25519 [A-Za-z0-9+/]{43}=\n$/)
+      const key = loadAnnouncerKey(out)
+      const bytes = createAnnouncement({ nevra: 'a-1-1.src', srpmSha256: new Uint8Array(32), srpmSize: 1, target: 't', chunkSize: 65536, chunkRoot: new Uint8Array(32) }, key)
+      assert.ok(checkAnnouncement(bytes, loadTrustedAnnouncers([`${out}.pub`]), Date.now()))
+      const again = await runCli(['keys', 'generate', '--out', out])
+      assert.equal(again.code, 2)
+      assert.match(again.stderr, /exists; pass --force/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
