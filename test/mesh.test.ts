@@ -75,5 +75,5 @@ describe('a mesh of 10 real nodes from one bootstrap node', function () {
 
 /** kad-dht's routing table class has find(); its exported interface only declares size */
 function routingTable (node: SkylineNode): { find: (p: PeerId) => Promise<PeerId | undefined>, closestPeers: (k: Uint8Array, o: { count: number }) => PeerId[] } {
-  return node.libp2p.services.dht.routingTable as any
+  return (node.libp2p.services.dht as any).routingTable
 }

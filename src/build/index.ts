@@ -103,7 +103,7 @@ export interface BuildResult {
   logPath: string
 }
 
-export type BuildPhase = 'setup' | 'prep' | 'build' | 'install' | 'check' | 'package' | 'hash' | 'done'
+export type BuildPhase = 'setup' | 'start' | 'prep' | 'build' | 'install' | 'check' | 'package' | 'hash' | 'done'
 
 /** A progress event, in the shape of libp2p's ProgressEvent */
 export type BuildProgressEvent =

@@ -116,6 +116,7 @@ export class MockBuilder implements Builder {
     const argv = this.commandLine(srpmPath, workDir)
     this.log('building %s: %s', srpmPath, argv.join(' '))
     const home = process.env.HOME ?? '/root'
+    onProgress?.({ type: 'build:phase', detail: { phase: 'start' } })
     const run = await runLimited({
       command: argv[0],
       args: argv.slice(1),

@@ -179,6 +179,7 @@ export class RpmbuildBuilder implements Builder {
 
     const argv = this.commandLine(srpmName, workDir, options.target)
     this.log('building %s in %s: %s', srpmName, workDir, argv.join(' '))
+    onProgress?.({ type: 'build:phase', detail: { phase: 'start' } })
     const run = await runLimited({
       command: argv[0],
       args: argv.slice(1),

@@ -10,7 +10,8 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<{ run: (ar
   status: { summary: 'what a running node knows: peers, topics, DHT', load: async () => import('./commands/status.ts') },
   verify: { summary: 'check RPM signatures and digests against a keyring', load: async () => import('./commands/verify.ts') },
   keys: { summary: 'announcer keys: keys generate --out F', load: async () => import('./commands/keys.ts') },
-  seed: { summary: 'verify, serve and announce SRPMs', load: async () => import('./commands/seed.ts') }
+  seed: { summary: 'verify, serve and announce SRPMs', load: async () => import('./commands/seed.ts') },
+  control: { summary: 'halt or resume the mesh (signed by an announcer key)', load: async () => import('./commands/control.ts') }
 }
 
 export const USAGE = `usage: skyline <command> [options]

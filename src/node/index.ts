@@ -25,4 +25,7 @@ export interface NodeStatus {
   connectedPeers: number
   dht: { mode: string, routingTableSize: number, protocol: string }
   topics: Record<string, { meshPeers: string[], subscribers: number }>
+  builder: { kind: string | null, note: string | null, warnings: string[] }
+  halted: { reason: string, since: number } | null
+  jobs: Array<{ job: string, state: string, error: string | null, updatedAt: number }>
 }

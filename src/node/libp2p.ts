@@ -16,16 +16,20 @@ import { bootstrap } from '@libp2p/bootstrap'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { isPrivate } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { PrivateKey, Identify, Ping } from '@libp2p/interface'
+import type { PrivateKey } from '@libp2p/interface'
+import type { Identify } from '@libp2p/identify'
+import type { Ping } from '@libp2p/ping'
 import { Registry } from 'prom-client'
 import { DHT_PROTOCOL } from './constants.ts'
 import { TOPIC_NAMES, stringifyTopic } from '../protocols/topics.ts'
+import { blobService, type BlobService } from '../protocols/blob/index.ts'
 
-export interface SkylineServices {
+export type SkylineServices = {
   identify: Identify
   ping: Ping
   dht: KadDHT
   pubsub: GossipSub
+  blobs: BlobService
 }
 
 export type SkylineLibp2p = Libp2p<SkylineServices>
@@ -42,6 +46,8 @@ export interface Libp2pOptions {
   appSpecificScore?: (peer: string) => number
   /** a registry of its own per node, so several nodes can share one process */
   registry?: Registry
+  /** the blob store's directory (default: a per-peer directory under the system temp dir) */
+  blobDir?: string
 }
 
 /** Largest gossip RPC frame accepted from a peer: the biggest topic payload plus framing and control. */
@@ -131,7 +137,8 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
         emitSelf: false,
         allowedTopics: TOPIC_NAMES.map(stringifyTopic),
         maxInboundDataLength: MAX_GOSSIP_RPC
-      })
+      }),
+      blobs: blobService({ directory: opts.blobDir })
     }
   })
 }

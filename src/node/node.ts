@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs'
+import { chmodSync, mkdirSync } from 'node:fs'
+import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { TypedEventEmitter } from '@libp2p/interface'
 import type { Message } from '@libp2p/gossipsub'
@@ -12,12 +13,35 @@ import { Store } from './store.ts'
 import { PeerPenalties } from './penalties.ts'
 import { installValidators, GossipValidationError, type ValidationOutcome, type GossipInput } from '../protocols/gossip.ts'
 import { checkAnnouncement, type CheckedAnnouncement } from '../protocols/announce.ts'
+import { checkControl, supersedes, type CheckedControl } from '../protocols/control.ts'
 import { loadTrustedAnnouncers, type TrustedKeys } from '../protocols/signing.ts'
+import { detectBuilder, type Builder } from '../build/index.ts'
+import type { Keyring } from '../rpm/index.ts'
+import { JobRunner } from './jobs.ts'
+import { BUILDER_PROTOCOL } from '../consensus/mesh-assignment.ts'
+import { logger } from '@libp2p/logger'
+import type { SingleKadDHT } from '@libp2p/kad-dht'
 import type { NodeStatus } from './index.ts'
 import { DHT_PROTOCOL } from './constants.ts'
 import pkg from '../../package.json' with { type: 'json' }
 
 const VERSION: string = pkg.version
+
+/** @default 5 s between bootstrap redials while the node has no connection */
+const REDIAL_INTERVAL_MS = 5_000
+
+/**
+ * Where builds run. As root, builds run as uid 65534, which must reach its work dir: the data dir may
+ * sit under a private home (/root), so builds go to /var/tmp/skyline-<id of the data dir> (0711: others
+ * may traverse, not list). Otherwise under the data dir.
+ */
+function buildWorkDir (dataDir: string): string {
+  if (process.getuid?.() !== 0) return join(dataDir, 'work')
+  const dir = join('/var/tmp', `skyline-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`)
+  mkdirSync(dir, { recursive: true, mode: 0o711 })
+  chmodSync(dir, 0o711)
+  return dir
+}
 
 export interface SkylineMessage {
   topic: TopicName
@@ -30,6 +54,8 @@ export interface SkylineNodeEvents {
   message: CustomEvent<SkylineMessage>
   /** a new, valid announcement (from the mesh or from this node) */
   announcement: CustomEvent<CheckedAnnouncement>
+  /** a halt or resume came into force */
+  control: CustomEvent<CheckedControl>
   /** every gossip validation outcome, accepted or not */
   validation: CustomEvent<ValidationOutcome>
 }
@@ -42,7 +68,17 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
   store!: Store
   trusted!: TrustedKeys
   readonly penalties = new PeerPenalties()
+  builder: Builder | undefined
+  /** why this node does not build, when it does not */
+  builderNote: string | undefined
+  builderWarnings: string[] = []
+  keyring: Keyring | undefined
+  jobs!: JobRunner
+  readonly log = logger('skyline:node')
+  /** set while a signed halt is in force: no new jobs are taken */
+  halted: { reason: string, since: number } | undefined
   private http: HttpServer | undefined
+  private redialTimer: ReturnType<typeof setInterval> | undefined
   private removeValidators: (() => void) | undefined
   private started = false
   private startedAt = 0
@@ -68,6 +104,15 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     const { privateKey, created } = await loadOrCreateIdentity(this.config.dataDir)
     this.identityCreated = created
     this.trusted = loadTrustedAnnouncers(this.config.announcers)
+    if (this.config.keyring !== undefined) {
+      // OpenPGP.js is large: loaded only by nodes that verify packages
+      const { Keyring } = await import('../rpm/index.ts')
+      this.keyring = await Keyring.load(this.config.keyring)
+    }
+    const detected = await detectBuilder(this.config.builder)
+    this.builder = detected.builder
+    this.builderNote = detected.builder === undefined ? detected.reason : undefined
+    this.builderWarnings = detected.warnings
     this.store = new Store(join(this.config.dataDir, 'skyline.db'))
     this.libp2p = await createSkylineLibp2p({
       appSpecificScore: peer => this.penalties.score(peer),
@@ -78,17 +123,61 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       maxConnections: this.config.maxConnections,
       inboundConnectionThreshold: this.config.inboundConnectionThreshold,
       dhtClientMode: this.config.dhtClientMode,
-      registry: this.registry
+      registry: this.registry,
+      blobDir: join(this.config.dataDir, 'blobs')
     })
     const pubsub = this.libp2p.services.pubsub
     pubsub.addEventListener('message', this.onMessage)
     this.removeValidators = installValidators(pubsub, {
-      announce: async msg => { this.validateAnnouncement(msg) }
+      announce: async msg => { this.validateAnnouncement(msg) },
+      control: async msg => { this.applyControl(checkControl(msg.data, this.trusted, Date.now())) }
     }, {
       metrics: this.libp2p.metrics,
       onOutcome: outcome => this.safeDispatchEvent('validation', { detail: outcome })
     })
     for (const name of TOPIC_NAMES) pubsub.subscribe(stringifyTopic(name))
+    this.libp2p.services.blobs.addEventListener('peer:misbehaved', evt => {
+      const score = this.penalties.penalise(evt.detail.peer.toString(), evt.detail.severity)
+      this.log('peer %p misbehaved (%s): penalty %s, score now %d', evt.detail.peer, evt.detail.reason, evt.detail.severity, score)
+    })
+    this.jobs = new JobRunner({
+      libp2p: this.libp2p,
+      store: this.store,
+      builder: this.builder,
+      keyring: this.keyring,
+      workDir: buildWorkDir(this.config.dataDir),
+      log: logger('skyline:jobs'),
+      accepting: () => !this.halted,
+      reload: envelope => {
+        try { return checkAnnouncement(envelope, this.trusted, Date.now()) } catch { return undefined }
+      }
+    })
+    this.addEventListener('announcement', this.onAnnouncement)
+    const control = this.store.latestControl()
+    if (control?.action === 'halt') {
+      this.halted = { reason: control.reason, since: control.issuedAt }
+      this.log('the mesh is halted since %s: %s', new Date(control.issuedAt).toISOString(), control.reason)
+    }
+    if (this.builder !== undefined) {
+      await this.libp2p.handle(BUILDER_PROTOCOL, async (stream) => {
+        // answers with this builder's capabilities, one small JSON line, then closes
+        const body = JSON.stringify({ builder: this.builder?.kind, concurrency: this.jobs.concurrency, version: VERSION }) + '\n'
+        stream.send(new TextEncoder().encode(body))
+        await stream.close({ signal: AbortSignal.timeout(5_000) }).catch(err => stream.abort(err))
+      }, { maxInboundStreams: 4, maxOutboundStreams: 1 })
+    }
+    this.jobs.start()
+    if (this.config.bootstrap.length > 0) {
+      // the bootstrap module dials once; a node whose dials all failed (its bootstrap peer busy or down)
+      // would stay alone, so redial while it has no connection at all
+      this.redialTimer = setInterval(() => {
+        if (this.libp2p.getConnections().length > 0) return
+        for (const ma of this.config.bootstrap) {
+          this.libp2p.dial(ma, { signal: AbortSignal.timeout(REDIAL_INTERVAL_MS) }).catch(err => this.log('bootstrap redial of %a failed: %e', ma, err))
+        }
+      }, REDIAL_INTERVAL_MS)
+      this.redialTimer.unref()
+    }
     if (this.config.http != null) {
       this.http = new HttpServer(this, this.config.http)
       try {
@@ -106,11 +195,20 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
+    clearInterval(this.redialTimer)
     await this.http?.stop()
     this.libp2p.services.pubsub.removeEventListener('message', this.onMessage)
     this.removeValidators?.()
+    this.removeEventListener('announcement', this.onAnnouncement)
+    await this.jobs.stop()
     await this.libp2p.stop()
     this.store.close()
+  }
+
+  private readonly onAnnouncement = (evt: CustomEvent<CheckedAnnouncement>): void => {
+    this.jobs.onAnnouncement(evt.detail).catch(err => {
+      if (this.started) this.log.error('assignment of job %s failed: %e', evt.detail.job, err)
+    })
   }
 
   /**
@@ -120,6 +218,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
    */
   private validateAnnouncement (msg: GossipInput): void {
     const checked = checkAnnouncement(msg.data, this.trusted, Date.now())
+    checked.source = msg.from
     this.recordAnnouncement(checked)
   }
 
@@ -141,6 +240,29 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       envelope: checked.envelope
     })
     this.safeDispatchEvent('announcement', { detail: checked })
+  }
+
+  /**
+   * A valid control message: recorded; it takes effect when it is newer than the one in force.
+   * Throws GossipValidationError(ignore) for duplicates and superseded messages, so they are not forwarded.
+   */
+  private applyControl (c: CheckedControl): void {
+    const latest = this.store.latestControl()
+    if (latest?.id === c.id || this.store.hasControl(c.id)) throw new GossipValidationError('ignore', 'duplicate', 'control message seen before')
+    if (!supersedes(c, latest)) throw new GossipValidationError('ignore', 'stale', `an older ${c.action} than the one in force`)
+    this.store.addControl({ ...c, receivedAt: Date.now() })
+    this.halted = c.action === 'halt' ? { reason: c.reason, since: c.issuedAt } : undefined
+    this.log('%s by announcer %s: %s', c.action.toUpperCase(), c.announcer.slice(0, 16), c.reason)
+    if (c.action === 'resume') this.jobs.resume()
+    this.safeDispatchEvent('control', { detail: c })
+  }
+
+  /** Checks, records and gossips a halt or resume made by this node's operator (skyline control) */
+  async control (envelope: Uint8Array): Promise<CheckedControl> {
+    const c = checkControl(envelope, this.trusted, Date.now())
+    this.applyControl(c)
+    await this.publish('control', envelope)
+    return c
   }
 
   /** Checks, records and gossips an announcement made by this node's operator (skyline seed) */
@@ -181,8 +303,11 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       listenAddresses: lp.getMultiaddrs().map(String),
       connections: lp.getConnections().map(c => ({ peerId: c.remotePeer.toString(), address: c.remoteAddr.toString(), direction: c.direction })),
       connectedPeers: lp.getPeers().length,
-      dht: { mode: lp.services.dht.getMode(), routingTableSize: lp.services.dht.routingTable.size, protocol: DHT_PROTOCOL },
-      topics
+      dht: { mode: lp.services.dht.getMode(), routingTableSize: (lp.services.dht as SingleKadDHT).routingTable.size, protocol: DHT_PROTOCOL },
+      topics,
+      builder: { kind: this.builder?.kind ?? null, note: this.builderNote ?? null, warnings: this.builderWarnings },
+      halted: this.halted ?? null,
+      jobs: this.store.jobs().map(j => ({ job: j.job, state: j.state, error: j.error ?? null, updatedAt: j.updatedAt }))
     }
   }
 }

@@ -1,6 +1,9 @@
 /**
- * The node's durable store: SQLite (node:sqlite) in the data directory, WAL mode, synchronous=FULL so a
- * crash or kill -9 loses nothing that was acknowledged. Schema migrations are numbered and run in one
+ * The node's durable store: SQLite (node:sqlite) in the data directory, WAL mode. With synchronous=NORMAL
+ * a committed transaction survives a crash or kill -9 of the process (the WAL is in the OS's hands);
+ * only a power loss can drop the last commits, and those are announcements and attestations that peers
+ * hold too (the sync protocol brings them back). FULL would fsync on every gossip message, on the event
+ * loop. Schema migrations are numbered and run in one
  * transaction each.
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
@@ -20,8 +23,72 @@ const MIGRATIONS: string[] = [
      envelope BLOB NOT NULL,         -- the exact gossiped bytes
      UNIQUE (announcer, sequence)
    )`,
-  'CREATE INDEX announcements_job ON announcements (job)'
+  'CREATE INDEX announcements_job ON announcements (job)',
+  `CREATE TABLE jobs (
+     job TEXT PRIMARY KEY,           -- hex job key
+     announcement TEXT NOT NULL REFERENCES announcements (id),
+     state TEXT NOT NULL CHECK (state IN ('queued', 'fetching', 'building', 'built', 'failed', 'refused')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     error TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   )`,
+  'CREATE INDEX jobs_state ON jobs (state)',
+  `CREATE TABLE builds (
+     job TEXT PRIMARY KEY REFERENCES jobs (job),
+     status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+     build_hash TEXT,
+     files TEXT NOT NULL,            -- JSON [{name, size, sha256}]
+     environment TEXT NOT NULL,      -- JSON {builder, rpmVersion, target, ...}
+     duration_ms INTEGER NOT NULL,
+     log_excerpt TEXT,
+     finished_at INTEGER NOT NULL
+   )`,
+  `CREATE TABLE control (
+     id TEXT PRIMARY KEY,            -- hex sha256 of the signed payload
+     action TEXT NOT NULL CHECK (action IN ('halt', 'resume')),
+     reason TEXT NOT NULL,
+     issued_at INTEGER NOT NULL,
+     sequence INTEGER NOT NULL,
+     announcer TEXT NOT NULL,
+     received_at INTEGER NOT NULL,
+     envelope BLOB NOT NULL
+   )`
 ]
+
+export interface ControlRow {
+  id: string
+  action: 'halt' | 'resume'
+  reason: string
+  issuedAt: number
+  sequence: bigint
+  announcer: string
+  receivedAt: number
+  envelope: Uint8Array
+}
+
+export type JobState = 'queued' | 'fetching' | 'building' | 'built' | 'failed' | 'refused'
+
+export interface JobRow {
+  job: string
+  announcement: string
+  state: JobState
+  attempts: number
+  error: string | undefined
+  createdAt: number
+  updatedAt: number
+}
+
+export interface BuildRecord {
+  job: string
+  status: 'ok' | 'failed'
+  buildHash: string | undefined
+  files: Array<{ name: string, size: number, sha256: string }>
+  environment: Record<string, string>
+  durationMs: number
+  logExcerpt: string | undefined
+  finishedAt: number
+}
 
 export interface StoredAnnouncement {
   id: string
@@ -37,37 +104,36 @@ export interface StoredAnnouncement {
 
 export class Store {
   readonly db: DatabaseSync
-  private readonly stmts: {
-    getAnnouncement: StatementSync
-    getBySequence: StatementSync
-    insertAnnouncement: StatementSync
-    listAnnouncements: StatementSync
-  }
 
   constructor (path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
     this.db = new DatabaseSync(path)
-    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000')
+    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000')
     this.migrate()
-    this.stmts = {
-      getAnnouncement: this.db.prepare('SELECT * FROM announcements WHERE id = ?'),
-      getBySequence: this.db.prepare('SELECT id FROM announcements WHERE announcer = ? AND sequence = ?'),
-      insertAnnouncement: this.db.prepare(`INSERT INTO announcements (id, job, announcer, sequence, nevra, srpm_sha256, expires_at, received_at, envelope)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      listAnnouncements: this.db.prepare('SELECT * FROM announcements ORDER BY received_at, id')
+  }
+
+  private readonly statements = new Map<string, StatementSync>()
+
+  /** A prepared statement, prepared once per store */
+  private sql (text: string): StatementSync {
+    let st = this.statements.get(text)
+    if (st === undefined) {
+      st = this.db.prepare(text)
+      this.statements.set(text, st)
     }
+    return st
   }
 
   private migrate (): void {
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)')
-    const row = this.db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined
+    const row = this.sql('SELECT version FROM schema_version').get() as { version: number } | undefined
     let version = row?.version ?? 0
-    if (row === undefined) this.db.prepare('INSERT INTO schema_version (version) VALUES (0)').run()
+    if (row === undefined) this.sql('INSERT INTO schema_version (version) VALUES (0)').run()
     if (version > MIGRATIONS.length) throw new Error(`store schema version ${version} is newer than this skyline (${MIGRATIONS.length})`)
     for (; version < MIGRATIONS.length; version++) {
       this.transaction(() => {
         this.db.exec(MIGRATIONS[version])
-        this.db.prepare('UPDATE schema_version SET version = ?').run(version + 1)
+        this.sql('UPDATE schema_version SET version = ?').run(version + 1)
       })
     }
   }
@@ -85,31 +151,127 @@ export class Store {
   }
 
   hasAnnouncement (id: string): boolean {
-    return this.stmts.getAnnouncement.get(id) !== undefined
+    return this.sql('SELECT * FROM announcements WHERE id = ?').get(id) !== undefined
   }
 
   /** The id of the announcement this announcer already sent with this sequence number, if any */
   announcementBySequence (announcer: string, sequence: bigint): string | undefined {
-    return (this.stmts.getBySequence.get(announcer, sequence) as { id: string } | undefined)?.id
+    return (this.sql('SELECT id FROM announcements WHERE announcer = ? AND sequence = ?').get(announcer, sequence) as { id: string } | undefined)?.id
   }
 
   /** Records an announcement; false if one with this id was already there */
   addAnnouncement (a: StoredAnnouncement): boolean {
-    const r = this.stmts.insertAnnouncement.run(a.id, a.job, a.announcer, a.sequence, a.nevra, a.srpmSha256, a.expiresAt, a.receivedAt, a.envelope)
+    const r = this.sql(`INSERT INTO announcements (id, job, announcer, sequence, nevra, srpm_sha256, expires_at, received_at, envelope)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(a.id, a.job, a.announcer, a.sequence, a.nevra, a.srpmSha256, a.expiresAt, a.receivedAt, a.envelope)
     return r.changes > 0
   }
 
   listAnnouncements (): StoredAnnouncement[] {
-    return (this.stmts.listAnnouncements.all() as any[]).map(rowToAnnouncement)
+    return (this.sql('SELECT * FROM announcements ORDER BY received_at, id').all() as any[]).map(rowToAnnouncement)
+  }
+
+  announcement (id: string): StoredAnnouncement | undefined {
+    const row = this.sql('SELECT * FROM announcements WHERE id = ?').get(id)
+    return row === undefined ? undefined : rowToAnnouncement(row)
+  }
+
+  /** Queues a job once; false when it was known already */
+  addJob (job: string, announcement: string, now = Date.now()): boolean {
+    return this.sql(`INSERT OR IGNORE INTO jobs (job, announcement, state, created_at, updated_at) VALUES (?, ?, 'queued', ?, ?)`)
+      .run(job, announcement, now, now).changes > 0
+  }
+
+  job (job: string): JobRow | undefined {
+    const r = this.sql('SELECT * FROM jobs WHERE job = ?').get(job)
+    return r === undefined ? undefined : rowToJob(r)
+  }
+
+  jobs (states?: JobState[]): JobRow[] {
+    const rows = states === undefined
+      ? this.sql('SELECT * FROM jobs ORDER BY created_at, job').all()
+      : this.sql(`SELECT * FROM jobs WHERE state IN (${states.map(() => '?').join(', ')}) ORDER BY created_at, job`).all(...states)
+    return rows.map(rowToJob)
+  }
+
+  setJobState (job: string, state: JobState, error?: string, now = Date.now()): void {
+    this.sql('UPDATE jobs SET state = ?, error = ?, updated_at = ?, attempts = attempts + (CASE WHEN ? = \'fetching\' THEN 1 ELSE 0 END) WHERE job = ?')
+      .run(state, error ?? null, now, state, job)
+  }
+
+  /**
+   * After a crash or kill -9: jobs caught mid-way (fetching, building) go back to the queue, or fail
+   * once they have used up their attempts. Returns what was done, for the log.
+   */
+  recoverJobs (maxAttempts: number, now = Date.now()): { requeued: string[], failed: string[] } {
+    return this.transaction(() => {
+      const stuck = this.jobs(['fetching', 'building'])
+      const requeued: string[] = []
+      const failed: string[] = []
+      for (const j of stuck) {
+        if (j.attempts >= maxAttempts) {
+          this.setJobState(j.job, 'failed', `interrupted ${j.attempts} times`, now)
+          failed.push(j.job)
+        } else {
+          this.setJobState(j.job, 'queued', `interrupted while ${j.state}; redone`, now)
+          requeued.push(j.job)
+        }
+      }
+      return { requeued, failed }
+    })
+  }
+
+  /** Records a finished build and its job's final state in one transaction */
+  recordBuild (b: BuildRecord): void {
+    this.transaction(() => {
+      this.sql(`INSERT OR REPLACE INTO builds (job, status, build_hash, files, environment, duration_ms, log_excerpt, finished_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(b.job, b.status, b.buildHash ?? null, JSON.stringify(b.files), JSON.stringify(b.environment), b.durationMs, b.logExcerpt ?? null, b.finishedAt)
+      this.setJobState(b.job, b.status === 'ok' ? 'built' : 'failed', b.status === 'ok' ? undefined : 'build failed', b.finishedAt)
+    })
+  }
+
+  build (job: string): BuildRecord | undefined {
+    const r = this.sql('SELECT * FROM builds WHERE job = ?').get(job) as any
+    if (r === undefined) return undefined
+    return {
+      job: r.job,
+      status: r.status,
+      buildHash: r.build_hash ?? undefined,
+      files: JSON.parse(r.files),
+      environment: JSON.parse(r.environment),
+      durationMs: Number(r.duration_ms),
+      logExcerpt: r.log_excerpt ?? undefined,
+      finishedAt: Number(r.finished_at)
+    }
+  }
+
+  /** Records a control message; false when it was known already */
+  addControl (c: ControlRow): boolean {
+    return this.sql(`INSERT OR IGNORE INTO control (id, action, reason, issued_at, sequence, announcer, received_at, envelope)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(c.id, c.action, c.reason, c.issuedAt, c.sequence, c.announcer, c.receivedAt, c.envelope).changes > 0
+  }
+
+  hasControl (id: string): boolean {
+    return this.sql('SELECT 1 FROM control WHERE id = ?').get(id) !== undefined
+  }
+
+  /** The control message in force: the latest by issue time, then sequence, then id */
+  latestControl (): ControlRow | undefined {
+    const r = this.sql('SELECT * FROM control ORDER BY issued_at DESC, sequence DESC, id DESC LIMIT 1').get() as any
+    if (r === undefined) return undefined
+    return { id: r.id, action: r.action, reason: r.reason, issuedAt: Number(r.issued_at), sequence: BigInt(r.sequence), announcer: r.announcer, receivedAt: Number(r.received_at), envelope: new Uint8Array(r.envelope) }
   }
 
   integrityCheck (): string {
-    return (this.db.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check
+    return (this.sql('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check
   }
 
   close (): void {
     if (this.db.isOpen) this.db.close()
   }
+}
+
+function rowToJob (r: any): JobRow {
+  return { job: r.job, announcement: r.announcement, state: r.state, attempts: Number(r.attempts), error: r.error ?? undefined, createdAt: Number(r.created_at), updatedAt: Number(r.updated_at) }
 }
 
 function rowToAnnouncement (r: any): StoredAnnouncement {

@@ -10,6 +10,7 @@
  * ```
  */
 import { createHash, randomBytes } from 'node:crypto'
+import type { PeerId } from '@libp2p/interface'
 import { Announcement } from './pb/announce.ts'
 import { ENVELOPE_KIND, EnvelopeError, openEnvelope, signEnvelope, type AnnouncerKey, type TrustedKeys } from './signing.ts'
 import { GossipValidationError } from './gossip.ts'
@@ -90,6 +91,8 @@ export interface CheckedAnnouncement {
   announcer: string
   announcement: Announcement
   envelope: Uint8Array
+  /** the gossip author that published it (the seeder's node), a first provider to ask for the SRPM */
+  source?: PeerId
 }
 
 /**

@@ -135,7 +135,7 @@ export class TrustedKeys {
 
 export function signEnvelope (kind: EnvelopeKind, payload: Uint8Array, key: AnnouncerKey): Uint8Array {
   const signature = sign(null, Buffer.concat([DOMAINS[kind], payload]), key.privateKey)
-  return SignedEnvelope.encode({ kind, payload, publicKey: key.publicKey, signature })
+  return SignedEnvelope.encode({ kind, payload: new Uint8Array(payload), publicKey: new Uint8Array(key.publicKey), signature })
 }
 
 /** Decodes and checks an envelope: known kind, trusted key, valid signature. Throws EnvelopeError. */

@@ -58,6 +58,14 @@ export async function run (argv: string[]): Promise<number> {
   for (const ma of node.libp2p.getMultiaddrs()) out.write(`  listening on ${ma.toString()}\n`)
   if (node.httpUrl != null) out.write(`  status at ${node.httpUrl}/status, metrics at ${node.httpUrl}/metrics\n`)
   out.write(`  data in ${config.dataDir}\n`)
+  if (node.builder !== undefined) {
+    out.write(`  builder: ${node.builder.kind}\n`)
+  } else {
+    out.write(`  no builder (${node.builderNote ?? 'disabled'}): this node runs as a relay and tally node\n`)
+  }
+  for (const w of node.builderWarnings) out.write(`  warning: ${w}\n`)
+  if (node.trusted.size === 0) out.write('  warning: no trusted announcers configured (--announcer): every announcement will be refused\n')
+  if (node.builder !== undefined && node.keyring === undefined) out.write('  warning: no Fedora keyring (--keyring): assigned SRPMs cannot be verified and will not be built\n')
 
   await new Promise<void>(resolve => {
     const stop = (signal: string): void => {

@@ -39,7 +39,11 @@ export function formatStatus (s: NodeStatus): string {
     ...s.connections.map(c => `  ${c.peerId} ${c.direction} ${c.address}`),
     `DHT          ${s.dht.mode} mode, ${s.dht.routingTableSize} peers in routing table (${s.dht.protocol})`,
     'topics',
-    ...Object.entries(s.topics).map(([t, v]) => `  ${t.padEnd(22)} ${v.meshPeers.length} mesh peers, ${v.subscribers} subscribers`)
+    ...Object.entries(s.topics).map(([t, v]) => `  ${t.padEnd(22)} ${v.meshPeers.length} mesh peers, ${v.subscribers} subscribers`),
+    `builder      ${s.builder.kind ?? `none: relay and tally only (${s.builder.note ?? 'disabled'})`}`,
+    ...s.builder.warnings.map(w => `  warning: ${w}`),
+    `jobs         ${s.jobs.length === 0 ? 'none' : ''}`,
+    ...s.jobs.slice(-20).map(j => `  ${j.job.slice(0, 16)} ${j.state}${j.error != null ? ` (${j.error})` : ''}`)
   ]
   return lines.join('\n') + '\n'
 }

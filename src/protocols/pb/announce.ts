@@ -504,3 +504,162 @@ export const Announcement = (() => {
   }
   return { codec, encode, decode, stream }
 })()
+
+export interface Control {
+  action: number
+  reason: string
+  issuedAt: bigint
+  sequence: bigint
+}
+
+export const Control = (() => {
+  let _codec: Codec<Control>
+
+  const codec = (): Codec<Control> => {
+    if (_codec == null) {
+      _codec = message<Control>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.action != null && obj.action !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.action)
+        }
+
+        if ((obj.reason != null && obj.reason !== '')) {
+          w.uint32(18)
+          w.string(obj.reason)
+        }
+
+        if ((obj.issuedAt != null && obj.issuedAt !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.issuedAt)
+        }
+
+        if ((obj.sequence != null && obj.sequence !== 0n)) {
+          w.uint32(32)
+          w.uint64(obj.sequence)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          action: 0,
+          reason: '',
+          issuedAt: 0n,
+          sequence: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.action = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.reason = reader.string()
+              break
+            }
+            case 3: {
+              obj.issuedAt = reader.uint64()
+              break
+            }
+            case 4: {
+              obj.sequence = reader.uint64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.action`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.reason`,
+                value: reader.string()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.issuedAt`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.sequence`,
+                value: reader.uint64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  interface ControlActionFieldEvent {
+    field: '$.action'
+    value: number
+  }
+
+  interface ControlReasonFieldEvent {
+    field: '$.reason'
+    value: string
+  }
+
+  interface ControlIssuedAtFieldEvent {
+    field: '$.issuedAt'
+    value: bigint
+  }
+
+  interface ControlSequenceFieldEvent {
+    field: '$.sequence'
+    value: bigint
+  }
+
+  function encode (obj: Partial<Control>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Control.codec())
+  }
+
+  function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Control>): Control {
+    return decodeMessage(buf, Control.codec(), opts)
+  }
+
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Control>): Generator<ControlActionFieldEvent | ControlReasonFieldEvent | ControlIssuedAtFieldEvent | ControlSequenceFieldEvent> {
+    return streamMessage(buf, Control.codec(), opts)
+  }
+  return { codec, encode, decode, stream }
+})()

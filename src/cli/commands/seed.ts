@@ -1,0 +1,140 @@
+/**
+ * `skyline seed --key F --keyring PATH FILE.src.rpm...`: verifies each SRPM against the Fedora keyring
+ * (refusing, with the reason, any that fails), stores and provides it, announces it signed by the
+ * announcer key, and stays up serving until every assigned builder holds the whole SRPM.
+ */
+import { parse } from '../args.ts'
+import { UsageError, EXIT_OK, EXIT_REJECTED } from '../errors.ts'
+import { startClientNode, waitForTopicPeers } from '../client-node.ts'
+import { Keyring, verifyRpmFile } from '../../rpm/index.ts'
+import { loadAnnouncerKey } from '../../protocols/signing.ts'
+import { createAnnouncement, DEFAULT_QUORUM, DEFAULT_REPLICAS, type CheckedAnnouncement } from '../../protocols/announce.ts'
+import type { PeerId } from '@libp2p/interface'
+
+const HELP = `usage: skyline seed --key F --keyring PATH [--bootstrap MA]... [--replicas r] [--quorum q] [--target T]
+                    [--listen MA]... [--data-dir D] [--wait SECONDS] FILE.src.rpm...
+Verifies each SRPM's RPM signature against the keyring, serves it over the blob protocol, announces it
+signed by the announcer key F, and stays up until every assigned builder holds it (or --wait runs out).
+  --replicas r   builders per job (default ${DEFAULT_REPLICAS}); --quorum q matching builds for a verdict (default ${DEFAULT_QUORUM})
+  --target T     build target recorded in the announcement (default fedora-rawhide-x86_64)
+  --wait S       give up waiting for the builders after S seconds (default 600)`
+
+const DEFAULT_TARGET = 'fedora-rawhide-x86_64'
+
+export async function run (argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    key: { type: 'string' },
+    keyring: { type: 'string' },
+    bootstrap: { type: 'string', multiple: true },
+    listen: { type: 'string', multiple: true },
+    'data-dir': { type: 'string' },
+    replicas: { type: 'string' },
+    quorum: { type: 'string' },
+    target: { type: 'string' },
+    wait: { type: 'string' },
+    help: { type: 'boolean', short: 'h' }
+  }, true)
+  if (values.help === true) { process.stdout.write(HELP + '\n'); return EXIT_OK }
+  if (values.key === undefined) throw new UsageError('--key F (the announcer key) is required')
+  if (values.keyring === undefined) throw new UsageError('--keyring PATH (the Fedora keys) is required')
+  if (positionals.length === 0) throw new UsageError('no SRPM given')
+  const replicas = int(values.replicas, '--replicas', DEFAULT_REPLICAS)
+  const quorum = int(values.quorum, '--quorum', Math.min(DEFAULT_QUORUM, replicas))
+  const waitMs = int(values.wait, '--wait', 600) * 1000
+  const target = values.target ?? DEFAULT_TARGET
+  const out = process.stdout
+
+  const key = loadAnnouncerKey(values.key)
+  const keyring = await Keyring.load(values.keyring)
+
+  // every SRPM is checked before anything is served or announced
+  const accepted: Array<{ path: string, nevra: string }> = []
+  let refused = 0
+  for (const path of positionals) {
+    let v
+    try {
+      v = await verifyRpmFile(path, keyring)
+    } catch (err: any) {
+      process.stderr.write(`skyline seed: cannot read ${path}: ${err.code ?? err.message}\n`)
+      return 2
+    }
+    if (v.verdict !== 'accepted') {
+      out.write(`${path}: refused: ${v.reason ?? 'rejected'}\n`)
+      refused++
+    } else if (v.isSource !== true) {
+      out.write(`${path}: refused: not a source package\n`)
+      refused++
+    } else {
+      out.write(`${path}: verified ${v.nevra ?? '?'} (signed by ${v.keyId ?? '?'})\n`)
+      accepted.push({ path, nevra: v.nevra! })
+    }
+  }
+  if (refused > 0) return EXIT_REJECTED
+
+  const node = await startClientNode({ name: 'seed', dataDir: values['data-dir'], listen: values.listen, bootstrap: values.bootstrap })
+  node.trusted.add(key.publicKey)
+  const stop = new AbortController()
+  const onSignal = (): void => stop.abort(new Error('interrupted'))
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    out.write(`seeder ${node.peerId}: joining the mesh\n`)
+    await waitForTopicPeers(node, 'announce', 60_000, stop.signal)
+
+    const pending: Array<{ nevra: string, checked: CheckedAnnouncement, builders: Promise<PeerId[]> }> = []
+    for (const { path, nevra } of accepted) {
+      const manifest = await node.libp2p.services.blobs.add(path, { signal: stop.signal })
+      const envelope = createAnnouncement({
+        nevra,
+        srpmSha256: Buffer.from(manifest.sha256, 'hex'),
+        srpmSize: manifest.size,
+        target,
+        replicas,
+        quorum,
+        chunkSize: manifest.chunkSize,
+        chunkRoot: Buffer.from(manifest.root, 'hex')
+      }, key)
+      const checked = await node.announce(envelope)
+      out.write(`announced ${nevra}: job ${checked.job.slice(0, 16)}, r=${replicas} q=${quorum}, ${manifest.size} bytes\n`)
+      pending.push({ nevra, checked, builders: node.jobs.builders(checked.job) ?? Promise.resolve([]) })
+    }
+
+    const deadline = Date.now() + waitMs
+    let ok = true
+    for (const p of pending) {
+      const builders = await p.builders
+      out.write(`${p.nevra}: builders ${builders.map(b => b.toString().slice(-8)).join(', ')}\n`)
+      const sha = Buffer.from(p.checked.announcement.srpmSha256).toString('hex')
+      const reached = new Set<string>()
+      while (reached.size < builders.length && Date.now() < deadline && !stop.signal.aborted) {
+        for (const b of builders) {
+          if (reached.has(b.toString())) continue
+          const have = await node.libp2p.services.blobs.peerHave(b, sha, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined)
+          if (have !== undefined && have.complete) {
+            reached.add(b.toString())
+            out.write(`${p.nevra}: reached builder ${b.toString().slice(-8)} (${reached.size}/${builders.length})\n`)
+          }
+        }
+        if (reached.size < builders.length) await new Promise(resolve => setTimeout(resolve, 500))
+      }
+      if (reached.size < builders.length) {
+        out.write(`${p.nevra}: only ${reached.size} of ${builders.length} builders hold the SRPM${stop.signal.aborted ? ' (interrupted)' : ' after the wait'}\n`)
+        ok = false
+      }
+    }
+    const up = node.libp2p.services.blobs.stats().uploaded
+    out.write(`done: uploaded ${up} bytes\n`)
+    return ok ? EXIT_OK : EXIT_REJECTED
+  } finally {
+    process.removeListener('SIGINT', onSignal)
+    process.removeListener('SIGTERM', onSignal)
+    await node.stop()
+  }
+}
+
+function int (text: string | undefined, flag: string, dflt: number): number {
+  if (text === undefined) return dflt
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer (got '${text}')`)
+  return n
+}

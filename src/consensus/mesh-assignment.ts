@@ -1,0 +1,101 @@
+/**
+ * The mesh-level assignment decision: candidates are the peers a DHT closest-peers lookup for the job key
+ * returns, merged with the peers this node is connected to; eligible are those that advertise the
+ * builder protocol (learned through identify) — relay-only nodes, seeders and watchers do not. The pure
+ * rule (assignBuilders) then picks the r closest. In a converged mesh every node computes the same set.
+ */
+import type { PeerId, AbortOptions, Logger } from '@libp2p/interface'
+import type { SkylineLibp2p } from '../node/libp2p.ts'
+import { jobKadId } from './assignment.ts'
+import { sortByDistance } from './distance.ts'
+
+/** Registered by nodes that can build; its handler answers with the node's build capabilities */
+export const BUILDER_PROTOCOL = '/skyline/builder/1.0.0'
+
+/** @default 10 s for the closest-peers lookup */
+export const LOOKUP_TIMEOUT_MS = 10_000
+/** @default 3 s to learn an unknown candidate's protocols */
+export const IDENTIFY_TIMEOUT_MS = 3_000
+
+export interface MeshAssignmentOptions extends AbortOptions {
+  replicas: number
+  /** whether this node itself can build */
+  selfEligible: boolean
+  /** 'auto' (default): ask the DHT only when this node might be a builder; 'always': always ask */
+  lookup?: 'auto' | 'always'
+  log?: Logger
+}
+
+/** kad-dht's routing table class can list its closest peers; its exported interface only declares size */
+interface ListableRoutingTable { closestPeers?: (kadId: Uint8Array, options?: { count?: number }) => PeerId[] }
+
+/**
+ * The r eligible peers closest to the job, closest first, as this node sees the mesh.
+ *
+ * Most nodes need no network for this: the peers it already knows (connected, and its routing table's
+ * closest to the job) are ranked first; when at least r of them are eligible and closer to the job than
+ * this node, this node cannot be among the builders (more peers only push it further away), and that
+ * local answer is final for its build decision; a node that cannot build decides nothing and never
+ * looks further either. Only a node that might be a builder asks the DHT.
+ * (`lookup: 'always'` forces the DHT lookup.)
+ */
+export async function assignInMesh (libp2p: SkylineLibp2p, jobKey: Uint8Array, opts: MeshAssignmentOptions): Promise<PeerId[]> {
+  const candidates = new Map<string, PeerId>()
+  candidates.set(libp2p.peerId.toString(), libp2p.peerId)
+  for (const p of libp2p.getPeers()) candidates.set(p.toString(), p)
+  const table = (libp2p.services.dht as unknown as { routingTable?: ListableRoutingTable }).routingTable
+  for (const p of table?.closestPeers?.(jobKadId(jobKey), { count: 20 }) ?? []) candidates.set(p.toString(), p)
+
+  if (opts.lookup !== 'always') {
+    const local = await pick(libp2p, candidates, jobKey, opts, false)
+    // a node that cannot build is never a builder: what it knows locally is its answer
+    if (!opts.selfEligible || (local.length >= opts.replicas && !local.some(p => p.equals(libp2p.peerId)))) return local
+  }
+  const signal = AbortSignal.any([AbortSignal.timeout(LOOKUP_TIMEOUT_MS), ...(opts.signal != null ? [opts.signal] : [])])
+  try {
+    for await (const evt of libp2p.services.dht.getClosestPeers(jobKey, { signal })) {
+      if (evt.name === 'FINAL_PEER') candidates.set(evt.peer.id.toString(), evt.peer.id)
+    }
+  } catch (err: any) {
+    opts.signal?.throwIfAborted()
+    opts.log?.('closest-peers lookup ended early: %e', err)
+  }
+  return pick(libp2p, candidates, jobKey, opts, true)
+}
+
+/** The r closest eligible candidates; `identify` decides whether peers of unknown protocols are asked */
+async function pick (libp2p: SkylineLibp2p, candidates: Map<string, PeerId>, jobKey: Uint8Array, opts: MeshAssignmentOptions, identify: boolean): Promise<PeerId[]> {
+  const chosen: PeerId[] = []
+  for (const peer of sortByDistance(jobKadId(jobKey), candidates.values())) {
+    if (chosen.length >= opts.replicas) break
+    if (await isEligible(libp2p, peer, opts, identify)) chosen.push(peer)
+  }
+  return chosen
+}
+
+async function isEligible (libp2p: SkylineLibp2p, peer: PeerId, opts: MeshAssignmentOptions, identify: boolean): Promise<boolean> {
+  if (peer.equals(libp2p.peerId)) return opts.selfEligible
+  const known = await protocolsOf(libp2p, peer)
+  if (known !== undefined) return known.includes(BUILDER_PROTOCOL)
+  if (!identify) return false
+  // not identified yet: connect, and identify runs
+  try {
+    const signal = AbortSignal.any([AbortSignal.timeout(IDENTIFY_TIMEOUT_MS), ...(opts.signal != null ? [opts.signal] : [])])
+    const conn = await libp2p.dial(peer, { signal })
+    await libp2p.services.identify.identify(conn, { signal })
+  } catch (err: any) {
+    opts.signal?.throwIfAborted()
+    opts.log?.('candidate %p unreachable: %e', peer, err)
+    return false
+  }
+  return (await protocolsOf(libp2p, peer))?.includes(BUILDER_PROTOCOL) ?? false
+}
+
+async function protocolsOf (libp2p: SkylineLibp2p, peer: PeerId): Promise<string[] | undefined> {
+  try {
+    const p = await libp2p.peerStore.get(peer)
+    return p.protocols.length > 0 ? p.protocols : undefined
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,73 @@
+/** Defaults and hard limits of the blob store and the `/skyline/blob/1.0.0` protocol. */
+
+export const PROTOCOL = '/skyline/blob/1.0.0'
+
+/**
+ * Chunk size used when adding a blob. 256 KiB: a 50 MB SRPM is ~200 chunks (enough pieces for ten peers to
+ * trade), its hash list is 6.4 KB, one chunk fits a yamux receive window, and per-request overhead
+ * (a round trip, two hashes) is amortised over 256 KiB.
+ *
+ * @default 262144
+ */
+export const DEFAULT_CHUNK_SIZE = 256 * 1024
+/** Smallest chunk size accepted in a manifest or a reference */
+export const MIN_CHUNK_SIZE = 16 * 1024
+/** Largest chunk size accepted: bounds the size of a CHUNK response */
+export const MAX_CHUNK_SIZE = 1024 * 1024
+/** Most chunks a blob may have: bounds a manifest (512 KiB of hashes) and a bitfield (2 KiB) */
+export const MAX_CHUNKS = 16384
+/**
+ * Largest blob accepted, added or fetched.
+ *
+ * @default 2 GiB
+ */
+export const DEFAULT_MAX_BLOB_SIZE = 2 * 1024 * 1024 * 1024
+
+/** Largest request frame (a request is ~40 bytes) */
+export const MAX_REQUEST_BYTES = 128
+/** Largest response frame: a MANIFEST (≤ 512 KiB of hashes) or a CHUNK (≤ 1 MiB of data), plus fields */
+export const MAX_RESPONSE_BYTES = MAX_CHUNK_SIZE + 1024
+
+/** @default 32 */
+export const MAX_INBOUND_STREAMS = 32
+/** @default 32 */
+export const MAX_OUTBOUND_STREAMS = 32
+/** Concurrent inbound streams from one peer, over all its connections. @default 16 */
+export const MAX_STREAMS_PER_PEER = 16
+/** Requests per second accepted from one peer. @default 1000 */
+export const MAX_REQUESTS_PER_SECOND = 1000
+/** Chunk reads served at once, over all peers (bounds memory to this × chunk size). @default 48 */
+export const MAX_CONCURRENT_UPLOADS = 48
+/** How long a server waits for the next request on an open stream. @default 30_000 */
+export const STREAM_IDLE_TIMEOUT = 30_000
+/** How long a client waits for one response. @default 30_000 */
+export const REQUEST_TIMEOUT = 30_000
+
+/** Concurrent chunk requests a fetcher keeps open to one non-seed peer. @default 4 */
+export const PEER_SLOTS = 4
+/** Concurrent chunk requests a fetcher keeps open to a peer that held the whole blob when first seen. @default 1 */
+export const SEED_SLOTS = 1
+/** Concurrent chunk requests of one fetch, over all peers. @default 24 */
+export const MAX_INFLIGHT = 24
+/** How often a fetcher asks each peer for its HAVE bitfield. @default 200 */
+export const HAVE_INTERVAL = 200
+/** How often a fetcher looks for more providers in the DHT (first at once). @default 2_000 */
+export const FIND_PROVIDERS_INTERVAL = 2_000
+/** How long a misbehaving peer stays banned. @default 3_600_000 */
+export const BAN_DURATION = 60 * 60 * 1000
+/** A fetch with no peer offering a needed chunk for this long fails with NoProvidersError. @default 60_000 */
+export const NO_PROVIDERS_TIMEOUT = 60_000
+/** Failures (timeouts, errors) after which a peer is dropped from one fetch. @default 3 */
+export const MAX_PEER_FAILURES = 3
+/** How often a partial download's bitfield is made durable (also every 32 chunks and at the end). @default 1_000 */
+export const PERSIST_INTERVAL = 1_000
+
+export const MSG_MANIFEST = 1
+export const MSG_HAVE = 2
+export const MSG_CHUNK = 3
+
+export const STATUS_OK = 0
+export const STATUS_NOT_FOUND = 1
+export const STATUS_NOT_HAVE = 2
+export const STATUS_BAD_REQUEST = 3
+export const STATUS_BUSY = 4

@@ -1,0 +1,158 @@
+/**
+ * Content-addressed blobs (SRPMs, RPMs) stored on disk and fetched over `/skyline/blob/1.0.0`: chunked,
+ * every chunk verified against a hash list bound by a 32-byte chunk root, fetched from several providers at
+ * once, BitTorrent-style, with DHT provider records as the tracker. See docs/protocols/blob.md.
+ *
+ * @example
+ * ```ts
+ * const node = await createLibp2p({ ..., services: { blobs: blobService({ directory: '/var/lib/skyline/blobs' }) } })
+ * const manifest = await node.services.blobs.add('foo-1.0-1.src.rpm')          // store and provide
+ * // elsewhere, from an announcement carrying { sha256, size, chunkSize, root }:
+ * const path = await other.services.blobs.fetch(ref, { signal, onProgress: e => console.log(e.detail.done) })
+ * ```
+ */
+import type { AbortOptions, ComponentLogger, ContentRouting, Metrics, PeerId, Startable, Stream, StreamHandler, StreamHandlerOptions, TypedEventTarget } from '@libp2p/interface'
+import { BlobServiceImpl } from './blob-service.ts'
+import type { BlobRef, Manifest } from './manifest.ts'
+
+export { PROTOCOL, DEFAULT_CHUNK_SIZE, DEFAULT_MAX_BLOB_SIZE } from './constants.ts'
+export { manifestFor, computeRoot, validateRef, refOf, type BlobRef, type Manifest } from './manifest.ts'
+export { BlobStore, PartialBlob, type BlobStoreInit } from './store.ts'
+export { cidForSha256 } from './cid.ts'
+export * from './errors.ts'
+
+export interface BlobServiceInit {
+  /** where blobs are stored; @default `<tmpdir>/skyline-blobs/<peer id>` */
+  directory?: string
+  /** @default 2 GiB */
+  maxBlobSize?: number
+  /** chunk size of added blobs; @default 256 KiB */
+  chunkSize?: number
+  /** announce blobs in the DHT when added or when a fetch starts; @default true */
+  provide?: boolean
+  /** per connection; @default 32 */
+  maxInboundStreams?: number
+  /** per connection; @default 32 */
+  maxOutboundStreams?: number
+  /** inbound streams at once from one peer; @default 16 */
+  maxStreamsPerPeer?: number
+  /** requests per second from one peer; @default 1000 */
+  maxRequestsPerSecond?: number
+  /** chunk reads served at once; @default 48 */
+  maxConcurrentUploads?: number
+  /** @default 30_000 ms */
+  streamIdleTimeout?: number
+  /** @default 30_000 ms */
+  requestTimeout?: number
+  /** parallel chunk requests to one non-seed peer; @default 4 */
+  peerSlots?: number
+  /** parallel chunk requests to a peer that held the whole blob when first seen; @default 1 */
+  seedSlots?: number
+  /** parallel chunk requests of one fetch; @default 24 */
+  maxInflight?: number
+  /** how often each peer's HAVE bitfield is refreshed; @default 200 ms */
+  haveInterval?: number
+  /** how often the DHT is asked for more providers; @default 2_000 ms */
+  findProvidersInterval?: number
+  /** how long a misbehaving peer stays banned; @default 1 hour */
+  banDuration?: number
+  /** a fetch with no usable peer for this long fails with NoProvidersError; @default 60_000 ms */
+  noProvidersTimeout?: number
+}
+
+/** The parts of libp2p's registrar the service uses */
+export interface BlobRegistrar {
+  handle: (protocol: string, handler: StreamHandler, options?: StreamHandlerOptions) => Promise<void>
+  unhandle: (protocol: string, options?: AbortOptions) => Promise<void>
+}
+
+/** The parts of libp2p's connection manager the service uses */
+export interface BlobConnectionManager {
+  openStream: (peer: PeerId, protocol: string, options?: AbortOptions & { maxOutboundStreams?: number }) => Promise<Stream>
+}
+
+export interface BlobServiceComponents {
+  registrar: BlobRegistrar
+  connectionManager: BlobConnectionManager
+  contentRouting: ContentRouting
+  peerId: PeerId
+  logger: ComponentLogger
+  metrics?: Metrics
+}
+
+export type Severity = 'fatal' | 'high' | 'mid' | 'low'
+
+export interface Misbehaviour {
+  peer: PeerId
+  reason: string
+  severity: Severity
+  sha256?: string
+}
+
+export interface BlobProgress {
+  sha256: string
+  /** bytes of verified chunks held */
+  done: number
+  total: number
+}
+
+/** A progress event, in the shape of libp2p's ProgressEvent */
+export interface BlobProgressEvent {
+  type: 'blob:fetch:progress'
+  detail: BlobProgress
+}
+
+export interface FetchOptions extends AbortOptions {
+  onProgress?: (evt: BlobProgressEvent) => void
+  /** peers to ask besides those found in the DHT */
+  providers?: PeerId[]
+}
+
+export interface PeerHave {
+  /** chunks the peer holds, verified */
+  have: number
+  chunks: number
+  complete: boolean
+  bitfield: Uint8Array
+}
+
+export interface BlobCounters {
+  uploaded: number
+  downloaded: number
+}
+
+export interface BlobStats extends BlobCounters {
+  /** per blob (hex sha256) */
+  blobs: Record<string, BlobCounters>
+  /** per peer (string peer id): bytes this node uploaded to it / downloaded from it */
+  peers: Record<string, BlobCounters>
+  /** bad chunks received */
+  badChunks: number
+}
+
+export interface BlobServiceEvents {
+  'peer:misbehaved': CustomEvent<Misbehaviour>
+}
+
+export interface BlobService extends TypedEventTarget<BlobServiceEvents>, Startable {
+  /** Stores a file (by path) or bytes, announces it in the DHT, and returns its manifest */
+  add: (input: string | Uint8Array, options?: AbortOptions) => Promise<Manifest>
+  /** Fetches a blob (or finds it held already) and returns its path in the store */
+  fetch: (ref: BlobRef, options?: FetchOptions) => Promise<string>
+  has: (sha256: string) => boolean
+  path: (sha256: string) => string | undefined
+  manifest: (sha256: string) => Promise<Manifest | undefined>
+  /**
+   * Asks one peer which chunks of a blob it holds (verified). Undefined if the peer does not know the blob.
+   * The chunk count comes from our own manifest if we have one, else from the peer's (a status query: nothing
+   * is trusted or stored).
+   */
+  peerHave: (peer: PeerId, sha256: string, options?: AbortOptions) => Promise<PeerHave | undefined>
+  /** Whether a peer is in the local ban set (it misbehaved recently) */
+  isBanned: (peer: PeerId) => boolean
+  stats: () => BlobStats
+}
+
+export function blobService (init: BlobServiceInit = {}): (components: BlobServiceComponents) => BlobService {
+  return (components) => new BlobServiceImpl(components, init)
+}

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict'
+import { rmSync } from 'node:fs'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { startMesh, waitFor, tempDir, type TestMesh } from './helpers/mesh.ts'
+import { testAnnouncer } from './helpers/announce.ts'
+import { makeSignedSrpms } from './helpers/srpms.ts'
+import { missingTools } from './helpers/srpm.ts'
+import { createAnnouncement } from '../src/protocols/announce.ts'
+import { assignBuilders } from '../src/consensus/assignment.ts'
+import { BUILDER_PROTOCOL } from '../src/consensus/mesh-assignment.ts'
+import type { JobEvent } from '../src/node/jobs.ts'
+import type { BuildRecord } from '../src/node/store.ts'
+import type { SkylineNode } from '../src/node/index.ts'
+
+const NODES = 12
+const R = 3
+const JOBS = 20
+
+async function announceSrpm (node: SkylineNode, announcer: ReturnType<typeof testAnnouncer>, path: string, nevra: string, replicas: number, quorum: number): Promise<string> {
+  const manifest = await node.libp2p.services.blobs.add(path)
+  const env = createAnnouncement({
+    nevra,
+    srpmSha256: Buffer.from(manifest.sha256, 'hex'),
+    srpmSize: manifest.size,
+    target: 'fedora-41-x86_64',
+    replicas,
+    quorum,
+    chunkSize: manifest.chunkSize,
+    chunkRoot: Buffer.from(manifest.root, 'hex')
+  }, announcer.key)
+  return (await node.announce(env)).job
+}
+
+describe(`builders: ${NODES} nodes, r = ${R}, ${JOBS} SRPMs`, function () {
+  this.timeout(300_000)
+  const missing = missingTools(['rpmbuild', 'rpmsign', 'gpg', 'gpgconf', 'bwrap'])
+  const announcer = testAnnouncer()
+  let mesh: TestMesh
+  let dir: string
+  let srpms: Array<{ path: string, nevra: string }>
+  const started = new Map<string, Set<string>>() // job -> peers that started it
+  const built = new Map<string, BuildRecord[]>() // job -> build records
+
+  before(async function () {
+    if (missing !== undefined) this.skip()
+    dir = tempDir()
+    const made = await makeSignedSrpms(dir, JOBS)
+    srpms = made.srpms
+    mesh = await startMesh(NODES, { announcers: [announcer.line], builder: 'rpmbuild', keyring: made.keyPath })
+    for (const n of mesh.nodes) {
+      assert.equal(n.builder?.kind, 'rpmbuild', n.builderNote)
+      n.jobs.addEventListener('job', (e: CustomEvent<JobEvent>) => {
+        if (e.detail.state !== 'fetching') return
+        if (!started.has(e.detail.job)) started.set(e.detail.job, new Set())
+        started.get(e.detail.job)!.add(n.peerId)
+      })
+      n.jobs.addEventListener('built', (e: CustomEvent<{ record: BuildRecord }>) => {
+        const r = e.detail.record
+        if (!built.has(r.job)) built.set(r.job, [])
+        built.get(r.job)!.push(r)
+      })
+    }
+    // converged: every node knows every other, and knows it builds
+    await waitFor('a converged mesh', async () => {
+      for (const n of mesh.nodes) {
+        for (const o of mesh.nodes) {
+          if (o === n) continue
+          const p = await n.libp2p.peerStore.get(o.libp2p.peerId).catch(() => undefined)
+          if (p === undefined || !p.protocols.includes(BUILDER_PROTOCOL)) return false
+        }
+      }
+      return true
+    }, 60_000)
+  })
+
+  after(async () => {
+    await mesh?.stop()
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('exactly the 3 nodes closest to each job key build it, and their build hashes agree', async () => {
+    const all = mesh.nodes.map(n => peerIdFromString(n.peerId))
+    const jobs: Array<{ job: string, nevra: string }> = []
+    for (let i = 0; i < srpms.length; i++) {
+      const seeder = mesh.nodes[i % NODES]
+      jobs.push({ job: await announceSrpm(seeder, announcer, srpms[i].path, srpms[i].nevra, R, 2), nevra: srpms[i].nevra })
+    }
+    await waitFor(`${JOBS * R} builds`, () => jobs.every(j => (built.get(j.job)?.length ?? 0) >= R), 240_000, 250)
+    const perNode = new Map<string, number>(mesh.nodes.map(n => [n.peerId, 0]))
+    for (const { job, nevra } of jobs) {
+      const expected = assignBuilders(Buffer.from(job, 'hex'), all, R).map(String).sort()
+      assert.deepEqual([...(started.get(job) ?? [])].sort(), expected, `${nevra}: wrong builders`)
+      const records = built.get(job)!
+      assert.equal(records.length, R)
+      assert.ok(records.every(r => r.status === 'ok'), `${nevra}: ${records.map(r => r.logExcerpt).join(' | ')}`)
+      assert.equal(new Set(records.map(r => r.buildHash)).size, 1, `${nevra}: build hashes differ`)
+      for (const p of expected) perNode.set(p, perNode.get(p)! + 1)
+    }
+    const counts = [...perNode.values()]
+    const mean = (JOBS * R) / NODES
+    console.log(`      spread of ${JOBS * R} builds over ${NODES} nodes: ${counts.sort((a, b) => b - a).join(' ')} (max/mean ${(Math.max(...counts) / mean).toFixed(2)})`)
+  })
+})
