@@ -6,6 +6,7 @@
 import { parse } from '../args.ts'
 import { UsageError, EXIT_OK, EXIT_REJECTED } from '../errors.ts'
 import { startClientNode, waitForTopicPeers } from '../client-node.ts'
+import { assignInMesh } from '../../consensus/mesh-assignment.ts'
 import { Keyring, verifyRpmFile } from '../../rpm/index.ts'
 import { loadAnnouncerKey } from '../../protocols/signing.ts'
 import { createAnnouncement, DEFAULT_QUORUM, DEFAULT_REPLICAS, type CheckedAnnouncement } from '../../protocols/announce.ts'
@@ -96,7 +97,10 @@ export async function run (argv: string[]): Promise<number> {
       }, key)
       const checked = await node.announce(envelope)
       out.write(`announced ${nevra}: job ${checked.job.slice(0, 16)}, r=${replicas} q=${quorum}, ${manifest.size} bytes\n`)
-      pending.push({ nevra, checked, builders: node.jobs.builders(checked.job) ?? Promise.resolve([]) })
+      // the builders as the mesh computes them: a full DHT lookup, since this node's own view is partial
+      const builders = assignInMesh(node.libp2p, checked.jobKey, { replicas, selfEligible: false, lookup: 'always', signal: stop.signal })
+      builders.catch(() => {}) // awaited below; handled there
+      pending.push({ nevra, checked, builders })
     }
 
     const deadline = Date.now() + waitMs

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict'
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { startMesh, tempDir, waitFor, type TestMesh } from './helpers/mesh.ts'
+import { makeSignedSrpm, missingTools } from './helpers/srpm.ts'
+import { runCli } from './helpers/cli.ts'
+import type { JobEvent } from '../src/node/jobs.ts'
+
+describe('skyline seed (as a process)', function () {
+  this.timeout(180_000)
+  let dir: string
+  let mesh: TestMesh
+  let srpm: Awaited<ReturnType<typeof makeSignedSrpm>>
+  let keyFile: string
+  const events: JobEvent[] = []
+
+  before(async function () {
+    if (missingTools(['rpmbuild', 'rpmsign', 'gpg', 'gpgconf', 'bwrap']) !== undefined) this.skip()
+    dir = tempDir()
+    keyFile = join(dir, 'announcer.key')
+    const k = await runCli(['keys', 'generate', '--out', keyFile])
+    assert.equal(k.code, 0, k.stderr)
+    srpm = await makeSignedSrpm(join(dir, 'srpm'))
+    mesh = await startMesh(4, { announcers: [`${keyFile}.pub`], builder: 'rpmbuild', keyring: srpm.keyPath })
+    for (const n of mesh.nodes) n.jobs.addEventListener('job', (e: CustomEvent<JobEvent>) => events.push(e.detail))
+  })
+  after(async () => {
+    await mesh?.stop()
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+  })
+
+  const seed = async (...args: string[]): Promise<Awaited<ReturnType<typeof runCli>>> => runCli(['seed', '--key', keyFile, '--keyring', srpm.keyPath,
+    '--bootstrap', mesh.nodes[0].libp2p.getMultiaddrs()[0].toString(), '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(dir, 'seed'), ...args], { timeoutMs: 120_000 })
+
+  it('verifies, announces, and stays up until every assigned builder holds the SRPM', async () => {
+    const r = await seed('--replicas', '3', '--quorum', '2', srpm.srpmPath)
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    assert.match(r.stdout, new RegExp(`verified ${srpm.nevra}`))
+    assert.match(r.stdout, /announced .* r=3 q=2/)
+    assert.match(r.stdout, /reached builder .* \(3\/3\)/)
+    // and those builders build it
+    await waitFor('3 builds', () => events.filter(e => e.state === 'built').length === 3, 60_000)
+  })
+
+  it('refuses an SRPM that fails verification, with the reason, and announces nothing', async () => {
+    const other = await makeSignedSrpm(join(dir, 'other'))
+    const before = mesh.nodes[1].store.listAnnouncements().length
+    const r = await seed(other.srpmPath)
+    assert.equal(r.code, 1)
+    assert.match(r.stdout, /refused: .*untrusted key [0-9a-f]{16}/)
+    await new Promise(resolve => setTimeout(resolve, 500))
+    assert.equal(mesh.nodes[1].store.listAnnouncements().length, before)
+  })
+
+  it('an unreadable SRPM or bad flags are exit code 2', async () => {
+    assert.equal((await seed(join(dir, 'missing.src.rpm'))).code, 2)
+    assert.equal((await seed('--replicas', 'many', srpm.srpmPath)).code, 2)
+    const noKey = await runCli(['seed', '--keyring', srpm.keyPath, srpm.srpmPath])
+    assert.equal(noKey.code, 2)
+    assert.match(noKey.stderr, /--key F .* is required/)
+  })
+})
