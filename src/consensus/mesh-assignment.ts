@@ -23,6 +23,8 @@ export interface MeshAssignmentOptions extends AbortOptions {
   selfEligible: boolean
   /** 'auto' (default): ask the DHT only when this node might be a builder; 'always': always ask */
   lookup?: 'auto' | 'always'
+  /** more candidates, e.g. builders that attested (their eligibility is checked like any other's) */
+  extra?: PeerId[]
   log?: Logger
 }
 
@@ -45,6 +47,7 @@ export async function assignInMesh (libp2p: SkylineLibp2p, jobKey: Uint8Array, o
   for (const p of libp2p.getPeers()) candidates.set(p.toString(), p)
   const table = (libp2p.services.dht as unknown as { routingTable?: ListableRoutingTable }).routingTable
   for (const p of table?.closestPeers?.(jobKadId(jobKey), { count: 20 }) ?? []) candidates.set(p.toString(), p)
+  for (const p of opts.extra ?? []) candidates.set(p.toString(), p)
 
   if (opts.lookup !== 'always') {
     const local = await pick(libp2p, candidates, jobKey, opts, false)

@@ -27,5 +27,9 @@ export interface NodeStatus {
   topics: Record<string, { meshPeers: string[], subscribers: number }>
   builder: { kind: string | null, note: string | null, warnings: string[] }
   halted: { reason: string, since: number } | null
+  throttle: { throttled: boolean, disputedShare: number, window: { size: number, disputed: number, ms: number } }
+  alerts: Array<{ kind: string, message: string, at: number }>
+  reputation: { agree: number, dissent: number, flagged: boolean }
+  verdicts: Array<{ job: string, verdict: string, hash?: string, agreeing: string[], dissenters: string[], failedBuilders: string[], equivocators: string[], final: boolean }>
   jobs: Array<{ job: string, state: string, error: string | null, updatedAt: number }>
 }

@@ -18,6 +18,8 @@ import { loadTrustedAnnouncers, type TrustedKeys } from '../protocols/signing.ts
 import { detectBuilder, type Builder } from '../build/index.ts'
 import type { Keyring } from '../rpm/index.ts'
 import { JobRunner } from './jobs.ts'
+import { ConsensusService } from './consensus.ts'
+import { SyncService } from './sync.ts'
 import { BUILDER_PROTOCOL } from '../consensus/mesh-assignment.ts'
 import { logger } from '@libp2p/logger'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
@@ -74,6 +76,8 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
   builderWarnings: string[] = []
   keyring: Keyring | undefined
   jobs!: JobRunner
+  consensus!: ConsensusService
+  sync!: SyncService
   readonly log = logger('skyline:node')
   /** set while a signed halt is in force: no new jobs are taken */
   halted: { reason: string, since: number } | undefined
@@ -84,9 +88,13 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
   private startedAt = 0
   identityCreated = false
 
-  constructor (config: NodeConfig) {
+  private readonly builderOverride: Builder | undefined
+
+  /** `options.builder` replaces the detected builder (the operator's own wrapper, or a test's) */
+  constructor (config: NodeConfig, options: { builder?: Builder } = {}) {
     super()
     this.config = config
+    this.builderOverride = options.builder
   }
 
   get peerId (): string {
@@ -109,13 +117,13 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       const { Keyring } = await import('../rpm/index.ts')
       this.keyring = await Keyring.load(this.config.keyring)
     }
-    const detected = await detectBuilder(this.config.builder)
+    const detected = this.builderOverride !== undefined ? { builder: this.builderOverride, warnings: [] } : await detectBuilder(this.config.builder)
     this.builder = detected.builder
     this.builderNote = detected.builder === undefined ? detected.reason : undefined
     this.builderWarnings = detected.warnings
     this.store = new Store(join(this.config.dataDir, 'skyline.db'))
     this.libp2p = await createSkylineLibp2p({
-      appSpecificScore: peer => this.penalties.score(peer),
+      appSpecificScore: peer => this.penalties.score(peer) + (this.consensus?.appScore(peer) ?? 0),
       privateKey,
       listen: this.config.listen,
       announce: this.config.announce,
@@ -130,7 +138,8 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     pubsub.addEventListener('message', this.onMessage)
     this.removeValidators = installValidators(pubsub, {
       announce: async msg => { this.validateAnnouncement(msg) },
-      control: async msg => { this.applyControl(checkControl(msg.data, this.trusted, Date.now())) }
+      control: async msg => { this.applyControl(checkControl(msg.data, this.trusted, Date.now())) },
+      consensus: async msg => { await this.consensus.validate(msg) }
     }, {
       metrics: this.libp2p.metrics,
       onOutcome: outcome => this.safeDispatchEvent('validation', { detail: outcome })
@@ -147,10 +156,24 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       keyring: this.keyring,
       workDir: buildWorkDir(this.config.dataDir),
       log: logger('skyline:jobs'),
-      accepting: () => !this.halted,
+      accepting: () => this.halted === undefined && !this.consensus.throttled(),
       reload: envelope => {
         try { return checkAnnouncement(envelope, this.trusted, Date.now()) } catch { return undefined }
       }
+    })
+    this.consensus = new ConsensusService({
+      libp2p: this.libp2p,
+      store: this.store,
+      jobs: this.jobs,
+      penalties: this.penalties,
+      privateKey,
+      trusted: () => this.trusted,
+      selfEligible: this.builder !== undefined,
+      publish: async data => { await this.publish('consensus', data) },
+      log: logger('skyline:consensus')
+    })
+    this.jobs.addEventListener('built', evt => {
+      this.consensus.attest(evt.detail.record).catch(err => this.log.error('attesting job %s: %e', evt.detail.record.job, err))
     })
     this.addEventListener('announcement', this.onAnnouncement)
     const control = this.store.latestControl()
@@ -166,7 +189,10 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
         await stream.close({ signal: AbortSignal.timeout(5_000) }).catch(err => stream.abort(err))
       }, { maxInboundStreams: 4, maxOutboundStreams: 1 })
     }
+    this.consensus.start()
     this.jobs.start()
+    this.sync = new SyncService({ libp2p: this.libp2p, store: this.store, log: logger('skyline:sync'), sink: { ingest: async (kind, envelope) => this.ingest(kind, envelope) } })
+    await this.sync.start()
     if (this.config.bootstrap.length > 0) {
       // the bootstrap module dials once; a node whose dials all failed (its bootstrap peer busy or down)
       // would stay alone, so redial while it has no connection at all
@@ -200,6 +226,8 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     this.libp2p.services.pubsub.removeEventListener('message', this.onMessage)
     this.removeValidators?.()
     this.removeEventListener('announcement', this.onAnnouncement)
+    await this.sync.stop()
+    this.consensus.stop()
     await this.jobs.stop()
     await this.libp2p.stop()
     this.store.close()
@@ -257,6 +285,19 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     this.safeDispatchEvent('control', { detail: c })
   }
 
+  /** An item that came by sync: the same checks as gossip; false when it was known or invalid */
+  private async ingest (kind: 'announcement' | 'control' | 'attestation' | 'equivocation', envelope: Uint8Array): Promise<boolean> {
+    try {
+      if (kind === 'announcement') this.recordAnnouncement(checkAnnouncement(envelope, this.trusted, Date.now()))
+      else if (kind === 'control') this.applyControl(checkControl(envelope, this.trusted, Date.now()))
+      else return await this.consensus.ingest(kind, envelope)
+      return true
+    } catch (err: any) {
+      if (err instanceof GossipValidationError) return false
+      throw err
+    }
+  }
+
   /** Checks, records and gossips a halt or resume made by this node's operator (skyline control) */
   async control (envelope: Uint8Array): Promise<CheckedControl> {
     const c = checkControl(envelope, this.trusted, Date.now())
@@ -307,6 +348,10 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       topics,
       builder: { kind: this.builder?.kind ?? null, note: this.builderNote ?? null, warnings: this.builderWarnings },
       halted: this.halted ?? null,
+      throttle: this.consensus.throttleState(),
+      alerts: this.consensus.alerts,
+      reputation: this.consensus.standing(this.peerId),
+      verdicts: this.store.verdicts().slice(-50).map(v => ({ job: v.job, ...JSON.parse(v.detail) })),
       jobs: this.store.jobs().map(j => ({ job: j.job, state: j.state, error: j.error ?? null, updatedAt: j.updatedAt }))
     }
   }

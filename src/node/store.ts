@@ -53,8 +53,61 @@ const MIGRATIONS: string[] = [
      announcer TEXT NOT NULL,
      received_at INTEGER NOT NULL,
      envelope BLOB NOT NULL
+   )`,
+  `CREATE TABLE attestations (
+     id TEXT PRIMARY KEY,            -- hex sha256 of the signed payload
+     job TEXT NOT NULL,
+     builder TEXT NOT NULL,          -- peer ID
+     status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+     build_hash TEXT,
+     time INTEGER NOT NULL,          -- the builder's own time, Unix ms
+     received_at INTEGER NOT NULL,
+     envelope BLOB NOT NULL,         -- the exact SignedAttestation bytes
+     UNIQUE (job, builder)           -- one claim per builder per job; a second is an equivocation
+   )`,
+  `CREATE TABLE verdicts (
+     job TEXT PRIMARY KEY,
+     verdict TEXT NOT NULL,
+     hash TEXT,
+     final INTEGER NOT NULL,
+     detail TEXT NOT NULL,           -- JSON of the whole tally
+     reputation_applied INTEGER NOT NULL DEFAULT 0,
+     updated_at INTEGER NOT NULL
+   )`,
+  `CREATE TABLE banned (
+     builder TEXT PRIMARY KEY,
+     job TEXT NOT NULL,
+     proof BLOB NOT NULL,            -- the EquivocationProof bytes
+     banned_at INTEGER NOT NULL
+   )`,
+  `CREATE TABLE reputation (
+     builder TEXT PRIMARY KEY,
+     agree REAL NOT NULL,
+     dissent REAL NOT NULL,
+     updated_at INTEGER NOT NULL
    )`
 ]
+
+export interface AttestationRow {
+  id: string
+  job: string
+  builder: string
+  status: 'ok' | 'failed'
+  buildHash: string | undefined
+  time: number
+  receivedAt: number
+  envelope: Uint8Array
+}
+
+export interface VerdictRow {
+  job: string
+  verdict: string
+  hash: string | undefined
+  final: boolean
+  detail: string
+  reputationApplied: boolean
+  updatedAt: number
+}
 
 export interface ControlRow {
   id: string
@@ -261,6 +314,90 @@ export class Store {
     return { id: r.id, action: r.action, reason: r.reason, issuedAt: Number(r.issued_at), sequence: BigInt(r.sequence), announcer: r.announcer, receivedAt: Number(r.received_at), envelope: new Uint8Array(r.envelope) }
   }
 
+  /** Records an attestation; false when this builder already has one for this job */
+  addAttestation (a: AttestationRow): boolean {
+    return this.sql(`INSERT OR IGNORE INTO attestations (id, job, builder, status, build_hash, time, received_at, envelope)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(a.id, a.job, a.builder, a.status, a.buildHash ?? null, a.time, a.receivedAt, a.envelope).changes > 0
+  }
+
+  attestation (job: string, builder: string): AttestationRow | undefined {
+    const r = this.sql('SELECT * FROM attestations WHERE job = ? AND builder = ?').get(job, builder)
+    return r === undefined ? undefined : rowToAttestation(r)
+  }
+
+  attestations (job?: string): AttestationRow[] {
+    const rows = job === undefined
+      ? this.sql('SELECT * FROM attestations ORDER BY received_at, id').all()
+      : this.sql('SELECT * FROM attestations WHERE job = ? ORDER BY builder').all(job)
+    return rows.map(rowToAttestation)
+  }
+
+  /** Items whose own time is at or after `since` (Unix ms), oldest first, at most `limit` of each kind */
+  syncItems (since: number, limit: number): { announcements: Uint8Array[], attestations: Uint8Array[], controls: Uint8Array[], proofs: Uint8Array[] } {
+    const env = (rows: unknown[]): Uint8Array[] => rows.map((r: any) => new Uint8Array(r.envelope ?? r.proof))
+    return {
+      announcements: env(this.sql('SELECT envelope FROM announcements WHERE expires_at >= ? ORDER BY received_at LIMIT ?').all(since, limit)),
+      attestations: env(this.sql('SELECT envelope FROM attestations WHERE time >= ? ORDER BY time LIMIT ?').all(since, limit)),
+      controls: env(this.sql('SELECT envelope FROM control WHERE issued_at >= ? ORDER BY issued_at LIMIT ?').all(since, limit)),
+      proofs: env(this.sql('SELECT proof FROM banned WHERE banned_at >= ? ORDER BY banned_at LIMIT ?').all(since, limit))
+    }
+  }
+
+  setVerdict (v: Omit<VerdictRow, 'reputationApplied'>): void {
+    this.sql(`INSERT INTO verdicts (job, verdict, hash, final, detail, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (job) DO UPDATE SET verdict = excluded.verdict, hash = excluded.hash, final = excluded.final, detail = excluded.detail, updated_at = excluded.updated_at`)
+      .run(v.job, v.verdict, v.hash ?? null, v.final ? 1 : 0, v.detail, v.updatedAt)
+  }
+
+  verdict (job: string): VerdictRow | undefined {
+    const r = this.sql('SELECT * FROM verdicts WHERE job = ?').get(job)
+    return r === undefined ? undefined : rowToVerdict(r)
+  }
+
+  verdicts (): VerdictRow[] {
+    return this.sql('SELECT * FROM verdicts ORDER BY updated_at, job').all().map(rowToVerdict)
+  }
+
+  markReputationApplied (job: string): void {
+    this.sql('UPDATE verdicts SET reputation_applied = 1 WHERE job = ?').run(job)
+  }
+
+  /** Jobs announced but without a final verdict, with their deadlines */
+  openJobs (): Array<{ job: string, expiresAt: number }> {
+    return this.sql(`SELECT a.job AS job, max(a.expires_at) AS expires_at FROM announcements a LEFT JOIN verdicts v ON v.job = a.job
+      WHERE v.final IS NULL OR v.final = 0 GROUP BY a.job`).all().map((r: any) => ({ job: r.job, expiresAt: Number(r.expires_at) }))
+  }
+
+  announcementForJob (job: string): StoredAnnouncement | undefined {
+    const row = this.sql('SELECT * FROM announcements WHERE job = ? ORDER BY received_at LIMIT 1').get(job)
+    return row === undefined ? undefined : rowToAnnouncement(row)
+  }
+
+  ban (builder: string, job: string, proof: Uint8Array, at = Date.now()): boolean {
+    return this.sql('INSERT OR IGNORE INTO banned (builder, job, proof, banned_at) VALUES (?, ?, ?, ?)').run(builder, job, proof, at).changes > 0
+  }
+
+  isBanned (builder: string): boolean {
+    return this.sql('SELECT 1 FROM banned WHERE builder = ?').get(builder) !== undefined
+  }
+
+  bannedBuilders (): string[] {
+    return this.sql('SELECT builder FROM banned ORDER BY builder').all().map((r: any) => r.builder)
+  }
+
+  saveReputation (rows: Array<{ builder: string, agree: number, dissent: number, updatedAt: number }>): void {
+    this.transaction(() => {
+      for (const r of rows) {
+        this.sql(`INSERT INTO reputation (builder, agree, dissent, updated_at) VALUES (?, ?, ?, ?)
+          ON CONFLICT (builder) DO UPDATE SET agree = excluded.agree, dissent = excluded.dissent, updated_at = excluded.updated_at`).run(r.builder, r.agree, r.dissent, r.updatedAt)
+      }
+    })
+  }
+
+  reputationRows (): Array<{ builder: string, agree: number, dissent: number, updatedAt: number }> {
+    return this.sql('SELECT * FROM reputation').all().map((r: any) => ({ builder: r.builder, agree: Number(r.agree), dissent: Number(r.dissent), updatedAt: Number(r.updated_at) }))
+  }
+
   integrityCheck (): string {
     return (this.sql('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check
   }
@@ -268,6 +405,14 @@ export class Store {
   close (): void {
     if (this.db.isOpen) this.db.close()
   }
+}
+
+function rowToAttestation (r: any): AttestationRow {
+  return { id: r.id, job: r.job, builder: r.builder, status: r.status, buildHash: r.build_hash ?? undefined, time: Number(r.time), receivedAt: Number(r.received_at), envelope: new Uint8Array(r.envelope) }
+}
+
+function rowToVerdict (r: any): VerdictRow {
+  return { job: r.job, verdict: r.verdict, hash: r.hash ?? undefined, final: r.final === 1, detail: r.detail, reputationApplied: r.reputation_applied === 1, updatedAt: Number(r.updated_at) }
 }
 
 function rowToJob (r: any): JobRow {

@@ -14,19 +14,19 @@ export function tempDir (prefix = 'skyline-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix))
 }
 
-export async function startNode (overrides: ConfigOverrides = {}): Promise<SkylineNode> {
+export async function startNode (overrides: ConfigOverrides = {}, options: ConstructorParameters<typeof SkylineNode>[1] = {}): Promise<SkylineNode> {
   const config = loadConfig({ dataDir: tempDir(), listen: ['/ip4/127.0.0.1/tcp/0'], http: 'off', ...overrides })
   config.inboundConnectionThreshold = 1000
-  const node = new SkylineNode(config)
+  const node = new SkylineNode(config, options)
   await node.start()
   return node
 }
 
 /** A bootstrap node and n-1 nodes that join through it. */
-export async function startMesh (n: number, overrides: ConfigOverrides = {}): Promise<TestMesh> {
-  const first = await startNode(overrides)
+export async function startMesh (n: number, overrides: ConfigOverrides = {}, options: (i: number) => ConstructorParameters<typeof SkylineNode>[1] = () => ({})): Promise<TestMesh> {
+  const first = await startNode(overrides, options(0))
   const boot = first.libp2p.getMultiaddrs()[0].toString()
-  const rest = await Promise.all(Array.from({ length: n - 1 }, async () => startNode({ ...overrides, bootstrap: [boot] })))
+  const rest = await Promise.all(Array.from({ length: n - 1 }, async (_, i) => startNode({ ...overrides, bootstrap: [boot] }, options(i + 1))))
   const nodes = [first, ...rest]
   const dirs = nodes.map(n => n.config.dataDir)
   return {

@@ -1,0 +1,307 @@
+/**
+ * Consensus on a node: it signs and gossips an attestation for each of its own builds, validates every
+ * attestation before gossipsub forwards it (signature, known job, assigned builder, one claim per builder
+ * per job, equivocation proofs), stores them, tallies each job with the pure rule of
+ * src/consensus/tally.ts, keeps builders' reputation, and throttles the node when the disputed share
+ * rises. Every node holding the same attestations reaches the same verdicts.
+ */
+import { TypedEventEmitter, type Logger, type PeerId, type PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { SkylineLibp2p } from './libp2p.ts'
+import type { Store, BuildRecord } from './store.ts'
+import type { JobRunner } from './jobs.ts'
+import type { PeerPenalties } from './penalties.ts'
+import { GossipValidationError, type GossipInput } from '../protocols/gossip.ts'
+import {
+  BuilderKeyCache, attestationsConflict, checkConsensusMessage, createAttestation, createEquivocationProof, encodeConsensusMessage,
+  checkAttestation, checkEquivocation, type CheckedAttestation
+} from '../protocols/attestation.ts'
+import { checkAnnouncement, type CheckedAnnouncement } from '../protocols/announce.ts'
+import type { TrustedKeys } from '../protocols/signing.ts'
+import { tally, type Verdict } from '../consensus/tally.ts'
+import { Reputation } from '../consensus/reputation.ts'
+import { Throttle } from '../consensus/throttle.ts'
+import { assignInMesh } from '../consensus/mesh-assignment.ts'
+
+/** @default 5 s: how often a job's assigned set may be recomputed because an unexpected builder attested */
+const REASSIGN_INTERVAL_MS = 5_000
+/** @default 10 s: how often deadlines are checked (jobs past them become no-consensus) */
+const DEADLINE_CHECK_MS = 10_000
+
+export interface VerdictEvent extends Verdict {
+  job: string
+  nevra: string
+  replicas: number
+  quorum: number
+}
+
+export interface ConsensusEvents {
+  attestation: CustomEvent<CheckedAttestation>
+  verdict: CustomEvent<VerdictEvent>
+  equivocation: CustomEvent<{ builder: string, job: string }>
+  alert: CustomEvent<{ kind: 'dissent' | 'flagged' | 'throttle', message: string }>
+}
+
+export interface ConsensusInit {
+  libp2p: SkylineLibp2p
+  store: Store
+  jobs: JobRunner
+  penalties: PeerPenalties
+  privateKey: PrivateKey
+  trusted: () => TrustedKeys
+  selfEligible: boolean
+  publish: (data: Uint8Array) => Promise<void>
+  log: Logger
+}
+
+export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
+  private readonly init: ConsensusInit
+  private readonly keys = new BuilderKeyCache()
+  private readonly assigned = new Map<string, { set: string[], at: number }>()
+  private readonly reputation: Reputation
+  private readonly throttle = new Throttle()
+  private readonly alertsShown = new Set<string>()
+  readonly alerts: Array<{ kind: string, message: string, at: number }> = []
+  private timer: ReturnType<typeof setInterval> | undefined
+
+  constructor (init: ConsensusInit) {
+    super()
+    this.init = init
+    this.reputation = Reputation.fromRows(init.store.reputationRows())
+  }
+
+  get self (): string {
+    return this.init.libp2p.peerId.toString()
+  }
+
+  start (): void {
+    // final verdicts stored earlier count toward the throttle window again
+    for (const v of this.init.store.verdicts()) {
+      if (v.final && v.verdict !== 'pending') this.throttle.record(v.verdict as any, v.updatedAt, v.job)
+    }
+    // builds finished before a crash whose attestation never got out
+    for (const j of this.init.store.jobs(['built', 'failed'])) {
+      const b = this.init.store.build(j.job)
+      if (b !== undefined && this.init.store.attestation(j.job, this.self) === undefined) {
+        this.attest(b).catch(err => this.init.log.error('attesting %s after restart: %e', j.job, err))
+      }
+    }
+    this.timer = setInterval(() => { this.checkDeadlines() }, DEADLINE_CHECK_MS)
+    this.timer.unref()
+  }
+
+  stop (): void {
+    clearInterval(this.timer)
+  }
+
+  /** Whether new jobs may be taken: not while the disputed share is over the threshold */
+  throttled (): boolean {
+    return this.throttle.state(Date.now()).throttled
+  }
+
+  throttleState (): ReturnType<Throttle['state']> {
+    return this.throttle.state(Date.now())
+  }
+
+  standing (builder: string): ReturnType<Reputation['get']> {
+    return this.reputation.get(builder, Date.now())
+  }
+
+  /** The application score this module contributes to gossipsub for a peer (negative when flagged) */
+  appScore (peer: string): number {
+    return this.reputation.appScore(peer, Date.now())
+  }
+
+  /**
+   * Signs, records, then gossips this node's attestation of one of its builds. The claim is recorded
+   * before it is published, and a recorded claim is re-published as it is, never signed anew with other
+   * content: a crash cannot make this node an equivocator.
+   */
+  async attest (record: BuildRecord): Promise<CheckedAttestation> {
+    const mine = this.init.store.attestation(record.job, this.self)
+    let envelope: Uint8Array
+    if (mine !== undefined) {
+      envelope = mine.envelope
+    } else {
+      envelope = createAttestation({
+        job: record.job,
+        status: record.status,
+        files: record.status === 'ok' ? record.files : [],
+        environment: record.environment,
+        time: Date.now()
+      }, this.init.privateKey)
+    }
+    const checked = checkAttestation(envelope, Date.now(), { cache: this.keys })
+    if (mine === undefined) this.record(checked)
+    await this.init.publish(encodeConsensusMessage({ attestation: envelope }))
+    return checked
+  }
+
+  /** The consensus topic's validator */
+  async validate (msg: GossipInput): Promise<void> {
+    const m = checkConsensusMessage(msg.data, Date.now(), { cache: this.keys })
+    if (m.type === 'equivocation') {
+      const { builder, job } = m.equivocation
+      if (this.init.store.isBanned(builder)) throw new GossipValidationError('ignore', 'duplicate', 'builder already banned')
+      this.banBuilder(builder, job, m.equivocation.proof)
+      return
+    }
+    const a = m.attestation
+    if (this.init.store.isBanned(a.builder)) throw new GossipValidationError('reject', 'banned', `builder ${a.builder} is banned for equivocation`)
+    const announcement = this.announcement(a.job)
+    if (announcement === undefined) throw new GossipValidationError('ignore', 'unknown-job', `no announcement for job ${a.job.slice(0, 16)}`)
+    const existing = this.init.store.attestation(a.job, a.builder)
+    if (existing !== undefined) {
+      if (existing.id === a.id || !attestationsConflict({ ...existing, buildHash: existing.buildHash }, a)) {
+        throw new GossipValidationError('ignore', 'duplicate', 'this builder attested this job already')
+      }
+      const proof = createEquivocationProof(existing.envelope, a.envelope)
+      this.banBuilder(a.builder, a.job, proof)
+      this.init.publish(encodeConsensusMessage({ equivocation: proof })).catch(err => this.init.log('publishing an equivocation proof: %e', err))
+      throw new GossipValidationError('reject', 'equivocation', `builder ${a.builder} made two claims for job ${a.job.slice(0, 16)}`)
+    }
+    const set = await this.assignedSet(announcement, a.builder)
+    if (set === undefined) throw new GossipValidationError('ignore', 'assignment-busy', 'assignment being recomputed')
+    if (!set.includes(a.builder)) throw new GossipValidationError('reject', 'not-assigned', `${a.builder} is not assigned to job ${a.job.slice(0, 16)}`)
+    // the awaits above may have let a copy through: check again, then record without yielding
+    if (this.init.store.attestation(a.job, a.builder) !== undefined) throw new GossipValidationError('ignore', 'duplicate', 'this builder attested this job already')
+    this.record(a)
+  }
+
+  /**
+   * Takes an attestation or a proof that came by sync rather than gossip: the same checks, no
+   * forwarding. Returns whether it was new.
+   */
+  async ingest (kind: 'attestation' | 'equivocation', bytes: Uint8Array): Promise<boolean> {
+    try {
+      if (kind === 'equivocation') {
+        const e = checkEquivocation(bytes, { cache: this.keys })
+        if (this.init.store.isBanned(e.builder)) return false
+        this.banBuilder(e.builder, e.job, e.proof)
+        return true
+      }
+      await this.validate({ topic: 'consensus', data: encodeConsensusMessage({ attestation: bytes }), propagationSource: this.init.libp2p.peerId, from: this.init.libp2p.peerId })
+      return true
+    } catch (err: any) {
+      if (err instanceof GossipValidationError) return false
+      throw err
+    }
+  }
+
+  private announcement (job: string): CheckedAnnouncement | undefined {
+    const stored = this.init.store.announcementForJob(job)
+    if (stored === undefined) return undefined
+    // stored announcements were checked on arrival; decode without the expiry check (tallies outlive it)
+    try {
+      return checkAnnouncement(stored.envelope, this.init.trusted(), Number(stored.expiresAt) - 1)
+    } catch {
+      return undefined
+    }
+  }
+
+  /** The r builders of a job as this node sees the mesh (plus builders that attested, if they qualify) */
+  private async assignedSet (a: CheckedAnnouncement, candidate?: string): Promise<string[] | undefined> {
+    const cached = this.assigned.get(a.job)
+    if (cached !== undefined && (candidate === undefined || cached.set.includes(candidate))) return cached.set
+    if (cached !== undefined && Date.now() - cached.at < REASSIGN_INTERVAL_MS) return cached.set
+    const base = cached === undefined ? await this.init.jobs.builders(a.job) : undefined
+    const extra: PeerId[] = []
+    for (const b of [...this.init.store.attestations(a.job).map(x => x.builder), ...(candidate !== undefined ? [candidate] : [])]) {
+      try { extra.push(peerIdFromString(b)) } catch {}
+    }
+    let set: string[]
+    if (base !== undefined && (candidate === undefined || base.some(p => p.toString() === candidate))) {
+      set = base.map(String)
+    } else {
+      const peers = await assignInMesh(this.init.libp2p, a.jobKey, {
+        replicas: a.announcement.replicas,
+        selfEligible: this.init.selfEligible,
+        lookup: candidate !== undefined ? 'always' : 'auto',
+        extra
+      })
+      set = peers.map(String)
+    }
+    this.assigned.set(a.job, { set, at: Date.now() })
+    return set
+  }
+
+  private record (a: CheckedAttestation): void {
+    this.init.store.addAttestation({ id: a.id, job: a.job, builder: a.builder, status: a.status, buildHash: a.buildHash, time: a.time, receivedAt: Date.now(), envelope: a.envelope })
+    this.safeDispatchEvent('attestation', { detail: a })
+    this.retally(a.job)
+  }
+
+  private banBuilder (builder: string, job: string, proof: Uint8Array): void {
+    if (!this.init.store.ban(builder, job, proof)) return
+    this.init.penalties.penalise(builder, 'fatal')
+    this.init.log('builder %s banned: two different claims for job %s', builder, job.slice(0, 16))
+    this.safeDispatchEvent('equivocation', { detail: { builder, job } })
+    this.retally(job)
+  }
+
+  /** Recomputes a job's verdict from the stored attestations; stores and announces a change */
+  retally (job: string): Verdict | undefined {
+    const a = this.announcement(job)
+    const cached = this.assigned.get(job)
+    if (a === undefined) return undefined
+    const banned = new Set(this.init.store.bannedBuilders())
+    const attestations = this.init.store.attestations(job)
+    const assigned = cached?.set ?? attestations.map(x => x.builder)
+    const v = tally({
+      replicas: a.announcement.replicas,
+      quorum: a.announcement.quorum,
+      assigned: assigned.filter(b => !banned.has(b)).slice(0, a.announcement.replicas),
+      attestations: attestations.filter(x => !banned.has(x.builder)).map(x => ({ builder: x.builder, status: x.status, buildHash: x.buildHash })),
+      deadlinePassed: Date.now() > Number(a.announcement.expiresAt)
+    })
+    const verdict = { ...v, equivocators: [...new Set([...v.equivocators, ...attestations.filter(x => banned.has(x.builder)).map(x => x.builder)])].sort() }
+    const detail = JSON.stringify(verdict)
+    const prev = this.init.store.verdict(job)
+    if (prev?.detail === detail) return verdict
+    const now = Date.now()
+    this.init.store.setVerdict({ job, verdict: verdict.verdict, hash: verdict.hash, final: verdict.final, detail, updatedAt: now })
+    const event: VerdictEvent = { ...verdict, job, nevra: a.announcement.nevra, replicas: a.announcement.replicas, quorum: a.announcement.quorum }
+    if (verdict.final) this.finalise(event, prev?.reputationApplied ?? false, now)
+    this.safeDispatchEvent('verdict', { detail: event })
+    return verdict
+  }
+
+  private finalise (v: VerdictEvent, applied: boolean, now: number): void {
+    if (v.verdict !== 'pending') this.throttle.record(v.verdict, now, v.job)
+    if (!applied && (v.verdict === 'agreed' || v.verdict === 'disputed')) {
+      for (const b of v.agreeing) this.reputation.record(b, 'agree', now)
+      for (const b of v.dissenters) this.reputation.record(b, 'dissent', now)
+      this.init.store.saveReputation(this.reputation.toRows().filter(r => v.agreeing.includes(r.builder) || v.dissenters.includes(r.builder)))
+      this.init.store.markReputationApplied(v.job)
+      for (const b of v.dissenters) {
+        const standing = this.reputation.get(b, now)
+        if (standing.flagged) this.init.log('builder %s flagged: %d dissents', b, standing.dissent.toFixed(1))
+      }
+    }
+    if (v.dissenters.includes(this.self)) {
+      this.alert('dissent', `this node's build of ${v.nevra} disagrees with the mesh: it attested another hash than the ${v.agreeing.length} builders of ${v.hash?.slice(0, 16) ?? '?'}`)
+      if (this.reputation.get(this.self, now).flagged) {
+        this.alert('flagged', 'this node is flagged: its builds disagreed with the mesh more than once; check its toolchain and builder (skyline status)')
+      }
+    }
+    const t = this.throttle.state(now)
+    if (t.throttled) this.alert('throttle', `the mesh is throttled: ${(t.disputedShare * 100).toFixed(0)}% of recent verdicts are disputed; no new jobs are taken`)
+  }
+
+  private alert (kind: 'dissent' | 'flagged' | 'throttle', message: string): void {
+    const key = `${kind}:${message}`
+    if (this.alertsShown.has(key)) return
+    this.alertsShown.add(key)
+    this.alerts.push({ kind, message, at: Date.now() })
+    if (this.alerts.length > 100) this.alerts.shift()
+    this.init.log.error('ALERT %s: %s', kind, message)
+    this.safeDispatchEvent('alert', { detail: { kind, message } })
+  }
+
+  private checkDeadlines (): void {
+    const now = Date.now()
+    for (const j of this.init.store.openJobs()) {
+      if (j.expiresAt < now) this.retally(j.job)
+    }
+  }
+}
