@@ -11,6 +11,7 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<{ run: (ar
   verify: { summary: 'check RPM signatures and digests against a keyring', load: async () => import('./commands/verify.ts') },
   keys: { summary: 'announcer keys: keys generate --out F', load: async () => import('./commands/keys.ts') },
   seed: { summary: 'verify, serve and announce SRPMs', load: async () => import('./commands/seed.ts') },
+  watch: { summary: 'print announcements, attestations and verdicts as they arrive', load: async () => import('./commands/watch.ts') },
   control: { summary: 'halt or resume the mesh (signed by an announcer key)', load: async () => import('./commands/control.ts') }
 }
 
