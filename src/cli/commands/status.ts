@@ -42,8 +42,13 @@ export function formatStatus (s: NodeStatus): string {
     ...Object.entries(s.topics).map(([t, v]) => `  ${t.padEnd(22)} ${v.meshPeers.length} mesh peers, ${v.subscribers} subscribers`),
     `builder      ${s.builder.kind ?? `none: relay and tally only (${s.builder.note ?? 'disabled'})`}`,
     ...s.builder.warnings.map(w => `  warning: ${w}`),
+    `record       ${s.reputation.agree.toFixed(1)} agreeing, ${s.reputation.dissent.toFixed(1)} dissenting builds (decayed)${s.reputation.flagged ? ': FLAGGED, this node\'s builds disagree with the mesh' : ''}`,
+    `mesh         ${s.halted != null ? `HALTED since ${new Date(s.halted.since).toISOString()}: ${s.halted.reason}` : s.throttle.throttled ? `THROTTLED: ${(s.throttle.disputedShare * 100).toFixed(0)}% of recent verdicts disputed` : 'taking jobs'}`,
+    ...s.alerts.map(a => `  alert (${a.kind}): ${a.message}`),
     `jobs         ${s.jobs.length === 0 ? 'none' : ''}`,
-    ...s.jobs.slice(-20).map(j => `  ${j.job.slice(0, 16)} ${j.state}${j.error != null ? ` (${j.error})` : ''}`)
+    ...s.jobs.slice(-20).map(j => `  ${j.job.slice(0, 16)} ${j.state}${j.error != null ? ` (${j.error})` : ''}`),
+    `verdicts     ${s.verdicts.length === 0 ? 'none' : ''}`,
+    ...s.verdicts.slice(-20).map(v => `  ${v.job.slice(0, 16)} ${v.verdict}${v.hash != null ? `(${v.hash.slice(0, 16)})` : ''}${v.final ? '' : ' so far'}${v.dissenters.length > 0 ? `, dissenters ${v.dissenters.map(d => d.slice(-8)).join(' ')}` : ''}`)
   ]
   return lines.join('\n') + '\n'
 }
