@@ -34,6 +34,26 @@ describe('skyline node (as a process)', function () {
     assert.doesNotMatch(second.output().stderr, /Error/)
   })
 
+  it('a node without a builder says once, at start, that it runs as a relay and tally node', async () => {
+    const node = await startCli(['node', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '127.0.0.1:0', '--builder', 'none'], READY)
+    // skyline status says it too, for a person and for machines
+    const human = await runCli(['status', '--http', node.match[2]])
+    assert.equal(human.code, 0, human.stderr)
+    assert.match(human.stdout, /builder +none: relay and tally only/)
+    const json = JSON.parse((await runCli(['status', '--json', '--http', node.match[2]])).stdout)
+    assert.equal(json.builder.kind, null)
+    assert.equal(json.peerId, node.match[1])
+    node.child.kill('SIGTERM')
+    await collect(node.child, 15_000)
+    const lines = node.output().stdout.split('\n').filter(l => /relay and tally/.test(l))
+    assert.equal(lines.length, 1, node.output().stdout)
+    assert.match(lines[0], /no builder \(building is disabled \(builder: none\)\): this node runs as a relay and tally node/)
+    // with the node gone, status says nobody answers, exit 1
+    const gone = await runCli(['status', '--http', node.match[2]])
+    assert.equal(gone.code, 1)
+    assert.match(gone.stderr, /no node answering/)
+  })
+
   it('a malformed config file gives one clear line and exit code 2', async () => {
     const cfg = join(dir, 'config.json')
     writeFileSync(cfg, '{ "listen": ["/ip4/127.0.0.1/tcp/0"], ')
