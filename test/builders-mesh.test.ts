@@ -1,35 +1,17 @@
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { startMesh, waitFor, tempDir, type TestMesh } from './helpers/mesh.ts'
-import { testAnnouncer } from './helpers/announce.ts'
+import { startMesh, waitFor, waitForBuilders, tempDir, type TestMesh } from './helpers/mesh.ts'
+import { testAnnouncer, seedSrpm } from './helpers/announce.ts'
 import { makeSignedSrpms } from './helpers/srpms.ts'
 import { missingTools } from './helpers/srpm.ts'
-import { createAnnouncement } from '../src/protocols/announce.ts'
 import { assignBuilders } from '../src/consensus/assignment.ts'
-import { BUILDER_PROTOCOL } from '../src/consensus/mesh-assignment.ts'
 import type { JobEvent } from '../src/node/jobs.ts'
 import type { BuildRecord } from '../src/node/store.ts'
-import type { SkylineNode } from '../src/node/index.ts'
 
 const NODES = 12
 const R = 3
 const JOBS = 20
-
-async function announceSrpm (node: SkylineNode, announcer: ReturnType<typeof testAnnouncer>, path: string, nevra: string, replicas: number, quorum: number): Promise<string> {
-  const manifest = await node.libp2p.services.blobs.add(path)
-  const env = createAnnouncement({
-    nevra,
-    srpmSha256: Buffer.from(manifest.sha256, 'hex'),
-    srpmSize: manifest.size,
-    target: 'fedora-41-x86_64',
-    replicas,
-    quorum,
-    chunkSize: manifest.chunkSize,
-    chunkRoot: Buffer.from(manifest.root, 'hex')
-  }, announcer.key)
-  return (await node.announce(env)).job
-}
 
 describe(`builders: ${NODES} nodes, r = ${R}, ${JOBS} SRPMs`, function () {
   this.timeout(300_000)
@@ -60,17 +42,7 @@ describe(`builders: ${NODES} nodes, r = ${R}, ${JOBS} SRPMs`, function () {
         built.get(r.job)!.push(r)
       })
     }
-    // converged: every node knows every other, and knows it builds
-    await waitFor('a converged mesh', async () => {
-      for (const n of mesh.nodes) {
-        for (const o of mesh.nodes) {
-          if (o === n) continue
-          const p = await n.libp2p.peerStore.get(o.libp2p.peerId).catch(() => undefined)
-          if (p === undefined || !p.protocols.includes(BUILDER_PROTOCOL)) return false
-        }
-      }
-      return true
-    }, 60_000)
+    await waitForBuilders(mesh.nodes)
   })
 
   after(async () => {
@@ -83,7 +55,7 @@ describe(`builders: ${NODES} nodes, r = ${R}, ${JOBS} SRPMs`, function () {
     const jobs: Array<{ job: string, nevra: string }> = []
     for (let i = 0; i < srpms.length; i++) {
       const seeder = mesh.nodes[i % NODES]
-      jobs.push({ job: await announceSrpm(seeder, announcer, srpms[i].path, srpms[i].nevra, R, 2), nevra: srpms[i].nevra })
+      jobs.push({ job: (await seedSrpm(seeder, announcer, srpms[i], { replicas: R, quorum: 2 })).job, nevra: srpms[i].nevra })
     }
     await waitFor(`${JOBS * R} builds`, () => jobs.every(j => (built.get(j.job)?.length ?? 0) >= R), 240_000, 250)
     const perNode = new Map<string, number>(mesh.nodes.map(n => [n.peerId, 0]))

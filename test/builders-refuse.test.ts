@@ -2,9 +2,8 @@ import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { startMesh, waitFor, tempDir, type TestMesh } from './helpers/mesh.ts'
-import { testAnnouncer } from './helpers/announce.ts'
+import { testAnnouncer, seedSrpm } from './helpers/announce.ts'
 import { makeSignedSrpm, missingTools } from './helpers/srpm.ts'
-import { createAnnouncement } from '../src/protocols/announce.ts'
 import type { JobEvent } from '../src/node/jobs.ts'
 import type { SkylineNode } from '../src/node/index.ts'
 
@@ -28,12 +27,7 @@ describe('builders refuse SRPMs that fail verification', function () {
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
   })
 
-  async function announce (node: SkylineNode, path: string, nevra: string): Promise<string> {
-    const m = await node.libp2p.services.blobs.add(path)
-    return (await node.announce(createAnnouncement({
-      nevra, srpmSha256: Buffer.from(m.sha256, 'hex'), srpmSize: m.size, target: 'fedora-41-x86_64', replicas: 2, quorum: 2, chunkSize: m.chunkSize, chunkRoot: Buffer.from(m.root, 'hex')
-    }, announcer.key))).job
-  }
+  const announce = async (node: SkylineNode, path: string, nevra: string): Promise<string> => (await seedSrpm(node, announcer, { path, nevra }, { replicas: 2, quorum: 2 })).job
 
   for (const [name, make, reason] of [
     ['signed by an untrusted key', async (d: string) => makeSignedSrpm(d), /untrusted key|NOKEY|no trusted/i],

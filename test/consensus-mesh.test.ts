@@ -3,17 +3,15 @@ import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
-import { startMesh, startNode, waitFor, tempDir, type TestMesh } from './helpers/mesh.ts'
-import { testAnnouncer } from './helpers/announce.ts'
+import { startMesh, startNode, waitFor, waitForBuilders, tempDir, type TestMesh } from './helpers/mesh.ts'
+import { testAnnouncer, seedSrpm } from './helpers/announce.ts'
 import { makeSignedSrpms } from './helpers/srpms.ts'
 import { missingTools } from './helpers/srpm.ts'
 import { PoisoningBuilder } from './helpers/byzantine.ts'
-import { createAnnouncement } from '../src/protocols/announce.ts'
 import { createAttestation, encodeConsensusMessage } from '../src/protocols/attestation.ts'
 import { SignedAttestation } from '../src/protocols/pb/attestation.ts'
 import { assignBuilders } from '../src/consensus/assignment.ts'
 import { jobKey } from '../src/consensus/job.ts'
-import { BUILDER_PROTOCOL } from '../src/consensus/mesh-assignment.ts'
 import { detectBuilder } from '../src/build/index.ts'
 import { loadOrCreateIdentity } from '../src/node/identity.ts'
 import type { SkylineNode } from '../src/node/index.ts'
@@ -60,9 +58,7 @@ describe(`consensus: 14 builders + a late joiner, r = ${R}, q = ${Q}`, function 
       const beacon = randomBytes(32)
       const assigned = assignBuilders(jobKey(sha, TARGET, beacon), peers, R).map(String)
       if (!want(assigned)) continue
-      const checked = await seeder.announce(createAnnouncement({
-        nevra: srpms[i].nevra, srpmSha256: sha, srpmSize: m.size, target: TARGET, replicas: R, quorum: Q, chunkSize: m.chunkSize, chunkRoot: Buffer.from(m.root, 'hex'), beacon
-      }, announcer.key))
+      const checked = await seedSrpm(seeder, announcer, srpms[i], { replicas: R, quorum: Q, target: TARGET, beacon })
       return { job: checked.job, assigned }
     }
     throw new Error('no beacon found')
@@ -87,16 +83,7 @@ describe(`consensus: 14 builders + a late joiner, r = ${R}, q = ${Q}`, function 
     mesh = await startMesh(14, { announcers: [announcer.line], builder: 'rpmbuild', keyring: made.keyPath }, i => ({ builder: poisoners[i] }))
     for (const n of mesh.nodes) watch(n)
     peers = mesh.nodes.map(n => peerIdFromString(n.peerId))
-    await waitFor('a converged mesh', async () => {
-      for (const n of mesh.nodes) {
-        for (const o of mesh.nodes) {
-          if (o === n) continue
-          const p = await n.libp2p.peerStore.get(o.libp2p.peerId).catch(() => undefined)
-          if (p === undefined || !p.protocols.includes(BUILDER_PROTOCOL)) return false
-        }
-      }
-      return true
-    }, 60_000)
+    await waitForBuilders(mesh.nodes)
   })
 
   after(async () => {

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { startMesh, waitFor, tempDir, type TestMesh } from './helpers/mesh.ts'
-import { testAnnouncer } from './helpers/announce.ts'
+import { testAnnouncer, seedSrpm } from './helpers/announce.ts'
 import { makeSignedSrpm, missingTools } from './helpers/srpm.ts'
-import { createAnnouncement } from '../src/protocols/announce.ts'
 import { createControl } from '../src/protocols/control.ts'
 import type { JobEvent } from '../src/node/jobs.ts'
 import type { SkylineNode } from '../src/node/index.ts'
@@ -31,12 +30,7 @@ describe('halt and resume', function () {
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
   })
 
-  async function announce (node: SkylineNode): Promise<string> {
-    const m = await node.libp2p.services.blobs.add(srpm.srpmPath)
-    return (await node.announce(createAnnouncement({
-      nevra: srpm.nevra, srpmSha256: Buffer.from(m.sha256, 'hex'), srpmSize: m.size, target: 'fedora-41-x86_64', replicas: 3, quorum: 2, chunkSize: m.chunkSize, chunkRoot: Buffer.from(m.root, 'hex')
-    }, announcer.key))).job
-  }
+  const announce = async (node: SkylineNode): Promise<string> => (await seedSrpm(node, announcer, { path: srpm.srpmPath, nevra: srpm.nevra }, { replicas: 3, quorum: 2 })).job
 
   it('a signed halt reaches every node within 2 seconds, and then no node takes a new job', async () => {
     const t0 = performance.now()

@@ -4,10 +4,9 @@ import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { startNode, tempDir, waitFor } from './helpers/mesh.ts'
-import { testAnnouncer } from './helpers/announce.ts'
+import { testAnnouncer, seedSrpm } from './helpers/announce.ts'
 import { makeSignedSrpm, missingTools } from './helpers/srpm.ts'
 import { startCli, collect } from './helpers/cli.ts'
-import { createAnnouncement } from '../src/protocols/announce.ts'
 import type { SkylineNode, NodeStatus } from '../src/node/index.ts'
 
 const READY = /skyline node (\S+)[\s\S]*listening on (\S+)[\s\S]*status at (http:\/\/\S+)\/status/
@@ -39,10 +38,7 @@ describe('the job queue survives kill -9', function () {
     const url = first.match[3]
     seeder = await startNode({ announcers: [announcer.line], builder: 'none', bootstrap: [first.match[2]] })
     await waitFor('the seeder to see the builder subscribed', () => seeder!.status().topics['/skyline/1/announce'].subscribers > 0)
-    const m = await seeder.libp2p.services.blobs.add(srpm.srpmPath)
-    const { job } = await seeder.announce(createAnnouncement({
-      nevra: srpm.nevra, srpmSha256: Buffer.from(m.sha256, 'hex'), srpmSize: m.size, target: 'fedora-41-x86_64', replicas: 1, quorum: 1, chunkSize: m.chunkSize, chunkRoot: Buffer.from(m.root, 'hex')
-    }, announcer.key))
+    const { job } = await seedSrpm(seeder, announcer, { path: srpm.srpmPath, nevra: srpm.nevra }, { replicas: 1, quorum: 1 })
 
     await waitFor('the build to be under way', async () => (await status(url)).jobs.some(j => j.job === job && j.state === 'building'), 60_000, 100)
     await new Promise(resolve => setTimeout(resolve, 1000)) // well inside %build

@@ -3,10 +3,9 @@ import { spawn } from 'node:child_process'
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startMesh, tempDir, waitFor, type TestMesh } from './helpers/mesh.ts'
-import { testAnnouncer } from './helpers/announce.ts'
+import { testAnnouncer, seedSrpm } from './helpers/announce.ts'
 import { makeSignedSrpm, missingTools } from './helpers/srpm.ts'
 import { SKYLINE, collect } from './helpers/cli.ts'
-import { createAnnouncement } from '../src/protocols/announce.ts'
 
 describe('skyline watch (as a process)', function () {
   this.timeout(180_000)
@@ -31,10 +30,7 @@ describe('skyline watch (as a process)', function () {
     const lines = (): any[] => stdout.split('\n').filter(l => l.trim() !== '').map(l => JSON.parse(l))
     await waitFor('the watcher to join', () => mesh.nodes[0].libp2p.getPeers().length >= 3, 30_000)
     await new Promise(resolve => setTimeout(resolve, 1500))
-    const m = await mesh.nodes[1].libp2p.services.blobs.add(srpm.srpmPath)
-    const { job } = await mesh.nodes[1].announce(createAnnouncement({
-      nevra: srpm.nevra, srpmSha256: Buffer.from(m.sha256, 'hex'), srpmSize: m.size, target: 'fedora-41-x86_64', replicas: 3, quorum: 2, chunkSize: m.chunkSize, chunkRoot: Buffer.from(m.root, 'hex')
-    }, announcer.key))
+    const { job } = await seedSrpm(mesh.nodes[1], announcer, { path: srpm.srpmPath, nevra: srpm.nevra }, { replicas: 3, quorum: 2 })
     await waitFor('a final verdict line', () => lines().some(l => l.type === 'verdict' && l.final === true), 150_000, 200)
     child.kill('SIGINT')
     const r = await collect(child, 15_000)

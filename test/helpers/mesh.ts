@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig, SkylineNode, type ConfigOverrides } from '../../src/node/index.ts'
+import { BUILDER_PROTOCOL } from '../../src/consensus/mesh-assignment.ts'
 
 export interface TestMesh {
   nodes: SkylineNode[]
@@ -47,4 +48,18 @@ export async function waitFor (what: string, check: () => boolean | Promise<bool
     await new Promise(resolve => setTimeout(resolve, everyMs))
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+}
+
+/** Waits until every node knows every other node as a builder (identify ran everywhere) */
+export async function waitForBuilders (nodes: SkylineNode[], timeoutMs = 60_000): Promise<void> {
+  await waitFor('a converged mesh of builders', async () => {
+    for (const n of nodes) {
+      for (const o of nodes) {
+        if (o === n) continue
+        const p = await n.libp2p.peerStore.get(o.libp2p.peerId).catch(() => undefined)
+        if (p === undefined || !p.protocols.includes(BUILDER_PROTOCOL)) return false
+      }
+    }
+    return true
+  }, timeoutMs)
 }
