@@ -29,4 +29,6 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 echo "setup: npm ci"
 npm ci --no-fund --no-audit --loglevel=error
+echo "setup: npm run build"
+npm run build --silent
 echo "setup: done (node $(./node_modules/.bin/node --version) for npm scripts)"
