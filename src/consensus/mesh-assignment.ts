@@ -21,10 +21,15 @@ export interface MeshAssignmentOptions extends AbortOptions {
   replicas: number
   /** whether this node itself can build */
   selfEligible: boolean
-  /** 'auto' (default): ask the DHT only when this node might be a builder; 'always': always ask */
-  lookup?: 'auto' | 'always'
+  /**
+   * 'auto' (default): ask the DHT only when this node might be a builder; 'always': always ask;
+   * 'never': only what this node knows, no network at all (the tally and attestation checks)
+   */
+  lookup?: 'auto' | 'always' | 'never'
   /** more candidates, e.g. builders that attested (their eligibility is checked like any other's) */
   extra?: PeerId[]
+  /** candidates taken as eligible without asking: builders that signed an attestation for the job */
+  attesters?: PeerId[]
   log?: Logger
 }
 
@@ -47,10 +52,11 @@ export async function assignInMesh (libp2p: SkylineLibp2p, jobKey: Uint8Array, o
   for (const p of libp2p.getPeers()) candidates.set(p.toString(), p)
   const table = (libp2p.services.dht as unknown as { routingTable?: ListableRoutingTable }).routingTable
   for (const p of table?.closestPeers?.(jobKadId(jobKey), { count: 20 }) ?? []) candidates.set(p.toString(), p)
-  for (const p of opts.extra ?? []) candidates.set(p.toString(), p)
+  for (const p of [...(opts.extra ?? []), ...(opts.attesters ?? [])]) candidates.set(p.toString(), p)
 
   if (opts.lookup !== 'always') {
     const local = await pick(libp2p, candidates, jobKey, opts, false)
+    if (opts.lookup === 'never') return local
     // a node that cannot build is never a builder: what it knows locally is its answer
     if (!opts.selfEligible || (local.length >= opts.replicas && !local.some(p => p.equals(libp2p.peerId)))) return local
   }
@@ -66,12 +72,19 @@ export async function assignInMesh (libp2p: SkylineLibp2p, jobKey: Uint8Array, o
   return pick(libp2p, candidates, jobKey, opts, true)
 }
 
-/** The r closest eligible candidates; `identify` decides whether peers of unknown protocols are asked */
+/**
+ * The r closest eligible candidates; `identify` decides whether peers of unknown protocols are asked.
+ * Candidates are judged closest first, r at a time in parallel, so unreachable ones cost one timeout
+ * per round, not one each.
+ */
 async function pick (libp2p: SkylineLibp2p, candidates: Map<string, PeerId>, jobKey: Uint8Array, opts: MeshAssignmentOptions, identify: boolean): Promise<PeerId[]> {
+  const sorted = sortByDistance(jobKadId(jobKey), candidates.values())
+  const attesters = new Set((opts.attesters ?? []).map(String))
   const chosen: PeerId[] = []
-  for (const peer of sortByDistance(jobKadId(jobKey), candidates.values())) {
-    if (chosen.length >= opts.replicas) break
-    if (await isEligible(libp2p, peer, opts, identify)) chosen.push(peer)
+  for (let i = 0; i < sorted.length && chosen.length < opts.replicas; i += opts.replicas) {
+    const batch = sorted.slice(i, i + opts.replicas)
+    const eligible = await Promise.all(batch.map(async p => attesters.has(p.toString()) || isEligible(libp2p, p, opts, identify)))
+    batch.forEach((p, j) => { if (eligible[j] && chosen.length < opts.replicas) chosen.push(p) })
   }
   return chosen
 }

@@ -23,8 +23,12 @@ import { Reputation } from '../consensus/reputation.ts'
 import { Throttle } from '../consensus/throttle.ts'
 import { assignInMesh } from '../consensus/mesh-assignment.ts'
 
-/** @default 5 s: how often a job's assigned set may be recomputed because an unexpected builder attested */
-const REASSIGN_INTERVAL_MS = 5_000
+/** @default 256 jobs: attestations that arrive before their announcement are held this long (bounded) */
+const MAX_EARLY_JOBS = 256
+/** @default 16 attestations held per unknown job */
+const MAX_EARLY_PER_JOB = 16
+/** @default 60 s before held attestations of a job that never got announced are dropped */
+const EARLY_TTL_MS = 60_000
 /** @default 10 s: how often deadlines are checked (jobs past them become no-consensus) */
 const DEADLINE_CHECK_MS = 10_000
 
@@ -57,7 +61,10 @@ export interface ConsensusInit {
 export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
   private readonly init: ConsensusInit
   private readonly keys = new BuilderKeyCache()
-  private readonly assigned = new Map<string, { set: string[], at: number }>()
+  /** attestations that came before their job's announcement, by job */
+  private readonly early = new Map<string, { at: number, envelopes: Uint8Array[] }>()
+  /** per job, tallies run one after the other */
+  private readonly tallying = new Map<string, Promise<unknown>>()
   private readonly reputation: Reputation
   private readonly throttle = new Throttle()
   private readonly alertsShown = new Set<string>()
@@ -149,7 +156,10 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
     const a = m.attestation
     if (this.init.store.isBanned(a.builder)) throw new GossipValidationError('reject', 'banned', `builder ${a.builder} is banned for equivocation`)
     const announcement = this.announcement(a.job)
-    if (announcement === undefined) throw new GossipValidationError('ignore', 'unknown-job', `no announcement for job ${a.job.slice(0, 16)}`)
+    if (announcement === undefined) {
+      this.holdEarly(a.job, a.envelope)
+      throw new GossipValidationError('ignore', 'unknown-job', `no announcement for job ${a.job.slice(0, 16)} yet; held`)
+    }
     const existing = this.init.store.attestation(a.job, a.builder)
     if (existing !== undefined) {
       if (existing.id === a.id || !attestationsConflict({ ...existing, buildHash: existing.buildHash }, a)) {
@@ -161,8 +171,12 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
       throw new GossipValidationError('reject', 'equivocation', `builder ${a.builder} made two claims for job ${a.job.slice(0, 16)}`)
     }
     const set = await this.assignedSet(announcement, a.builder)
-    if (set === undefined) throw new GossipValidationError('ignore', 'assignment-busy', 'assignment being recomputed')
-    if (!set.includes(a.builder)) throw new GossipValidationError('reject', 'not-assigned', `${a.builder} is not assigned to job ${a.job.slice(0, 16)}`)
+    if (!set.includes(a.builder)) {
+      // with a full view (r known builders closer than it) the attester is surely not assigned: REJECT;
+      // with a partial view, this node cannot tell: IGNORE, so an honest forwarder loses nothing
+      const action = set.length >= announcement.announcement.replicas ? 'reject' : 'ignore'
+      throw new GossipValidationError(action, 'not-assigned', `${a.builder} is not assigned to job ${a.job.slice(0, 16)}`)
+    }
     // the awaits above may have let a copy through: check again, then record without yielding
     if (this.init.store.attestation(a.job, a.builder) !== undefined) throw new GossipValidationError('ignore', 'duplicate', 'this builder attested this job already')
     this.record(a)
@@ -199,36 +213,56 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
     }
   }
 
-  /** The r builders of a job as this node sees the mesh (plus builders that attested, if they qualify) */
-  private async assignedSet (a: CheckedAnnouncement, candidate?: string): Promise<string[] | undefined> {
-    const cached = this.assigned.get(a.job)
-    if (cached !== undefined && (candidate === undefined || cached.set.includes(candidate))) return cached.set
-    if (cached !== undefined && Date.now() - cached.at < REASSIGN_INTERVAL_MS) return cached.set
-    const base = cached === undefined ? await this.init.jobs.builders(a.job) : undefined
-    const extra: PeerId[] = []
+  /**
+   * The r builders of a job as this node sees the mesh, with no network traffic: its known eligible
+   * peers and every builder that signed an attestation for the job (plus `candidate`), ranked by the
+   * assignment rule. The same knowledge gives the same set on every node.
+   */
+  private async assignedSet (a: CheckedAnnouncement, candidate?: string): Promise<string[]> {
+    const banned = new Set(this.init.store.bannedBuilders())
+    const attesters: PeerId[] = []
     for (const b of [...this.init.store.attestations(a.job).map(x => x.builder), ...(candidate !== undefined ? [candidate] : [])]) {
-      try { extra.push(peerIdFromString(b)) } catch {}
+      if (banned.has(b)) continue
+      try { attesters.push(peerIdFromString(b)) } catch {}
     }
-    let set: string[]
-    if (base !== undefined && (candidate === undefined || base.some(p => p.toString() === candidate))) {
-      set = base.map(String)
-    } else {
-      const peers = await assignInMesh(this.init.libp2p, a.jobKey, {
-        replicas: a.announcement.replicas,
-        selfEligible: this.init.selfEligible,
-        lookup: candidate !== undefined ? 'always' : 'auto',
-        extra
-      })
-      set = peers.map(String)
+    const peers = await assignInMesh(this.init.libp2p, a.jobKey, {
+      replicas: a.announcement.replicas,
+      selfEligible: this.init.selfEligible,
+      lookup: 'never',
+      attesters
+    })
+    return peers.map(String).filter(p => !banned.has(p))
+  }
+
+  /** Called for every new announcement: attestations that came before it are checked now */
+  onAnnouncement (job: string): void {
+    const held = this.early.get(job)
+    if (held === undefined) return
+    this.early.delete(job)
+    for (const envelope of held.envelopes) {
+      this.ingest('attestation', envelope).catch(err => this.init.log('held attestation for %s: %e', job, err))
     }
-    this.assigned.set(a.job, { set, at: Date.now() })
-    return set
+  }
+
+  private holdEarly (job: string, envelope: Uint8Array): void {
+    const now = Date.now()
+    for (const [j, e] of this.early) {
+      if (now - e.at > EARLY_TTL_MS) this.early.delete(j)
+      else break
+    }
+    let held = this.early.get(job)
+    if (held === undefined) {
+      if (this.early.size >= MAX_EARLY_JOBS) this.early.delete(this.early.keys().next().value!)
+      held = { at: now, envelopes: [] }
+      this.early.set(job, held)
+    }
+    if (held.envelopes.length < MAX_EARLY_PER_JOB && !held.envelopes.some(e => Buffer.compare(e, envelope) === 0)) held.envelopes.push(envelope)
   }
 
   private record (a: CheckedAttestation): void {
     this.init.store.addAttestation({ id: a.id, job: a.job, builder: a.builder, status: a.status, buildHash: a.buildHash, time: a.time, receivedAt: Date.now(), envelope: a.envelope })
     this.safeDispatchEvent('attestation', { detail: a })
-    this.retally(a.job)
+    void this.retally(a.job)
   }
 
   private banBuilder (builder: string, job: string, proof: Uint8Array): void {
@@ -236,17 +270,24 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
     this.init.penalties.penalise(builder, 'fatal')
     this.init.log('builder %s banned: two different claims for job %s', builder, job.slice(0, 16))
     this.safeDispatchEvent('equivocation', { detail: { builder, job } })
-    this.retally(job)
+    void this.retally(job)
   }
 
-  /** Recomputes a job's verdict from the stored attestations; stores and announces a change */
-  retally (job: string): Verdict | undefined {
+  /** Recomputes a job's verdict from the stored attestations (one tally per job at a time) */
+  retally (job: string): Promise<Verdict | undefined> {
+    const next = (this.tallying.get(job) ?? Promise.resolve()).then(async () => this.tallyNow(job))
+    const settled = next.catch(err => { this.init.log.error('tally of %s: %e', job, err) })
+    this.tallying.set(job, settled)
+    void settled.then(() => { if (this.tallying.get(job) === settled) this.tallying.delete(job) })
+    return next
+  }
+
+  private async tallyNow (job: string): Promise<Verdict | undefined> {
     const a = this.announcement(job)
-    const cached = this.assigned.get(job)
     if (a === undefined) return undefined
+    const assigned = await this.assignedSet(a)
     const banned = new Set(this.init.store.bannedBuilders())
     const attestations = this.init.store.attestations(job)
-    const assigned = cached?.set ?? attestations.map(x => x.builder)
     const v = tally({
       replicas: a.announcement.replicas,
       quorum: a.announcement.quorum,
@@ -301,7 +342,7 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
   private checkDeadlines (): void {
     const now = Date.now()
     for (const j of this.init.store.openJobs()) {
-      if (j.expiresAt < now) this.retally(j.job)
+      if (j.expiresAt < now) void this.retally(j.job)
     }
   }
 }

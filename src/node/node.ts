@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync } from 'node:fs'
+import { chmodSync, mkdirSync, rmdirSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { TypedEventEmitter } from '@libp2p/interface'
@@ -82,6 +82,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
   /** set while a signed halt is in force: no new jobs are taken */
   halted: { reason: string, since: number } | undefined
   private http: HttpServer | undefined
+  private workDir = ''
   private redialTimer: ReturnType<typeof setInterval> | undefined
   private removeValidators: (() => void) | undefined
   private started = false
@@ -139,7 +140,10 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     this.removeValidators = installValidators(pubsub, {
       announce: async msg => { this.validateAnnouncement(msg) },
       control: async msg => { this.applyControl(checkControl(msg.data, this.trusted, Date.now())) },
-      consensus: async msg => { await this.consensus.validate(msg) }
+      consensus: async msg => {
+        if (this.consensus === undefined) throw new GossipValidationError('ignore', 'starting', 'node still starting')
+        await this.consensus.validate(msg)
+      }
     }, {
       metrics: this.libp2p.metrics,
       onOutcome: outcome => this.safeDispatchEvent('validation', { detail: outcome })
@@ -149,12 +153,13 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       const score = this.penalties.penalise(evt.detail.peer.toString(), evt.detail.severity)
       this.log('peer %p misbehaved (%s): penalty %s, score now %d', evt.detail.peer, evt.detail.reason, evt.detail.severity, score)
     })
+    this.workDir = buildWorkDir(this.config.dataDir)
     this.jobs = new JobRunner({
       libp2p: this.libp2p,
       store: this.store,
       builder: this.builder,
       keyring: this.keyring,
-      workDir: buildWorkDir(this.config.dataDir),
+      workDir: this.workDir,
       log: logger('skyline:jobs'),
       accepting: () => this.halted === undefined && !this.consensus.throttled(),
       reload: envelope => {
@@ -229,6 +234,8 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     await this.sync.stop()
     this.consensus.stop()
     await this.jobs.stop()
+    // the build root under /var/tmp goes too when nothing is left in it
+    try { rmdirSync(this.workDir) } catch {}
     await this.libp2p.stop()
     this.store.close()
   }
@@ -268,6 +275,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       envelope: checked.envelope
     })
     this.safeDispatchEvent('announcement', { detail: checked })
+    this.consensus?.onAnnouncement(checked.job)
   }
 
   /**

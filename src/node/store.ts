@@ -336,7 +336,7 @@ export class Store {
   syncItems (since: number, limit: number): { announcements: Uint8Array[], attestations: Uint8Array[], controls: Uint8Array[], proofs: Uint8Array[] } {
     const env = (rows: unknown[]): Uint8Array[] => rows.map((r: any) => new Uint8Array(r.envelope ?? r.proof))
     return {
-      announcements: env(this.sql('SELECT envelope FROM announcements WHERE expires_at >= ? ORDER BY received_at LIMIT ?').all(since, limit)),
+      announcements: env(this.sql('SELECT envelope FROM announcements WHERE received_at >= ? AND expires_at > ? ORDER BY received_at LIMIT ?').all(since, Date.now(), limit)),
       attestations: env(this.sql('SELECT envelope FROM attestations WHERE time >= ? ORDER BY time LIMIT ?').all(since, limit)),
       controls: env(this.sql('SELECT envelope FROM control WHERE issued_at >= ? ORDER BY issued_at LIMIT ?').all(since, limit)),
       proofs: env(this.sql('SELECT proof FROM banned WHERE banned_at >= ? ORDER BY banned_at LIMIT ?').all(since, limit))

@@ -37,7 +37,11 @@ export class SyncService {
   private readonly store: Store
   private readonly sink: SyncSink
   private readonly log: Logger
+  /** when each peer was last asked (rate limit) and last answered completely (the next `since`) */
   private readonly lastSync = new Map<string, number>()
+  private readonly lastComplete = new Map<string, number>()
+  /** the last moment this node had no connection at all (start counts): it may have missed anything after */
+  private lastIsolatedAt = 0
   private running = 0
   private started = false
   private readonly shutdown = new AbortController()
@@ -56,6 +60,8 @@ export class SyncService {
     this.started = true
     await this.libp2p.handle(SYNC_PROTOCOL, this.serve, { maxInboundStreams: 4, maxOutboundStreams: 4 })
     this.libp2p.addEventListener('peer:identify', this.onIdentify)
+    this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    this.lastIsolatedAt = 0 // a node that starts knows nothing recent for sure: ask for the whole horizon
   }
 
   async stop (): Promise<void> {
@@ -63,6 +69,7 @@ export class SyncService {
     this.started = false
     this.shutdown.abort()
     this.libp2p.removeEventListener('peer:identify', this.onIdentify)
+    this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     await this.libp2p.unhandle(SYNC_PROTOCOL)
   }
 
@@ -75,9 +82,25 @@ export class SyncService {
     this.syncFrom(peerId).catch(err => this.log('sync from %p failed: %e', peerId, err))
   }
 
-  /** Asks one peer for everything since our own horizon; returns how many items were new */
+  private readonly onDisconnect = (): void => {
+    if (this.libp2p.getConnections().length === 0) this.lastIsolatedAt = Date.now()
+  }
+
+  /**
+   * Where to start asking a peer: just before its last complete answer; for a peer never asked, just
+   * before this node was last cut off from everyone (or the whole horizon for a node that just started).
+   */
+  private since (peer: string): number {
+    const margin = 10 * 60 * 1000
+    const horizon = Date.now() - SYNC_HORIZON_MS
+    const from = this.lastComplete.get(peer) ?? (this.lastIsolatedAt === 0 ? horizon : this.lastIsolatedAt)
+    return Math.max(horizon, from - margin, 0)
+  }
+
+  /** Asks one peer for what it has since `since(peer)`; returns how many items were new */
   async syncFrom (peer: PeerId): Promise<number> {
-    this.lastSync.set(peer.toString(), Date.now())
+    const asked = Date.now()
+    this.lastSync.set(peer.toString(), asked)
     if (this.lastSync.size > 10_000) this.lastSync.delete(this.lastSync.keys().next().value!)
     this.running++
     const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(SYNC_TIMEOUT_MS)])
@@ -86,7 +109,7 @@ export class SyncService {
     try {
       stream = await this.libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal })
       const lp = lpStream(stream, { maxDataLength: MAX_ITEM_BYTES })
-      await lp.write(SyncRequest.encode({ since: BigInt(Math.max(0, Date.now() - SYNC_HORIZON_MS)) }), { signal })
+      await lp.write(SyncRequest.encode({ since: BigInt(this.since(peer.toString())) }), { signal })
       const counts = new Map<number, number>()
       while (true) {
         const item = SyncItem.decode(await lp.read({ signal }))
@@ -101,6 +124,8 @@ export class SyncService {
       }
       this.stats.accepted += fresh
       this.stats.syncs++
+      this.lastComplete.set(peer.toString(), asked)
+      if (this.lastComplete.size > 10_000) this.lastComplete.delete(this.lastComplete.keys().next().value!)
       await stream.close({ signal })
       if (fresh > 0) this.log('synced %d new items from %p', fresh, peer)
       return fresh

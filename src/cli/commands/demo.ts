@@ -1,0 +1,306 @@
+/**
+ * `skyline demo [--nodes N] [--keep]`: the whole flow on one machine. Makes a demo announcer key, a
+ * throwaway OpenPGP key and the bundled hello-skyline SRPM signed with it; starts N `skyline node`
+ * processes on 127.0.0.1 that trust both; seeds the SRPM with `skyline seed`; follows the job on every
+ * node (fetching, building, attestations) until each holds a final verdict; prints the verdict, the build
+ * hash, the agreeing builders and the dissenters, and checks that every node reached the same verdict.
+ * Then stops the nodes (or, with --keep, leaves them running). Exit 0 on an agreed verdict that every node
+ * holds, 1 otherwise (missing tools included), 2 on bad usage. Ctrl-C stops everything.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { join, relative, resolve } from 'node:path'
+import { parse } from '../args.ts'
+import { UsageError, EXIT_OK, EXIT_REJECTED } from '../errors.ts'
+import { generateAnnouncerKey } from '../../protocols/signing.ts'
+import { DEMO_TOOLS, findTools } from '../demo/tools.ts'
+import { DEMO_KEY_UID, makeDemoSrpm } from '../demo/srpm.ts'
+import { DemoMesh, alive, type DemoNode } from '../demo/mesh.ts'
+import { replicasFor, startSeed, type SeedProcess } from '../demo/seed.ts'
+import { followJob, verdictKey, type FollowResult, type NodeVerdict } from '../demo/verdict.ts'
+
+const HELP = `usage: skyline demo [--nodes N] [--keep] [--work-dir D] [--timeout SECONDS]
+A local mesh on 127.0.0.1 that seeds a bundled signed SRPM, builds it and shows consensus.
+  --nodes N        node processes (default 6); r = min(5, N) builders, quorum a majority of them
+  --keep           leave the nodes running at the end (prints their PIDs and how to stop them)
+  --work-dir D     where keys, SRPM and nodes live (default a new folder under $TMPDIR, removed at
+                   the end unless the demo fails or --keep)
+  --timeout S      give up waiting for the verdict after S seconds (default 300)
+Needs rpmbuild, rpmsign, rpm, gpg and bwrap: 'npm run setup' (scripts/setup.sh) installs them.`
+
+const SKYLINE = resolve(import.meta.dirname, '../../../bin/skyline')
+const DEFAULT_NODES = 6
+const MAX_NODES = 50
+/** How long the mesh may take to connect fully before the demo settles for a usable one */
+const CONNECT_TIMEOUT_MS = 20_000
+
+class InterruptedError extends Error {
+  static name = 'InterruptedError'
+  override name = 'InterruptedError'
+}
+
+export async function run (argv: string[]): Promise<number> {
+  const { values } = parse(argv, {
+    nodes: { type: 'string' },
+    keep: { type: 'boolean' },
+    'work-dir': { type: 'string' },
+    timeout: { type: 'string' },
+    help: { type: 'boolean', short: 'h' }
+  })
+  if (values.help === true) { process.stdout.write(HELP + '\n'); return EXIT_OK }
+  const n = int(values.nodes, '--nodes', DEFAULT_NODES)
+  if (n > MAX_NODES) throw new UsageError(`--nodes must be at most ${MAX_NODES} (got ${n})`)
+  const timeoutMs = int(values.timeout, '--timeout', 300) * 1000
+  const keep = values.keep === true
+  const out = process.stdout
+
+  // the tools first: nothing is started without them
+  const tools = findTools(DEMO_TOOLS)
+  if (tools.missing.length > 0) {
+    process.stderr.write(`skyline demo: missing ${tools.missing.join(', ')}: the demo makes a signed SRPM (rpmbuild, rpmsign, rpm, gpg) and its nodes rebuild it in a bubblewrap sandbox (bwrap).\n` +
+      'Install them with: npm run setup   (scripts/setup.sh: rpm/rpm-build, rpm-sign, gnupg, bubblewrap via apt or dnf)\n')
+    return EXIT_REJECTED
+  }
+
+  let work: string
+  let ownWorkDir = false
+  if (values['work-dir'] !== undefined) {
+    work = resolve(values['work-dir'])
+    if (existsSync(work) && readdirSync(work).length > 0) throw new UsageError(`--work-dir ${work} is not empty`)
+    mkdirSync(work, { recursive: true, mode: 0o700 })
+  } else {
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)
+    work = mkdtempSync(join(tmpdir(), `skyline-demo-${stamp}-`))
+    ownWorkDir = true
+  }
+
+  const t0 = Date.now()
+  const say = (line: string): void => { out.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${line}\n`) }
+  const step = (i: number, text: string): void => { out.write(`\n== ${i}/4 ${text}\n`) }
+  const env = { ...process.env }
+  delete env.SOURCE_DATE_EPOCH // the builds fix their own (docs/build.md)
+  delete env.SKYLINE_CONFIG
+
+  const mesh = new DemoMesh({ dir: work, skyline: SKYLINE, builder: 'rpmbuild', keyring: join(work, 'srpm', 'RPM-GPG-KEY-skyline-demo'), announcer: join(work, 'announcer.key.pub'), env })
+  let seed: SeedProcess | undefined
+  const interrupt = new AbortController()
+  let signals = 0
+  const onSignal = (name: string): void => {
+    signals++
+    if (signals === 1) {
+      out.write(`\n${name}: stopping the demo (again to kill at once)\n`)
+      interrupt.abort(new InterruptedError('interrupted'))
+      return
+    }
+    // a second signal: no clean stop, but no stray processes either
+    for (const node of mesh.nodes) if (alive(node)) kill(-node.pid, 'SIGKILL')
+    if (seed?.running() === true && seed.child.pid !== undefined) kill(-seed.child.pid, 'SIGKILL')
+    process.exit(130)
+  }
+  const onSigint = (): void => onSignal('SIGINT')
+  const onSigterm = (): void => onSignal('SIGTERM')
+  process.on('SIGINT', onSigint)
+  process.on('SIGTERM', onSigterm)
+  const signal = interrupt.signal
+
+  const { replicas, quorum } = replicasFor(n)
+  let outcome: 'agreed' | 'failed' | 'interrupted' = 'failed'
+  let keepRunning = false
+  out.write(`skyline demo: ${n} nodes on 127.0.0.1 seed the bundled hello-skyline SRPM, rebuild it (r=${replicas}, q=${quorum}) and agree on its hash\n`)
+  out.write(`work dir ${work}${ownWorkDir && !keep ? ' (removed at the end unless the demo fails; --keep keeps it)' : ''}\n`)
+  try {
+    // keys and the signed SRPM
+    step(1, 'keys and the signed demo SRPM')
+    const announcer = generateAnnouncerKey()
+    writeFileSync(join(work, 'announcer.key'), announcer.privatePem, { mode: 0o600 })
+    writeFileSync(join(work, 'announcer.key.pub'), announcer.publicLine('skyline-demo'), { mode: 0o644 })
+    say('announcer key  announcer.key (+ .pub, trusted by every node)')
+    const srpm = await makeDemoSrpm(join(work, 'srpm'), { signal })
+    say(`signing key    ${DEMO_KEY_UID}, ${srpm.fingerprint !== '' ? `fingerprint ${srpm.fingerprint.slice(-16)}, ` : ''}public key ${rel(work, srpm.keyPath)} (the nodes' keyring)`)
+    say(`SRPM           ${srpm.nevra}: ${rel(work, srpm.srpmPath)}, built with rpmbuild -bs and the reproducibility macros, signed with rpmsign`)
+
+    // the mesh, connected
+    step(2, `a mesh of ${n} node processes on 127.0.0.1`)
+    await mesh.start(n, {
+      signal,
+      onStarted: node => say(`${node.name.padEnd(7)} pid ${String(node.pid).padEnd(7)} peer …${node.peerId?.slice(-8)}  ${node.httpUrl}  ${node.address}`)
+    })
+    const connected = await mesh.waitConnected({
+      timeoutMs: CONNECT_TIMEOUT_MS,
+      signal,
+      onProgress: peers => say(`connected peers per node: ${peers.map(p => p < 0 ? '?' : String(p)).join(' ')}${n > 1 ? ` (want ${n - 1} each)` : ''}`)
+    })
+    say(connected.full ? 'every node is connected to every other' : `not fully connected after ${CONNECT_TIMEOUT_MS / 1000} s; every node has peers and a DHT routing table, going on`)
+
+    // seed, and follow the job until every node holds a final verdict
+    step(3, `seeding ${srpm.nevra} (r=${replicas} builders, quorum ${quorum}) and following the job on every node`)
+    const seedFailed = new AbortController()
+    seed = startSeed({
+      skyline: SKYLINE,
+      env,
+      args: [
+        '--key', join(work, 'announcer.key'), '--keyring', srpm.keyPath, '--bootstrap', mesh.nodes[0].address!,
+        '--replicas', String(replicas), '--quorum', String(quorum), '--listen', '/ip4/127.0.0.1/tcp/0',
+        '--data-dir', join(work, 'seed'), '--wait', String(Math.ceil(timeoutMs / 1000)), srpm.srpmPath
+      ],
+      onLine: (line, stream) => say(`seed${stream === 'stderr' ? '!' : ' '}| ${shortenPeers(line, mesh)}`)
+    })
+    const s = seed
+    void s.exited.then(code => {
+      if (code === 0) return
+      if (s.jobPrefix === undefined) seedFailed.abort(new Error(`the seeder exited with ${code ?? 'a signal'} before announcing`))
+      else say(`seeder exited with ${code ?? 'a signal'} (not every builder fetched the SRPM in time); following the job anyway`)
+    })
+
+    let followed: FollowResult
+    try {
+      followed = await followJob(mesh, {
+        jobPrefix: () => s.jobPrefix,
+        replicas,
+        timeoutMs,
+        say,
+        nameOf: p => nameOf(mesh, p),
+        signal: AbortSignal.any([signal, seedFailed.signal])
+      })
+    } catch (err: any) {
+      if (seedFailed.signal.aborted && !signal.aborted) {
+        out.write(`\nRESULT: no verdict: ${seedFailed.signal.reason.message}\n`)
+        return EXIT_REJECTED
+      }
+      throw err
+    }
+    if (seed.running()) await Promise.race([seed.exited, new Promise(resolve => setTimeout(resolve, 3_000))])
+
+    step(4, 'result')
+    const agreed = report(followed, mesh, { n, replicas, quorum, nevra: srpm.nevra }, line => out.write(line + '\n'))
+    outcome = agreed ? 'agreed' : 'failed'
+
+    // where to look; the finally block stops (or keeps) the mesh
+    out.write(`\nstatus endpoints (JSON; Prometheus metrics at /metrics; or: ./bin/skyline status --http URL)${keep ? '' : ', up until the nodes stop below (--keep leaves them up)'}:\n`)
+    for (const node of mesh.nodes) out.write(`  ${node.name.padEnd(7)} ${node.httpUrl}/status  pid ${node.pid}  log ${rel(work, node.logPath)}\n`)
+    keepRunning = keep
+    return agreed ? EXIT_OK : EXIT_REJECTED
+  } catch (err: any) {
+    if (signal.aborted) {
+      outcome = 'interrupted'
+      out.write(`\nRESULT: interrupted${keep ? ' (--keep ignored: Ctrl-C stops everything)' : ''}\n`)
+      return EXIT_REJECTED
+    }
+    throw err
+  } finally {
+    // the signal handlers stay until everything is stopped: a second Ctrl-C while stopping kills at once
+    try {
+      await seed?.stop()
+      const running = mesh.nodes.filter(alive)
+      if (keepRunning && running.length > 0) {
+        mesh.detach()
+        out.write(`\nthe mesh keeps running (--keep); work dir ${work}\n`)
+        out.write(`stop it with:  kill ${running.map(node => node.pid).join(' ')}\n`)
+      } else {
+        if (running.length > 0) out.write(`\nstopping ${running.length} node${running.length === 1 ? '' : 's'} (SIGTERM)\n`)
+        const killed = await mesh.stop()
+        if (running.length > 0) out.write(killed.length === 0 ? 'every node stopped cleanly\n' : `killed after the grace period: ${killed.join(', ')}\n`)
+        removeBuildDirs(mesh.nodes)
+        if (ownWorkDir && outcome !== 'failed' && !keep) {
+          rmSync(work, { recursive: true, force: true })
+        } else if (mesh.nodes.length > 0) {
+          out.write(`logs in ${work}/node-<i>/node.log\n`)
+        }
+      }
+    } finally {
+      process.removeListener('SIGINT', onSigint)
+      process.removeListener('SIGTERM', onSigterm)
+    }
+  }
+}
+
+interface ReportContext { n: number, replicas: number, quorum: number, nevra: string }
+
+/** Prints the verdict and whether every node holds the same one; true for an agreed verdict everywhere */
+function report (r: FollowResult, mesh: DemoMesh, ctx: ReportContext, line: (text: string) => void): boolean {
+  const name = (p: string): string => nameOf(mesh, p)
+  const order = (p: string): number => { const i = mesh.nodes.findIndex(x => x.peerId === p); return i < 0 ? mesh.nodes.length : i }
+  const list = (peers: string[]): string => peers.length === 0 ? 'none' : [...peers].sort((a, b) => order(a) - order(b)).map(name).join(', ')
+  const have = r.verdicts.filter((v): v is NodeVerdict => v !== undefined)
+  const key = verdictKey
+  const groups = new Map<string, number[]>()
+  r.verdicts.forEach((v, i) => {
+    const k = v === undefined ? 'none' : key(v)
+    groups.set(k, [...(groups.get(k) ?? []), i])
+  })
+  // the verdict most nodes hold (all of them, in a healthy mesh)
+  const [topKey, topNodes] = [...groups.entries()].filter(([k]) => k !== 'none').sort((a, b) => b[1].length - a[1].length)[0] ?? ['none', []]
+  const v = topKey === 'none' ? undefined : r.verdicts[topNodes[0]]
+  if (v === undefined) {
+    line(`RESULT: no verdict: ${r.reason ?? 'no node reached one'}`)
+    describeNodes(r, mesh, line)
+    return false
+  }
+  const final = v.final ? '' : ' (not final)'
+  line(`RESULT: ${v.verdict.toUpperCase()}${final}  ${ctx.nevra}`)
+  if (v.hash !== undefined) line(`  build hash   ${v.hash}`)
+  line(`  agreeing     ${list(v.agreeing)}${v.hash !== undefined ? ` (${v.agreeing.length} of r=${ctx.replicas}, quorum ${ctx.quorum})` : ''}`)
+  line(`  dissenters   ${list(v.dissenters)}`)
+  if (v.failedBuilders.length > 0) line(`  failed       ${list(v.failedBuilders)}`)
+  if (v.equivocators.length > 0) line(`  equivocators ${list(v.equivocators)}`)
+  if ((v.missing ?? []).length > 0) line(`  not heard    ${list(v.missing ?? [])}`)
+  line(`  job          ${r.job ?? '?'}`)
+  const same = topNodes.length === ctx.n && have.length === ctx.n
+  if (same) {
+    line(`  consensus    all ${ctx.n} nodes hold this same final verdict`)
+  } else {
+    line(`  consensus    only ${topNodes.length} of ${ctx.n} nodes hold this verdict${r.reason !== undefined ? ` (${r.reason})` : ''}:`)
+    describeNodes(r, mesh, line)
+  }
+  return same && v.final && v.verdict === 'agreed' && r.complete
+}
+
+function describeNodes (r: FollowResult, mesh: DemoMesh, line: (text: string) => void): void {
+  mesh.nodes.forEach((node, i) => {
+    const v = r.verdicts[i]
+    line(`    ${node.name.padEnd(7)} ${alive(node) ? '' : '(exited) '}job ${r.states[i] ?? '-'}, verdict ${v === undefined ? 'none' : `${v.verdict}${v.final ? '' : ' (so far)'}${v.hash !== undefined ? ` ${v.hash.slice(0, 16)}…` : ''}`}`)
+  })
+}
+
+/** node-3 (…ab12cd34) for a node of the mesh, else the peer ID's tail */
+function nameOf (mesh: DemoMesh, peerId: string): string {
+  const node = mesh.nodes.find(x => x.peerId === peerId)
+  return node !== undefined ? `${node.name} (…${peerId.slice(-8)})` : `…${peerId.slice(-8)}`
+}
+
+/** The seeder names builders by their peer IDs' last 8 characters; say which node each is */
+function shortenPeers (line: string, mesh: DemoMesh): string {
+  return line.replace(/\b[1-9A-HJ-NP-Za-km-z]{8}\b/g, tail => {
+    const node = mesh.nodes.find((x: DemoNode) => x.peerId?.endsWith(tail) === true)
+    return node !== undefined ? `${node.name}` : tail
+  })
+}
+
+/** As root a node builds under /var/tmp/skyline-<sha256(data dir)> (src/node/node.ts), where the build user can reach it */
+function removeBuildDirs (nodes: DemoNode[]): void {
+  if (process.getuid?.() !== 0) return
+  for (const node of nodes) {
+    if (alive(node)) continue
+    rmSync(join('/var/tmp', `skyline-${createHash('sha256').update(node.dataDir).digest('hex').slice(0, 12)}`), { recursive: true, force: true })
+  }
+}
+
+/** A path inside the work dir, relative to it (the work dir is printed first) */
+function rel (work: string, path: string): string {
+  return relative(work, path)
+}
+
+function kill (pid: number, sig: NodeJS.Signals): void {
+  if (pid === 0 || pid === 1 || pid === -1) return
+  try {
+    process.kill(pid, sig)
+  } catch {}
+}
+
+function int (text: string | undefined, flag: string, dflt: number): number {
+  if (text === undefined) return dflt
+  const num = Number(text)
+  if (!Number.isInteger(num) || num < 1) throw new UsageError(`${flag} must be a positive integer (got '${text}')`)
+  return num
+}

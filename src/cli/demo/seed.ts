@@ -1,0 +1,68 @@
+/**
+ * Runs `skyline seed` as its own process for the demo and streams its output line by line, noting the job
+ * it announced (`announced NEVRA: job <16 hex>, ...`).
+ *
+ * @example
+ * ```ts
+ * const seed = startSeed({ skyline, args: ['--key', key, ...], onLine: l => say(`seed: ${l}`) })
+ * try { await seed.exited } finally { await seed.stop() }
+ * ```
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { sleep } from './mesh.ts'
+
+/** r and q for a mesh of n nodes: r = min(5, n) builders and q a strict majority of them (2q > r, q <= r) */
+export function replicasFor (n: number): { replicas: number, quorum: number } {
+  const replicas = Math.max(1, Math.min(5, n))
+  return { replicas, quorum: Math.floor(replicas / 2) + 1 }
+}
+
+export interface SeedProcess {
+  child: ChildProcess
+  /** The announced job's ID prefix, once printed */
+  jobPrefix: string | undefined
+  /** Resolves with the exit code (null when killed) */
+  exited: Promise<number | null>
+  running: () => boolean
+  /** SIGTERM, a grace period, then SIGKILL. Safe to call twice. */
+  stop: (graceMs?: number) => Promise<void>
+}
+
+export function startSeed (init: { skyline: string, args: string[], env?: NodeJS.ProcessEnv, onLine: (line: string, stream: 'stdout' | 'stderr') => void }): SeedProcess {
+  const child = spawn(init.skyline, ['seed', ...init.args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: init.env })
+  let done = false
+  const seed: SeedProcess = {
+    child,
+    jobPrefix: undefined,
+    exited: new Promise(resolve => {
+      child.once('close', code => { done = true; resolve(code) })
+      child.once('error', () => { done = true; resolve(null) })
+    }),
+    running: () => !done,
+    stop: async (graceMs = 5_000) => {
+      if (done || child.pid === undefined) return
+      try { process.kill(child.pid, 'SIGTERM') } catch {}
+      await Promise.race([seed.exited, sleep(graceMs)])
+      if (done) return
+      try { process.kill(-child.pid, 'SIGKILL') } catch {}
+      await Promise.race([seed.exited, sleep(2_000)])
+    }
+  }
+  for (const stream of ['stdout', 'stderr'] as const) {
+    let buffer = ''
+    child[stream]?.setEncoding('utf8')
+    child[stream]?.on('data', (d: string) => {
+      buffer += d
+      let nl
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl)
+        buffer = buffer.slice(nl + 1)
+        const m = /^announced .*: job ([0-9a-f]{8,64})/.exec(line)
+        if (m !== null) seed.jobPrefix ??= m[1]
+        init.onLine(line, stream)
+      }
+    })
+    child[stream]?.on('end', () => { if (buffer !== '') init.onLine(buffer, stream) })
+  }
+  return seed
+}
