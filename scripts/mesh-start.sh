@@ -58,7 +58,7 @@ running () { # dir -> prints pid, returns 0 if that node runs
   [ -r "/proc/$pid/cmdline" ] || return 1
   local cmd
   cmd="$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)" || return 1
-  case "$cmd" in *"src/cli/main.ts node "*"--data-dir $dir "*) echo "$pid" ;; *) return 1 ;; esac
+  case "$cmd" in *"/cli/main."*" node "*"--data-dir $dir "*) echo "$pid" ;; *) return 1 ;; esac
 }
 
 # Alive (not a zombie): for the moments between fork and exec, when the cmdline is not yet skyline's

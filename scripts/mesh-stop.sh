@@ -42,7 +42,7 @@ running () {
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   cmd="$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)" || return 1
   grep -q '^[0-9]* ([^)]*) Z' "/proc/$pid/stat" 2>/dev/null && return 1
-  case "$cmd" in *"src/cli/main.ts node "*"--data-dir $dir "*) echo "$pid" ;; *) return 1 ;; esac
+  case "$cmd" in *"/cli/main."*" node "*"--data-dir $dir "*) echo "$pid" ;; *) return 1 ;; esac
 }
 
 dirs=()

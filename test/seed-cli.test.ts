@@ -39,7 +39,7 @@ describe('skyline seed (as a process)', function () {
     assert.match(r.stdout, /announced .* r=3 q=2/)
     assert.match(r.stdout, /reached builder .* \(3\/3\)/)
     // and those builders build it
-    await waitFor('3 builds', () => events.filter(e => e.state === 'built').length === 3, 150_000)
+    await waitFor('3 builds', () => events.filter(e => e.state === 'built').length === 3, 150_000).catch(err => { throw new Error(`${err.message}: ${JSON.stringify(events)}`) })
   })
 
   it('refuses an SRPM that fails verification, with the reason, and announces nothing', async () => {
