@@ -19,6 +19,8 @@ export interface NodeStatus {
   peerId: string
   version: string
   uptimeSeconds: number
+  /** MB */
+  memory: { rss: number, heapUsed: number, external: number }
   dataDir: string
   listenAddresses: string[]
   connections: Array<{ peerId: string, address: string, direction: string }>

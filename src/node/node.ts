@@ -29,6 +29,12 @@ import pkg from '../../package.json' with { type: 'json' }
 
 const VERSION: string = pkg.version
 
+function memoryMb (): { rss: number, heapUsed: number, external: number } {
+  const m = process.memoryUsage()
+  const mb = (n: number): number => Math.round(n / 1e5) / 10
+  return { rss: mb(m.rss), heapUsed: mb(m.heapUsed), external: mb(m.external) }
+}
+
 /** @default 5 s between bootstrap redials while the node has no connection */
 const REDIAL_INTERVAL_MS = 5_000
 
@@ -348,6 +354,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       peerId: lp.peerId.toString(),
       version: VERSION,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      memory: memoryMb(),
       dataDir: this.config.dataDir,
       listenAddresses: lp.getMultiaddrs().map(String),
       connections: lp.getConnections().map(c => ({ peerId: c.remotePeer.toString(), address: c.remoteAddr.toString(), direction: c.direction })),

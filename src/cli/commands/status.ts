@@ -31,7 +31,7 @@ export async function run (argv: string[]): Promise<number> {
 export function formatStatus (s: NodeStatus): string {
   const lines = [
     `peer ID      ${s.peerId}`,
-    `version      ${s.version}, up ${s.uptimeSeconds} s`,
+    `version      ${s.version}, up ${s.uptimeSeconds} s, ${s.memory.rss} MB resident (heap ${s.memory.heapUsed} MB)`,
     `data dir     ${s.dataDir}`,
     'listening on',
     ...s.listenAddresses.map(a => `  ${a}`),
