@@ -100,6 +100,10 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
   // DHT records; a node with a public listen address drops them, as the public DHT does.
   const lan = [...opts.listen, ...(opts.announce ?? [])].every(ma => isPrivate(ma))
   return createLibp2p({
+    // started by the caller once its protocol handlers are registered, so that the first identify
+    // exchange with every peer already lists them (a builder seen without its builder protocol would be
+    // left out of assignments until an identify push caught up)
+    start: false,
     privateKey: opts.privateKey,
     addresses: {
       listen: opts.listen.map(ma => ma.toString()),

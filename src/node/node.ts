@@ -154,7 +154,6 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       metrics: this.libp2p.metrics,
       onOutcome: outcome => this.safeDispatchEvent('validation', { detail: outcome })
     })
-    for (const name of TOPIC_NAMES) pubsub.subscribe(stringifyTopic(name))
     this.libp2p.services.blobs.addEventListener('peer:misbehaved', evt => {
       const score = this.penalties.penalise(evt.detail.peer.toString(), evt.detail.severity)
       this.log('peer %p misbehaved (%s): penalty %s, score now %d', evt.detail.peer, evt.detail.reason, evt.detail.severity, score)
@@ -200,10 +199,12 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
         await stream.close({ signal: AbortSignal.timeout(5_000) }).catch(err => stream.abort(err))
       }, { maxInboundStreams: 4, maxOutboundStreams: 1 })
     }
-    this.consensus.start()
-    this.jobs.start()
     this.sync = new SyncService({ libp2p: this.libp2p, store: this.store, log: logger('skyline:sync'), sink: { ingest: async (kind, envelope) => this.ingest(kind, envelope) } })
     await this.sync.start()
+    await this.libp2p.start()
+    for (const name of TOPIC_NAMES) pubsub.subscribe(stringifyTopic(name))
+    this.consensus.start()
+    this.jobs.start()
     if (this.config.bootstrap.length > 0) {
       // the bootstrap module dials once; a node whose dials all failed (its bootstrap peer busy or down)
       // would stay alone, so redial while it has no connection at all
