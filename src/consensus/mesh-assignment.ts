@@ -14,6 +14,9 @@ export const BUILDER_PROTOCOL = '/skyline/builder/1.0.0'
 
 /** @default 10 s for the closest-peers lookup */
 export const LOOKUP_TIMEOUT_MS = 10_000
+/** @default 20 (kad-dht's k): a routing table smaller than this holds every peer the node heard of */
+export const WHOLE_MESH_BELOW = 20
+
 /** @default 3 s to learn an unknown candidate's protocols */
 export const IDENTIFY_TIMEOUT_MS = 3_000
 
@@ -59,6 +62,13 @@ export async function assignInMesh (libp2p: SkylineLibp2p, jobKey: Uint8Array, o
     if (opts.lookup === 'never') return local
     // a node that cannot build is never a builder: what it knows locally is its answer
     if (!opts.selfEligible || (local.length >= opts.replicas && !local.some(p => p.equals(libp2p.peerId)))) return local
+    // a routing table with fewer peers than one k-bucket holds has room for every peer it heard of:
+    // this node knows the whole mesh, and a lookup would tell it nothing new
+    if ((libp2p.services.dht as unknown as { routingTable?: { size?: number } }).routingTable?.size !== undefined &&
+      ((libp2p.services.dht as unknown as { routingTable: { size: number } }).routingTable.size < WHOLE_MESH_BELOW)) {
+      // (peers not identified yet are asked now: none, in a settled mesh)
+      return pick(libp2p, candidates, jobKey, opts, true)
+    }
   }
   const signal = AbortSignal.any([AbortSignal.timeout(LOOKUP_TIMEOUT_MS), ...(opts.signal != null ? [opts.signal] : [])])
   try {

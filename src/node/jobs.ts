@@ -101,6 +101,8 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
 
   /** Called for every valid announcement: work out the builders; queue the job if this node is one */
   async onAnnouncement (a: CheckedAnnouncement): Promise<PeerId[]> {
+    // a node that cannot build has nothing to decide (the tally works out builders on its own)
+    if (this.init.builder === undefined) return []
     const p = this.assign(a)
     this.assignments.set(a.job, p)
     if (this.assignments.size > MAX_REMEMBERED_ASSIGNMENTS) this.assignments.delete(this.assignments.keys().next().value!)

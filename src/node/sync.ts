@@ -125,6 +125,9 @@ export class SyncService {
       this.stats.accepted += fresh
       this.stats.syncs++
       this.lastComplete.set(peer.toString(), asked)
+      // once one peer has answered in full, this node is caught up to then: peers met later are asked
+      // only for what is newer (minus a margin), not for the whole horizon again
+      if (this.lastIsolatedAt === 0) this.lastIsolatedAt = asked
       if (this.lastComplete.size > 10_000) this.lastComplete.delete(this.lastComplete.keys().next().value!)
       await stream.close({ signal })
       if (fresh > 0) this.log('synced %d new items from %p', fresh, peer)
