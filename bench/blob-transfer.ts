@@ -33,7 +33,7 @@ const { values } = parseArgs({
 const MB = 1024 * 1024
 
 async function startLibp2p (dir: string, bootstrap?: string): Promise<SkylineLibp2p> {
-  return createSkylineLibp2p({
+  const node = await createSkylineLibp2p({
     privateKey: await generateKeyPair('Ed25519'),
     listen: [multiaddr('/ip4/127.0.0.1/tcp/0')],
     bootstrap: bootstrap !== undefined ? [multiaddr(bootstrap)] : [],
@@ -41,6 +41,8 @@ async function startLibp2p (dir: string, bootstrap?: string): Promise<SkylineLib
     inboundConnectionThreshold: 1000,
     blobDir: join(dir, 'blobs')
   })
+  await node.start()
+  return node
 }
 
 /** kad-dht's routing table has a size; its exported interface does not declare it */
