@@ -18,11 +18,12 @@
  * Also prints the CPU the mesh spent per message and the machine's load. Targets: p99 < 250 ms, idle node
  * < 80 MB RSS.
  */
-import { fork, execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { Worker, cpuTicks } from './lib/worker.ts'
 import type { WorkerReply, WorkerRequest } from './lib/gossip-worker.ts'
 import { preparePayloads } from './lib/gossip-payload.ts'
 
@@ -65,53 +66,6 @@ const REAL_IDLE_S = num('real-idle-s', 0)
 const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 const log = (line: string): void => { process.stderr.write(`[bench] ${line}\n`) }
 
-/** One forked worker, with request/reply over IPC, matched by request id. */
-class Worker {
-  readonly index: number
-  readonly child: ChildProcess
-  private readonly waiting = new Map<number, { resolve: (r: any) => void, reject: (e: Error) => void }>()
-  private nextId = 0
-
-  constructor (index: number) {
-    this.index = index
-    this.child = fork(WORKER, [], {
-      execPath: process.execPath, // the Node 24 this bench runs on
-      execArgv: ['--disable-warning=ExperimentalWarning', ...(process.env.BENCH_WORKER_ARGS?.split(' ').filter(a => a !== '') ?? [])],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc']
-    })
-    this.child.on('message', (reply: WorkerReply & { id: number }) => {
-      const w = this.waiting.get(reply.id)
-      this.waiting.delete(reply.id)
-      if (reply.type === 'error') w?.reject(new Error(`worker ${this.index}: ${reply.message}`))
-      else w?.resolve(reply)
-    })
-    this.child.on('exit', code => {
-      for (const w of this.waiting.values()) w.reject(new Error(`worker ${this.index} exited (${code})`))
-      this.waiting.clear()
-    })
-  }
-
-  get pid (): number { return this.child.pid! }
-
-  async request<T extends WorkerRequest['type']>(req: WorkerRequest & { type: T }, timeoutMs = 30_000): Promise<Extract<WorkerReply, { type: T }>> {
-    const id = this.nextId++
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { this.waiting.delete(id); reject(new Error(`worker ${this.index}: no reply to ${req.type} in ${timeoutMs} ms`)) }, timeoutMs)
-      this.waiting.set(id, {
-        resolve: r => { clearTimeout(timer); resolve(r) },
-        reject: e => { clearTimeout(timer); reject(e) }
-      })
-      this.child.send({ ...req, id })
-    })
-  }
-}
-
-/** CPU time (user + system, in clock ticks) of a process so far, from /proc/<pid>/stat */
-function cpuTicks (pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return Number(fields[11]) + Number(fields[12]) // utime, stime (fields 14 and 15 of the whole line)
-}
 
 /** CPU used by `pids` together over `ms`, in percent of one core (clock ticks are 1/100 s on Linux) */
 async function cpuPercent (pids: number[], ms: number): Promise<number> {
@@ -147,13 +101,13 @@ const f1 = (x: number): string => Number.isFinite(x) ? x.toFixed(1) : '-'
 const verdict = (ok: boolean): string => ok ? 'ok' : 'MISS'
 
 async function gossipBench (dir: string): Promise<{ delays: number[], expected: number, duplicates: number, workerRss: number[], meshDegree: number[], heapMB: number[], busyCpuS: number }> {
-  const workers: Worker[] = []
+  const workers: Array<Worker<WorkerRequest, WorkerReply>> = []
   const cleanup = (): void => { for (const w of workers) w.child.kill('SIGKILL') }
   process.once('SIGINT', () => { cleanup(); process.exit(130) })
   try {
     const { announcers, context: payloadContext } = preparePayloads()
     const t0 = Date.now()
-    const first = new Worker(0)
+    const first = new Worker<WorkerRequest, WorkerReply>(WORKER, 0)
     workers.push(first)
     const boot = await first.request({ type: 'start', dataDir: join(dir, 'node-0'), bootstrap: [], announcers, payloadContext })
     const bootAddr = boot.addrs.find(a => a.startsWith('/ip4/127.0.0.1/'))!
@@ -161,7 +115,7 @@ async function gossipBench (dir: string): Promise<{ delays: number[], expected: 
     // node 0, their one bootstrap dial times out in the Noise handshake, and @libp2p/bootstrap never retries
     // (a node left with no connection stays alone).
     for (let i = 1; i < NODES; i += START_BATCH) {
-      const batch = Array.from({ length: Math.min(START_BATCH, NODES - i) }, (_, k) => new Worker(i + k))
+      const batch = Array.from({ length: Math.min(START_BATCH, NODES - i) }, (_, k) => new Worker<WorkerRequest, WorkerReply>(WORKER, i + k))
       workers.push(...batch)
       await Promise.all(batch.map(async w => w.request({ type: 'start', dataDir: join(dir, `node-${w.index}`), bootstrap: [bootAddr], announcers, payloadContext }, 60_000)))
     }

@@ -31,12 +31,12 @@
  *    assignment times, event-loop delay and CPU, and the machine's load.
  * Target: p99 < 500 ms.
  */
-import { fork, type ChildProcess } from 'node:child_process'
 import { createHash, createPrivateKey, createPublicKey, randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { Worker, cpuTicks } from './lib/worker.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import type { Eligibility, VerdictRecord, WorkerReply, WorkerRequest } from './lib/verdict-worker.ts'
@@ -100,53 +100,6 @@ if (REPLICAS > NODES || QUORUM > REPLICAS || 2 * QUORUM <= REPLICAS) {
 const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 const log = (line: string): void => { process.stderr.write(`[bench] ${line}\n`) }
 
-/** One forked worker, with request/reply over IPC, matched by request id. */
-class Worker {
-  readonly index: number
-  readonly child: ChildProcess
-  private readonly waiting = new Map<number, { resolve: (r: any) => void, reject: (e: Error) => void }>()
-  private nextId = 0
-
-  constructor (index: number) {
-    this.index = index
-    this.child = fork(WORKER, [], {
-      execPath: process.execPath, // the Node 24 this bench runs on
-      execArgv: ['--disable-warning=ExperimentalWarning', ...(process.env.BENCH_WORKER_ARGS?.split(' ').filter(a => a !== '') ?? [])],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc']
-    })
-    this.child.on('message', (reply: WorkerReply & { id: number }) => {
-      const w = this.waiting.get(reply.id)
-      this.waiting.delete(reply.id)
-      if (reply.type === 'error') w?.reject(new Error(`worker ${this.index}: ${reply.message}`))
-      else w?.resolve(reply)
-    })
-    this.child.on('exit', code => {
-      for (const w of this.waiting.values()) w.reject(new Error(`worker ${this.index} exited (${code})`))
-      this.waiting.clear()
-    })
-  }
-
-  get pid (): number { return this.child.pid! }
-
-  async request<T extends WorkerRequest['type']>(req: WorkerRequest & { type: T }, timeoutMs = 30_000): Promise<Extract<WorkerReply, { type: T }>> {
-    const id = this.nextId++
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { this.waiting.delete(id); reject(new Error(`worker ${this.index}: no reply to ${req.type} in ${timeoutMs} ms`)) }, timeoutMs)
-      this.waiting.set(id, {
-        resolve: r => { clearTimeout(timer); resolve(r) },
-        reject: e => { clearTimeout(timer); reject(e) }
-      })
-      this.child.send({ ...req, id })
-    })
-  }
-}
-
-/** CPU time (user + system, in clock ticks of 1/100 s) of a process so far, from /proc/<pid>/stat */
-function cpuTicks (pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return Number(fields[11]) + Number(fields[12])
-}
 
 function quantile (sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN
@@ -187,7 +140,7 @@ function makeAnnouncerKey (): { key: AnnouncerKey, line: string } {
 }
 
 async function run (dir: string): Promise<void> {
-  const workers: Worker[] = []
+  const workers: Array<Worker<WorkerRequest, WorkerReply>> = []
   const cleanup = (): void => { for (const w of workers) w.child.kill('SIGKILL') }
   process.once('SIGINT', () => { cleanup(); process.exit(130) })
   const loadBefore = loadavg()
@@ -196,7 +149,7 @@ async function run (dir: string): Promise<void> {
     const announcers = [announcer.line]
     const halt = Buffer.from(createControl({ action: 'halt', reason: 'verdict-latency bench: no builds' }, announcer.key)).toString('base64')
     const t0 = Date.now()
-    const first = new Worker(0)
+    const first = new Worker<WorkerRequest, WorkerReply>(WORKER, 0)
     workers.push(first)
     const peerIds: string[] = []
     const boot = await first.request({ type: 'start', dataDir: join(dir, 'node-0'), bootstrap: [], announcers, eligibility: ELIGIBILITY, halt })
@@ -204,7 +157,7 @@ async function run (dir: string): Promise<void> {
     const bootAddr = boot.addrs.find(a => a.startsWith('/ip4/127.0.0.1/'))!
     // a few at a time, as bench/gossip-propagation.ts does (a starved bootstrap node times out dials)
     for (let i = 1; i < NODES; i += START_BATCH) {
-      const batch = Array.from({ length: Math.min(START_BATCH, NODES - i) }, (_, k) => new Worker(i + k))
+      const batch = Array.from({ length: Math.min(START_BATCH, NODES - i) }, (_, k) => new Worker<WorkerRequest, WorkerReply>(WORKER, i + k))
       workers.push(...batch)
       await Promise.all(batch.map(async w => {
         const r = await w.request({ type: 'start', dataDir: join(dir, `node-${w.index}`), bootstrap: [bootAddr], announcers, eligibility: ELIGIBILITY, halt }, 60_000)
