@@ -12,7 +12,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
 import { Announcement } from './pb/announce.ts'
-import { ENVELOPE_KIND, EnvelopeError, openEnvelope, signEnvelope, type AnnouncerKey, type TrustedKeys } from './signing.ts'
+import { ENVELOPE_KIND, openGossipEnvelope, signEnvelope, type AnnouncerKey, type TrustedKeys } from './signing.ts'
 import { GossipValidationError } from './gossip.ts'
 import { jobKey } from '../consensus/job.ts'
 
@@ -101,19 +101,8 @@ export interface CheckedAnnouncement {
  * Replays (seen before) are the caller's check, against its store.
  */
 export function checkAnnouncement (envelope: Uint8Array, trusted: TrustedKeys, now: number): CheckedAnnouncement {
-  let opened
-  try {
-    opened = openEnvelope(envelope, trusted, ENVELOPE_KIND.announcement)
-  } catch (err: any) {
-    if (err instanceof EnvelopeError) throw new GossipValidationError('reject', err.code, err.message)
-    throw err
-  }
-  let a: Announcement
-  try {
-    a = Announcement.decode(opened.payload, { limits: {} })
-  } catch (err: any) {
-    throw new GossipValidationError('reject', 'malformed', `undecodable announcement: ${err.message}`)
-  }
+  const opened = openGossipEnvelope(envelope, trusted, ENVELOPE_KIND.announcement, p => Announcement.decode(p, { limits: {} }), 'announcement')
+  const a = opened.message
   checkFields(a, now)
   const key = jobKey(a.srpmSha256, a.target, a.beacon)
   return {

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto'
 import { Control } from './pb/announce.ts'
-import { ENVELOPE_KIND, EnvelopeError, openEnvelope, signEnvelope, type AnnouncerKey, type TrustedKeys } from './signing.ts'
+import { ENVELOPE_KIND, openGossipEnvelope, signEnvelope, type AnnouncerKey, type TrustedKeys } from './signing.ts'
 import { GossipValidationError } from './gossip.ts'
 import { MAX_CLOCK_SKEW_MS, nextSequence } from './announce.ts'
 
@@ -37,19 +37,8 @@ export function createControl (init: { action: ControlAction, reason?: string, n
 }
 
 export function checkControl (envelope: Uint8Array, trusted: TrustedKeys, now: number): CheckedControl {
-  let opened
-  try {
-    opened = openEnvelope(envelope, trusted, ENVELOPE_KIND.control)
-  } catch (err: any) {
-    if (err instanceof EnvelopeError) throw new GossipValidationError('reject', err.code, err.message)
-    throw err
-  }
-  let c: Control
-  try {
-    c = Control.decode(opened.payload, { limits: {} })
-  } catch (err: any) {
-    throw new GossipValidationError('reject', 'malformed', `undecodable control message: ${err.message}`)
-  }
+  const opened = openGossipEnvelope(envelope, trusted, ENVELOPE_KIND.control, p => Control.decode(p, { limits: {} }), 'control message')
+  const c = opened.message
   const action = c.action === 1 ? 'halt' : c.action === 2 ? 'resume' : undefined
   if (action === undefined) throw new GossipValidationError('reject', 'malformed', `unknown control action ${c.action}`)
   if (c.reason.length > MAX_REASON) throw new GossipValidationError('reject', 'malformed', 'reason too long')

@@ -14,6 +14,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { SignedEnvelope } from './pb/announce.ts'
+import { GossipValidationError } from './gossip.ts'
 
 export const ENVELOPE_KIND = { announcement: 1, control: 2 } as const
 export type EnvelopeKind = typeof ENVELOPE_KIND[keyof typeof ENVELOPE_KIND]
@@ -154,4 +155,23 @@ export function openEnvelope (bytes: Uint8Array, trusted: TrustedKeys, expectKin
   if (key === undefined) throw new EnvelopeError('untrusted', `untrusted announcer key ${Buffer.from(env.publicKey).toString('hex').slice(0, 16)}`)
   if (!verify(null, Buffer.concat([domain, env.payload]), key, env.signature)) throw new EnvelopeError('bad-signature', 'bad announcer signature')
   return { kind: env.kind as EnvelopeKind, payload: env.payload, publicKey: env.publicKey }
+}
+
+/**
+ * openEnvelope for a gossip validator: the envelope checked, then its payload decoded with `decode`;
+ * every failure is a GossipValidationError(reject) with the reason as its label.
+ */
+export function openGossipEnvelope<T> (bytes: Uint8Array, trusted: TrustedKeys, kind: EnvelopeKind, decode: (payload: Uint8Array) => T, what: string): { message: T, payload: Uint8Array, publicKey: Uint8Array } {
+  let opened
+  try {
+    opened = openEnvelope(bytes, trusted, kind)
+  } catch (err: any) {
+    if (err instanceof EnvelopeError) throw new GossipValidationError('reject', err.code, err.message)
+    throw err
+  }
+  try {
+    return { message: decode(opened.payload), payload: opened.payload, publicKey: opened.publicKey }
+  } catch (err: any) {
+    throw new GossipValidationError('reject', 'malformed', `undecodable ${what}: ${err.message}`)
+  }
 }
