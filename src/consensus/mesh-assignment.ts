@@ -14,9 +14,6 @@ export const BUILDER_PROTOCOL = '/skyline/builder/1.0.0'
 
 /** @default 10 s for the closest-peers lookup */
 export const LOOKUP_TIMEOUT_MS = 10_000
-/** @default 20 (kad-dht's k): a routing table smaller than this holds every peer the node heard of */
-export const WHOLE_MESH_BELOW = 20
-
 /** @default 3 s to learn an unknown candidate's protocols */
 export const IDENTIFY_TIMEOUT_MS = 3_000
 
@@ -37,7 +34,38 @@ export interface MeshAssignmentOptions extends AbortOptions {
 }
 
 /** kad-dht's routing table class can list its closest peers; its exported interface only declares size */
-interface ListableRoutingTable { closestPeers?: (kadId: Uint8Array, options?: { count?: number }) => PeerId[] }
+interface ListableRoutingTable {
+  size?: number
+  closestPeers?: (kadId: Uint8Array, options?: { count?: number }) => PeerId[]
+  addEventListener?: (type: 'peer:add' | 'peer:remove', listener: () => void) => void
+}
+
+/** @default 20 (kad-dht's k): a settled routing table smaller than this holds every peer the node heard of */
+export const WHOLE_MESH_BELOW = 20
+/** @default 10 s without a routing-table change before the table counts as settled */
+export const SETTLED_AFTER_MS = 10_000
+
+const tableChanges = new WeakMap<object, { last: number }>()
+
+/** Starts watching a node's routing table for changes (called when the node starts) */
+export function trackRoutingTable (libp2p: SkylineLibp2p): void {
+  wholeMeshKnown(libp2p)
+}
+
+function wholeMeshKnown (libp2p: SkylineLibp2p): boolean {
+  const table = (libp2p.services.dht as unknown as { routingTable?: ListableRoutingTable }).routingTable
+  if (table?.size === undefined || table.addEventListener === undefined) return false
+  let changes = tableChanges.get(table)
+  if (changes === undefined) {
+    // first call: nothing is known of the table's history, so it counts as just changed
+    const c = { last: Date.now() }
+    changes = c
+    tableChanges.set(table, c)
+    table.addEventListener('peer:add', () => { c.last = Date.now() })
+    table.addEventListener('peer:remove', () => { c.last = Date.now() })
+  }
+  return table.size < WHOLE_MESH_BELOW && Date.now() - changes.last >= SETTLED_AFTER_MS
+}
 
 /**
  * The r eligible peers closest to the job, closest first, as this node sees the mesh.
@@ -62,13 +90,10 @@ export async function assignInMesh (libp2p: SkylineLibp2p, jobKey: Uint8Array, o
     if (opts.lookup === 'never') return local
     // a node that cannot build is never a builder: what it knows locally is its answer
     if (!opts.selfEligible || (local.length >= opts.replicas && !local.some(p => p.equals(libp2p.peerId)))) return local
-    // a routing table with fewer peers than one k-bucket holds has room for every peer it heard of:
-    // this node knows the whole mesh, and a lookup would tell it nothing new
-    if ((libp2p.services.dht as unknown as { routingTable?: { size?: number } }).routingTable?.size !== undefined &&
-      ((libp2p.services.dht as unknown as { routingTable: { size: number } }).routingTable.size < WHOLE_MESH_BELOW)) {
-      // (peers not identified yet are asked now: none, in a settled mesh)
-      return pick(libp2p, candidates, jobKey, opts, true)
-    }
+    // a settled routing table with fewer peers than a k-bucket holds every peer the node heard of: the
+    // whole mesh is known and a lookup would tell nothing new (not while the table is still filling,
+    // as it does for a while after the node or a peer starts)
+    if (wholeMeshKnown(libp2p)) return pick(libp2p, candidates, jobKey, opts, true)
   }
   const signal = AbortSignal.any([AbortSignal.timeout(LOOKUP_TIMEOUT_MS), ...(opts.signal != null ? [opts.signal] : [])])
   try {

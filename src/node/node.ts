@@ -20,7 +20,7 @@ import type { Keyring } from '../rpm/index.ts'
 import { JobRunner } from './jobs.ts'
 import { ConsensusService } from './consensus.ts'
 import { SyncService } from './sync.ts'
-import { BUILDER_PROTOCOL } from '../consensus/mesh-assignment.ts'
+import { BUILDER_PROTOCOL, trackRoutingTable } from '../consensus/mesh-assignment.ts'
 import { logger } from '@libp2p/logger'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
 import type { NodeStatus } from './index.ts'
@@ -202,6 +202,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     this.sync = new SyncService({ libp2p: this.libp2p, store: this.store, log: logger('skyline:sync'), sink: { ingest: async (kind, envelope) => this.ingest(kind, envelope) } })
     await this.sync.start()
     await this.libp2p.start()
+    trackRoutingTable(this.libp2p)
     for (const name of TOPIC_NAMES) pubsub.subscribe(stringifyTopic(name))
     this.consensus.start()
     this.jobs.start()
