@@ -18,6 +18,9 @@ Runs a Skyline mesh node until SIGINT or SIGTERM.
   --keyring PATH    Fedora OpenPGP keys (a file or a folder of RPM-GPG-KEY-* files)
   --announcer F     a trusted announcer public key file (repeatable)`
 
+/** @default 8 s for a clean stop before the process exits regardless */
+const STOP_DEADLINE_MS = 8_000
+
 export function defaultConfigFile (env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.SKYLINE_CONFIG != null && env.SKYLINE_CONFIG !== '') return env.SKYLINE_CONFIG
   const xdg = env.XDG_CONFIG_HOME != null && env.XDG_CONFIG_HOME !== '' ? env.XDG_CONFIG_HOME : join(homedir(), '.config')
@@ -80,7 +83,17 @@ export async function run (argv: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'))
     process.once('SIGTERM', () => stop('SIGTERM'))
   })
-  await node.stop()
+  // a clean stop takes about a second; should a part of the stack hang, the store is closed (nothing is
+  // lost: every record is committed) and the process exits anyway, as a service manager would expect
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const deadline = new Promise<'late'>(resolve => { timer = setTimeout(() => resolve('late'), STOP_DEADLINE_MS) })
+  const outcome = await Promise.race([node.stop().then(() => 'stopped' as const), deadline])
+  clearTimeout(timer)
+  if (outcome === 'late') {
+    node.store.close()
+    out.write(`stopped (the network stack did not finish within ${STOP_DEADLINE_MS / 1000} s; the store is closed)\n`)
+    process.exit(0)
+  }
   out.write('stopped\n')
   return 0
 }
