@@ -23,6 +23,8 @@ import { Reputation } from '../consensus/reputation.ts'
 import { Throttle } from '../consensus/throttle.ts'
 import { assignInMesh } from '../consensus/mesh-assignment.ts'
 
+/** @default 4096 checked announcements kept (the rest are re-checked from the store when needed) */
+const MAX_CACHED_ANNOUNCEMENTS = 4096
 /** @default 256 jobs: attestations that arrive before their announcement are held this long (bounded) */
 const MAX_EARLY_JOBS = 256
 /** @default 16 attestations held per unknown job */
@@ -61,6 +63,8 @@ export interface ConsensusInit {
 export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
   private readonly init: ConsensusInit
   private readonly keys = new BuilderKeyCache()
+  /** checked announcements of recent jobs, by job */
+  private readonly checked = new Map<string, CheckedAnnouncement>()
   /** attestations that came before their job's announcement, by job */
   private readonly early = new Map<string, { at: number, envelopes: Uint8Array[] }>()
   /** per job, tallies run one after the other */
@@ -202,15 +206,28 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
     }
   }
 
+  /**
+   * A job's announcement, checked once: from the node when it arrives, else from the store (after a
+   * restart), re-checked without the expiry test since tallies outlive it. Cached, so validating an
+   * attestation or tallying does not verify the announcer's signature again.
+   */
   private announcement (job: string): CheckedAnnouncement | undefined {
+    const cached = this.checked.get(job)
+    if (cached !== undefined) return cached
     const stored = this.init.store.announcementForJob(job)
     if (stored === undefined) return undefined
-    // stored announcements were checked on arrival; decode without the expiry check (tallies outlive it)
     try {
-      return checkAnnouncement(stored.envelope, this.init.trusted(), Number(stored.expiresAt) - 1)
+      const checked = checkAnnouncement(stored.envelope, this.init.trusted(), Number(stored.expiresAt) - 1)
+      this.remember(checked)
+      return checked
     } catch {
       return undefined
     }
+  }
+
+  private remember (a: CheckedAnnouncement): void {
+    this.checked.set(a.job, a)
+    if (this.checked.size > MAX_CACHED_ANNOUNCEMENTS) this.checked.delete(this.checked.keys().next().value!)
   }
 
   /**
@@ -235,7 +252,9 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
   }
 
   /** Called for every new announcement: attestations that came before it are checked now */
-  onAnnouncement (job: string): void {
+  onAnnouncement (a: CheckedAnnouncement): void {
+    this.remember(a)
+    const job = a.job
     const held = this.early.get(job)
     if (held === undefined) return
     this.early.delete(job)

@@ -146,17 +146,15 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
         .catch(err => { this.init.log.error('job %s: %e', job.job, err) })
         .finally(() => {
           this.running.delete(job.job)
+          // the announcement stays only for jobs that may run again (queued after an interruption)
+          if (this.init.store.job(job.job)?.state !== 'queued') this.announcements.delete(job.job)
           this.pump()
         })
     }
   }
 
-  private announcementOf (job: string): CheckedAnnouncement | undefined {
-    return this.announcements.get(job)
-  }
-
   private async run (job: string, signal: AbortSignal): Promise<void> {
-    const a = this.announcementOf(job) ?? this.reloadAnnouncement(job)
+    const a = this.announcements.get(job) ?? this.reloadAnnouncement(job)
     if (a === undefined) {
       this.setState(job, '?', 'failed', 'its announcement is missing or has expired')
       return

@@ -283,7 +283,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       envelope: checked.envelope
     })
     this.safeDispatchEvent('announcement', { detail: checked })
-    this.consensus?.onAnnouncement(checked.job)
+    this.consensus?.onAnnouncement(checked)
   }
 
   /**
