@@ -91,3 +91,8 @@ export const THROTTLE_DISPUTED_SHARE = 0.2
 
 /** @default 5 final verdicts in the window before the throttle can engage */
 export const THROTTLE_MIN_SAMPLE = 5
+
+/** @default 64 characters: a contributor name in an attestation (config `contributor`) */
+export const MAX_CONTRIBUTOR_LENGTH = 64
+/** @default 7 days: the longest build duration an attestation may claim (ms) */
+export const MAX_BUILD_DURATION_MS = 7 * 24 * 3600 * 1000

@@ -9,6 +9,7 @@ import { isAbsolute, join, resolve, dirname } from 'node:path'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ConfigError } from './errors.ts'
+import { isValidContributor } from '../consensus/contributor.ts'
 import { DEFAULT_HTTP, DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS } from './constants.ts'
 
 export type BuilderKind = 'rpmbuild' | 'mock' | 'none' | 'auto'
@@ -27,6 +28,7 @@ export interface ConfigFile {
   maxConnections?: number
   inboundConnectionThreshold?: number
   dhtClientMode?: boolean
+  contributor?: string
 }
 
 /** The resolved configuration a node runs with. */
@@ -42,6 +44,8 @@ export interface NodeConfig {
   maxConnections: number
   inboundConnectionThreshold: number
   dhtClientMode: boolean
+  /** who runs this node, signed into its attestations for the stats tracker ('' when not set) */
+  contributor: string
   /** where the config came from, for status output */
   configFile: string | undefined
 }
@@ -56,6 +60,7 @@ export interface ConfigOverrides {
   builder?: string
   keyring?: string
   announcers?: string[]
+  contributor?: string
 }
 
 const FIELDS: Record<keyof ConfigFile, 'string' | 'string[]' | 'number' | 'boolean'> = {
@@ -70,7 +75,8 @@ const FIELDS: Record<keyof ConfigFile, 'string' | 'string[]' | 'number' | 'boole
   announcers: 'string[]',
   maxConnections: 'number',
   inboundConnectionThreshold: 'number',
-  dhtClientMode: 'boolean'
+  dhtClientMode: 'boolean',
+  contributor: 'string'
 }
 
 const BUILDERS = new Set(['rpmbuild', 'mock', 'none', 'auto'])
@@ -190,6 +196,9 @@ export function loadConfig (overrides: ConfigOverrides = {}, env: NodeJS.Process
   const keyring = overrides.keyring ?? (file.keyring != null ? rel(file.keyring) : undefined)
   const announcers = overrides.announcers ?? (file.announcers ?? []).map(a => a.trim().startsWith('skyline-announcer-') ? a : rel(a))
 
+  const contributor = overrides.contributor ?? file.contributor ?? ''
+  if (!isValidContributor(contributor)) throw new ConfigError(`contributor must be at most 64 printable characters with no leading or trailing space (got ${JSON.stringify(contributor.slice(0, 80))})`)
+
   return {
     dataDir: resolve(dataDir),
     listen,
@@ -202,6 +211,7 @@ export function loadConfig (overrides: ConfigOverrides = {}, env: NodeJS.Process
     maxConnections: file.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
     inboundConnectionThreshold: file.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD,
     dhtClientMode: file.dhtClientMode ?? false,
+    contributor,
     configFile
   }
 }

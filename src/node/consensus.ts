@@ -56,6 +56,8 @@ export interface ConsensusInit {
   privateKey: PrivateKey
   trusted: () => TrustedKeys
   selfEligible: boolean
+  /** the operator's contributor name, signed into this node's attestations ('' for none) */
+  contributor?: string
   publish: (data: Uint8Array) => Promise<void>
   log: Logger
 }
@@ -139,7 +141,9 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
         status: record.status,
         files: record.status === 'ok' ? record.files : [],
         environment: record.environment,
-        time: Date.now()
+        time: Date.now(),
+        contributor: this.init.contributor ?? '',
+        durationMs: record.durationMs
       }, this.init.privateKey)
     }
     const checked = checkAttestation(envelope, Date.now(), { cache: this.keys })
@@ -279,7 +283,7 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
   }
 
   private record (a: CheckedAttestation): void {
-    this.init.store.addAttestation({ id: a.id, job: a.job, builder: a.builder, status: a.status, buildHash: a.buildHash, time: a.time, receivedAt: Date.now(), envelope: a.envelope })
+    this.init.store.addAttestation({ id: a.id, job: a.job, builder: a.builder, status: a.status, buildHash: a.buildHash, time: a.time, receivedAt: Date.now(), envelope: a.envelope, contributor: a.contributor, durationMs: a.durationMs })
     this.safeDispatchEvent('attestation', { detail: a })
     void this.retally(a.job)
   }

@@ -14,6 +14,7 @@
 export { SkylineNode, type SkylineMessage, type SkylineNodeEvents } from './node.ts'
 export { loadConfig, parseConfigFile, parseBootstrapList, defaultDataDir, type NodeConfig, type ConfigFile, type ConfigOverrides } from './config.ts'
 export { ConfigError, IdentityError } from './errors.ts'
+export type { MeshStats, NodeStats, ContributorStats, StatsRow } from '../consensus/stats.ts'
 
 export interface NodeStatus {
   peerId: string
@@ -32,6 +33,6 @@ export interface NodeStatus {
   throttle: { throttled: boolean, disputedShare: number, window: { size: number, disputed: number, ms: number } }
   alerts: Array<{ kind: string, message: string, at: number }>
   reputation: { agree: number, dissent: number, flagged: boolean }
-  verdicts: Array<{ job: string, verdict: string, hash?: string, agreeing: string[], dissenters: string[], failedBuilders: string[], equivocators: string[], final: boolean }>
-  jobs: Array<{ job: string, state: string, error: string | null, updatedAt: number }>
+  verdicts: Array<{ job: string, nevra: string | null, verdict: string, hash?: string, agreeing: string[], dissenters: string[], failedBuilders: string[], equivocators: string[], final: boolean }>
+  jobs: Array<{ job: string, nevra: string | null, state: string, error: string | null, updatedAt: number, progress?: { phase: string, done?: number, total?: number } }>
 }

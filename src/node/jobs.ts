@@ -39,10 +39,22 @@ export interface JobRunnerEvents {
   assignment: CustomEvent<AssignmentEvent>
   /** a job of this node changed state */
   job: CustomEvent<JobEvent>
-  /** a build phase of this node's job began (setup, start of rpmbuild, %prep..., hash, done) */
-  progress: CustomEvent<{ job: string, phase: BuildPhase, at: number }>
+  /**
+   * progress of this node's job: the SRPM fetch ('fetch', with bytes done of total), then each build
+   * phase as it begins (setup, start of rpmbuild, %prep..., hash, done)
+   */
+  progress: CustomEvent<JobProgress>
   /** a build of this node finished (ok or failed) */
   built: CustomEvent<{ record: BuildRecord, announcement: CheckedAnnouncement }>
+}
+
+export interface JobProgress {
+  job: string
+  phase: BuildPhase | 'fetch'
+  /** performance.now() */
+  at: number
+  done?: number
+  total?: number
 }
 
 export interface JobRunnerInit {
@@ -173,7 +185,11 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
         size: Number(a.announcement.srpmSize),
         chunkSize: a.announcement.chunkSize,
         root: Buffer.from(a.announcement.chunkRoot).toString('hex')
-      }, { signal, providers: a.source !== undefined && !a.source.equals(this.init.libp2p.peerId) ? [a.source] : undefined })
+      }, {
+        signal,
+        providers: a.source !== undefined && !a.source.equals(this.init.libp2p.peerId) ? [a.source] : undefined,
+        onProgress: evt => this.safeDispatchEvent('progress', { detail: { job, phase: 'fetch', at: performance.now(), done: evt.detail.done, total: evt.detail.total } })
+      })
 
       const refusal = await this.refusal(srpm, nevra, signal)
       if (refusal !== undefined) {

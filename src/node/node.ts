@@ -25,6 +25,11 @@ import { logger } from '@libp2p/logger'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
 import type { NodeStatus } from './index.ts'
 import { DHT_PROTOCOL } from './constants.ts'
+import { computeStats, type MeshStats } from '../consensus/stats.ts'
+import type { JobProgress } from './jobs.ts'
+
+/** @default 2 s: how long computed stats are reused (the dashboard polls; the store is the truth) */
+const STATS_CACHE_MS = 2_000
 import pkg from '../../package.json' with { type: 'json' }
 
 const VERSION: string = pkg.version
@@ -94,6 +99,9 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
   private started = false
   private startedAt = 0
   identityCreated = false
+  /** the latest progress of this node's unfinished jobs */
+  private readonly progress = new Map<string, JobProgress>()
+  private statsCache: { at: number, stats: MeshStats } | undefined
 
   private readonly builderOverride: Builder | undefined
 
@@ -179,9 +187,12 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       privateKey,
       trusted: () => this.trusted,
       selfEligible: this.builder !== undefined,
+      contributor: this.config.contributor,
       publish: async data => { await this.publish('consensus', data) },
       log: logger('skyline:consensus')
     })
+    this.jobs.addEventListener('progress', evt => { this.progress.set(evt.detail.job, evt.detail) })
+    this.jobs.addEventListener('job', evt => { if (evt.detail.state !== 'fetching' && evt.detail.state !== 'building') this.progress.delete(evt.detail.job) })
     this.jobs.addEventListener('built', evt => {
       this.consensus.attest(evt.detail.record).catch(err => this.log.error('attesting job %s: %e', evt.detail.record.job, err))
     })
@@ -341,6 +352,18 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     this.safeDispatchEvent('message', { detail: { topic, data: msg.data, from: msg.from.toString() } })
   }
 
+  /**
+   * The stats tracker (src/consensus/stats.ts): builds, agreement and credit per node and contributor,
+   * computed from this node's attestations and verdicts; reused for STATS_CACHE_MS.
+   */
+  stats (now = Date.now()): MeshStats {
+    const cached = this.statsCache
+    if (cached !== undefined && now - cached.at >= 0 && now - cached.at < STATS_CACHE_MS) return cached.stats
+    const stats = computeStats(this.store.statsInput(), { self: this.peerId, now })
+    this.statsCache = { at: now, stats }
+    return stats
+  }
+
   status (): NodeStatus {
     const lp = this.libp2p
     const pubsub = lp.services.pubsub as any
@@ -368,8 +391,18 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       throttle: this.consensus.throttleState(),
       alerts: this.consensus.alerts,
       reputation: this.consensus.standing(this.peerId),
-      verdicts: this.store.verdicts().slice(-50).map(v => ({ job: v.job, ...JSON.parse(v.detail) })),
-      jobs: this.store.jobs().map(j => ({ job: j.job, state: j.state, error: j.error ?? null, updatedAt: j.updatedAt }))
+      verdicts: this.store.verdicts().slice(-50).map(v => ({ job: v.job, nevra: this.store.announcementForJob(v.job)?.nevra ?? null, ...JSON.parse(v.detail) })),
+      jobs: this.store.jobs().slice(-200).map(j => {
+        const p = this.progress.get(j.job)
+        return {
+          job: j.job,
+          nevra: this.store.announcementForJob(j.job)?.nevra ?? null,
+          state: j.state,
+          error: j.error ?? null,
+          updatedAt: j.updatedAt,
+          ...(p !== undefined && (j.state === 'fetching' || j.state === 'building') ? { progress: { phase: p.phase, ...(p.total !== undefined ? { done: p.done, total: p.total } : {}) } } : {})
+        }
+      })
     }
   }
 }

@@ -85,7 +85,10 @@ const MIGRATIONS: string[] = [
      agree REAL NOT NULL,
      dissent REAL NOT NULL,
      updated_at INTEGER NOT NULL
-   )`
+   )`,
+  // the stats tracker: who runs each builder and how long its build took, from the signed attestation
+  `ALTER TABLE attestations ADD COLUMN contributor TEXT NOT NULL DEFAULT ''`,
+  'ALTER TABLE attestations ADD COLUMN duration_ms INTEGER NOT NULL DEFAULT 0'
 ]
 
 export interface AttestationRow {
@@ -97,6 +100,10 @@ export interface AttestationRow {
   time: number
   receivedAt: number
   envelope: Uint8Array
+  /** the builder's contributor name ('' when not set) */
+  contributor: string
+  /** the claimed build duration, ms */
+  durationMs: number
 }
 
 export interface VerdictRow {
@@ -316,8 +323,8 @@ export class Store {
 
   /** Records an attestation; false when this builder already has one for this job */
   addAttestation (a: AttestationRow): boolean {
-    return this.sql(`INSERT OR IGNORE INTO attestations (id, job, builder, status, build_hash, time, received_at, envelope)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(a.id, a.job, a.builder, a.status, a.buildHash ?? null, a.time, a.receivedAt, a.envelope).changes > 0
+    return this.sql(`INSERT OR IGNORE INTO attestations (id, job, builder, status, build_hash, time, received_at, envelope, contributor, duration_ms)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(a.id, a.job, a.builder, a.status, a.buildHash ?? null, a.time, a.receivedAt, a.envelope, a.contributor, a.durationMs).changes > 0
   }
 
   attestation (job: string, builder: string): AttestationRow | undefined {
@@ -398,6 +405,18 @@ export class Store {
     return this.sql('SELECT * FROM reputation').all().map((r: any) => ({ builder: r.builder, agree: Number(r.agree), dissent: Number(r.dissent), updatedAt: Number(r.updated_at) }))
   }
 
+  /**
+   * What the stats tracker reads: every attestation's claim, contributor and duration (not the
+   * envelopes), and every verdict's detail.
+   */
+  statsInput (): { attestations: Array<{ job: string, builder: string, status: 'ok' | 'failed', time: number, contributor: string, durationMs: number }>, verdicts: Array<{ job: string, final: boolean, detail: string }> } {
+    return {
+      attestations: this.sql('SELECT job, builder, status, time, contributor, duration_ms FROM attestations').all()
+        .map((r: any) => ({ job: r.job, builder: r.builder, status: r.status, time: Number(r.time), contributor: r.contributor, durationMs: Number(r.duration_ms) })),
+      verdicts: this.sql('SELECT job, final, detail FROM verdicts').all().map((r: any) => ({ job: r.job, final: r.final === 1, detail: r.detail }))
+    }
+  }
+
   integrityCheck (): string {
     return (this.sql('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check
   }
@@ -408,7 +427,7 @@ export class Store {
 }
 
 function rowToAttestation (r: any): AttestationRow {
-  return { id: r.id, job: r.job, builder: r.builder, status: r.status, buildHash: r.build_hash ?? undefined, time: Number(r.time), receivedAt: Number(r.received_at), envelope: new Uint8Array(r.envelope) }
+  return { id: r.id, job: r.job, builder: r.builder, status: r.status, buildHash: r.build_hash ?? undefined, time: Number(r.time), receivedAt: Number(r.received_at), envelope: new Uint8Array(r.envelope), contributor: r.contributor, durationMs: Number(r.duration_ms) }
 }
 
 function rowToVerdict (r: any): VerdictRow {

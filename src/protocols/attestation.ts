@@ -20,13 +20,15 @@ import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { Attestation, AttestedFile, ConsensusMessage, EquivocationProof, KeyValue, SignedAttestation } from './pb/attestation.ts'
 import { GossipValidationError } from './gossip.ts'
 import { buildHash } from '../build/hash.ts'
+import { isValidContributor } from '../consensus/contributor.ts'
 import {
-  ATTESTATION_DOMAIN, ATTESTATION_MAX_CLOCK_SKEW_MS, MAX_ATTESTATION_BYTES, MAX_ATTESTED_FILES, MAX_ENVIRONMENT_BYTES,
+  ATTESTATION_DOMAIN, ATTESTATION_MAX_CLOCK_SKEW_MS, MAX_BUILD_DURATION_MS, MAX_ATTESTATION_BYTES, MAX_ATTESTED_FILES, MAX_ENVIRONMENT_BYTES,
   MAX_ENVIRONMENT_ENTRIES, MAX_ENVIRONMENT_KEY_LENGTH, MAX_ENVIRONMENT_VALUE_LENGTH, MAX_FILE_NAME_LENGTH, MAX_FILE_SIZE,
   PUBLIC_KEY_CACHE_SIZE
 } from '../consensus/constants.ts'
 
 export { Attestation, AttestedFile, ConsensusMessage, EquivocationProof, KeyValue, SignedAttestation }
+export { isValidContributor }
 
 /** Wire codes of `Attestation.status` */
 export const ATTESTATION_STATUS = { ok: 1, failed: 2 } as const
@@ -59,6 +61,10 @@ export interface AttestationInit {
   environment?: Readonly<Record<string, string | undefined>> | ReadonlyArray<{ key: string, value: string }>
   /** Unix ms, Date.now() by default */
   time?: number
+  /** who runs the builder (config `contributor`), for the stats tracker; at most 64 printable characters */
+  contributor?: string
+  /** how long the build ran, ms */
+  durationMs?: number
 }
 
 export interface CheckedAttestation {
@@ -77,6 +83,10 @@ export interface CheckedAttestation {
   environment: Array<{ key: string, value: string }>
   /** Unix ms */
   time: number
+  /** the operator's contributor name, '' when not set */
+  contributor: string
+  /** the claimed build duration, ms */
+  durationMs: number
   /** the exact signed bytes (an encoded Attestation) */
   payload: Uint8Array
   signature: Uint8Array
@@ -221,7 +231,9 @@ export function createAttestation (init: AttestationInit, privateKey: PrivateKey
     buildHash: new Uint8Array(0),
     files,
     environment,
-    time: BigInt(init.time ?? Date.now())
+    time: BigInt(init.time ?? Date.now()),
+    contributor: init.contributor ?? '',
+    durationMs: BigInt(Math.max(0, Math.round(init.durationMs ?? 0)))
   }
   if (init.status === 'ok' && files.length > 0) {
     a.buildHash = fromHex(buildHash(checkFiles(files)), 'build hash')
@@ -273,6 +285,8 @@ export function checkAttestation (envelope: Uint8Array, now: number, opts: Check
     files,
     environment: a.environment.map(({ key, value }) => ({ key, value })),
     time,
+    contributor: a.contributor,
+    durationMs: Number(a.durationMs),
     payload: signed.payload,
     signature: signed.signature,
     envelope
@@ -285,6 +299,8 @@ function checkFields (a: Attestation): AttestationFile[] {
   if (a.builder.length !== ED25519_PEER_ID_LENGTH || !ED25519_PEER_ID_PREFIX.every((b, i) => a.builder[i] === b)) bad('malformed', 'builder is not an Ed25519 peer ID')
   if (a.time <= 0n || a.time > BigInt(Number.MAX_SAFE_INTEGER)) bad('malformed', 'time out of bounds')
   checkEnvironment(a.environment)
+  if (!isValidContributor(a.contributor)) bad('malformed', 'contributor must be at most 64 printable characters')
+  if (a.durationMs > BigInt(MAX_BUILD_DURATION_MS)) bad('malformed', 'build duration out of bounds')
   const files = checkFiles(a.files)
   if (a.status === ATTESTATION_STATUS.failed) {
     if (a.buildHash.length !== 0) bad('malformed', 'a failed build has no build hash')

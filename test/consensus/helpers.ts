@@ -42,6 +42,8 @@ export function rawAttestation (b: TestBuilder, over: Partial<Attestation> = {})
     files,
     environment: Object.entries(testEnvironment).map(([key, value]) => ({ key, value })),
     time: BigInt(Date.now()),
+    contributor: '',
+    durationMs: 1000n,
     ...over
   }
 }

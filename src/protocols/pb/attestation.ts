@@ -260,6 +260,8 @@ export interface Attestation {
   files: AttestedFile[]
   environment: KeyValue[]
   time: bigint
+  contributor: string
+  durationMs: bigint
 }
 
 export const Attestation = (() => {
@@ -311,6 +313,16 @@ export const Attestation = (() => {
           w.uint64(obj.time)
         }
 
+        if ((obj.contributor != null && obj.contributor !== '')) {
+          w.uint32(66)
+          w.string(obj.contributor)
+        }
+
+        if ((obj.durationMs != null && obj.durationMs !== 0n)) {
+          w.uint32(72)
+          w.uint64(obj.durationMs)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -322,7 +334,9 @@ export const Attestation = (() => {
           buildHash: uint8ArrayAlloc(0),
           files: [],
           environment: [],
-          time: 0n
+          time: 0n,
+          contributor: '',
+          durationMs: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -369,6 +383,14 @@ export const Attestation = (() => {
             }
             case 7: {
               obj.time = reader.uint64()
+              break
+            }
+            case 8: {
+              obj.contributor = reader.string()
+              break
+            }
+            case 9: {
+              obj.durationMs = reader.uint64()
               break
             }
             default: {
@@ -462,6 +484,20 @@ export const Attestation = (() => {
               }
               break
             }
+            case 8: {
+              yield {
+                field: `${prefix}.contributor`,
+                value: reader.string()
+              }
+              break
+            }
+            case 9: {
+              yield {
+                field: `${prefix}.durationMs`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -529,6 +565,16 @@ export const Attestation = (() => {
     value: bigint
   }
 
+  interface AttestationContributorFieldEvent {
+    field: '$.contributor'
+    value: string
+  }
+
+  interface AttestationDurationMsFieldEvent {
+    field: '$.durationMs'
+    value: bigint
+  }
+
   function encode (obj: Partial<Attestation>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Attestation.codec())
   }
@@ -537,7 +583,7 @@ export const Attestation = (() => {
     return decodeMessage(buf, Attestation.codec(), opts)
   }
 
-  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Attestation>): Generator<AttestationJobFieldEvent | AttestationBuilderFieldEvent | AttestationStatusFieldEvent | AttestationBuildHashFieldEvent | AttestationFilesNameFieldEvent | AttestationFilesSizeFieldEvent | AttestationFilesSha256FieldEvent | AttestationEnvironmentKeyFieldEvent | AttestationEnvironmentValueFieldEvent | AttestationTimeFieldEvent> {
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Attestation>): Generator<AttestationJobFieldEvent | AttestationBuilderFieldEvent | AttestationStatusFieldEvent | AttestationBuildHashFieldEvent | AttestationFilesNameFieldEvent | AttestationFilesSizeFieldEvent | AttestationFilesSha256FieldEvent | AttestationEnvironmentKeyFieldEvent | AttestationEnvironmentValueFieldEvent | AttestationTimeFieldEvent | AttestationContributorFieldEvent | AttestationDurationMsFieldEvent> {
     return streamMessage(buf, Attestation.codec(), opts)
   }
   return { codec, encode, decode, stream }
