@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time set-up on a fresh Debian or Fedora machine: the system tools Skyline uses (rpm, rpmbuild,
-# createrepo_c, bubblewrap, gnupg) and the npm dependencies, including the pinned Node 24.
+# createrepo_c, bubblewrap, gnupg; dnf and chromium for the tests) and the npm dependencies, including
+# the pinned Node 24.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -10,6 +11,9 @@ command -v rpmkeys >/dev/null || need+=(rpm)
 command -v createrepo_c >/dev/null || need+=(createrepo-c)
 command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v gpg >/dev/null || need+=(gnupg)
+# the tests: dnf reads the repository 'skyline fetch' writes; chromium renders the dashboard
+command -v dnf >/dev/null || need+=(dnf)
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   pkgs=$(printf '%s\n' "${need[@]}" | sort -u | tr '\n' ' ')
   sudo=""

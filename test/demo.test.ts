@@ -29,7 +29,8 @@ describe('skyline demo (as a process)', function () {
     const dir = tempDir('skyline-demo-test-')
     dirs.push(dir)
     const work = join(dir, 'work')
-    const r = await collect(spawn(SKYLINE, ['demo', '--nodes', '4', '--work-dir', work, '--timeout', '150'], { stdio: ['ignore', 'pipe', 'pipe'] }), 200_000)
+    const repo = join(dir, 'repo')
+    const r = await collect(spawn(SKYLINE, ['demo', '--nodes', '4', '--work-dir', work, '--repo', repo, '--timeout', '150'], { stdio: ['ignore', 'pipe', 'pipe'] }), 200_000)
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`)
     assert.match(r.stdout, /^RESULT: AGREED {2}hello-skyline-1\.0-1\.src$/m)
     assert.match(r.stdout, /^ {2}build hash {3}[0-9a-f]{64}$/m)
@@ -42,6 +43,9 @@ describe('skyline demo (as a process)', function () {
       assert.match(r.stdout, new RegExp(`node-${i} +final verdict( changed)?: agreed`))
     }
     assert.match(r.stdout, /node-3 +http:\/\/127\.0\.0\.1:\d+\/status/)
+    assert.match(r.stdout, new RegExp(`^REPO: ${repo}$`, 'm'))
+    assert.ok(readdirSync(repo).includes('hello-skyline-1.0-1.noarch.rpm') && readdirSync(repo).includes('repodata'), readdirSync(repo).join(' '))
+    assert.match(r.stdout, /^dashboard: http:\/\/127\.0\.0\.1:\d+\/ /m)
     assert.match(r.stdout, /every node stopped cleanly/)
     assert.deepEqual(processesMentioning(work), [])
   })
@@ -50,7 +54,7 @@ describe('skyline demo (as a process)', function () {
     const dir = tempDir('skyline-demo-test-')
     dirs.push(dir)
     const work = join(dir, 'work')
-    const child = spawn(SKYLINE, ['demo', '--nodes', '3', '--work-dir', work], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(SKYLINE, ['demo', '--nodes', '3', '--work-dir', work, '--repo', join(dir, 'repo')], { stdio: ['ignore', 'pipe', 'pipe'] })
     const done = collect(child, 60_000)
     let stdout = ''
     child.stdout.on('data', d => { stdout += String(d) })

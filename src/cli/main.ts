@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<{ run: (ar
   keys: { summary: 'announcer keys: keys generate --out F', load: async () => import('./commands/keys.ts') },
   seed: { summary: 'verify, serve and announce SRPMs', load: async () => import('./commands/seed.ts') },
   watch: { summary: 'print announcements, attestations and verdicts as they arrive', load: async () => import('./commands/watch.ts') },
+  fetch: { summary: 'fetch agreed RPMs into a dnf repository (createrepo_c)', load: async () => import('./commands/fetch.ts') },
   control: { summary: 'halt or resume the mesh (signed by an announcer key)', load: async () => import('./commands/control.ts') },
   demo: { summary: 'a local mesh that seeds a bundled signed SRPM, builds it and shows consensus', load: async () => import('./commands/demo.ts') }
 }

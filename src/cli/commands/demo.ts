@@ -20,10 +20,13 @@ import { DemoMesh, alive, type DemoNode } from '../demo/mesh.ts'
 import { replicasFor, startSeed, type SeedProcess } from '../demo/seed.ts'
 import { followJob, verdictKey, type FollowResult, type NodeVerdict } from '../demo/verdict.ts'
 
-const HELP = `usage: skyline demo [--nodes N] [--keep] [--work-dir D] [--timeout SECONDS]
-A local mesh on 127.0.0.1 that seeds a bundled signed SRPM, builds it and shows consensus.
+const HELP = `usage: skyline demo [--nodes N] [--keep] [--repo DIR] [--work-dir D] [--timeout SECONDS]
+A local mesh on 127.0.0.1 that seeds a bundled signed SRPM, builds it, shows consensus, and fetches the
+agreed RPMs into a dnf repository with 'skyline fetch'.
   --nodes N        node processes (default 6); r = min(5, N) builders, quorum a majority of them
-  --keep           leave the nodes running at the end (prints their PIDs and how to stop them)
+  --repo DIR       the dnf repository of the agreed RPMs (default ./skyline-demo-repo; a previous demo's
+                   repository there is replaced, any other non-empty folder refused)
+  --keep           leave the nodes running at the end, with their dashboards (prints their PIDs)
   --work-dir D     where keys, SRPM and nodes live (default a new folder under $TMPDIR, removed at
                    the end unless the demo fails or --keep)
   --timeout S      give up waiting for the verdict after S seconds (default 300)
@@ -45,6 +48,7 @@ export async function run (argv: string[]): Promise<number> {
     nodes: { type: 'string' },
     keep: { type: 'boolean' },
     'work-dir': { type: 'string' },
+    repo: { type: 'string' },
     timeout: { type: 'string' },
     help: { type: 'boolean', short: 'h' }
   })
@@ -54,6 +58,8 @@ export async function run (argv: string[]): Promise<number> {
   const timeoutMs = int(values.timeout, '--timeout', 300) * 1000
   const keep = values.keep === true
   const out = process.stdout
+  const repo = resolve(values.repo ?? 'skyline-demo-repo')
+  clearDemoRepo(repo)
 
   // the tools first: nothing is started without them
   const tools = findTools(DEMO_TOOLS)
@@ -77,7 +83,7 @@ export async function run (argv: string[]): Promise<number> {
 
   const t0 = Date.now()
   const say = (line: string): void => { out.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${line}\n`) }
-  const step = (i: number, text: string): void => { out.write(`\n== ${i}/4 ${text}\n`) }
+  const step = (i: number, text: string): void => { out.write(`\n== ${i}/5 ${text}\n`) }
   const env = { ...process.env }
   delete env.SOURCE_DATE_EPOCH // the builds fix their own (docs/build.md)
   delete env.SKYLINE_CONFIG
@@ -173,11 +179,35 @@ export async function run (argv: string[]): Promise<number> {
     if (seed.running()) await Promise.race([seed.exited, new Promise(resolve => setTimeout(resolve, 3_000))])
 
     step(4, 'result')
-    const agreed = report(followed, mesh, { n, replicas, quorum, nevra: srpm.nevra }, line => out.write(line + '\n'))
+    let agreed = report(followed, mesh, { n, replicas, quorum, nevra: srpm.nevra }, line => out.write(line + '\n'))
+
+    // the agreed RPMs back to the requester, with the real command
+    if (agreed && followed.job !== undefined) {
+      step(5, `skyline fetch: the agreed RPMs into a dnf repository at ${repo}`)
+      const fetch = startSeed({
+        skyline: SKYLINE,
+        env,
+        command: 'fetch',
+        args: ['--repo', repo, '--bootstrap', mesh.nodes[0].address!, '--announcer', join(work, 'announcer.key.pub'), '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(work, 'fetch'), '--wait', '120', followed.job],
+        onLine: (line, stream) => say(`fetch${stream === 'stderr' ? '!' : ' '}| ${shortenPeers(line, mesh)}`)
+      })
+      const code = await Promise.race([fetch.exited, new Promise<null>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))])
+        .finally(async () => fetch.stop())
+      if (code === 0) {
+        writeFileSync(join(repo, 'skyline-demo.repo'), repoFile(repo))
+        out.write(`REPO: ${repo}\n`)
+        out.write(`  dnf config   ${join(repo, 'skyline-demo.repo')} (baseurl file://${repo}, gpgcheck off: the demo signs only the SRPM)\n`)
+        out.write(`  try          dnf --setopt=reposdir=${repo} --repo skyline-demo repoquery --info hello-skyline\n`)
+      } else {
+        out.write(`REPO: not written: skyline fetch exited with ${code ?? 'a signal'}\n`)
+        agreed = false
+      }
+    }
     outcome = agreed ? 'agreed' : 'failed'
 
     // where to look; the finally block stops (or keeps) the mesh
-    out.write(`\nstatus endpoints (JSON; Prometheus metrics at /metrics; or: ./bin/skyline status --http URL)${keep ? '' : ', up until the nodes stop below (--keep leaves them up)'}:\n`)
+    out.write(`\ndashboard: ${mesh.nodes[0].httpUrl}/  (mesh, jobs, verdicts, leaderboard; live while the nodes run${keep ? '' : ': --keep leaves them up'})\n`)
+    out.write(`status endpoints (JSON; Prometheus metrics at /metrics; or: ./bin/skyline status --http URL):\n`)
     for (const node of mesh.nodes) out.write(`  ${node.name.padEnd(7)} ${node.httpUrl}/status  pid ${node.pid}  log ${rel(work, node.logPath)}\n`)
     keepRunning = keep
     return agreed ? EXIT_OK : EXIT_REJECTED
@@ -284,6 +314,22 @@ function removeBuildDirs (nodes: DemoNode[]): void {
     if (alive(node)) continue
     rmSync(join('/var/tmp', `skyline-${createHash('sha256').update(node.dataDir).digest('hex').slice(0, 12)}`), { recursive: true, force: true })
   }
+}
+
+/**
+ * The demo's repository is replaced on each run (a new demo key signs a new SRPM); a folder holding
+ * anything but a dnf repository of RPMs is never touched.
+ */
+function clearDemoRepo (repo: string): void {
+  if (!existsSync(repo)) return
+  const entries = readdirSync(repo)
+  const foreign = entries.filter(e => e !== 'repodata' && e !== '.skyline' && e !== 'skyline-demo.repo' && !e.endsWith('.rpm'))
+  if (foreign.length > 0) throw new UsageError(`--repo ${repo} holds other files (${foreign.slice(0, 3).join(', ')}): give an empty or new folder`)
+  for (const e of entries) rmSync(join(repo, e), { recursive: true, force: true })
+}
+
+function repoFile (repo: string): string {
+  return `[skyline-demo]\nname=Skyline demo: RPMs agreed by the local mesh\nbaseurl=file://${repo}\nenabled=1\ngpgcheck=0\nmetadata_expire=0\n`
 }
 
 /** A path inside the work dir, relative to it (the work dir is printed first) */

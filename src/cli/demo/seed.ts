@@ -28,8 +28,9 @@ export interface SeedProcess {
   stop: (graceMs?: number) => Promise<void>
 }
 
-export function startSeed (init: { skyline: string, args: string[], env?: NodeJS.ProcessEnv, onLine: (line: string, stream: 'stdout' | 'stderr') => void }): SeedProcess {
-  const child = spawn(init.skyline, ['seed', ...init.args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: init.env })
+/** Runs `skyline seed ARGS` (or another subcommand: `command`, e.g. 'fetch') with its output streamed by line */
+export function startSeed (init: { skyline: string, args: string[], env?: NodeJS.ProcessEnv, command?: string, onLine: (line: string, stream: 'stdout' | 'stderr') => void }): SeedProcess {
+  const child = spawn(init.skyline, [init.command ?? 'seed', ...init.args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: init.env })
   let done = false
   const seed: SeedProcess = {
     child,

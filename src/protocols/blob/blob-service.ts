@@ -6,7 +6,7 @@ import * as C from './constants.ts'
 import { BlobStore } from './store.ts'
 import { Swarm } from './swarm.ts'
 import { cidForSha256 } from './cid.ts'
-import { validateRef, joinHashes, isSha256Hex, checkChunking, chunkCount, type BlobRef, type Manifest } from './manifest.ts'
+import { validateRef, joinHashes, splitHashes, computeRoot, isSha256Hex, checkChunking, chunkCount, type BlobRef, type Manifest } from './manifest.ts'
 import { countBits, validBitfield } from './bitfield.ts'
 import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, type Request } from './wire.ts'
 import { BlobProtocolError, InvalidBlobRefError, ServiceStoppedError } from './errors.ts'
@@ -205,6 +205,26 @@ export class BlobServiceImpl extends TypedEventEmitter<BlobServiceEvents> implem
       if (!validBitfield(res.bitfield, chunks)) throw new BlobProtocolError('bitfield of the wrong length')
       const have = countBits(res.bitfield, chunks)
       return { have, chunks, complete: have === chunks, bitfield: res.bitfield }
+    } catch (err: any) {
+      stream.abort(err)
+      throw err
+    }
+  }
+
+  async peerManifest (peer: PeerId, sha256: string, options: AbortOptions = {}): Promise<Manifest | undefined> {
+    if (!isSha256Hex(sha256)) throw new InvalidBlobRefError('sha256 must be 64 lowercase hex characters')
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.requestTimeout), ...(options.signal != null ? [options.signal] : [])])
+    const stream = await this.components.connectionManager.openStream(peer, C.PROTOCOL, { signal, maxOutboundStreams: this.init.maxOutboundStreams })
+    try {
+      const lp = lpStream(stream, { maxDataLength: C.MAX_RESPONSE_BYTES })
+      await lp.write(encodeRequest({ type: C.MSG_MANIFEST, sha256 }), { signal })
+      const m = decodeResponse(await lp.read({ signal }), C.MSG_MANIFEST)
+      await stream.close({ signal })
+      if (m.status !== C.STATUS_OK) return undefined
+      checkChunking(m.size, m.chunkSize, this.init.maxBlobSize)
+      if (m.chunkHashes.byteLength !== chunkCount(m.size, m.chunkSize) * 32) throw new BlobProtocolError('hash list of the wrong length')
+      const chunkHashes = splitHashes(m.chunkHashes).map(h => new Uint8Array(h))
+      return { sha256, size: m.size, chunkSize: m.chunkSize, root: computeRoot(m.size, m.chunkSize, chunkHashes), chunkHashes }
     } catch (err: any) {
       stream.abort(err)
       throw err

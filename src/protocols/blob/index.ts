@@ -148,6 +148,12 @@ export interface BlobService extends TypedEventTarget<BlobServiceEvents>, Starta
    * is trusted or stored).
    */
   peerHave: (peer: PeerId, sha256: string, options?: AbortOptions) => Promise<PeerHave | undefined>
+  /**
+   * Asks one peer for a blob's manifest and computes its chunk root, for a blob known only by its sha256
+   * (a built RPM named by an attestation). Nothing in it is trusted until the fetch that uses it has
+   * checked the whole blob against the sha256: a wrong hash list only makes that fetch fail.
+   */
+  peerManifest: (peer: PeerId, sha256: string, options?: AbortOptions) => Promise<Manifest | undefined>
   /** Whether a peer is in the local ban set (it misbehaved recently) */
   isBanned: (peer: PeerId) => boolean
   stats: () => BlobStats
