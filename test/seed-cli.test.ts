@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { rmSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { startMesh, tempDir, waitFor, type TestMesh } from './helpers/mesh.ts'
 import { makeSignedSrpm, missingTools } from './helpers/srpm.ts'
@@ -40,6 +41,24 @@ describe('skyline seed (as a process)', function () {
     assert.match(r.stdout, /reached builder .* \(3\/3\)/)
     // and those builders build it
     await waitFor('3 builds', () => events.filter(e => e.state === 'built').length === 3, 150_000).catch(err => { throw new Error(`${err.message}: ${JSON.stringify(events)}`) })
+  })
+
+  it('--repo waits for the verdict and fetches the agreed RPMs into a dnf repository', async () => {
+    const repo = join(dir, 'repo')
+    // the same SRPM again: a new announcement (new beacon, new job), built again by its builders
+    const r = await seed('--replicas', '3', '--quorum', '2', '--repo', repo, srpm.srpmPath)
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    const m = new RegExp(`${srpm.nevra.replace(/[.+]/g, '\\$&')}: agreed ([0-9a-f]{16}); 1 RPM\\(s\\) checked and written to ${repo}`).exec(r.stdout)
+    assert.ok(m !== null, r.stdout)
+    const rpms = readdirSync(repo).filter(f => f.endsWith('.rpm'))
+    assert.equal(rpms.length, 1)
+    assert.ok(existsSync(join(repo, 'repodata', 'repomd.xml')))
+    // the file is the one the agreeing builders built
+    const builder = mesh.nodes.find(n => n.store.build(n.store.jobs().at(-1)?.job ?? '')?.status === 'ok')
+    assert.ok(builder !== undefined)
+    const record = builder.store.build(builder.store.jobs().at(-1)!.job)!
+    assert.equal(record.buildHash?.slice(0, 16), m[1])
+    assert.equal(createHash('sha256').update(readFileSync(join(repo, rpms[0]))).digest('hex'), record.files.find(f => f.name === rpms[0])?.sha256)
   })
 
   it('refuses an SRPM that fails verification, with the reason, and announces nothing', async () => {

@@ -4,9 +4,12 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { parse } from '../args.ts'
 import { loadConfig, SkylineNode } from '../../node/index.ts'
+import { UsageError } from '../errors.ts'
+import { attachServiceLog, type LogFormat } from '../node-log.ts'
 
 const HELP = `usage: skyline node [--config F] [--data-dir D] [--listen MA]... [--bootstrap MA]...
                     [--http HOST:PORT|off] [--builder rpmbuild|mock|none|auto] [--keyring PATH] [--announcer PUBKEY_FILE]...
+                    [--contributor NAME] [--log-format text|json]
 
 Runs a Skyline mesh node until SIGINT or SIGTERM.
   --config F        JSON config file (docs/config.md); default $SKYLINE_CONFIG or ~/.config/skyline/config.json if present
@@ -16,7 +19,9 @@ Runs a Skyline mesh node until SIGINT or SIGTERM.
   --http HOST:PORT  local status/metrics server; default 127.0.0.1:7771; 'off' disables it
   --builder KIND    rpmbuild, mock, none (relay and tally only) or auto
   --keyring PATH    Fedora OpenPGP keys (a file or a folder of RPM-GPG-KEY-* files)
-  --announcer F     a trusted announcer public key file (repeatable)`
+  --announcer F     a trusted announcer public key file (repeatable)
+  --contributor N   your name on the stats tracker's leaderboard, signed into this node's attestations
+  --log-format F    text (default) or json: one line per job, verdict, alert, halt (JSON lines for journald)`
 
 /** @default 8 s for a clean stop before the process exits regardless */
 const STOP_DEADLINE_MS = 8_000
@@ -38,12 +43,16 @@ export async function run (argv: string[]): Promise<number> {
     builder: { type: 'string' },
     keyring: { type: 'string' },
     announcer: { type: 'string', multiple: true },
+    contributor: { type: 'string' },
+    'log-format': { type: 'string' },
     help: { type: 'boolean', short: 'h' }
   })
   if (values.help === true) {
     process.stdout.write(HELP + '\n')
     return 0
   }
+  const format = values['log-format'] ?? 'text'
+  if (format !== 'text' && format !== 'json') throw new UsageError(`--log-format must be text or json (got '${format}')`)
   const config = loadConfig({
     configFile: values.config ?? defaultConfigFile(),
     dataDir: values['data-dir'],
@@ -52,7 +61,8 @@ export async function run (argv: string[]): Promise<number> {
     http: values.http,
     builder: values.builder,
     keyring: values.keyring,
-    announcers: values.announcer
+    announcers: values.announcer,
+    contributor: values.contributor
   })
   const node = new SkylineNode(config)
   await node.start()
@@ -69,6 +79,7 @@ export async function run (argv: string[]): Promise<number> {
   for (const w of node.builderWarnings) out.write(`  warning: ${w}\n`)
   if (node.trusted.size === 0) out.write('  warning: no trusted announcers configured (--announcer): every announcement will be refused\n')
   if (node.builder !== undefined && node.keyring === undefined) out.write('  warning: no Fedora keyring (--keyring): assigned SRPMs cannot be verified and will not be built\n')
+  const serviceLog = attachServiceLog(node, format as LogFormat, out)
 
   await new Promise<void>(resolve => {
     const stop = (signal: string): void => {
@@ -77,6 +88,7 @@ export async function run (argv: string[]): Promise<number> {
       // a second signal while stopping forces the exit
       process.once('SIGINT', () => process.exit(130))
       process.once('SIGTERM', () => process.exit(143))
+      serviceLog.detach()
       out.write(`${signal}: stopping\n`)
       resolve()
     }

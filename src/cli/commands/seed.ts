@@ -11,14 +11,19 @@ import { Keyring, verifyRpmFile } from '../../rpm/index.ts'
 import { loadAnnouncerKey } from '../../protocols/signing.ts'
 import { createAnnouncement, DEFAULT_QUORUM, DEFAULT_REPLICAS, type CheckedAnnouncement } from '../../protocols/announce.ts'
 import type { PeerId } from '@libp2p/interface'
+import { resolve } from 'node:path'
+import type { SkylineNode } from '../../node/index.ts'
+import { agreedResult, fetchResult, updateRepository } from '../../node/results.ts'
+import { Progress } from '../progress.ts'
 
 const HELP = `usage: skyline seed --key F --keyring PATH [--bootstrap MA]... [--replicas r] [--quorum q] [--target T]
-                    [--listen MA]... [--data-dir D] [--wait SECONDS] FILE.src.rpm...
+                    [--listen MA]... [--data-dir D] [--wait SECONDS] [--repo DIR] FILE.src.rpm...
 Verifies each SRPM's RPM signature against the keyring, serves it over the blob protocol, announces it
 signed by the announcer key F, and stays up until every assigned builder holds it (or --wait runs out).
   --replicas r   builders per job (default ${DEFAULT_REPLICAS}); --quorum q matching builds for a verdict (default ${DEFAULT_QUORUM})
   --target T     build target recorded in the announcement (default fedora-rawhide-x86_64)
-  --wait S       give up waiting for the builders after S seconds (default 600)`
+  --wait S       give up waiting for the builders (and verdicts) after S seconds (default 600)
+  --repo DIR     then wait for each job's verdict and fetch the agreed RPMs into a dnf repository at DIR`
 
 const DEFAULT_TARGET = 'fedora-rawhide-x86_64'
 
@@ -33,6 +38,7 @@ export async function run (argv: string[]): Promise<number> {
     quorum: { type: 'string' },
     target: { type: 'string' },
     wait: { type: 'string' },
+    repo: { type: 'string' },
     help: { type: 'boolean', short: 'h' }
   }, true)
   if (values.help === true) { process.stdout.write(HELP + '\n'); return EXIT_OK }
@@ -126,6 +132,9 @@ export async function run (argv: string[]): Promise<number> {
         ok = false
       }
     }
+    if (values.repo !== undefined && !stop.signal.aborted) {
+      if (!await fetchVerdicts(node, pending.map(p => ({ job: p.checked.job, nevra: p.nevra })), resolve(values.repo), deadline, stop.signal)) ok = false
+    }
     const up = node.libp2p.services.blobs.stats().uploaded
     out.write(`done: uploaded ${up} bytes\n`)
     return ok ? EXIT_OK : EXIT_REJECTED
@@ -134,6 +143,50 @@ export async function run (argv: string[]): Promise<number> {
     process.removeListener('SIGTERM', onSignal)
     await node.stop()
   }
+}
+
+/**
+ * Waits for each job's final verdict (the seeder tallies like any node) and fetches every agreed one into
+ * the repository; true when all were agreed and fetched.
+ */
+async function fetchVerdicts (node: SkylineNode, jobs: Array<{ job: string, nevra: string }>, repo: string, deadline: number, signal: AbortSignal): Promise<boolean> {
+  const out = process.stdout
+  const progress = new Progress(process.stderr)
+  const open = new Map(jobs.map(j => [j.job, j.nevra]))
+  let ok = true
+  while (open.size > 0 && Date.now() < deadline && !signal.aborted) {
+    for (const [job, nevra] of open) {
+      const r = agreedResult(node, job)
+      if (!r.ok && !r.final) continue
+      open.delete(job)
+      progress.clear()
+      if (!r.ok) {
+        out.write(`${nevra}: ${r.verdict}: not fetched (${r.reason})\n`)
+        ok = false
+        continue
+      }
+      try {
+        await fetchResult(node, r.result, repo, { signal, onProgress: p => progress.bar(`${nevra}: ${p.file}`, p.done, p.total) })
+        await updateRepository(repo, { signal })
+        progress.clear()
+        out.write(`${nevra}: agreed ${r.result.hash.slice(0, 16)}; ${r.result.files.length} RPM(s) checked and written to ${repo}\n`)
+      } catch (err: any) {
+        progress.clear()
+        out.write(`${nevra}: fetch failed: ${err.message}\n`)
+        ok = false
+      }
+    }
+    if (open.size > 0) {
+      progress.status(`waiting for verdicts: ${jobs.length - open.size} of ${jobs.length} done`)
+      await new Promise(resolve => setTimeout(resolve, 500))
+    }
+  }
+  progress.clear()
+  for (const nevra of open.values()) {
+    out.write(`${nevra}: no final verdict ${signal.aborted ? '(interrupted)' : 'in time'}\n`)
+    ok = false
+  }
+  return ok
 }
 
 function int (text: string | undefined, flag: string, dflt: number): number {
