@@ -64,8 +64,8 @@ export async function run (argv: string[]): Promise<number> {
   // the tools first: nothing is started without them
   const tools = findTools(DEMO_TOOLS)
   if (tools.missing.length > 0) {
-    process.stderr.write(`skyline demo: missing ${tools.missing.join(', ')}: the demo makes a signed SRPM (rpmbuild, rpmsign, rpm, gpg) and its nodes rebuild it in a bubblewrap sandbox (bwrap).\n` +
-      'Install them with: npm run setup   (scripts/setup.sh: rpm/rpm-build, rpm-sign, gnupg, bubblewrap via apt or dnf)\n')
+    process.stderr.write(`skyline demo: missing ${tools.missing.join(', ')}: the demo makes a signed SRPM (rpmbuild, rpmsign, rpm, gpg), its nodes rebuild it in a bubblewrap sandbox (bwrap), and the result becomes a dnf repository (createrepo_c).\n` +
+      'Install them with: npm run setup   (scripts/setup.sh: rpm/rpm-build, rpm-sign, gnupg, bubblewrap, createrepo-c via apt or dnf)\n')
     return EXIT_REJECTED
   }
 

@@ -5,7 +5,7 @@ import { accessSync, constants as fsConstants } from 'node:fs'
 import { join } from 'node:path'
 
 /** What the demo runs itself (rpmbuild, rpmsign, gpg, gpgconf, rpm) and what its nodes build with (bwrap) */
-export const DEMO_TOOLS = ['rpmbuild', 'rpmsign', 'rpm', 'gpg', 'gpgconf', 'bwrap'] as const
+export const DEMO_TOOLS = ['rpmbuild', 'rpmsign', 'rpm', 'gpg', 'gpgconf', 'bwrap', 'createrepo_c'] as const
 
 const SYSTEM_DIRS = ['/usr/local/bin', '/usr/bin', '/bin', '/usr/local/sbin', '/usr/sbin', '/sbin']
 
