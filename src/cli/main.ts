@@ -39,7 +39,7 @@ export async function main (argv: string[]): Promise<number> {
     const mod = await command.load()
     return await mod.run(rest)
   } catch (err: any) {
-    if (err instanceof UsageError || err instanceof InputError || err?.name === 'ConfigError' || err?.name === 'IdentityError' || err?.name === 'KeyFileError') {
+    if (err instanceof UsageError || err instanceof InputError || err?.name === 'ConfigError' || err?.name === 'IdentityError' || err?.name === 'KeyFileError' || err?.name === 'KeyringError') {
       process.stderr.write(`skyline ${name}: ${err.message}\n`)
       return EXIT_USAGE
     }
