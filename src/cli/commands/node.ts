@@ -69,7 +69,7 @@ export async function run (argv: string[]): Promise<number> {
   const out = process.stdout
   out.write(`skyline node ${node.peerId}${node.identityCreated ? ' (new identity)' : ''}\n`)
   for (const ma of node.libp2p.getMultiaddrs()) out.write(`  listening on ${ma.toString()}\n`)
-  if (node.httpUrl != null) out.write(`  status at ${node.httpUrl}/status, metrics at ${node.httpUrl}/metrics\n`)
+  if (node.httpUrl != null) out.write(`  dashboard at ${node.httpUrl}/, status at ${node.httpUrl}/status, metrics at ${node.httpUrl}/metrics\n`)
   out.write(`  data in ${config.dataDir}\n`)
   if (node.builder !== undefined) {
     out.write(`  builder: ${node.builder.kind}\n`)
