@@ -46,9 +46,9 @@ export function formatStatus (s: NodeStatus): string {
     `mesh         ${s.halted != null ? `HALTED since ${new Date(s.halted.since).toISOString()}: ${s.halted.reason}` : s.throttle.throttled ? `THROTTLED: ${(s.throttle.disputedShare * 100).toFixed(0)}% of recent verdicts disputed` : 'taking jobs'}`,
     ...s.alerts.map(a => `  alert (${a.kind}): ${a.message}`),
     `jobs         ${s.jobs.length === 0 ? 'none' : ''}`,
-    ...s.jobs.slice(-20).map(j => `  ${j.job.slice(0, 16)} ${j.state}${j.error != null ? ` (${j.error})` : ''}`),
+    ...s.jobs.slice(-20).map(j => `  ${j.job.slice(0, 16)} ${j.nevra ?? ''} ${j.state}${j.progress !== undefined ? ` [${j.progress.phase}${j.progress.total !== undefined ? ` ${Math.floor(100 * (j.progress.done ?? 0) / Math.max(1, j.progress.total))}%` : ''}]` : ''}${j.error != null ? ` (${j.error})` : ''}`),
     `verdicts     ${s.verdicts.length === 0 ? 'none' : ''}`,
-    ...s.verdicts.slice(-20).map(v => `  ${v.job.slice(0, 16)} ${v.verdict}${v.hash != null ? `(${v.hash.slice(0, 16)})` : ''}${v.final ? '' : ' so far'}${v.dissenters.length > 0 ? `, dissenters ${v.dissenters.map(d => d.slice(-8)).join(' ')}` : ''}`)
+    ...s.verdicts.slice(-20).map(v => `  ${v.job.slice(0, 16)} ${v.nevra ?? ''} ${v.verdict}${v.hash != null ? `(${v.hash.slice(0, 16)})` : ''}${v.final ? '' : ' so far'}${v.dissenters.length > 0 ? `, dissenters ${v.dissenters.map(d => d.slice(-8)).join(' ')}` : ''}`)
   ]
   return lines.join('\n') + '\n'
 }
