@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { parse } from '../args.ts'
 import { loadConfig, SkylineNode } from '../../node/index.ts'
 import { UsageError } from '../errors.ts'
-import { attachServiceLog, type LogFormat } from '../node-log.ts'
+import { attachServiceLog, type LogFormat, type ServiceLog } from '../node-log.ts'
 
 const HELP = `usage: skyline node [--config F] [--data-dir D] [--listen MA]... [--bootstrap MA]...
                     [--http HOST:PORT|off] [--builder rpmbuild|mock|none|auto] [--keyring PATH] [--announcer PUBKEY_FILE]...
@@ -67,6 +67,22 @@ export async function run (argv: string[]): Promise<number> {
   const node = new SkylineNode(config)
   await node.start()
   const out = process.stdout
+  let serviceLog: ServiceLog | undefined
+  // signal handlers first: whoever reads the lines below may signal the node at once
+  const stopped = new Promise<void>(resolve => {
+    const stop = (signal: string): void => {
+      process.removeAllListeners('SIGINT')
+      process.removeAllListeners('SIGTERM')
+      // a second signal while stopping forces the exit
+      process.once('SIGINT', () => process.exit(130))
+      process.once('SIGTERM', () => process.exit(143))
+      serviceLog?.detach()
+      out.write(`${signal}: stopping\n`)
+      resolve()
+    }
+    process.once('SIGINT', () => stop('SIGINT'))
+    process.once('SIGTERM', () => stop('SIGTERM'))
+  })
   out.write(`skyline node ${node.peerId}${node.identityCreated ? ' (new identity)' : ''}\n`)
   for (const ma of node.libp2p.getMultiaddrs()) out.write(`  listening on ${ma.toString()}\n`)
   if (node.httpUrl != null) out.write(`  dashboard at ${node.httpUrl}/, status at ${node.httpUrl}/status, metrics at ${node.httpUrl}/metrics\n`)
@@ -79,22 +95,9 @@ export async function run (argv: string[]): Promise<number> {
   for (const w of node.builderWarnings) out.write(`  warning: ${w}\n`)
   if (node.trusted.size === 0) out.write('  warning: no trusted announcers configured (--announcer): every announcement will be refused\n')
   if (node.builder !== undefined && node.keyring === undefined) out.write('  warning: no Fedora keyring (--keyring): assigned SRPMs cannot be verified and will not be built\n')
-  const serviceLog = attachServiceLog(node, format as LogFormat, out)
+  serviceLog = attachServiceLog(node, format as LogFormat, out)
+  await stopped
 
-  await new Promise<void>(resolve => {
-    const stop = (signal: string): void => {
-      process.removeAllListeners('SIGINT')
-      process.removeAllListeners('SIGTERM')
-      // a second signal while stopping forces the exit
-      process.once('SIGINT', () => process.exit(130))
-      process.once('SIGTERM', () => process.exit(143))
-      serviceLog.detach()
-      out.write(`${signal}: stopping\n`)
-      resolve()
-    }
-    process.once('SIGINT', () => stop('SIGINT'))
-    process.once('SIGTERM', () => stop('SIGTERM'))
-  })
   // a clean stop takes about a second; should a part of the stack hang, the store is closed (nothing is
   // lost: every record is committed) and the process exits anyway, as a service manager would expect
   let timer: ReturnType<typeof setTimeout> | undefined
