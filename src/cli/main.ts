@@ -30,7 +30,7 @@ export async function main (argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n')
     return name === undefined ? EXIT_USAGE : 0
   }
-  const command = COMMANDS[name]
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
   if (command === undefined) {
     process.stderr.write(`skyline: unknown command '${name}'\n${USAGE}\n`)
     return EXIT_USAGE

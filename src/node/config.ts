@@ -82,6 +82,20 @@ const FIELDS: Record<keyof ConfigFile, 'string' | 'string[]' | 'number' | 'boole
 const BUILDERS = new Set(['rpmbuild', 'mock', 'none', 'auto'])
 
 /**
+ * A ConfigError of one line, whatever the input it quotes: control characters (newlines included, from
+ * a file, a flag or a parser's message that quotes its input) are shown escaped.
+ */
+function configError (message: string): ConfigError {
+  // eslint-disable-next-line no-control-regex
+  return new ConfigError(message.replace(/[\u0000-\u001f\u007f]/g, c => JSON.stringify(c).slice(1, -1)))
+}
+
+/** What a TCP listener takes: an IP address or a DNS name, then the TCP port; nothing after */
+const LISTEN_HOSTS = new Set(['ip4', 'ip6', 'dns', 'dns4', 'dns6'])
+/** An HTTP bind host: an IPv4 or IPv6 address, or a host name */
+const HOST_RE = /^(?:[0-9a-fA-F:.]+|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$/
+
+/**
  * The default data directory: /var/lib/skyline when run as a service (systemd sets STATE_DIRECTORY),
  * else $XDG_DATA_HOME/skyline (~/.local/share/skyline).
  */
@@ -97,20 +111,21 @@ export function parseConfigFile (text: string, source: string): ConfigFile {
   try {
     raw = JSON.parse(text)
   } catch (err: any) {
-    throw new ConfigError(`${source}: not valid JSON: ${err.message}`)
+    throw configError(`${source}: not valid JSON: ${err.message}`)
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError(`${source}: must be a JSON object`)
+    throw configError(`${source}: must be a JSON object`)
   }
   const out: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(raw)) {
     if (key.startsWith('$') || key === 'comment') continue
-    const type = FIELDS[key as keyof ConfigFile]
-    if (type === undefined) throw new ConfigError(`${source}: unknown field '${key}' (known: ${Object.keys(FIELDS).join(', ')})`)
+    // own fields only: '__proto__', 'constructor' or 'toString' are unknown fields, not Object.prototype's
+    const type = Object.hasOwn(FIELDS, key) ? FIELDS[key as keyof ConfigFile] : undefined
+    if (type === undefined) throw configError(`${source}: unknown field '${key.slice(0, 80)}' (known: ${Object.keys(FIELDS).join(', ')})`)
     const ok = type === 'string[]'
       ? Array.isArray(value) && value.every(v => typeof v === 'string')
-      : typeof value === type && (type !== 'number' || (Number.isInteger(value) && (value as number) > 0))
-    if (!ok) throw new ConfigError(`${source}: field '${key}' must be ${type === 'number' ? 'a positive integer' : type === 'string[]' ? 'an array of strings' : `a ${type}`}`)
+      : typeof value === type && (type !== 'number' || (Number.isSafeInteger(value) && (value as number) > 0))
+    if (!ok) throw configError(`${source}: field '${key}' must be ${type === 'number' ? 'a positive integer' : type === 'string[]' ? 'an array of strings' : `a ${type}`}`)
     out[key] = value
   }
   return out as ConfigFile
@@ -121,7 +136,7 @@ export function parseMultiaddr (text: string, where: string): Multiaddr {
   try {
     ma = multiaddr(text.trim())
   } catch (err: any) {
-    throw new ConfigError(`${where}: bad multiaddr '${text}': ${String(err.message).split('\n')[0]}`)
+    throw configError(`${where}: bad multiaddr '${text}': ${String(err.message).split('\n')[0]}`)
   }
   return ma
 }
@@ -130,11 +145,11 @@ export function parseMultiaddr (text: string, where: string): Multiaddr {
 export function parseBootstrapAddr (text: string, where: string): Multiaddr {
   const ma = parseMultiaddr(text, where)
   const id = ma.getComponents().find(c => c.name === 'p2p')?.value
-  if (id == null) throw new ConfigError(`${where}: bootstrap address '${text}' has no /p2p/<peer id>`)
+  if (id == null) throw configError(`${where}: bootstrap address '${text}' has no /p2p/<peer id>`)
   try {
     peerIdFromString(id)
   } catch {
-    throw new ConfigError(`${where}: bootstrap address '${text}' has a bad peer ID`)
+    throw configError(`${where}: bootstrap address '${text}' has a bad peer ID`)
   }
   return ma
 }
@@ -157,7 +172,7 @@ export function parseHostPort (text: string, where: string): { host: string, por
   if (text === 'off' || text === 'none') return undefined
   const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(text)
   const port = m === null ? NaN : Number(m[2])
-  if (m === null || port > 65535) throw new ConfigError(`${where}: bad HOST:PORT '${text}' (for example 127.0.0.1:7771, or 'off')`)
+  if (m === null || port > 65535 || !HOST_RE.test(m[1].replace(/^\[|\]$/g, ''))) throw configError(`${where}: bad HOST:PORT '${text}' (for example 127.0.0.1:7771, or 'off')`)
   return { host: m[1].replace(/^\[|\]$/g, ''), port }
 }
 
@@ -165,7 +180,7 @@ function readText (path: string, what: string): string {
   try {
     return readFileSync(path, 'utf8')
   } catch (err: any) {
-    throw new ConfigError(`cannot read ${what} ${path}: ${err.code ?? err.message}`)
+    throw configError(`cannot read ${what} ${path}: ${err.code ?? err.message}`)
   }
 }
 
@@ -180,7 +195,10 @@ export function loadConfig (overrides: ConfigOverrides = {}, env: NodeJS.Process
   const listenText = overrides.listen ?? file.listen ?? DEFAULT_LISTEN
   const listen = listenText.map((t, i) => parseMultiaddr(t, overrides.listen != null ? '--listen' : `${src}: listen[${i}]`))
   for (const ma of listen) {
-    if (!ma.getComponents().some(c => c.name === 'tcp')) throw new ConfigError(`listen address '${ma.toString()}' is not TCP`)
+    const parts = ma.getComponents()
+    if (parts.length !== 2 || !LISTEN_HOSTS.has(parts[0].name) || parts[1].name !== 'tcp') {
+      throw configError(`listen address '${ma.toString()}' is not TCP (an address and a port: /ip4/0.0.0.0/tcp/7770)`)
+    }
   }
   const announce = (file.announce ?? []).map((t, i) => parseMultiaddr(t, `${src}: announce[${i}]`))
 
@@ -190,14 +208,14 @@ export function loadConfig (overrides: ConfigOverrides = {}, env: NodeJS.Process
   bootText.forEach((t, i) => bootstrap.push(parseBootstrapAddr(t, overrides.bootstrap != null ? '--bootstrap' : `${src}: bootstrap[${i}]`)))
 
   const builder = overrides.builder ?? file.builder ?? 'auto'
-  if (!BUILDERS.has(builder)) throw new ConfigError(`builder must be one of rpmbuild, mock, none, auto (got '${builder}')`)
+  if (!BUILDERS.has(builder)) throw configError(`builder must be one of rpmbuild, mock, none, auto (got '${builder}')`)
 
   const dataDir = overrides.dataDir ?? (file.dataDir != null ? rel(file.dataDir) : defaultDataDir(env))
   const keyring = overrides.keyring ?? (file.keyring != null ? rel(file.keyring) : undefined)
   const announcers = overrides.announcers ?? (file.announcers ?? []).map(a => a.trim().startsWith('skyline-announcer-') ? a : rel(a))
 
   const contributor = overrides.contributor ?? file.contributor ?? ''
-  if (!isValidContributor(contributor)) throw new ConfigError(`contributor must be at most 64 printable characters with no leading or trailing space (got ${JSON.stringify(contributor.slice(0, 80))})`)
+  if (!isValidContributor(contributor)) throw configError(`contributor must be at most 64 printable characters with no leading or trailing space (got ${JSON.stringify(contributor.slice(0, 80))})`)
 
   return {
     dataDir: resolve(dataDir),

@@ -195,6 +195,7 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
    * forwarding. Returns whether it was new.
    */
   async ingest (kind: 'attestation' | 'equivocation', bytes: Uint8Array): Promise<boolean> {
+    if (bytes.byteLength === 0) return false
     try {
       if (kind === 'equivocation') {
         const e = checkEquivocation(bytes, { cache: this.keys })

@@ -92,7 +92,18 @@ export class HttpServer {
   }
 
   async start (): Promise<void> {
-    const server = createServer((req, res) => { this.handle(req, res).catch(err => this.fail(res, 500, String(err?.message ?? err))) })
+    // the headers timeout is enforced at the connections-checking interval (30 s by default): check every second
+    const server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => { this.handle(req, res).catch(err => this.fail(res, 500, String(err?.message ?? err))) })
+    // requests Node's parser refuses (bad method or request line, headers too large, timeouts): a short
+    // JSON answer with the same security headers, then the connection closes
+    server.on('clientError', (err: NodeJS.ErrnoException & { code?: string }, socket) => {
+      if (!socket.writable || (socket as any)._httpMessage?.headersSent === true) { socket.destroy(); return }
+      const [code, text] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'request header fields too large'] : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'request timeout'] : [400, 'bad request']
+      const body = JSON.stringify({ error: text }) + '\n'
+      const head = Object.entries({ ...SECURITY_HEADERS, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-store', connection: 'close' }).map(([k, v]) => `${k}: ${v}`).join('\r\n')
+      // the answer, then the connection goes, whatever the client still sends
+      socket.write(`HTTP/1.1 ${code} ${text}\r\n${head}\r\n\r\n${body}`, () => socket.destroy())
+    })
     server.headersTimeout = HEADERS_TIMEOUT_MS
     server.requestTimeout = REQUEST_TIMEOUT_MS
     server.maxHeadersCount = 50

@@ -9,6 +9,7 @@ import { lpStream } from '@libp2p/utils'
 import type { Connection, Logger, PeerId, Stream } from '@libp2p/interface'
 import type { SkylineLibp2p } from './libp2p.ts'
 import type { Store } from './store.ts'
+import '../protocols/pb/protons-fix.ts'
 import { SyncItem, SyncRequest } from '../protocols/pb/sync.ts'
 
 export const SYNC_PROTOCOL = '/skyline/sync/1.0.0'
@@ -26,6 +27,20 @@ const RESYNC_INTERVAL_MS = 60_000
 const MAX_CONCURRENT_SYNCS = 4
 
 export const SYNC_KIND = { end: 0, announcement: 1, control: 2, attestation: 3, equivocation: 4 } as const
+
+/** A peer broke the sync protocol: an undecodable frame, an unknown kind, more than the bounds */
+export class SyncProtocolError extends Error {
+  static name = 'SyncProtocolError'
+  override name = 'SyncProtocolError'
+}
+
+function decodeItem (bytes: Parameters<typeof SyncItem.decode>[0]): SyncItem {
+  try {
+    return SyncItem.decode(bytes)
+  } catch (err: any) {
+    throw new SyncProtocolError(`undecodable sync item: ${err.message}`)
+  }
+}
 
 export interface SyncSink {
   /** takes one item; returns whether it was new (throws nothing for bad items: they are counted) */
@@ -112,14 +127,16 @@ export class SyncService {
       await lp.write(SyncRequest.encode({ since: BigInt(this.since(peer.toString())) }), { signal })
       const counts = new Map<number, number>()
       while (true) {
-        const item = SyncItem.decode(await lp.read({ signal }))
+        const item = decodeItem(await lp.read({ signal }))
         if (item.kind === SYNC_KIND.end) break
         const n = (counts.get(item.kind) ?? 0) + 1
         counts.set(item.kind, n)
-        if (n > MAX_ITEMS_PER_KIND) throw new Error(`peer sent more than ${MAX_ITEMS_PER_KIND} items of kind ${item.kind}`)
+        if (n > MAX_ITEMS_PER_KIND) throw new SyncProtocolError(`peer sent more than ${MAX_ITEMS_PER_KIND} items of kind ${item.kind}`)
         const kind = item.kind === SYNC_KIND.announcement ? 'announcement' : item.kind === SYNC_KIND.control ? 'control' : item.kind === SYNC_KIND.attestation ? 'attestation' : item.kind === SYNC_KIND.equivocation ? 'equivocation' : undefined
-        if (kind === undefined) throw new Error(`unknown sync item kind ${item.kind}`)
+        if (kind === undefined) throw new SyncProtocolError(`unknown sync item kind ${item.kind}`)
         this.stats.received++
+        // an empty envelope is an invalid item like any other: dropped (the checks below take bytes)
+        if (item.envelope.byteLength === 0) continue
         if (await this.sink.ingest(kind, item.envelope)) fresh++
       }
       this.stats.accepted += fresh
@@ -144,7 +161,13 @@ export class SyncService {
     const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(SYNC_TIMEOUT_MS)])
     try {
       const lp = lpStream(stream, { maxDataLength: 64 })
-      const req = SyncRequest.decode(await lp.read({ signal }))
+      let req: SyncRequest
+      try {
+        req = SyncRequest.decode(await lp.read({ signal }))
+      } catch (err: any) {
+        if (err?.name === 'UnexpectedEOFError' || err?.name === 'InvalidDataLengthError' || err?.name === 'InvalidDataLengthLengthError' || err?.name === 'AbortError' || err?.name === 'TimeoutError') throw err
+        throw new SyncProtocolError(`undecodable sync request: ${err.message}`)
+      }
       const since = Number(req.since)
       const items = this.store.syncItems(Number.isSafeInteger(since) ? since : 0, MAX_ITEMS_PER_KIND)
       // announcements and control first: attestations are checked against known jobs

@@ -15,6 +15,7 @@ import { Announcement } from './pb/announce.ts'
 import { ENVELOPE_KIND, openGossipEnvelope, signEnvelope, type AnnouncerKey, type TrustedKeys } from './signing.ts'
 import { GossipValidationError } from './gossip.ts'
 import { jobKey } from '../consensus/job.ts'
+import { MAX_CHUNK_SIZE as BLOB_MAX_CHUNK_SIZE, MAX_CHUNKS } from './blob/constants.ts'
 
 export { Announcement }
 
@@ -32,7 +33,8 @@ export const EXPIRY_GRACE_MS = 60 * 1000
 export const MAX_REPLICAS = 64
 export const MAX_SRPM_SIZE = 2 * 1024 * 1024 * 1024
 export const MIN_CHUNK_SIZE = 16 * 1024
-export const MAX_CHUNK_SIZE = 4 * 1024 * 1024
+/** the blob protocol's largest chunk (1 MiB): a larger one could be announced but never fetched */
+export const MAX_CHUNK_SIZE = BLOB_MAX_CHUNK_SIZE
 const NEVRA_RE = /^[A-Za-z0-9._+~^-]+-(\d+:)?[A-Za-z0-9._+~^]+-[A-Za-z0-9._+~^]+\.src$/
 const TARGET_RE = /^[A-Za-z0-9._+-]{1,64}$/
 
@@ -128,6 +130,8 @@ export function checkFields (a: Announcement, now: number): void {
   if (a.quorum < 1 || a.quorum > a.replicas || 2 * a.quorum <= a.replicas) bad('malformed', `quorum ${a.quorum} must be a majority of replicas ${a.replicas}`)
   if (a.beacon.length !== 32) bad('malformed', 'beacon must be 32 bytes')
   if (a.chunkSize < MIN_CHUNK_SIZE || a.chunkSize > MAX_CHUNK_SIZE) bad('malformed', `chunk size ${a.chunkSize} out of bounds`)
+  // the blob protocol fetches at most MAX_CHUNKS chunks: an SRPM cut finer could never be fetched
+  if (Math.ceil(Number(a.srpmSize) / a.chunkSize) > MAX_CHUNKS) bad('malformed', `more than ${MAX_CHUNKS} chunks of ${a.chunkSize} bytes`)
   if (a.chunkRoot.length !== 32) bad('malformed', 'chunk root must be 32 bytes')
   if (a.sequence === 0n) bad('malformed', 'sequence must be set')
   const issued = Number(a.issuedAt)

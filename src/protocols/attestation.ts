@@ -380,6 +380,7 @@ export function checkEquivocation (proof: Uint8Array, opts: CheckAttestationOpti
     bad('malformed', `undecodable equivocation proof: ${err.message}`)
   }
   if (p.attestations.length !== 2) bad('malformed', `an equivocation proof carries two attestations, not ${p.attestations.length}`)
+  if (!Buffer.from(EquivocationProof.encode(p)).equals(proof)) bad('malformed', 'equivocation proof is not canonically encoded')
   const [a, b] = p.attestations.map(bytes => checkAttestation(bytes, Number.POSITIVE_INFINITY, opts)).sort((x, y) => x.id < y.id ? -1 : x.id > y.id ? 1 : 0)
   if (a.builder !== b.builder) bad('not-equivocation', 'attestations by different builders')
   if (a.job !== b.job) bad('not-equivocation', 'attestations for different jobs')
@@ -409,6 +410,8 @@ export function checkConsensusMessage (bytes: Uint8Array, now: number, opts: Che
   } catch (err: any) {
     bad('malformed', `undecodable consensus message: ${err.message}`)
   }
+  // one encoding per message: a re-wrapped copy (padding, unknown fields) would get a new gossip id
+  if (!Buffer.from(ConsensusMessage.encode(m)).equals(bytes)) bad('malformed', 'consensus message is not canonically encoded')
   const hasAttestation = m.attestation.length > 0
   const hasEquivocation = m.equivocation.length > 0
   if (hasAttestation === hasEquivocation) bad('malformed', 'a consensus message carries exactly one of attestation and equivocation')

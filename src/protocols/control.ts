@@ -17,7 +17,8 @@ import { MAX_CLOCK_SKEW_MS, nextSequence } from './announce.ts'
 
 export type ControlAction = 'halt' | 'resume'
 const ACTION_CODE: Record<ControlAction, number> = { halt: 1, resume: 2 }
-const MAX_REASON = 512
+/** the longest halt or resume reason, in characters (the CLI checks --reason against it) */
+export const MAX_REASON = 512
 
 export interface CheckedControl {
   id: string

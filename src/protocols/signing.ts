@@ -103,10 +103,15 @@ export function loadTrustedAnnouncers (entries: string[]): TrustedKeys {
     } catch (err: any) {
       throw new KeyFileError(`cannot read announcer public key ${entry}: ${err.code ?? err.message}`)
     }
+    let found = 0
     text.split('\n').forEach((line, i) => {
       if (line.trim() === '' || line.trim().startsWith('#')) return
       keys.add(parsePublicKeyLine(line, `${entry}:${i + 1}`))
+      found++
     })
+    // a file named as an announcer key that holds none is a mistake (an empty file, /dev/null, the wrong
+    // file), not a wish to trust nobody: a node would run refusing every announcement
+    if (found === 0) throw new KeyFileError(`${entry}: no announcer public key in it (expected '${PUBLIC_KEY_PREFIX} <base64>')`)
   }
   return keys
 }
@@ -146,6 +151,12 @@ export function openEnvelope (bytes: Uint8Array, trusted: TrustedKeys, expectKin
     env = SignedEnvelope.decode(bytes, { limits: {} })
   } catch (err: any) {
     throw new EnvelopeError('malformed', `undecodable envelope: ${err.message}`)
+  }
+  // one encoding per (kind, payload, key, signature), as for attestations: otherwise anyone could re-wrap
+  // a valid envelope (an unknown field, a padded varint) into bytes gossipsub has not seen, which every
+  // node would verify again and ignore as a duplicate, at no cost to the sender's score
+  if (!Buffer.from(SignedEnvelope.encode(env)).equals(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))) {
+    throw new EnvelopeError('malformed', 'envelope is not canonically encoded')
   }
   const domain = DOMAINS[env.kind]
   if (domain === undefined) throw new EnvelopeError('malformed', `unknown envelope kind ${env.kind}`)

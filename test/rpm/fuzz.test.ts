@@ -3,6 +3,8 @@
  * flips, absurd counts, offsets and sizes written into index entries and preambles. The reader throws
  * nothing but RpmFormatError, takes bounded time, never asks for more bytes than the file holds, and a
  * mutated package is accepted only if the bytes its signature and digests cover are unchanged.
+ * Run counts and seed follow test/fuzz/runs.ts: SKYLINE_FUZZ_RUNS for a long run, SKYLINE_FUZZ_SEED
+ * (or RPM_FUZZ_SEED) for another seed.
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -15,9 +17,10 @@ import type { Keyring } from '../../src/rpm/keyring.ts'
 import { readRpm, readRpmFile, type RpmPackage } from '../../src/rpm/reader.ts'
 import { verifyRpm } from '../../src/rpm/verify.ts'
 import { fixture, fixtureBytes, hasRpmkeys, keyringOf, LiveRpmkeys, recordingHandle } from './helpers.ts'
+import { FUZZ_SEED, STRESS, runs, timeoutFor } from '../fuzz/runs.ts'
 
-/** Fixed, so runs are repeatable; RPM_FUZZ_SEED explores other seeds. */
-const SEED = Number(process.env.RPM_FUZZ_SEED ?? 20251122)
+/** Fixed, so runs are repeatable; SKYLINE_FUZZ_SEED (or RPM_FUZZ_SEED) explores other seeds. */
+const SEED = process.env.SKYLINE_FUZZ_SEED !== undefined ? FUZZ_SEED : Number(process.env.RPM_FUZZ_SEED ?? 20251122)
 const PARSE_BUDGET_MS = 2000
 
 /** Signed packages, with the keyring that accepts each. */
@@ -55,7 +58,8 @@ const FIELD_VALUES = fc.oneof(
 )
 
 describe('rpm reader and verifier under mutation (fast-check, fixed seed)', function () {
-  this.timeout(60_000)
+  // a verification costs milliseconds: a long run takes a fifth of SKYLINE_FUZZ_RUNS per property
+  this.timeout(STRESS ? timeoutFor(60_000, 800, 5) : 60_000)
   const keyrings = new Map<string, Keyring>()
   const accepted: Array<{ name: string, bytes: Uint8Array, keys: string[] }> = []
 
@@ -85,7 +89,7 @@ describe('rpm reader and verifier under mutation (fast-check, fixed seed)', func
       const n = cut % bytes.byteLength
       const r = await verifyRpm(bytes.subarray(0, n), keyrings.get(file) as Keyring)
       assert.equal(r.verdict, 'rejected', `${file} cut at ${n}`)
-    }), { seed: SEED, numRuns: 150 })
+    }), { seed: SEED, numRuns: runs(150, 5) })
   })
 
   it('random bit flips: only RpmFormatError; accepted only if the signed and digested bytes are unchanged', async function () {
@@ -112,7 +116,7 @@ describe('rpm reader and verifier under mutation (fast-check, fixed seed)', func
           assert.ok(covered(bytes, parsed).equals(covered(original, origPkg)), `${file}: accepted with changed signed bytes (${JSON.stringify(flips)})`)
           accepted.push({ name: `flip-${accepted.length}.rpm`, bytes, keys })
         }
-      }), { seed: SEED, numRuns: 800 })
+      }), { seed: SEED, numRuns: runs(800, 5) })
   })
 
   it('absurd counts, offsets and types in index entries and preambles: RpmFormatError, never a crash or a hang', async function () {
@@ -150,7 +154,7 @@ describe('rpm reader and verifier under mutation (fast-check, fixed seed)', func
             accepted.push({ name: `field-${accepted.length}.rpm`, bytes, keys: SIGNED.find(([f]) => f === file)?.[1] ?? [] })
           }
         }
-      }), { seed: SEED, numRuns: 800 })
+      }), { seed: SEED, numRuns: runs(800, 5) })
   })
 
   it('random bytes behind a valid lead and header magic: RpmFormatError only', function () {
@@ -160,7 +164,7 @@ describe('rpm reader and verifier under mutation (fast-check, fixed seed)', func
       bytes.set(lead)
       bytes.set(tail, lead.byteLength)
       tryRead(bytes)
-    }), { seed: SEED, numRuns: 500 })
+    }), { seed: SEED, numRuns: runs(500, 2) })
   })
 
   it('mutants we accepted are accepted by rpmkeys 4.18 too (when installed)', function () {

@@ -2,7 +2,7 @@
 import { parse } from '../args.ts'
 import { UsageError } from '../errors.ts'
 import { loadAnnouncerKey } from '../../protocols/signing.ts'
-import { createControl } from '../../protocols/control.ts'
+import { createControl, MAX_REASON } from '../../protocols/control.ts'
 import { startClientNode, waitForTopicPeers } from '../client-node.ts'
 
 const HELP = `usage: skyline control halt|resume --key F --bootstrap MA... [--reason TEXT]
@@ -23,6 +23,7 @@ export async function run (argv: string[]): Promise<number> {
   if (values.help === true) { process.stdout.write(HELP + '\n'); return 0 }
   if (values.key === undefined) throw new UsageError('--key F (the announcer key) is required')
   if (values.bootstrap === undefined) throw new UsageError('--bootstrap MA is required (a node of the mesh)')
+  if ((values.reason ?? '').length > MAX_REASON) throw new UsageError(`--reason is at most ${MAX_REASON} characters (got ${(values.reason ?? '').length})`)
   const key = loadAnnouncerKey(values.key)
   const envelope = createControl({ action, reason: values.reason ?? '' }, key)
   const node = await startClientNode({ name: 'control', bootstrap: values.bootstrap, dataDir: values['data-dir'] })

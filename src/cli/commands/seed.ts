@@ -9,7 +9,7 @@ import { startClientNode, waitForTopicPeers } from '../client-node.ts'
 import { assignInMesh } from '../../consensus/mesh-assignment.ts'
 import { Keyring, verifyRpmFile } from '../../rpm/index.ts'
 import { loadAnnouncerKey } from '../../protocols/signing.ts'
-import { createAnnouncement, DEFAULT_QUORUM, DEFAULT_REPLICAS, type CheckedAnnouncement } from '../../protocols/announce.ts'
+import { createAnnouncement, DEFAULT_QUORUM, DEFAULT_REPLICAS, MAX_REPLICAS, type CheckedAnnouncement } from '../../protocols/announce.ts'
 import type { PeerId } from '@libp2p/interface'
 import { resolve } from 'node:path'
 import type { SkylineNode } from '../../node/index.ts'
@@ -48,6 +48,9 @@ export async function run (argv: string[]): Promise<number> {
   const replicas = int(values.replicas, '--replicas', DEFAULT_REPLICAS)
   const quorum = int(values.quorum, '--quorum', Math.min(DEFAULT_QUORUM, replicas))
   const waitMs = int(values.wait, '--wait', 600) * 1000
+  // what createAnnouncement would refuse, refused before joining the mesh
+  if (replicas > MAX_REPLICAS) throw new UsageError(`--replicas must be at most ${MAX_REPLICAS} (got ${replicas})`)
+  if (quorum > replicas || 2 * quorum <= replicas) throw new UsageError(`--quorum must be a strict majority of the replicas: more than ${replicas / 2} and at most ${replicas} (got ${quorum})`)
   const target = values.target ?? DEFAULT_TARGET
   const out = process.stdout
 

@@ -53,12 +53,17 @@ export function computeRoot (size: number, chunkSize: number, chunkHashes: Uint8
   return h.digest('hex')
 }
 
+/** A value for an error message: numbers as they are, anything else by its type (never its own toString) */
+function shown (v: unknown): string {
+  return typeof v === 'number' ? String(v) : `(${typeof v})`
+}
+
 /** Checks a chunk size is one the protocol allows for a blob of `size` bytes */
 export function checkChunking (size: number, chunkSize: number, maxBlobSize: number): void {
-  if (!Number.isSafeInteger(size) || size < 0) throw new InvalidBlobRefError(`invalid size ${size}`)
+  if (!Number.isSafeInteger(size) || size < 0) throw new InvalidBlobRefError(`invalid size ${shown(size)}`)
   if (size > maxBlobSize) throw new InvalidBlobRefError(`size ${size} exceeds the maximum ${maxBlobSize}`)
   if (!Number.isSafeInteger(chunkSize) || chunkSize < MIN_CHUNK_SIZE || chunkSize > MAX_CHUNK_SIZE) {
-    throw new InvalidBlobRefError(`chunk size ${chunkSize} outside ${MIN_CHUNK_SIZE}..${MAX_CHUNK_SIZE}`)
+    throw new InvalidBlobRefError(`chunk size ${shown(chunkSize)} outside ${MIN_CHUNK_SIZE}..${MAX_CHUNK_SIZE}`)
   }
   if (chunkCount(size, chunkSize) > MAX_CHUNKS) throw new InvalidBlobRefError(`${chunkCount(size, chunkSize)} chunks exceed ${MAX_CHUNKS}; use a larger chunk size`)
 }
@@ -66,8 +71,11 @@ export function checkChunking (size: number, chunkSize: number, maxBlobSize: num
 /** Validates every field of a reference before use; returns a normalised copy (lowercase hex) */
 export function validateRef (ref: BlobRef, maxBlobSize: number): BlobRef {
   if (ref == null || typeof ref !== 'object') throw new InvalidBlobRefError('a blob reference must be an object')
-  const sha = String(ref.sha256).toLowerCase()
-  const root = String(ref.root).toLowerCase()
+  // strings only: String() of an object without a prototype throws a TypeError, and of any other
+  // object calls code the reference supplied
+  if (typeof ref.sha256 !== 'string' || typeof ref.root !== 'string') throw new InvalidBlobRefError('sha256 and root must be hex strings')
+  const sha = ref.sha256.toLowerCase()
+  const root = ref.root.toLowerCase()
   if (!HEX64.test(sha)) throw new InvalidBlobRefError('sha256 must be 64 hex characters')
   if (!HEX64.test(root)) throw new InvalidBlobRefError('root must be 64 hex characters')
   checkChunking(ref.size, ref.chunkSize, maxBlobSize)

@@ -16,6 +16,7 @@ import { open, rename, rm, readFile, stat, type FileHandle } from 'node:fs/promi
 import { createHash, randomBytes } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import type { Readable } from 'node:stream'
+import '../pb/protons-fix.ts' // uint64 sizes of 2 to 4 GiB encode correctly
 import { BlobResponse } from '../pb/blob.ts'
 import { DEFAULT_CHUNK_SIZE, DEFAULT_MAX_BLOB_SIZE, PERSIST_INTERVAL, MSG_MANIFEST } from './constants.ts'
 import { BlobHashMismatchError, BlobTooLargeError, ChunkHashMismatchError, InvalidBlobRefError, ManifestMismatchError } from './errors.ts'

@@ -2,6 +2,7 @@
  * Encoding and strict decoding of `/skyline/blob/1.0.0` frames. Decoders validate every field and throw
  * BlobProtocolError for anything malformed, so handlers never see an invalid message.
  */
+import '../pb/protons-fix.ts' // uint64 sizes of 2 to 4 GiB encode correctly
 import { BlobRequest, BlobResponse } from '../pb/blob.ts'
 import { MAX_CHUNKS, MAX_CHUNK_SIZE, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MSG_CHUNK, MSG_HAVE, MSG_MANIFEST, STATUS_BUSY, STATUS_OK } from './constants.ts'
 import { BlobProtocolError } from './errors.ts'
