@@ -15,6 +15,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { BuilderKeyCache, checkConsensusMessage, createAttestation, encodeConsensusMessage } from '../src/protocols/attestation.ts'
 import { tally, type TallyAttestation } from '../src/consensus/tally.ts'
+import { reportFigures } from './lib/summary.ts'
 
 const { values } = parseArgs({ options: { builders: { type: 'string', default: '20' }, 'per-builder': { type: 'string', default: '1000' } } })
 const nBuilders = Number(values.builders)
@@ -106,3 +107,4 @@ console.log(`tally (per arrival):    ${tallies} in ${incMs.toFixed(0)} ms: ${(ta
 
 const pipeline = messages.length / (verifyMs + incMs) * 1000
 console.log(`verify + tally per arrival: ${pipeline.toFixed(0)} attestations/s on one core (target >= 4000/s: ${pipeline >= 4000 ? 'met' : 'NOT met'})`)
+reportFigures('attestation-throughput', { attestations: messages.length, verifyPerS: verifyRate, coldPerS: sample.length / coldMs * 1000, talliesPerS: jobs / tallyMs * 1000, pipelinePerS: pipeline, target: 4000 })

@@ -19,6 +19,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createSkylineLibp2p, type SkylineLibp2p } from '../src/node/libp2p.ts'
 import { refOf, type BlobRef } from '../src/protocols/blob/index.ts'
+import { reportFigures } from './lib/summary.ts'
 
 const { values } = parseArgs({
   options: {
@@ -185,6 +186,7 @@ async function main (): Promise<void> {
   console.log(`raw TCP copy, ${n} readers at once from one sender: ${(many / 1000).toFixed(3)} s, ${rawMany.toFixed(1)} MB/s per reader`)
   console.log(`ratio per-fetcher throughput / raw TCP 1 reader: ${(perFetcher / rawOne).toFixed(3)}`)
   console.log(`ratio per-fetcher throughput / raw TCP per reader with ${n} readers: ${(perFetcher / rawMany).toFixed(3)}`)
+  reportFigures('blob-transfer', { sizeMB: size / MB, fetchers: n, mode, seederRatio: seederUp / size, totalS: total / 1000, perFetcherMBs: perFetcher, rawOneMBs: rawOne })
   rmSync(dir, { recursive: true, force: true })
 }
 

@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util'
 import { detectBuilder, hashFiles, reproducibleDefines } from '../src/build/index.ts'
 import { BUILD_LANG, BUILD_PATH, BUILD_TZ } from '../src/build/constants.ts'
 import { DEMO_SPEC, makeSignedSrpm } from '../test/helpers/srpm.ts'
+import { reportFigures } from './lib/summary.ts'
 
 const { values: opts } = parseArgs({ options: { runs: { type: 'string', default: '5' } } })
 const runs = Math.max(1, Number(opts.runs))
@@ -88,6 +89,7 @@ try {
   console.info(`  of which hashing the RPMs       ${ms(median(hashes))}`)
   console.info(`  rest (work dir, copy, chown, log, moving outputs, priority wrappers): ${ms(overhead - median(setups) - median(hashes))}`)
   console.info(`build hash ${lastHash}`)
+  reportFigures('build-overhead', { runs, bareMs: median(bare), builderMs: median(full), overheadMs: overhead, sandboxMs: median(setups), hashMs: median(hashes) })
 } finally {
   await rm(dir, { recursive: true, force: true })
 }

@@ -15,6 +15,7 @@ import { testAnnouncer } from '../test/helpers/announce.ts'
 import { makeSignedSrpm, DEMO_SPEC } from '../test/helpers/srpm.ts'
 import { createAnnouncement } from '../src/protocols/announce.ts'
 import { reproducibleDefines } from '../src/build/index.ts'
+import { reportFigures } from './lib/summary.ts'
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } })
 const runs = Number(values.runs)
@@ -79,4 +80,5 @@ console.log(row('rpmbuild inside the sandbox (start → exit)', median(inside)))
 console.log(row('announcement received → rpmbuild started', p, '(assign, fetch, verify, sandbox setup; target < 200 ms)'))
 console.log(row('rpmbuild exited → build hash ready and recorded', q))
 console.log(row('overhead (both)', p + q, `= ${((p + q) / 5000 * 100).toFixed(1)}% of a 5-second build (target < 10%), ${((p + q) / b * 100).toFixed(0)}% of this ${b.toFixed(0)} ms build`))
+reportFigures('pipeline-overhead', { runs, bareMs: b, preMs: p, postMs: q, overheadMs: p + q, shareOf5s: (p + q) / 5000 })
 console.log(`  all runs: pre ${pre.map(x => x.toFixed(0)).join(' ')} | post ${post.map(x => x.toFixed(0)).join(' ')} | bare ${bare.map(x => x.toFixed(0)).join(' ')}`)

@@ -46,6 +46,7 @@ import { jobKey } from '../src/consensus/job.ts'
 import { createControl } from '../src/protocols/control.ts'
 import { assignBuilders } from '../src/consensus/assignment.ts'
 import { buildHash } from '../src/build/hash.ts'
+import { reportFigures } from './lib/summary.ts'
 
 const ROOT = resolve(import.meta.dirname, '..')
 const WORKER = join(ROOT, 'bench/lib/verdict-worker.ts')
@@ -376,6 +377,7 @@ function report (r: {
     out.push(`missing verdicts (first 10): ${missing.slice(0, 10).map(m => `job ${m.job} node ${m.node} (${m.role}, held ${m.attestationsHeld} attestations)`).join('; ')}`)
   }
   process.stdout.write(out.join('\n') + '\n')
+  reportFigures('verdict-latency', { nodes: collected.length, jobs: jobs.length, replicas: REPLICAS, quorum: QUORUM, delays: s, verdicts: all.length, expected, loadBefore: r.loadBefore[0], loadAfter: r.loadAfter[0] })
   if (opts.json) {
     process.stdout.write(JSON.stringify({ delays: s, attesters: stats(attesterDelays), assigned: stats(assignedDelays), others: stats(otherDelays), verdicts: all.length, expected, missing, outcomes: Object.fromEntries(outcomes), attestMsgs }) + '\n')
   }

@@ -1,0 +1,98 @@
+/**
+ * The node's own consensus code without a network, for benchmarks and simulations: a real
+ * ConsensusService (src/node/consensus.ts) with a real SQLite Store in a temporary directory, a trusted
+ * announcer key made for the run, and libp2p stubbed as a fixed view of the mesh: connected to `builders`,
+ * each known to advertise the builder protocol, no routing table, nothing sent anywhere. Announcements go
+ * through `announce` (checked, recorded and handed to the service, as the node's announce validator does);
+ * attestations through `consensus.validate`, as gossipsub calls it.
+ *
+ * @example
+ * ```ts
+ * const h = await tallyHarness(builderPeerIds)
+ * const a = h.announce(createAnnouncement({ ... }, h.key))
+ * await h.consensus.validate({ topic: 'consensus', data, propagationSource: p, from: p })
+ * h.close()
+ * ```
+ */
+import { createPrivateKey, createPublicKey } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { logger } from '@libp2p/logger'
+import type { PeerId } from '@libp2p/interface'
+import { BUILDER_PROTOCOL } from '../../src/consensus/mesh-assignment.ts'
+import { ConsensusService, type ConsensusInit } from '../../src/node/consensus.ts'
+import { Store } from '../../src/node/store.ts'
+import { PeerPenalties } from '../../src/node/penalties.ts'
+import { checkAnnouncement, type CheckedAnnouncement } from '../../src/protocols/announce.ts'
+import { generateAnnouncerKey, loadTrustedAnnouncers, rawPublicKey, type AnnouncerKey } from '../../src/protocols/signing.ts'
+
+export interface TallyHarness {
+  consensus: ConsensusService
+  store: Store
+  /** the run's announcer key, trusted by the service */
+  key: AnnouncerKey
+  dbPath: string
+  /** checks, records and hands over an announcement envelope */
+  announce: (envelope: Uint8Array) => CheckedAnnouncement
+  close: () => void
+}
+
+export async function tallyHarness (builders: PeerId[]): Promise<TallyHarness> {
+  const dir = mkdtempSync(join(tmpdir(), 'skyline-bench-tally-'))
+  const dbPath = join(dir, 'skyline.db')
+  const store = new Store(dbPath)
+  const g = generateAnnouncerKey()
+  const privateKey = createPrivateKey(g.privatePem)
+  const key = { privateKey, publicKey: rawPublicKey(createPublicKey(privateKey)) }
+  const trusted = loadTrustedAnnouncers([g.publicLine('bench').trim()])
+  const self = await generateKeyPair('Ed25519')
+  const libp2p = {
+    peerId: peerIdFromPrivateKey(self),
+    getPeers: () => builders,
+    services: { dht: {} },
+    peerStore: { get: async () => ({ protocols: [BUILDER_PROTOCOL] }) }
+  }
+  const consensus = new ConsensusService({
+    libp2p: libp2p as unknown as ConsensusInit['libp2p'],
+    store,
+    jobs: {} as unknown as ConsensusInit['jobs'],
+    penalties: new PeerPenalties(),
+    privateKey: self,
+    trusted: () => trusted,
+    selfEligible: false,
+    publish: async () => {},
+    log: logger('skyline:bench:tally')
+  })
+  consensus.start()
+  return {
+    consensus,
+    store,
+    key,
+    dbPath,
+    announce: envelope => {
+      const checked = checkAnnouncement(envelope, trusted, Date.now())
+      const a = checked.announcement
+      store.addAnnouncement({
+        id: checked.id,
+        job: checked.job,
+        announcer: checked.announcer,
+        sequence: a.sequence,
+        nevra: a.nevra,
+        srpmSha256: Buffer.from(a.srpmSha256).toString('hex'),
+        expiresAt: Number(a.expiresAt),
+        receivedAt: Date.now(),
+        envelope
+      })
+      consensus.onAnnouncement(checked)
+      return checked
+    },
+    close: () => {
+      consensus.stop()
+      store.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
