@@ -22,6 +22,8 @@ import type { Ping } from '@libp2p/ping'
 import { Registry } from 'prom-client'
 import { DHT_PROTOCOL } from './constants.ts'
 import { TOPIC_NAMES, stringifyTopic } from '../protocols/topics.ts'
+import { attachPenalties } from '../protocols/gossip.ts'
+import { PeerPenalties } from './penalties.ts'
 import { blobService, type BlobService } from '../protocols/blob/index.ts'
 
 export type SkylineServices = {
@@ -49,6 +51,15 @@ export interface Libp2pOptions {
   /** the blob store's directory (default: a per-peer directory under the system temp dir) */
   blobDir?: string
 }
+
+/** @default 25 redials of a lost keep-alive peer (about 35 minutes with the backoff below) */
+export const RECONNECT_RETRIES = 25
+/** @default 2 s before the first redial */
+export const RECONNECT_RETRY_INTERVAL_MS = 2_000
+/** @default 1.25: each wait between redials is this much longer than the last */
+export const RECONNECT_BACKOFF_FACTOR = 1.25
+/** @default 20 (kad-dht's k): lost keep-alive peers redialled at once (each holds a slot while it retries) */
+export const MAX_PARALLEL_RECONNECTS = 20
 
 /** Largest gossip RPC frame accepted from a peer: the biggest topic payload plus framing and control. */
 const MAX_GOSSIP_RPC = 256 * 1024
@@ -99,7 +110,10 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
   // A mesh of loopback or LAN addresses (tests, a lab, network namespaces) keeps private addresses in
   // DHT records; a node with a public listen address drops them, as the public DHT does.
   const lan = [...opts.listen, ...(opts.announce ?? [])].every(ma => isPrivate(ma))
-  return createLibp2p({
+  // penalties the gossip validation adapter gives peers that flood ignorable messages (gossip.ts)
+  const floodPenalties = new PeerPenalties()
+  const appSpecificScore = (peer: string): number => (opts.appSpecificScore?.(peer) ?? 0) + floodPenalties.score(peer)
+  const libp2p = await createLibp2p({
     // started by the caller once its protocol handlers are registered, so that the first identify
     // exchange with every peer already lists them (a builder seen without its builder protocol would be
     // left out of assignments until an identify push caught up)
@@ -117,7 +131,16 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
       : [],
     connectionManager: {
       maxConnections: opts.maxConnections,
-      inboundConnectionThreshold: opts.inboundConnectionThreshold
+      inboundConnectionThreshold: opts.inboundConnectionThreshold,
+      // kad-dht keeps its closest peers alive (a KEEP_ALIVE tag) and libp2p redials them when they drop:
+      // by default five times over about 30 s, which a partition or an outage of a few minutes outlasts,
+      // and the mesh then stays split until kad-dht's next self-query (5 minutes). Retrying for about
+      // 35 minutes (every 2 s at first, each wait 1.25 times the last) brings a healed mesh back within
+      // about a quarter of the partition's length (test/stress/netns-partition.test.ts).
+      reconnectRetries: RECONNECT_RETRIES,
+      reconnectRetryInterval: RECONNECT_RETRY_INTERVAL_MS,
+      reconnectBackoffFactor: RECONNECT_BACKOFF_FACTOR,
+      maxParallelReconnects: MAX_PARALLEL_RECONNECTS
     },
     metrics: prometheusMetrics({ registry: opts.registry, collectDefaultMetrics: true }),
     services: {
@@ -135,14 +158,21 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
         globalSignaturePolicy: 'StrictSign',
         // content-addressed message IDs: the same payload re-wrapped by another peer is a duplicate
         msgIdFn: gossipMessageId,
-        scoreParams: scoreParams(lan, opts.appSpecificScore),
+        scoreParams: scoreParams(lan, appSpecificScore),
         scoreThresholds: SCORE_THRESHOLDS,
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
         allowedTopics: TOPIC_NAMES.map(stringifyTopic),
-        maxInboundDataLength: MAX_GOSSIP_RPC
+        maxInboundDataLength: MAX_GOSSIP_RPC,
+        // one peer's RPCs, and the messages in each, are handled one after the other: a sender faster
+        // than validation is held back by flow control rather than queued without bound (a flood would
+        // otherwise run as one long chain of microtasks, starving timers, I/O and the status server)
+        awaitRpcHandler: true,
+        awaitRpcMessageHandler: true
       }),
       blobs: blobService({ directory: opts.blobDir })
     }
   })
+  attachPenalties(libp2p.services.pubsub, (peer, severity) => { floodPenalties.penalise(peer, severity) })
+  return libp2p
 }
