@@ -22,6 +22,7 @@ import { tally, type Verdict } from '../consensus/tally.ts'
 import { Reputation } from '../consensus/reputation.ts'
 import { Throttle } from '../consensus/throttle.ts'
 import { assignInMesh } from '../consensus/mesh-assignment.ts'
+import { stringifyTopic } from '../protocols/topics.ts'
 
 /** @default 4096 checked announcements kept (the rest are re-checked from the store when needed) */
 const MAX_CACHED_ANNOUNCEMENTS = 4096
@@ -31,6 +32,9 @@ const MAX_EARLY_JOBS = 256
 const MAX_EARLY_PER_JOB = 16
 /** @default 60 s before held attestations of a job that never got announced are dropped */
 const EARLY_TTL_MS = 60_000
+/** @default 2 min: how long a restarted node waits for consensus-topic peers to re-gossip its own attestations */
+const REPUBLISH_WAIT_MS = 120_000
+const CONSENSUS_TOPIC = stringifyTopic('consensus')
 /** @default 10 s: how often deadlines are checked (jobs past them become no-consensus) */
 const DEADLINE_CHECK_MS = 10_000
 
@@ -76,6 +80,9 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
   private readonly alertsShown = new Set<string>()
   readonly alerts: Array<{ kind: string, message: string, at: number }> = []
   private timer: ReturnType<typeof setInterval> | undefined
+  private republishTimer: ReturnType<typeof setInterval> | undefined
+  /** jobs open at start: tallied again at the first deadline check, once the node has its peers back */
+  private readonly retallyAtStart = new Set<string>()
 
   constructor (init: ConsensusInit) {
     super()
@@ -92,19 +99,43 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
     for (const v of this.init.store.verdicts()) {
       if (v.final && v.verdict !== 'pending') this.throttle.record(v.verdict as any, v.updatedAt, v.job)
     }
-    // builds finished before a crash whose attestation never got out
+    // builds finished before a crash: the attestation is made if it never was, and recorded ones of jobs
+    // not yet final are gossiped again once the node has peers on the topic (a crash may have come between
+    // recording and publishing; peers that synced from this node before then would never ask for it)
+    const pending: BuildRecord[] = []
     for (const j of this.init.store.jobs(['built', 'failed'])) {
       const b = this.init.store.build(j.job)
-      if (b !== undefined && this.init.store.attestation(j.job, this.self) === undefined) {
+      if (b === undefined) continue
+      if (this.init.store.attestation(j.job, this.self) === undefined) {
         this.attest(b).catch(err => this.init.log.error('attesting %s after restart: %e', j.job, err))
+      } else if (this.init.store.verdict(j.job)?.final !== true) {
+        pending.push(b)
       }
     }
+    if (pending.length > 0) this.republishWhenConnected(pending)
+    // a kill between an attestation's commit and its verdict's leaves the verdict behind: every job
+    // still open is tallied again, at the first deadline check (the peer store is empty at start)
+    for (const j of this.init.store.openJobs()) this.retallyAtStart.add(j.job)
     this.timer = setInterval(() => { this.checkDeadlines() }, DEADLINE_CHECK_MS)
     this.timer.unref()
   }
 
   stop (): void {
     clearInterval(this.timer)
+    clearInterval(this.republishTimer)
+  }
+
+  /** Gossips this node's recorded attestations again once some peer is on the consensus topic (bounded wait) */
+  private republishWhenConnected (records: BuildRecord[]): void {
+    const deadline = Date.now() + REPUBLISH_WAIT_MS
+    this.republishTimer = setInterval(() => {
+      const peers = this.init.libp2p.services.pubsub.getSubscribers(CONSENSUS_TOPIC).length
+      if (peers === 0 && Date.now() < deadline) return
+      clearInterval(this.republishTimer)
+      if (peers === 0) return
+      for (const b of records) this.attest(b).catch(err => this.init.log.error('re-gossiping the attestation of %s: %e', b.job, err))
+    }, 1_000)
+    this.republishTimer.unref()
   }
 
   /** Whether new jobs may be taken: not while the disputed share is over the threshold */
@@ -178,11 +209,13 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
       this.init.publish(encodeConsensusMessage({ equivocation: proof })).catch(err => this.init.log('publishing an equivocation proof: %e', err))
       throw new GossipValidationError('reject', 'equivocation', `builder ${a.builder} made two claims for job ${a.job.slice(0, 16)}`)
     }
-    const set = await this.assignedSet(announcement, a.builder)
+    const set = await this.assignedSet(announcement, a.builder, true)
     if (!set.includes(a.builder)) {
       // with a full view (r known builders closer than it) the attester is surely not assigned: REJECT;
-      // with a partial view, this node cannot tell: IGNORE, so an honest forwarder loses nothing
-      const action = set.length >= announcement.announcement.replicas ? 'reject' : 'ignore'
+      // with a partial view, or an attester this node could not identify, it cannot tell: IGNORE, so an
+      // honest forwarder loses nothing
+      const identified = (await this.init.libp2p.peerStore.get(peerIdFromString(a.builder)).catch(() => undefined))?.protocols.length ?? 0
+      const action = set.length >= announcement.announcement.replicas && identified > 0 ? 'reject' : 'ignore'
       throw new GossipValidationError(action, 'not-assigned', `${a.builder} is not assigned to job ${a.job.slice(0, 16)}`)
     }
     // the awaits above may have let a copy through: check again, then record without yielding
@@ -240,7 +273,7 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
    * peers and every builder that signed an attestation for the job (plus `candidate`), ranked by the
    * assignment rule. The same knowledge gives the same set on every node.
    */
-  private async assignedSet (a: CheckedAnnouncement, candidate?: string): Promise<string[]> {
+  private async assignedSet (a: CheckedAnnouncement, candidate?: string, identify = false): Promise<string[]> {
     const banned = new Set(this.init.store.bannedBuilders())
     const attesters: PeerId[] = []
     for (const b of [...this.init.store.attestations(a.job).map(x => x.builder), ...(candidate !== undefined ? [candidate] : [])]) {
@@ -251,7 +284,10 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
       replicas: a.announcement.replicas,
       selfEligible: this.init.selfEligible,
       lookup: 'never',
-      attesters
+      // attesters are candidates like any other peer: they count only as builders this node knows (or
+      // identifies, when it validates their attestation); a key made outside the mesh never does
+      extra: attesters,
+      identifyUnknown: identify
     })
     return peers.map(String).filter(p => !banned.has(p))
   }
@@ -364,6 +400,8 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
   }
 
   private checkDeadlines (): void {
+    for (const job of this.retallyAtStart) void this.retally(job)
+    this.retallyAtStart.clear()
     const now = Date.now()
     for (const j of this.init.store.openJobs()) {
       if (j.expiresAt < now) void this.retally(j.job)

@@ -23,6 +23,8 @@ export const SYNC_TIMEOUT_MS = 30_000
 export const SYNC_HORIZON_MS = 7 * 24 * 60 * 60 * 1000
 /** @default 60 s: a peer is asked again at most this often */
 const RESYNC_INTERVAL_MS = 60_000
+/** @default 5 s: a peer that disconnected and came back is asked again after at least this long */
+const RECONNECT_RESYNC_MS = 5_000
 /** @default 4: syncs from different peers at once */
 const MAX_CONCURRENT_SYNCS = 4
 
@@ -55,6 +57,8 @@ export class SyncService {
   /** when each peer was last asked (rate limit) and last answered completely (the next `since`) */
   private readonly lastSync = new Map<string, number>()
   private readonly lastComplete = new Map<string, number>()
+  /** peers that disconnected after they were last asked: asked again as soon as they are back */
+  private readonly droppedSince = new Set<string>()
   /** the last moment this node had no connection at all (start counts): it may have missed anything after */
   private lastIsolatedAt = 0
   private running = 0
@@ -92,12 +96,22 @@ export class SyncService {
   private readonly onIdentify = (evt: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
     const { peerId, protocols } = evt.detail
     if (!protocols.includes(SYNC_PROTOCOL)) return
-    const last = this.lastSync.get(peerId.toString()) ?? 0
-    if (Date.now() - last < RESYNC_INTERVAL_MS || this.running >= MAX_CONCURRENT_SYNCS) return
+    const id = peerId.toString()
+    const last = this.lastSync.get(id) ?? 0
+    // a peer that was gone may hold what it could not send then (a restart, an outage): ask it again
+    // once it is back, though not more often than every RECONNECT_RESYNC_MS if it flaps
+    const wait = this.droppedSince.has(id) ? RECONNECT_RESYNC_MS : RESYNC_INTERVAL_MS
+    if (Date.now() - last < wait || this.running >= MAX_CONCURRENT_SYNCS) return
+    this.droppedSince.delete(id)
     this.syncFrom(peerId).catch(err => this.log('sync from %p failed: %e', peerId, err))
   }
 
-  private readonly onDisconnect = (): void => {
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const id = evt.detail.toString()
+    if (this.lastSync.has(id) && this.libp2p.getConnections(evt.detail).length === 0) {
+      this.droppedSince.add(id)
+      if (this.droppedSince.size > 10_000) this.droppedSince.delete(this.droppedSince.values().next().value!)
+    }
     if (this.libp2p.getConnections().length === 0) this.lastIsolatedAt = Date.now()
   }
 

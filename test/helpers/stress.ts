@@ -13,7 +13,8 @@
  * ```
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { request } from 'node:http'
 import { randomBytes } from 'node:crypto'
 import { join, resolve } from 'node:path'
@@ -338,7 +339,10 @@ async function ip (...args: string[]): Promise<string> {
 /** Whether this process may make network namespaces (root, iproute2, netns support) */
 export async function netnsUsable (): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'not root'
-  const probe = `skyl-probe-${randomBytes(3).toString('hex')}`
+  const prefix = `skyl-${randomBytes(3).toString('hex')}`
+  const probe = `${prefix}-probe`
+  mkdirSync(OWNERS, { recursive: true })
+  writeFileSync(join(OWNERS, prefix), String(process.pid))
   try {
     await ip('netns', 'add', probe)
     await ip('-n', probe, 'link', 'add', 'br0', 'type', 'bridge')
@@ -347,6 +351,7 @@ export async function netnsUsable (): Promise<string | undefined> {
     return `network namespaces unusable: ${String(err.stderr ?? err.message).trim()}`
   } finally {
     await ip('netns', 'del', probe).catch(() => {})
+    rmSync(join(OWNERS, prefix), { force: true })
   }
 }
 
@@ -374,6 +379,9 @@ export class NetLab {
   static async create (sides: string[]): Promise<NetLab> {
     const lab = new NetLab(sides)
     labs.add(lab)
+    // who owns the namespaces: another run's stale-namespace cleanup leaves them alone while this process lives
+    mkdirSync(OWNERS, { recursive: true })
+    writeFileSync(join(OWNERS, lab.prefix), String(process.pid))
     try {
       await ip('netns', 'add', lab.bridgeNs)
       await ip('-n', lab.bridgeNs, 'link', 'set', 'lo', 'up')
@@ -415,7 +423,16 @@ export class NetLab {
     this.destroyed = true
     labs.delete(this)
     for (const ns of [...this.sides.map(s => this.ns(s)), this.bridgeNs]) await deleteNamespace(ns)
+    rmSync(join(OWNERS, this.prefix), { force: true })
   }
+}
+
+/** One file per lab, named by its prefix, holding the pid of the process that made it */
+const OWNERS = join(tmpdir(), 'skyline-stress-netns')
+
+function alivePid (pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 1) return false
+  try { process.kill(pid, 0); return true } catch (err: any) { return err.code === 'EPERM' }
 }
 
 async function deleteNamespace (ns: string): Promise<void> {
@@ -424,15 +441,21 @@ async function deleteNamespace (ns: string): Promise<void> {
   await ip('netns', 'del', ns).catch(() => {})
 }
 
-/** Deletes namespaces named skyl-* left by an earlier run that could not clean up (killing what runs in them) */
+/**
+ * Deletes namespaces named skyl-* left by an earlier run that could not clean up (killing what runs in
+ * them). Namespaces of a run still alive (this one, or another test process) are left alone.
+ */
 export async function cleanStaleNamespaces (): Promise<string[]> {
   const list = await ip('netns', 'list').catch(() => '')
-  const stale = list.split('\n').map(l => l.split(' ')[0]).filter(n => n.startsWith('skyl-'))
-  const mine = new Set([...labs].flatMap(l => [...l.sides.map(s => l.ns(s)), l.bridgeNs]))
+  const found = list.split('\n').map(l => l.split(' ')[0]).filter(n => n.startsWith('skyl-'))
   const gone: string[] = []
-  for (const ns of stale) {
-    if (mine.has(ns)) continue
+  for (const ns of found) {
+    const prefix = ns.split('-').slice(0, 2).join('-')
+    let owner = 0
+    try { owner = Number(readFileSync(join(OWNERS, prefix), 'utf8')) } catch {}
+    if (alivePid(owner)) continue
     await deleteNamespace(ns)
+    rmSync(join(OWNERS, prefix), { force: true })
     gone.push(ns)
   }
   return gone
