@@ -30,11 +30,6 @@ export interface MeshAssignmentOptions extends AbortOptions {
   extra?: PeerId[]
   /** candidates taken as eligible without asking: builders that signed an attestation for the job */
   attesters?: PeerId[]
-  /**
-   * with lookup 'never': identify candidates whose protocols this node does not know (a dial and an
-   * identify, IDENTIFY_TIMEOUT_MS at most) instead of leaving them out
-   */
-  identifyUnknown?: boolean
   log?: Logger
 }
 
@@ -91,7 +86,7 @@ export async function assignInMesh (libp2p: SkylineLibp2p, jobKey: Uint8Array, o
   for (const p of [...(opts.extra ?? []), ...(opts.attesters ?? [])]) candidates.set(p.toString(), p)
 
   if (opts.lookup !== 'always') {
-    const local = await pick(libp2p, candidates, jobKey, opts, opts.lookup === 'never' && opts.identifyUnknown === true)
+    const local = await pick(libp2p, candidates, jobKey, opts, false)
     if (opts.lookup === 'never') return local
     // a node that cannot build is never a builder: what it knows locally is its answer
     if (!opts.selfEligible || (local.length >= opts.replicas && !local.some(p => p.equals(libp2p.peerId)))) return local

@@ -209,13 +209,11 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
       this.init.publish(encodeConsensusMessage({ equivocation: proof })).catch(err => this.init.log('publishing an equivocation proof: %e', err))
       throw new GossipValidationError('reject', 'equivocation', `builder ${a.builder} made two claims for job ${a.job.slice(0, 16)}`)
     }
-    const set = await this.assignedSet(announcement, a.builder, true)
+    const set = await this.assignedSet(announcement, a.builder)
     if (!set.includes(a.builder)) {
       // with a full view (r known builders closer than it) the attester is surely not assigned: REJECT;
-      // with a partial view, or an attester this node could not identify, it cannot tell: IGNORE, so an
-      // honest forwarder loses nothing
-      const identified = (await this.init.libp2p.peerStore.get(peerIdFromString(a.builder)).catch(() => undefined))?.protocols.length ?? 0
-      const action = set.length >= announcement.announcement.replicas && identified > 0 ? 'reject' : 'ignore'
+      // with a partial view, this node cannot tell: IGNORE, so an honest forwarder loses nothing
+      const action = set.length >= announcement.announcement.replicas ? 'reject' : 'ignore'
       throw new GossipValidationError(action, 'not-assigned', `${a.builder} is not assigned to job ${a.job.slice(0, 16)}`)
     }
     // the awaits above may have let a copy through: check again, then record without yielding
@@ -273,7 +271,7 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
    * peers and every builder that signed an attestation for the job (plus `candidate`), ranked by the
    * assignment rule. The same knowledge gives the same set on every node.
    */
-  private async assignedSet (a: CheckedAnnouncement, candidate?: string, identify = false): Promise<string[]> {
+  private async assignedSet (a: CheckedAnnouncement, candidate?: string): Promise<string[]> {
     const banned = new Set(this.init.store.bannedBuilders())
     const attesters: PeerId[] = []
     for (const b of [...this.init.store.attestations(a.job).map(x => x.builder), ...(candidate !== undefined ? [candidate] : [])]) {
@@ -284,10 +282,7 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
       replicas: a.announcement.replicas,
       selfEligible: this.init.selfEligible,
       lookup: 'never',
-      // attesters are candidates like any other peer: they count only as builders this node knows (or
-      // identifies, when it validates their attestation); a key made outside the mesh never does
-      extra: attesters,
-      identifyUnknown: identify
+      attesters
     })
     return peers.map(String).filter(p => !banned.has(p))
   }
