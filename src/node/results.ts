@@ -21,7 +21,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { AbortOptions } from '@libp2p/interface'
 import type { SkylineNode } from './node.ts'
 import { checkAttestation, isSafeFileName, type AttestationFile } from '../protocols/attestation.ts'
-import { buildHash } from '../build/hash.ts'
+import { buildHash, sha256File } from '../build/hash.ts'
 
 export interface AgreedResult {
   job: string
@@ -82,13 +82,6 @@ export interface FetchProgress {
 
 export interface FetchResultOptions extends AbortOptions {
   onProgress?: (p: FetchProgress) => void
-}
-
-/** sha256 of a file, streaming */
-export async function sha256File (path: string): Promise<string> {
-  const h = createHash('sha256')
-  await pipeline(createReadStream(path), async function * (source) { for await (const chunk of source) h.update(chunk) })
-  return h.digest('hex')
 }
 
 /**
@@ -154,6 +147,13 @@ async function copyChecked (src: string, dest: string, sha256: string): Promise<
   } finally {
     rmSync(tmp, { force: true })
   }
+}
+
+/** fetchResult, then the repository metadata: what `skyline fetch` and `seed --repo` do for each agreed job */
+export async function publishResult (node: SkylineNode, result: AgreedResult, repoDir: string, opts: FetchResultOptions = {}): Promise<{ written: string[], kept: string[] }> {
+  const out = await fetchResult(node, result, repoDir, opts)
+  await updateRepository(repoDir, { signal: opts.signal })
+  return out
 }
 
 let repoQueue: Promise<unknown> = Promise.resolve()

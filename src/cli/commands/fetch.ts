@@ -11,7 +11,7 @@ import { UsageError, EXIT_OK, EXIT_REJECTED } from '../errors.ts'
 import { startClientNode, waitForTopicPeers } from '../client-node.ts'
 import { loadConfig, type SkylineNode } from '../../node/index.ts'
 import { defaultConfigFile } from './node.ts'
-import { agreedResult, fetchResult, updateRepository } from '../../node/results.ts'
+import { agreedResult, publishResult } from '../../node/results.ts'
 import { Progress } from '../progress.ts'
 
 const HELP = `usage: skyline fetch --repo DIR --bootstrap MA... --announcer F... [--all] [--follow] [--wait SECONDS]
@@ -88,12 +88,11 @@ export async function run (argv: string[]): Promise<number> {
       const res = r.result
       done.add(job)
       try {
-        const out = await fetchResult(node, res, repo, {
+        const out = await publishResult(node, res, repo, {
           signal: stop.signal,
           onProgress: p => progress.bar(`${res.nevra}: ${p.file}`, p.done, p.total)
         })
         progress.clear()
-        await updateRepository(repo, { signal: stop.signal })
         fetched++
         say({ type: 'fetched', job, nevra: res.nevra, hash: res.hash, files: res.files, agreeing: res.agreeing, repo, written: out.written, kept: out.kept },
           `${res.nevra}: agreed ${res.hash.slice(0, 16)} by ${res.agreeing.length} builders; ${res.files.map(f => `${f.name} (sha256 ${f.sha256.slice(0, 12)} checked)`).join(', ')} -> ${repo}`)

@@ -13,7 +13,7 @@ import { createAnnouncement, DEFAULT_QUORUM, DEFAULT_REPLICAS, MAX_REPLICAS, typ
 import type { PeerId } from '@libp2p/interface'
 import { resolve } from 'node:path'
 import type { SkylineNode } from '../../node/index.ts'
-import { agreedResult, fetchResult, updateRepository } from '../../node/results.ts'
+import { agreedResult, publishResult } from '../../node/results.ts'
 import { Progress } from '../progress.ts'
 
 const HELP = `usage: skyline seed --key F --keyring PATH [--bootstrap MA]... [--replicas r] [--quorum q] [--target T]
@@ -169,8 +169,7 @@ async function fetchVerdicts (node: SkylineNode, jobs: Array<{ job: string, nevr
         continue
       }
       try {
-        await fetchResult(node, r.result, repo, { signal, onProgress: p => progress.bar(`${nevra}: ${p.file}`, p.done, p.total) })
-        await updateRepository(repo, { signal })
+        await publishResult(node, r.result, repo, { signal, onProgress: p => progress.bar(`${nevra}: ${p.file}`, p.done, p.total) })
         progress.clear()
         out.write(`${nevra}: agreed ${r.result.hash.slice(0, 16)}; ${r.result.files.length} RPM(s) checked and written to ${repo}\n`)
       } catch (err: any) {
