@@ -49,6 +49,7 @@ import { createAttestation, encodeConsensusMessage } from '../src/protocols/atte
 import { tallyHarness } from './lib/tally-harness.ts'
 import { runJobMesh, describeJobMesh, type JobMeshResult } from './lib/job-mesh.ts'
 import { markdownTable, reportFigures, spread } from './lib/summary.ts'
+import { candidateCount } from '../src/consensus/assignment.ts'
 
 const { values: opts } = parseArgs({
   options: {
@@ -174,7 +175,8 @@ async function tallyRun (): Promise<TallyResult> {
       const beacon = randomBytes(32)
       announcements.push(createAnnouncement({
         nevra: `pkg${j}-1.0-1.fc41.src`, srpmSha256, srpmSize: 123456, target: TARGET, replicas: R, quorum: Q,
-        chunkSize: MIN_CHUNK_SIZE, chunkRoot: randomBytes(32), beacon, sequence: BigInt(j + 1), now
+        chunkSize: MIN_CHUNK_SIZE, chunkRoot: randomBytes(32), beacon, sequence: BigInt(j + 1), now,
+        candidates: assignBuilders(jobKey(srpmSha256, TARGET, beacon), peers, candidateCount(R))
       }, key))
       const k = jobKey(srpmSha256, TARGET, beacon)
       const job = Buffer.from(k).toString('hex')

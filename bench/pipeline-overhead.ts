@@ -12,6 +12,8 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startNode, tempDir, waitFor } from '../test/helpers/mesh.ts'
 import { testAnnouncer } from '../test/helpers/announce.ts'
+import { randomBytes } from 'node:crypto'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { makeSignedSrpm, DEMO_SPEC } from '../test/helpers/srpm.ts'
 import { createAnnouncement } from '../src/protocols/announce.ts'
 import { reproducibleDefines } from '../src/build/index.ts'
@@ -54,7 +56,10 @@ for (let i = 0; i < runs; i++) {
   builder.jobs.addEventListener('progress', onProgress as any)
   builder.jobs.addEventListener('built', onBuilt as any)
   const m = await seeder.libp2p.services.blobs.add(srpm.srpmPath)
+  const beacon = randomBytes(32)
   await seeder.announce(createAnnouncement({
+    beacon,
+    candidates: [peerIdFromString(builder.peerId.toString())],
     nevra: srpm.nevra, srpmSha256: Buffer.from(m.sha256, 'hex'), srpmSize: m.size, target: 'fedora-41-x86_64', replicas: 1, quorum: 1, chunkSize: m.chunkSize, chunkRoot: Buffer.from(m.root, 'hex')
   }, announcer.key))
   await waitFor('the build', () => marks.built !== undefined, 120_000, 5)

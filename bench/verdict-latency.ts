@@ -47,6 +47,7 @@ import { createControl } from '../src/protocols/control.ts'
 import { assignBuilders } from '../src/consensus/assignment.ts'
 import { buildHash } from '../src/build/hash.ts'
 import { reportFigures } from './lib/summary.ts'
+import { candidateCount } from '../src/consensus/assignment.ts'
 
 const ROOT = resolve(import.meta.dirname, '..')
 const WORKER = join(ROOT, 'bench/lib/verdict-worker.ts')
@@ -216,7 +217,8 @@ async function run (dir: string): Promise<void> {
       const job: Job = { index: j, job: Buffer.from(key).toString('hex'), announcer: j % NODES, announcedAt: NaN, assigned, attesters: assigned.slice(0, QUORUM), attestedAt: [], hash }
       jobs.push(job)
       const envelope = createAnnouncement({
-        nevra: `verdictbench-1.0-${j + 1}.src`, srpmSha256, srpmSize: 1024, target, chunkSize: MIN_CHUNK_SIZE, chunkRoot: randomBytes(32), beacon, replicas: REPLICAS, quorum: QUORUM
+        nevra: `verdictbench-1.0-${j + 1}.src`, srpmSha256, srpmSize: 1024, target, chunkSize: MIN_CHUNK_SIZE, chunkRoot: randomBytes(32), beacon, replicas: REPLICAS, quorum: QUORUM,
+        candidates: assignBuilders(key, peers, candidateCount(REPLICAS))
       }, announcer.key)
       tasks.push((async () => {
         const a = await workers[job.announcer].request({ type: 'announce', envelope: Buffer.from(envelope).toString('base64') })

@@ -4,8 +4,11 @@ import { join } from 'node:path'
 import { SignedEnvelope, Announcement } from '../src/protocols/pb/announce.ts'
 import { checkAnnouncement, createAnnouncement } from '../src/protocols/announce.ts'
 import { loadTrustedAnnouncers, signEnvelope, ENVELOPE_KIND, TrustedKeys, loadAnnouncerKey } from '../src/protocols/signing.ts'
+import type { PeerId } from '@libp2p/interface'
 import { jobKey } from '../src/consensus/job.ts'
-import { testAnnouncer, testAnnouncement } from './helpers/announce.ts'
+import { jobKadId } from '../src/consensus/assignment.ts'
+import { peerKadId, xorDistance } from '../src/consensus/distance.ts'
+import { randomPeerId, testAnnouncer, testAnnouncement } from './helpers/announce.ts'
 import { tempDir } from './helpers/mesh.ts'
 import { runCli } from './helpers/cli.ts'
 
@@ -72,6 +75,30 @@ describe('announcements', () => {
     rejects(sign({ expiresAt: BigInt(now + 30 * 86400_000) }), 'malformed')
   })
 
+  it('candidates: q to 64 distinct Ed25519 peer IDs; the builders are the r listed closest to the job key', () => {
+    const sign = (over: Partial<Announcement>): Uint8Array => {
+      const a = Announcement.decode(SignedEnvelope.decode(testAnnouncement(announcer)).payload)
+      return signEnvelope(ENVELOPE_KIND.announcement, Announcement.encode({ ...a, ...over }), announcer.key)
+    }
+    const ids = Array.from({ length: 65 }, randomPeerId)
+    const mh = (p: PeerId): Uint8Array<ArrayBuffer> => new Uint8Array(p.toMultihash().bytes)
+    const bytes = (n: number): Array<Uint8Array<ArrayBuffer>> => ids.slice(0, n).map(mh)
+    rejects(sign({ candidates: [] }), 'malformed')
+    rejects(sign({ candidates: bytes(2) }), 'malformed') // fewer than q = 3: no verdict possible
+    rejects(sign({ candidates: [...bytes(3), bytes(1)[0]] }), 'malformed') // listed twice
+    rejects(sign({ candidates: [...bytes(3), new Uint8Array(38)] }), 'malformed') // not an Ed25519 multihash
+    rejects(sign({ candidates: [...bytes(3), mh(ids[3]).slice(0, 37)] }), 'malformed')
+    rejects(sign({ candidates: bytes(65) }), 'malformed')
+    const three = checkAnnouncement(sign({ candidates: bytes(3) }), trusted, Date.now())
+    assert.deepEqual(three.builders.map(String).sort(), ids.slice(0, 3).map(String).sort(), 'with r = 5 and three candidates, all three build')
+    const all = checkAnnouncement(sign({ candidates: bytes(64) }), trusted, Date.now())
+    assert.equal(all.candidates.length, 64)
+    const d = (p: { toMultihash: () => { bytes: Uint8Array } }): string => Buffer.from(xorDistance(jobKadId(all.jobKey), peerKadId(p as any))).toString('hex')
+    const ranked = [...all.candidates].sort((a, b) => d(a) < d(b) ? -1 : 1)
+    assert.deepEqual(all.builders.map(String), ranked.slice(0, 5).map(String))
+    assert.throws(() => testAnnouncement(announcer, { candidates: ids.slice(0, 2) }), /fewer than the quorum/)
+  })
+
   it('createAnnouncement refuses to sign bad fields', () => {
     assert.throws(() => testAnnouncement(announcer, { quorum: 1, replicas: 4 }), /quorum/)
   })
@@ -99,7 +126,7 @@ describe('announcements', () => {
       assert.equal(r.code, 0, r.stderr)
       assert.match(r.stdout, /^skyline-announcer-ed25519 [A-Za-z0-9+/]{43}=\n$/)
       const key = loadAnnouncerKey(out)
-      const bytes = createAnnouncement({ nevra: 'a-1-1.src', srpmSha256: new Uint8Array(32), srpmSize: 1, target: 't', chunkSize: 65536, chunkRoot: new Uint8Array(32) }, key)
+      const bytes = createAnnouncement({ nevra: 'a-1-1.src', srpmSha256: new Uint8Array(32), srpmSize: 1, target: 't', chunkSize: 65536, chunkRoot: new Uint8Array(32), candidates: Array.from({ length: 5 }, randomPeerId) }, key)
       assert.ok(checkAnnouncement(bytes, loadTrustedAnnouncers([`${out}.pub`]), Date.now()))
       const again = await runCli(['keys', 'generate', '--out', out])
       assert.equal(again.code, 2)

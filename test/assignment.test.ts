@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
-import { assignBuilders, jobKadId } from '../src/consensus/assignment.ts'
+import { assignBuilders, candidateBytes, candidateCount, jobBuilders, jobKadId, parseCandidates } from '../src/consensus/assignment.ts'
 import { peerKadId, xorDistance, compareDistance } from '../src/consensus/distance.ts'
 
 async function peers (n: number): Promise<PeerId[]> {
@@ -57,6 +57,32 @@ describe('assignment: the r closest peers to a job', () => {
     // 600 assignments over 40 peers: every peer is used, none takes a large share
     assert.ok(counts.size >= 35, `only ${counts.size} peers used`)
     assert.ok(Math.max(...counts.values()) < 60)
+  })
+
+  it('jobBuilders: the r closest candidates, a banned one replaced by the next; peers not listed never count', () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.integer({ min: 1, max: 8 }), fc.nat({ max: 7 }), (key, r, ban) => {
+      const candidates = assignBuilders(key, pool, 2 * r)
+      const builders = jobBuilders(key, candidates, r)
+      assert.deepEqual(builders.map(String), candidates.slice(0, r).map(String))
+      // a closer peer that is not a candidate changes nothing
+      const outsider = assignBuilders(key, pool, 40).find(p => !candidates.some(c => c.equals(p)))
+      if (outsider !== undefined) assert.deepEqual(jobBuilders(key, [...candidates], r).map(String), builders.map(String))
+      const banned = builders[ban % builders.length].toString()
+      const after = jobBuilders(key, candidates, r, new Set([banned])).map(String)
+      assert.ok(!after.includes(banned))
+      assert.deepEqual(after, candidates.map(String).filter(p => p !== banned).slice(0, r))
+    }), { seed: 11, numRuns: 100 })
+  })
+
+  it('parseCandidates takes Ed25519 peer ID multihashes only, each once, at most 64', () => {
+    const ids = pool.slice(0, 5)
+    const parsed = parseCandidates(ids.map(candidateBytes))
+    assert.deepEqual(parsed.map(String), ids.map(String))
+    assert.throws(() => parseCandidates([candidateBytes(ids[0]), candidateBytes(ids[0])]), { name: 'AssignmentError', message: /listed twice/ })
+    assert.throws(() => parseCandidates([new Uint8Array(34)]), { name: 'AssignmentError', message: /not an Ed25519 peer ID/ })
+    assert.throws(() => parseCandidates(Array.from({ length: 65 }, () => candidateBytes(ids[0]))), { name: 'AssignmentError', message: /at most 64/ })
+    assert.equal(candidateCount(5), 10)
+    assert.equal(candidateCount(64), 64)
   })
 
   it('refuses r < 1', () => {

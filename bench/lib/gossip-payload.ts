@@ -18,6 +18,7 @@
  * ```
  */
 import { randomBytes } from 'node:crypto'
+import { randomPeerId } from '../../test/helpers/announce.ts'
 import { createPrivateKey, createPublicKey } from 'node:crypto'
 import type { TopicName } from '../../src/protocols/topics.ts'
 import { createAnnouncement, MIN_CHUNK_SIZE } from '../../src/protocols/announce.ts'
@@ -35,6 +36,8 @@ const BEACON_SIZE = 32
 let key: AnnouncerKey | undefined
 /** sequence numbers are unique per announcer: the run's start in µs plus the message's seq */
 let sequenceBase = 0n
+/** real announcements list 2r candidate builders; these name nobody, so no node builds */
+const candidates = Array.from({ length: 10 }, randomPeerId)
 
 /**
  * Parent, once per run: an announcer key for this run. `announcers` goes into every node's config
@@ -70,6 +73,7 @@ export async function makePayload (sendTime: number, seq: number): Promise<{ top
     chunkSize: MIN_CHUNK_SIZE,
     chunkRoot: randomBytes(32),
     beacon,
+    candidates,
     sequence: sequenceBase + BigInt(seq) + 1n,
     now: Math.floor(sendTime)
   }, key)

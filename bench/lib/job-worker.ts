@@ -11,7 +11,8 @@
  * process, so the counters are this node's alone).
  */
 import { mkdirSync } from 'node:fs'
-import { createPrivateKey, createPublicKey } from 'node:crypto'
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto'
+import { jobKey } from '../../src/consensus/job.ts'
 import { loadConfig, SkylineNode } from '../../src/node/index.ts'
 import { stringifyTopic } from '../../src/protocols/topics.ts'
 import { BUILDER_PROTOCOL } from '../../src/consensus/mesh-assignment.ts'
@@ -124,7 +125,11 @@ async function handle (req: JobWorkerRequest): Promise<JobWorkerReply> {
       if (key === undefined) throw new Error('not the seeder')
       const t0 = now()
       const m = await node!.libp2p.services.blobs.add(req.path)
+      const beacon = randomBytes(32)
+      const candidates = await node!.findCandidates(jobKey(Buffer.from(m.sha256, 'hex'), 'fedora-41-x86_64', beacon), req.replicas)
       const envelope = createAnnouncement({
+        beacon,
+        candidates,
         nevra: req.nevra,
         srpmSha256: Buffer.from(m.sha256, 'hex'),
         srpmSize: m.size,

@@ -1,17 +1,21 @@
 /**
  * Who builds a job: the r eligible peers closest to the job by Kademlia XOR distance. A pure function of
  * the job key and a peer list, so every node that knows the same peers computes the same set, in any
- * order. The job's DHT lookup key is the job key itself: kad-dht's getClosestPeers(jobKey) walks toward
+ * order. Eligible are the candidates the announcement lists (the seeder's DHT lookup, signed with the
+ * announcement), so every node ranks the same list: late joiners, nodes with a partial view and keys
+ * ground after the beacon was published cannot change a job's builders (docs/protocols/assignment.md). The job's DHT lookup key is the job key itself: kad-dht's getClosestPeers(jobKey) walks toward
  * sha256(jobKey), and distance here is measured to that same point, so the lookup finds exactly the
  * peers this function ranks first.
  *
  * @example
  * ```ts
- * const builders = assignBuilders(jobKey, knownPeers, 5) // PeerId[5], closest first
+ * const builders = jobBuilders(jobKey, parseCandidates(announcement.candidates), 5) // PeerId[5], closest first
  * const mine = builders.some(p => p.equals(self))
  * ```
  */
 import type { PeerId } from '@libp2p/interface'
+import { peerIdFromMultihash } from '@libp2p/peer-id'
+import * as Digest from 'multiformats/hashes/digest'
 import { bufferKadId, compareDistance, peerKadId, xorDistance } from './distance.ts'
 
 export class AssignmentError extends Error {
@@ -46,4 +50,50 @@ export function assignBuilders<T extends PeerId> (jobKey: Uint8Array, peers: Ite
 /** Whether `peer` is among the r assigned to the job, given the same peer list */
 export function isAssigned (jobKey: Uint8Array, peers: Iterable<PeerId>, r: number, peer: PeerId): boolean {
   return assignBuilders(jobKey, peers, r).some(p => p.equals(peer))
+}
+
+/** @default 64: the most candidates an announcement may list (as many as the largest r) */
+export const MAX_CANDIDATES = 64
+/** an Ed25519 peer ID as a multihash: identity code 0x00, length 36, then the protobuf public key (type 1, 32 bytes) */
+const ED25519_MULTIHASH_PREFIX = Uint8Array.of(0x00, 0x24, 0x08, 0x01, 0x12, 0x20)
+export const CANDIDATE_BYTES = ED25519_MULTIHASH_PREFIX.length + 32
+
+/** How many candidates a seeder lists for r builders: r, and as many spares that take a banned builder's seat */
+export function candidateCount (replicas: number): number {
+  return Math.min(MAX_CANDIDATES, 2 * replicas)
+}
+
+/** A candidate's wire form: the Ed25519 peer ID's multihash bytes (builders sign with Ed25519 peer keys) */
+export function candidateBytes (peer: PeerId): Uint8Array {
+  if (peer.type !== 'Ed25519') throw new AssignmentError(`candidate ${peer} is not an Ed25519 peer ID`)
+  return peer.toMultihash().bytes
+}
+
+/**
+ * The listed candidates as peer IDs, in the listed order. Throws AssignmentError for anything but
+ * distinct Ed25519 peer ID multihashes, or more than MAX_CANDIDATES.
+ */
+export function parseCandidates (list: Uint8Array[]): PeerId[] {
+  if (list.length > MAX_CANDIDATES) throw new AssignmentError(`${list.length} candidates, at most ${MAX_CANDIDATES}`)
+  const seen = new Set<string>()
+  return list.map((bytes, i) => {
+    if (bytes.length !== CANDIDATE_BYTES || ED25519_MULTIHASH_PREFIX.some((b, j) => bytes[j] !== b)) {
+      throw new AssignmentError(`candidate ${i} is not an Ed25519 peer ID (${bytes.length} bytes)`)
+    }
+    const peer = peerIdFromMultihash(Digest.decode(bytes))
+    const id = peer.toString()
+    if (seen.has(id)) throw new AssignmentError(`candidate ${id} is listed twice`)
+    seen.add(id)
+    return peer
+  })
+}
+
+/**
+ * A job's builders: the r candidates closest to the job, leaving out `excluded` ones (builders banned for
+ * equivocation give their seat to the next candidate). Every node holding the same announcement and the
+ * same bans computes the same set; peers outside the signed list never count, however close.
+ */
+export function jobBuilders<T extends PeerId> (jobKey: Uint8Array, candidates: Iterable<T>, r: number, excluded?: ReadonlySet<string>): T[] {
+  const eligible = [...candidates].filter(p => excluded?.has(p.toString()) !== true)
+  return assignBuilders(jobKey, eligible, r)
 }

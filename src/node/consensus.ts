@@ -5,8 +5,7 @@
  * src/consensus/tally.ts, keeps builders' reputation, and throttles the node when the disputed share
  * rises. Every node holding the same attestations reaches the same verdicts.
  */
-import { TypedEventEmitter, type Logger, type PeerId, type PrivateKey } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { TypedEventEmitter, type Logger, type PrivateKey } from '@libp2p/interface'
 import type { SkylineLibp2p } from './libp2p.ts'
 import type { Store, BuildRecord } from './store.ts'
 import type { JobRunner } from './jobs.ts'
@@ -21,7 +20,7 @@ import type { TrustedKeys } from '../protocols/signing.ts'
 import { tally, type Verdict } from '../consensus/tally.ts'
 import { Reputation } from '../consensus/reputation.ts'
 import { Throttle } from '../consensus/throttle.ts'
-import { assignInMesh } from '../consensus/mesh-assignment.ts'
+import { jobBuilders } from '../consensus/assignment.ts'
 import { stringifyTopic } from '../protocols/topics.ts'
 
 /** @default 4096 checked announcements kept (the rest are re-checked from the store when needed) */
@@ -209,15 +208,13 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
       this.init.publish(encodeConsensusMessage({ equivocation: proof })).catch(err => this.init.log('publishing an equivocation proof: %e', err))
       throw new GossipValidationError('reject', 'equivocation', `builder ${a.builder} made two claims for job ${a.job.slice(0, 16)}`)
     }
-    const set = await this.assignedSet(announcement, a.builder)
-    if (!set.includes(a.builder)) {
-      // with a full view (r known builders closer than it) the attester is surely not assigned: REJECT;
-      // with a partial view, this node cannot tell: IGNORE, so an honest forwarder loses nothing
-      const action = set.length >= announcement.announcement.replicas ? 'reject' : 'ignore'
-      throw new GossipValidationError(action, 'not-assigned', `${a.builder} is not assigned to job ${a.job.slice(0, 16)}`)
+    if (!this.assignedSet(announcement).includes(a.builder)) {
+      // every node ranks the same signed candidate list, so an honest forwarder never sends an attester
+      // the announcement does not list: REJECT; a listed spare may hold a banned builder's seat on a node
+      // that has a ban proof this one lacks: IGNORE
+      const listed = announcement.candidates.some(p => p.toString() === a.builder)
+      throw new GossipValidationError(listed ? 'ignore' : 'reject', 'not-assigned', `${a.builder} is not assigned to job ${a.job.slice(0, 16)}`)
     }
-    // the awaits above may have let a copy through: check again, then record without yielding
-    if (this.init.store.attestation(a.job, a.builder) !== undefined) throw new GossipValidationError('ignore', 'duplicate', 'this builder attested this job already')
     this.record(a)
   }
 
@@ -240,6 +237,11 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
       if (err instanceof GossipValidationError) return false
       throw err
     }
+  }
+
+  /** A job's checked announcement, if this node holds it */
+  checkedAnnouncement (job: string): CheckedAnnouncement | undefined {
+    return this.announcement(job)
   }
 
   /**
@@ -267,24 +269,13 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
   }
 
   /**
-   * The r builders of a job as this node sees the mesh, with no network traffic: its known eligible
-   * peers and every builder that signed an attestation for the job (plus `candidate`), ranked by the
-   * assignment rule. The same knowledge gives the same set on every node.
+   * The r builders of a job: the candidates its signed announcement lists, closest to the job first,
+   * builders banned for equivocation replaced by the next. No network, and no peer the announcement does
+   * not list: the same set on every node that holds the same announcement and proofs.
    */
-  private async assignedSet (a: CheckedAnnouncement, candidate?: string): Promise<string[]> {
+  private assignedSet (a: CheckedAnnouncement): string[] {
     const banned = new Set(this.init.store.bannedBuilders())
-    const attesters: PeerId[] = []
-    for (const b of [...this.init.store.attestations(a.job).map(x => x.builder), ...(candidate !== undefined ? [candidate] : [])]) {
-      if (banned.has(b)) continue
-      try { attesters.push(peerIdFromString(b)) } catch {}
-    }
-    const peers = await assignInMesh(this.init.libp2p, a.jobKey, {
-      replicas: a.announcement.replicas,
-      selfEligible: this.init.selfEligible,
-      lookup: 'never',
-      attesters
-    })
-    return peers.map(String).filter(p => !banned.has(p))
+    return jobBuilders(a.jobKey, a.candidates, a.announcement.replicas, banned).map(String)
   }
 
   /** Called for every new announcement: attestations that came before it are checked now */
@@ -340,7 +331,7 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
   private async tallyNow (job: string): Promise<Verdict | undefined> {
     const a = this.announcement(job)
     if (a === undefined) return undefined
-    const assigned = await this.assignedSet(a)
+    const assigned = this.assignedSet(a)
     const banned = new Set(this.init.store.bannedBuilders())
     const attestations = this.init.store.attestations(job)
     const v = tally({

@@ -13,7 +13,7 @@ import type { Store, JobState, BuildRecord } from './store.ts'
 import type { CheckedAnnouncement } from '../protocols/announce.ts'
 import type { Builder, BuildPhase } from '../build/index.ts'
 import type { Keyring } from '../rpm/index.ts'
-import { assignInMesh } from '../consensus/mesh-assignment.ts'
+import { jobBuilders } from '../consensus/assignment.ts'
 
 const MAX_REMEMBERED_ASSIGNMENTS = 1000
 
@@ -89,10 +89,20 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
     return this.init.concurrency ?? this.init.builder?.limits.maxConcurrentBuilds ?? 1
   }
 
-  start (): void {
+  /**
+   * Jobs a crash or kill left in `fetching` or `building`: queued again, or after MAX_JOB_ATTEMPTS
+   * recorded as failed builds (which the consensus service attests at its start). Call before start().
+   */
+  recover (): void {
     const { requeued, failed } = this.init.store.recoverJobs(MAX_JOB_ATTEMPTS)
     for (const j of requeued) this.init.log('job %s was interrupted; queued again', j)
-    for (const j of failed) this.init.log('job %s was interrupted %d times; reported failed', j, MAX_JOB_ATTEMPTS)
+    for (const j of failed) {
+      this.init.log('job %s was interrupted %d times; reported failed', j, MAX_JOB_ATTEMPTS)
+      this.reportInterrupted(j)
+    }
+  }
+
+  start (): void {
     this.pump()
   }
 
@@ -122,12 +132,9 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
   }
 
   private async assign (a: CheckedAnnouncement): Promise<PeerId[]> {
-    const builders = await assignInMesh(this.init.libp2p, a.jobKey, {
-      replicas: a.announcement.replicas,
-      selfEligible: this.init.builder !== undefined,
-      signal: this.controller.signal,
-      log: this.init.log
-    })
+    // the r candidates the announcement lists closest to the job (builders banned for equivocation give
+    // their seat to the next): no network, the same answer on every node
+    const builders = jobBuilders(a.jobKey, a.candidates, a.announcement.replicas, new Set(this.init.store.bannedBuilders()))
     const mine = builders.some(p => p.equals(this.init.libp2p.peerId))
     this.safeDispatchEvent('assignment', { detail: { job: a.job, nevra: a.announcement.nevra, builders: builders.map(String), mine } })
     if (mine && !this.stopped) {
@@ -235,6 +242,26 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
       }
       this.setState(job, nevra, 'failed', err.message)
     }
+  }
+
+  /**
+   * A job killed in the middle of its build MAX_JOB_ATTEMPTS times (the build takes the node down, or
+   * the machine) is a failed build of this node: recorded as one, so it is attested like any failed build
+   * and the tally hears from this builder instead of waiting for the deadline.
+   */
+  private reportInterrupted (job: string): void {
+    if (this.init.store.build(job) !== undefined) return
+    const record: BuildRecord = {
+      job,
+      status: 'failed',
+      buildHash: undefined,
+      files: [],
+      environment: { builder: this.init.builder?.kind ?? 'none' },
+      durationMs: 0,
+      logExcerpt: `interrupted ${MAX_JOB_ATTEMPTS} times (the node stopped during the build each time)`,
+      finishedAt: Date.now()
+    }
+    this.init.store.recordBuild(record)
   }
 
   /** Why the fetched SRPM must not be built, or undefined when it may */

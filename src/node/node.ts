@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, rmdirSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { TypedEventEmitter } from '@libp2p/interface'
+import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { Message } from '@libp2p/gossipsub'
 import { Registry } from 'prom-client'
 import { createSkylineLibp2p, type SkylineLibp2p } from './libp2p.ts'
@@ -20,7 +21,8 @@ import type { Keyring } from '../rpm/index.ts'
 import { JobRunner } from './jobs.ts'
 import { ConsensusService } from './consensus.ts'
 import { SyncService } from './sync.ts'
-import { BUILDER_PROTOCOL, trackRoutingTable } from '../consensus/mesh-assignment.ts'
+import { BUILDER_PROTOCOL, findCandidates } from '../consensus/mesh-assignment.ts'
+import { candidateCount } from '../consensus/assignment.ts'
 import { logger } from '@libp2p/logger'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
 import type { NodeStatus } from './index.ts'
@@ -197,6 +199,11 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       this.consensus.attest(evt.detail.record).catch(err => this.log.error('attesting job %s: %e', evt.detail.record.job, err))
     })
     this.addEventListener('announcement', this.onAnnouncement)
+    // a banned builder's seat goes to the next candidate: that may be this node
+    this.consensus.addEventListener('equivocation', evt => {
+      const a = this.consensus.checkedAnnouncement(evt.detail.job)
+      if (a !== undefined && Number(a.announcement.expiresAt) > Date.now()) this.onAnnouncement(new CustomEvent('announcement', { detail: a }))
+    })
     const control = this.store.latestControl()
     if (control?.action === 'halt') {
       this.halted = { reason: control.reason, since: control.issuedAt }
@@ -213,8 +220,8 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     this.sync = new SyncService({ libp2p: this.libp2p, store: this.store, log: logger('skyline:sync'), sink: { ingest: async (kind, envelope) => this.ingest(kind, envelope) } })
     await this.sync.start()
     await this.libp2p.start()
-    trackRoutingTable(this.libp2p)
     for (const name of TOPIC_NAMES) pubsub.subscribe(stringifyTopic(name))
+    this.jobs.recover()
     this.consensus.start()
     this.jobs.start()
     if (this.config.bootstrap.length > 0) {
@@ -331,6 +338,15 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     this.applyControl(c)
     await this.publish('control', envelope)
     return c
+  }
+
+  /**
+   * The candidate builders to list in an announcement of a job: a DHT closest-peers lookup for the job
+   * key (compute it with the beacon the announcement will carry), the candidateCount(r) closest eligible
+   * peers. Returns fewer when the mesh has fewer builders.
+   */
+  async findCandidates (jobKey: Uint8Array, replicas: number, options: AbortOptions = {}): Promise<PeerId[]> {
+    return findCandidates(this.libp2p, jobKey, { count: candidateCount(replicas), selfEligible: this.builder !== undefined, signal: options.signal, log: this.log })
   }
 
   /** Checks, records and gossips an announcement made by this node's operator (skyline seed) */

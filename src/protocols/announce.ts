@@ -15,6 +15,7 @@ import { Announcement } from './pb/announce.ts'
 import { ENVELOPE_KIND, openGossipEnvelope, signEnvelope, type AnnouncerKey, type TrustedKeys } from './signing.ts'
 import { GossipValidationError } from './gossip.ts'
 import { jobKey } from '../consensus/job.ts'
+import { AssignmentError, candidateBytes, jobBuilders, MAX_CANDIDATES, parseCandidates } from '../consensus/assignment.ts'
 import { MAX_CHUNK_SIZE as BLOB_MAX_CHUNK_SIZE, MAX_CHUNKS } from './blob/constants.ts'
 
 export { Announcement }
@@ -51,6 +52,11 @@ export interface AnnouncementInit {
   now?: number
   sequence?: bigint
   beacon?: Uint8Array
+  /**
+   * the eligible builders near the job key, from the seeder's DHT lookup (findCandidates); at least
+   * `quorum`, at most MAX_CANDIDATES. Compute the job key with the same `beacon` first.
+   */
+  candidates: PeerId[]
 }
 
 let lastSequence = 0n
@@ -77,7 +83,8 @@ export function createAnnouncement (init: AnnouncementInit, key: AnnouncerKey): 
     expiresAt: BigInt(now + (init.validityMs ?? DEFAULT_VALIDITY_MS)),
     sequence: init.sequence ?? nextSequence(now),
     chunkSize: init.chunkSize,
-    chunkRoot: new Uint8Array(init.chunkRoot)
+    chunkRoot: new Uint8Array(init.chunkRoot),
+    candidates: init.candidates.map(p => new Uint8Array(candidateBytes(p)))
   }
   checkFields(a, now)
   return signEnvelope(ENVELOPE_KIND.announcement, Announcement.encode(a), key)
@@ -95,6 +102,10 @@ export interface CheckedAnnouncement {
   envelope: Uint8Array
   /** the gossip author that published it (the seeder's node), a first provider to ask for the SRPM */
   source?: PeerId
+  /** the listed candidates, parsed */
+  candidates: PeerId[]
+  /** the job's builders with no bans: the r candidates closest to the job key, closest first */
+  builders: PeerId[]
 }
 
 /**
@@ -103,11 +114,13 @@ export interface CheckedAnnouncement {
  * Replays (seen before) are the caller's check, against its store.
  */
 export function checkAnnouncement (envelope: Uint8Array, trusted: TrustedKeys, now: number): CheckedAnnouncement {
-  const opened = openGossipEnvelope(envelope, trusted, ENVELOPE_KIND.announcement, p => Announcement.decode(p, { limits: {} }), 'announcement')
+  const opened = openGossipEnvelope(envelope, trusted, ENVELOPE_KIND.announcement, p => Announcement.decode(p, { limits: { candidates: MAX_CANDIDATES } }), 'announcement')
   const a = opened.message
-  checkFields(a, now)
+  const candidates = checkFields(a, now)
   const key = jobKey(a.srpmSha256, a.target, a.beacon)
   return {
+    candidates,
+    builders: jobBuilders(key, candidates, a.replicas),
     id: createHash('sha256').update(opened.payload).digest('hex'),
     job: Buffer.from(key).toString('hex'),
     jobKey: key,
@@ -121,7 +134,8 @@ function bad (reason: string, message: string): never {
   throw new GossipValidationError('reject', reason, message)
 }
 
-export function checkFields (a: Announcement, now: number): void {
+/** Checks every field; returns the parsed candidates */
+export function checkFields (a: Announcement, now: number): PeerId[] {
   if (a.nevra.length > 256 || !NEVRA_RE.test(a.nevra)) bad('malformed', `bad NEVRA '${a.nevra.slice(0, 80)}'`)
   if (!TARGET_RE.test(a.target)) bad('malformed', `bad target '${a.target.slice(0, 80)}'`)
   if (a.srpmSha256.length !== 32) bad('malformed', 'SRPM sha256 must be 32 bytes')
@@ -134,6 +148,15 @@ export function checkFields (a: Announcement, now: number): void {
   if (Math.ceil(Number(a.srpmSize) / a.chunkSize) > MAX_CHUNKS) bad('malformed', `more than ${MAX_CHUNKS} chunks of ${a.chunkSize} bytes`)
   if (a.chunkRoot.length !== 32) bad('malformed', 'chunk root must be 32 bytes')
   if (a.sequence === 0n) bad('malformed', 'sequence must be set')
+  let candidates: PeerId[]
+  try {
+    candidates = parseCandidates(a.candidates)
+  } catch (err: any) {
+    if (err instanceof AssignmentError) bad('malformed', err.message)
+    throw err
+  }
+  // fewer candidates than q could never agree
+  if (candidates.length < a.quorum) bad('malformed', `${candidates.length} candidate builders, fewer than the quorum ${a.quorum}`)
   const issued = Number(a.issuedAt)
   const expires = Number(a.expiresAt)
   if (expires <= issued || expires - issued > MAX_VALIDITY_MS) bad('malformed', 'validity window out of bounds')
@@ -142,4 +165,5 @@ export function checkFields (a: Announcement, now: number): void {
     if (now - expires < EXPIRY_GRACE_MS) throw new GossipValidationError('ignore', 'expired', 'expired moments ago')
     bad('expired', `expired ${Math.round((now - expires) / 1000)} s ago`)
   }
+  return candidates
 }

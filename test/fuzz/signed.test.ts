@@ -16,7 +16,7 @@ import { checkControl, createControl, type CheckedControl } from '../../src/prot
 import { ENVELOPE_KIND, openEnvelope, openGossipEnvelope, signEnvelope, TrustedKeys } from '../../src/protocols/signing.ts'
 import { jobKey } from '../../src/consensus/job.ts'
 import { DEFAULT_MAX_BLOB_SIZE, validateRef } from '../../src/protocols/blob/index.ts'
-import { testAnnouncer } from '../helpers/announce.ts'
+import { randomPeerId, testAnnouncer } from '../helpers/announce.ts'
 import { check } from './runs.ts'
 import { applyFieldMutation, assertNamed, edgeBytes, edgeVarint, equalBytes, fieldMutation, garbage, mutants, timed } from './mutate.ts'
 
@@ -41,6 +41,7 @@ const validAnnouncement = createAnnouncement({
   quorum: 3,
   chunkSize: 256 * 1024,
   chunkRoot: createHash('sha256').update('root').digest(),
+  candidates: Array.from({ length: 10 }, randomPeerId),
   now: NOW
 }, A.key)
 const validControl = createControl({ action: 'halt', reason: 'a bad toolchain', now: NOW }, A.key)

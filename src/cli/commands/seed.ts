@@ -6,12 +6,13 @@
 import { parse } from '../args.ts'
 import { UsageError, EXIT_OK, EXIT_REJECTED } from '../errors.ts'
 import { startClientNode, waitForTopicPeers } from '../client-node.ts'
-import { assignInMesh } from '../../consensus/mesh-assignment.ts'
+import { jobKey } from '../../consensus/job.ts'
 import { Keyring, verifyRpmFile } from '../../rpm/index.ts'
 import { loadAnnouncerKey } from '../../protocols/signing.ts'
 import { createAnnouncement, DEFAULT_QUORUM, DEFAULT_REPLICAS, MAX_REPLICAS, type CheckedAnnouncement } from '../../protocols/announce.ts'
 import type { PeerId } from '@libp2p/interface'
 import { resolve } from 'node:path'
+import { randomBytes } from 'node:crypto'
 import type { SkylineNode } from '../../node/index.ts'
 import { agreedResult, publishResult } from '../../node/results.ts'
 import { Progress } from '../progress.ts'
@@ -91,12 +92,25 @@ export async function run (argv: string[]): Promise<number> {
     out.write(`seeder ${node.peerId}: joining the mesh\n`)
     await waitForTopicPeers(node, 'announce', 60_000, stop.signal)
 
-    const pending: Array<{ nevra: string, checked: CheckedAnnouncement, builders: Promise<PeerId[]> }> = []
+    const pending: Array<{ nevra: string, checked: CheckedAnnouncement, builders: PeerId[] }> = []
+    let ok = true
     for (const { path, nevra } of accepted) {
       const manifest = await node.libp2p.services.blobs.add(path, { signal: stop.signal })
+      const srpmSha256 = Buffer.from(manifest.sha256, 'hex')
+      // the beacon makes the job key unpredictable until now; the candidates are the builders closest to
+      // it that a DHT lookup finds, listed and signed in the announcement so every node ranks the same list
+      const beacon = randomBytes(32)
+      const candidates = await lookForCandidates(node, jobKey(srpmSha256, target, beacon), replicas, quorum, nevra, Math.min(waitMs, CANDIDATE_WAIT_MS), stop.signal)
+      if (candidates.length < quorum) {
+        out.write(`${nevra}: not announced: found ${candidates.length} builder(s) in the mesh, a verdict needs at least ${quorum}\n`)
+        ok = false
+        continue
+      }
       const envelope = createAnnouncement({
+        beacon,
+        candidates,
         nevra,
-        srpmSha256: Buffer.from(manifest.sha256, 'hex'),
+        srpmSha256,
         srpmSize: manifest.size,
         target,
         replicas,
@@ -106,16 +120,12 @@ export async function run (argv: string[]): Promise<number> {
       }, key)
       const checked = await node.announce(envelope)
       out.write(`announced ${nevra}: job ${checked.job.slice(0, 16)}, r=${replicas} q=${quorum}, ${manifest.size} bytes\n`)
-      // the builders as the mesh computes them: a full DHT lookup, since this node's own view is partial
-      const builders = assignInMesh(node.libp2p, checked.jobKey, { replicas, selfEligible: false, lookup: 'always', signal: stop.signal })
-      builders.catch(() => {}) // awaited below; handled there
-      pending.push({ nevra, checked, builders })
+      pending.push({ nevra, checked, builders: checked.builders })
     }
 
     const deadline = Date.now() + waitMs
-    let ok = true
     for (const p of pending) {
-      const builders = await p.builders
+      const builders = p.builders
       out.write(`${p.nevra}: builders ${builders.map(b => b.toString().slice(-8)).join(', ')}\n`)
       const sha = Buffer.from(p.checked.announcement.srpmSha256).toString('hex')
       const reached = new Set<string>()
@@ -146,6 +156,29 @@ export async function run (argv: string[]): Promise<number> {
     process.removeListener('SIGTERM', onSignal)
     await node.stop()
   }
+}
+
+/** @default 30 s: how long a seeder looks for enough builders before it gives up on an SRPM */
+const CANDIDATE_WAIT_MS = 30_000
+
+/**
+ * The candidates for a job: looked up again (every 2 s, up to `waitMs`) while fewer than r builders are
+ * found, since a mesh that has just started may not have answered yet; fewer than r after the wait are
+ * taken with a warning (the job still reaches a verdict with q), fewer than q are not enough.
+ */
+async function lookForCandidates (node: SkylineNode, key: Uint8Array, replicas: number, quorum: number, nevra: string, waitMs: number, signal: AbortSignal): Promise<PeerId[]> {
+  const until = Date.now() + waitMs
+  let found: PeerId[] = []
+  while (!signal.aborted) {
+    found = await node.findCandidates(key, replicas, { signal })
+    if (found.length >= replicas || Date.now() >= until) break
+    await new Promise(resolve => setTimeout(resolve, 2_000))
+  }
+  signal.throwIfAborted()
+  if (found.length >= quorum && found.length < replicas) {
+    process.stdout.write(`${nevra}: only ${found.length} builder(s) in the mesh for r=${replicas}; announcing with them\n`)
+  }
+  return found
 }
 
 /**

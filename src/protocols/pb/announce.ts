@@ -1,4 +1,4 @@
-import { decodeMessage, encodeMessage, message, streamMessage } from 'protons-runtime'
+import { decodeMessage, encodeMessage, MaxLengthError, message, streamMessage } from 'protons-runtime'
 import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc'
 import type { Codec, DecodeOptions } from 'protons-runtime'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -175,6 +175,7 @@ export interface Announcement {
   sequence: bigint
   chunkSize: number
   chunkRoot: Uint8Array<ArrayBuffer>
+  candidates: Uint8Array<ArrayBuffer>[]
 }
 
 export const Announcement = (() => {
@@ -247,6 +248,13 @@ export const Announcement = (() => {
           w.bytes(obj.chunkRoot)
         }
 
+        if (obj.candidates != null && obj.candidates.length > 0) {
+          for (const value of obj.candidates) {
+            w.uint32(106)
+            w.bytes(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -263,7 +271,8 @@ export const Announcement = (() => {
           expiresAt: 0n,
           sequence: 0n,
           chunkSize: 0,
-          chunkRoot: uint8ArrayAlloc(0)
+          chunkRoot: uint8ArrayAlloc(0),
+          candidates: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -320,6 +329,14 @@ export const Announcement = (() => {
               obj.chunkRoot = reader.bytes()
               break
             }
+            case 13: {
+              if (opts.limits?.candidates != null && obj.candidates.length === opts.limits.candidates) {
+                throw new MaxLengthError('Decode error - repeated field "candidates" had too many elements')
+              }
+
+              obj.candidates.push(reader.bytes())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -329,6 +346,10 @@ export const Announcement = (() => {
 
         return obj
       }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          candidates: 0
+        }
+
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
@@ -419,6 +440,21 @@ export const Announcement = (() => {
               }
               break
             }
+            case 13: {
+              if (opts.limits?.candidates != null && obj.candidates === opts.limits.candidates) {
+                throw new MaxLengthError('Streaming decode error - repeated field "candidates" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.candidates[]`,
+                index: obj.candidates,
+                value: reader.bytes()
+              }
+
+              obj.candidates++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -491,6 +527,12 @@ export const Announcement = (() => {
     value: Uint8Array<ArrayBuffer>
   }
 
+  interface AnnouncementCandidatesFieldEvent {
+    field: '$.candidates[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   function encode (obj: Partial<Announcement>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Announcement.codec())
   }
@@ -499,7 +541,7 @@ export const Announcement = (() => {
     return decodeMessage(buf, Announcement.codec(), opts)
   }
 
-  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announcement>): Generator<AnnouncementNevraFieldEvent | AnnouncementSrpmSha256FieldEvent | AnnouncementSrpmSizeFieldEvent | AnnouncementTargetFieldEvent | AnnouncementReplicasFieldEvent | AnnouncementQuorumFieldEvent | AnnouncementBeaconFieldEvent | AnnouncementIssuedAtFieldEvent | AnnouncementExpiresAtFieldEvent | AnnouncementSequenceFieldEvent | AnnouncementChunkSizeFieldEvent | AnnouncementChunkRootFieldEvent> {
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announcement>): Generator<AnnouncementNevraFieldEvent | AnnouncementSrpmSha256FieldEvent | AnnouncementSrpmSizeFieldEvent | AnnouncementTargetFieldEvent | AnnouncementReplicasFieldEvent | AnnouncementQuorumFieldEvent | AnnouncementBeaconFieldEvent | AnnouncementIssuedAtFieldEvent | AnnouncementExpiresAtFieldEvent | AnnouncementSequenceFieldEvent | AnnouncementChunkSizeFieldEvent | AnnouncementChunkRootFieldEvent | AnnouncementCandidatesFieldEvent> {
     return streamMessage(buf, Announcement.codec(), opts)
   }
   return { codec, encode, decode, stream }

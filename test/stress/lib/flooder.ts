@@ -20,6 +20,7 @@
  * Prints `peer <id>` once dialled, then `sent <n>` every second, then `done <json of counts>`.
  */
 import { randomBytes } from 'node:crypto'
+import { randomPeerId } from '../../helpers/announce.ts'
 import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -73,7 +74,7 @@ function message (kind: string): { topic: TopicName, data: Uint8Array } {
     }
     case 'untrusted-announce': return {
       topic: 'announce',
-      data: createAnnouncement({ nevra: `evil-${randomBytes(4).toString('hex')}-1.0-1.src`, srpmSha256: randomBytes(32), srpmSize: 1024, target: 'fedora-41-x86_64', chunkSize: 256 * 1024, chunkRoot: randomBytes(32) }, untrusted)
+      data: createAnnouncement({ nevra: `evil-${randomBytes(4).toString('hex')}-1.0-1.src`, srpmSha256: randomBytes(32), srpmSize: 1024, target: 'fedora-41-x86_64', chunkSize: 256 * 1024, chunkRoot: randomBytes(32), candidates: Array.from({ length: 5 }, randomPeerId) }, untrusted)
     }
     case 'untrusted-control': return { topic: 'control', data: createControl({ action: 'halt', reason: `flood ${randomBytes(4).toString('hex')}` }, untrusted) }
     case 'bad-signature': {

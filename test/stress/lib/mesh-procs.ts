@@ -15,6 +15,7 @@ import { createAnnouncement } from '../../../src/protocols/announce.ts'
 import { assignBuilders } from '../../../src/consensus/assignment.ts'
 import { jobKey } from '../../../src/consensus/job.ts'
 import { stringifyTopic } from '../../../src/protocols/topics.ts'
+import { candidateCount } from '../../../src/consensus/assignment.ts'
 
 export const TARGET = 'fedora-41-x86_64'
 
@@ -64,7 +65,8 @@ export async function startProcMesh (opts: { dir: string, builders: number, tall
       seeder.serve(m, data, o.delayMs ?? 0)
       const envelope = createAnnouncement({
         nevra: srpm.nevra, srpmSha256: sha, srpmSize: m.size, target: TARGET, replicas: r, quorum: o.quorum ?? opts.quorum,
-        chunkSize: m.chunkSize, chunkRoot: Buffer.from(m.root, 'hex'), beacon, validityMs: o.validityMs
+        chunkSize: m.chunkSize, chunkRoot: Buffer.from(m.root, 'hex'), beacon, validityMs: o.validityMs,
+        candidates: assignBuilders(key, peers, candidateCount(r))
       }, opts.announcer.key)
       await seeder.node.services.pubsub.publish(stringifyTopic('announce'), envelope)
       return { job: Buffer.from(key).toString('hex'), assigned, sha256: m.sha256, envelope }
