@@ -150,6 +150,14 @@ export interface BuildRecord {
   finishedAt: number
 }
 
+/** Where a sync answer stopped, per kind: rowids of the answering node's store (src/node/sync.ts) */
+export interface SyncCursorRows {
+  announcements: number
+  controls: number
+  attestations: number
+  proofs: number
+}
+
 export interface StoredAnnouncement {
   id: string
   job: string
@@ -211,7 +219,7 @@ export class Store {
   }
 
   hasAnnouncement (id: string): boolean {
-    return this.sql('SELECT * FROM announcements WHERE id = ?').get(id) !== undefined
+    return this.sql('SELECT 1 FROM announcements WHERE id = ?').get(id) !== undefined
   }
 
   /** The id of the announcement this announcer already sent with this sequence number, if any */
@@ -339,15 +347,46 @@ export class Store {
     return rows.map(rowToAttestation)
   }
 
-  /** Items whose own time is at or after `since` (Unix ms), oldest first, at most `limit` of each kind */
-  syncItems (since: number, limit: number): { announcements: Uint8Array[], attestations: Uint8Array[], controls: Uint8Array[], proofs: Uint8Array[] } {
-    const env = (rows: unknown[]): Uint8Array[] => rows.map((r: any) => new Uint8Array(r.envelope ?? r.proof))
-    return {
-      announcements: env(this.sql('SELECT envelope FROM announcements WHERE received_at >= ? AND expires_at > ? ORDER BY received_at LIMIT ?').all(since, Date.now(), limit)),
-      attestations: env(this.sql('SELECT envelope FROM attestations WHERE time >= ? ORDER BY time LIMIT ?').all(since, limit)),
-      controls: env(this.sql('SELECT envelope FROM control WHERE issued_at >= ? ORDER BY issued_at LIMIT ?').all(since, limit)),
-      proofs: env(this.sql('SELECT proof FROM banned WHERE banned_at >= ? ORDER BY banned_at LIMIT ?').all(since, limit))
+  /**
+   * What a sync answer carries: per kind, the rows stored after `after` (rowids; these tables are only
+   * ever appended to, so rowids only grow), oldest first, at most `limit` of each kind, with the cursor
+   * that follows them: the last row sent when the limit cut the list, else the newest row there is, so an
+   * asker that sends it back gets only what is stored later. Of those, only items whose own time is at or
+   * after `since` (Unix ms): the asker says it holds the older ones. A cursor beyond the newest row
+   * (a store that was replaced) counts as no cursor for that kind: everything is sent again. Expired
+   * announcements are never sent. Runs without yielding, so nothing stored meanwhile falls between the
+   * list and the cursor.
+   */
+  syncItems (since: number, limit: number, after?: SyncCursorRows): { announcements: Uint8Array[], attestations: Uint8Array[], controls: Uint8Array[], proofs: Uint8Array[], cursor: SyncCursorRows } {
+    const page = (table: string, column: string, time: string, from: number | undefined, extra = '', params: number[] = []): { rows: Uint8Array[], last: number } => {
+      const newest = Number((this.sql(`SELECT max(rowid) AS m FROM ${table}`).get() as { m: number | null }).m ?? 0)
+      const start = from !== undefined && from <= newest ? from : undefined
+      const rows = this.sql(`SELECT rowid AS r, ${column} AS e FROM ${table} WHERE rowid > ? AND ${time} >= ?${extra} ORDER BY rowid LIMIT ?`)
+        .all(start ?? 0, since, ...params, limit) as Array<{ r: number, e: Uint8Array }>
+      const last = rows.length >= limit ? Number(rows[rows.length - 1].r) : newest
+      return { rows: rows.map(r => new Uint8Array(r.e)), last }
     }
+    const a = page('announcements', 'envelope', 'received_at', after?.announcements, ' AND expires_at > ?', [Date.now()])
+    const t = page('attestations', 'envelope', 'time', after?.attestations)
+    const c = page('control', 'envelope', 'issued_at', after?.controls)
+    const p = page('banned', 'proof', 'banned_at', after?.proofs)
+    return {
+      announcements: a.rows,
+      attestations: t.rows,
+      controls: c.rows,
+      proofs: p.rows,
+      cursor: { announcements: a.last, attestations: t.last, controls: c.last, proofs: p.last }
+    }
+  }
+
+  /** Whether an attestation with this id (hex sha256 of its signed payload) is stored */
+  hasAttestation (id: string): boolean {
+    return this.sql('SELECT 1 FROM attestations WHERE id = ?').get(id) !== undefined
+  }
+
+  /** Whether this exact equivocation proof is stored */
+  hasProof (proof: Uint8Array): boolean {
+    return this.sql('SELECT 1 FROM banned WHERE proof = ?').get(proof) !== undefined
   }
 
   setVerdict (v: Omit<VerdictRow, 'reputationApplied'>): void {

@@ -5,6 +5,7 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 
 export interface SyncRequest {
   since: bigint
+  cursor: Uint8Array<ArrayBuffer>
 }
 
 export const SyncRequest = (() => {
@@ -22,12 +23,18 @@ export const SyncRequest = (() => {
           w.uint64(obj.since)
         }
 
+        if ((obj.cursor != null && obj.cursor.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.cursor)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
-          since: 0n
+          since: 0n,
+          cursor: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -38,6 +45,10 @@ export const SyncRequest = (() => {
           switch (tag >>> 3) {
             case 1: {
               obj.since = reader.uint64()
+              break
+            }
+            case 2: {
+              obj.cursor = reader.bytes()
               break
             }
             default: {
@@ -62,6 +73,13 @@ export const SyncRequest = (() => {
               }
               break
             }
+            case 2: {
+              yield {
+                field: `${prefix}.cursor`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -79,6 +97,11 @@ export const SyncRequest = (() => {
     value: bigint
   }
 
+  interface SyncRequestCursorFieldEvent {
+    field: '$.cursor'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   function encode (obj: Partial<SyncRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, SyncRequest.codec())
   }
@@ -87,7 +110,7 @@ export const SyncRequest = (() => {
     return decodeMessage(buf, SyncRequest.codec(), opts)
   }
 
-  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncRequest>): Generator<SyncRequestSinceFieldEvent> {
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncRequest>): Generator<SyncRequestSinceFieldEvent | SyncRequestCursorFieldEvent> {
     return streamMessage(buf, SyncRequest.codec(), opts)
   }
   return { codec, encode, decode, stream }
@@ -96,6 +119,7 @@ export const SyncRequest = (() => {
 export interface SyncItem {
   kind: number
   envelope: Uint8Array<ArrayBuffer>
+  cursor: Uint8Array<ArrayBuffer>
 }
 
 export const SyncItem = (() => {
@@ -118,13 +142,19 @@ export const SyncItem = (() => {
           w.bytes(obj.envelope)
         }
 
+        if ((obj.cursor != null && obj.cursor.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.cursor)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
           kind: 0,
-          envelope: uint8ArrayAlloc(0)
+          envelope: uint8ArrayAlloc(0),
+          cursor: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -139,6 +169,10 @@ export const SyncItem = (() => {
             }
             case 2: {
               obj.envelope = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.cursor = reader.bytes()
               break
             }
             default: {
@@ -170,6 +204,13 @@ export const SyncItem = (() => {
               }
               break
             }
+            case 3: {
+              yield {
+                field: `${prefix}.cursor`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -192,6 +233,11 @@ export const SyncItem = (() => {
     value: Uint8Array<ArrayBuffer>
   }
 
+  interface SyncItemCursorFieldEvent {
+    field: '$.cursor'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   function encode (obj: Partial<SyncItem>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, SyncItem.codec())
   }
@@ -200,8 +246,167 @@ export const SyncItem = (() => {
     return decodeMessage(buf, SyncItem.codec(), opts)
   }
 
-  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncItem>): Generator<SyncItemKindFieldEvent | SyncItemEnvelopeFieldEvent> {
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncItem>): Generator<SyncItemKindFieldEvent | SyncItemEnvelopeFieldEvent | SyncItemCursorFieldEvent> {
     return streamMessage(buf, SyncItem.codec(), opts)
+  }
+  return { codec, encode, decode, stream }
+})()
+
+export interface SyncCursor {
+  announcements: bigint
+  controls: bigint
+  attestations: bigint
+  proofs: bigint
+}
+
+export const SyncCursor = (() => {
+  let _codec: Codec<SyncCursor>
+
+  const codec = (): Codec<SyncCursor> => {
+    if (_codec == null) {
+      _codec = message<SyncCursor>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.announcements != null && obj.announcements !== 0n)) {
+          w.uint32(8)
+          w.uint64(obj.announcements)
+        }
+
+        if ((obj.controls != null && obj.controls !== 0n)) {
+          w.uint32(16)
+          w.uint64(obj.controls)
+        }
+
+        if ((obj.attestations != null && obj.attestations !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.attestations)
+        }
+
+        if ((obj.proofs != null && obj.proofs !== 0n)) {
+          w.uint32(32)
+          w.uint64(obj.proofs)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          announcements: 0n,
+          controls: 0n,
+          attestations: 0n,
+          proofs: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.announcements = reader.uint64()
+              break
+            }
+            case 2: {
+              obj.controls = reader.uint64()
+              break
+            }
+            case 3: {
+              obj.attestations = reader.uint64()
+              break
+            }
+            case 4: {
+              obj.proofs = reader.uint64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.announcements`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.controls`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.attestations`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.proofs`,
+                value: reader.uint64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  interface SyncCursorAnnouncementsFieldEvent {
+    field: '$.announcements'
+    value: bigint
+  }
+
+  interface SyncCursorControlsFieldEvent {
+    field: '$.controls'
+    value: bigint
+  }
+
+  interface SyncCursorAttestationsFieldEvent {
+    field: '$.attestations'
+    value: bigint
+  }
+
+  interface SyncCursorProofsFieldEvent {
+    field: '$.proofs'
+    value: bigint
+  }
+
+  function encode (obj: Partial<SyncCursor>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SyncCursor.codec())
+  }
+
+  function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncCursor>): SyncCursor {
+    return decodeMessage(buf, SyncCursor.codec(), opts)
+  }
+
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncCursor>): Generator<SyncCursorAnnouncementsFieldEvent | SyncCursorControlsFieldEvent | SyncCursorAttestationsFieldEvent | SyncCursorProofsFieldEvent> {
+    return streamMessage(buf, SyncCursor.codec(), opts)
   }
   return { codec, encode, decode, stream }
 })()
