@@ -218,6 +218,8 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       }, { maxInboundStreams: 4, maxOutboundStreams: 1 })
     }
     this.sync = new SyncService({ libp2p: this.libp2p, store: this.store, log: logger('skyline:sync'), sink: { ingest: async (kind, envelope) => this.ingest(kind, envelope) } })
+    // an attestation of a job this node never saw announced: it may have missed the announcement
+    this.addEventListener('validation', evt => { if (evt.detail.reason === 'unknown-job') this.sync.gap() })
     await this.sync.start()
     await this.libp2p.start()
     for (const name of TOPIC_NAMES) pubsub.subscribe(stringifyTopic(name))
