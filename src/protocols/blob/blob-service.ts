@@ -10,7 +10,7 @@ import { validateRef, joinHashes, splitHashes, computeRoot, isSha256Hex, checkCh
 import { countBits, validBitfield } from './bitfield.ts'
 import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, type Request } from './wire.ts'
 import { BlobProtocolError, InvalidBlobRefError, ServiceStoppedError } from './errors.ts'
-import type { BlobCounters, BlobService, BlobServiceComponents, BlobServiceEvents, BlobServiceInit, BlobStats, FetchOptions, PeerHave, Severity } from './index.ts'
+import type { AddOptions, BlobCounters, BlobService, BlobServiceComponents, BlobServiceEvents, BlobServiceInit, BlobStats, FetchOptions, PeerHave, Severity } from './index.ts'
 
 /** A counting semaphore with a FIFO queue */
 class Slots {
@@ -75,6 +75,8 @@ export class BlobServiceImpl extends TypedEventEmitter<BlobServiceEvents> implem
       maxInflight: init.maxInflight ?? C.MAX_INFLIGHT,
       haveInterval: init.haveInterval ?? C.HAVE_INTERVAL,
       findProvidersInterval: init.findProvidersInterval ?? C.FIND_PROVIDERS_INTERVAL,
+      findProvidersMaxInterval: init.findProvidersMaxInterval ?? C.FIND_PROVIDERS_MAX_INTERVAL,
+      swarmMinChunks: init.swarmMinChunks ?? C.SWARM_MIN_CHUNKS,
       banDuration: init.banDuration ?? C.BAN_DURATION,
       noProvidersTimeout: init.noProvidersTimeout ?? C.NO_PROVIDERS_TIMEOUT
     }
@@ -132,10 +134,10 @@ export class BlobServiceImpl extends TypedEventEmitter<BlobServiceEvents> implem
     return this.store.manifest(sha256)
   }
 
-  async add (input: string | Uint8Array, options: AbortOptions = {}): Promise<Manifest> {
+  async add (input: string | Uint8Array, options: AddOptions = {}): Promise<Manifest> {
     const m = await this.store.add(input)
     options.signal?.throwIfAborted()
-    this.provide(m.sha256)
+    if (options.provide !== false) this.provide(m.sha256)
     return m
   }
 

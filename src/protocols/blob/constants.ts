@@ -51,8 +51,24 @@ export const SEED_SLOTS = 1
 export const MAX_INFLIGHT = 24
 /** How often a fetcher asks each peer for its HAVE bitfield. @default 200 */
 export const HAVE_INTERVAL = 200
-/** How often a fetcher looks for more providers in the DHT (first at once). @default 2_000 */
+/**
+ * The first wait between a fetcher's DHT provider lookups; each later wait is twice the last, up to
+ * FIND_PROVIDERS_MAX_INTERVAL. @default 2_000
+ */
 export const FIND_PROVIDERS_INTERVAL = 2_000
+/** The longest wait between a fetcher's DHT provider lookups. @default 30_000 */
+export const FIND_PROVIDERS_MAX_INTERVAL = 30_000
+/**
+ * Blobs of at least this many chunks are swarmed: a fetcher provides the blob in the DHT when it starts and
+ * looks for fellow fetchers there, so that they trade chunks and the seeder uploads about one copy. A
+ * smaller blob (8 chunks: 2 MiB at the default chunk size) comes whole from the peers the caller names
+ * (the announcement's author) or from one provider found in the DHT; its fetchers do not provide it.
+ *
+ * @default 8
+ */
+export const SWARM_MIN_CHUNKS = 8
+/** A swarming fetcher stops looking for providers once it knows this many live peers (kad-dht's k). @default 20 */
+export const SWARM_MAX_PEERS = 20
 /** How long a misbehaving peer stays banned. @default 3_600_000 */
 export const BAN_DURATION = 60 * 60 * 1000
 /** A fetch with no peer offering a needed chunk for this long fails with NoProvidersError. @default 60_000 */

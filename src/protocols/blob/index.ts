@@ -28,8 +28,13 @@ export interface BlobServiceInit {
   maxBlobSize?: number
   /** chunk size of added blobs; @default 256 KiB */
   chunkSize?: number
-  /** announce blobs in the DHT when added or when a fetch starts; @default true */
+  /**
+   * announce blobs in the DHT: when added (unless `add` is told otherwise), and when a fetch of a swarmed
+   * blob (`swarmMinChunks`) starts; @default true
+   */
   provide?: boolean
+  /** blobs of at least this many chunks are swarmed (fetchers provide them and find each other); @default 8 */
+  swarmMinChunks?: number
   /** per connection; @default 32 */
   maxInboundStreams?: number
   /** per connection; @default 32 */
@@ -52,8 +57,10 @@ export interface BlobServiceInit {
   maxInflight?: number
   /** how often each peer's HAVE bitfield is refreshed; @default 200 ms */
   haveInterval?: number
-  /** how often the DHT is asked for more providers; @default 2_000 ms */
+  /** the first wait between DHT provider lookups of a fetch, doubled after each; @default 2_000 ms */
   findProvidersInterval?: number
+  /** the longest wait between DHT provider lookups of a fetch; @default 30_000 ms */
+  findProvidersMaxInterval?: number
   /** how long a misbehaving peer stays banned; @default 1 hour */
   banDuration?: number
   /** a fetch with no usable peer for this long fails with NoProvidersError; @default 60_000 ms */
@@ -102,6 +109,15 @@ export interface BlobProgressEvent {
   detail: BlobProgress
 }
 
+export interface AddOptions extends AbortOptions {
+  /**
+   * Announce the blob in the DHT (when the service provides at all). A blob others are told where to
+   * fetch from (an output RPM, fetched from the agreeing builders by peer id) needs no provider record.
+   * @default true
+   */
+  provide?: boolean
+}
+
 export interface FetchOptions extends AbortOptions {
   onProgress?: (evt: BlobProgressEvent) => void
   /** peers to ask besides those found in the DHT */
@@ -135,8 +151,8 @@ export interface BlobServiceEvents {
 }
 
 export interface BlobService extends TypedEventTarget<BlobServiceEvents>, Startable {
-  /** Stores a file (by path) or bytes, announces it in the DHT, and returns its manifest */
-  add: (input: string | Uint8Array, options?: AbortOptions) => Promise<Manifest>
+  /** Stores a file (by path) or bytes, announces it in the DHT (unless `provide: false`), and returns its manifest */
+  add: (input: string | Uint8Array, options?: AddOptions) => Promise<Manifest>
   /** Fetches a blob (or finds it held already) and returns its path in the store */
   fetch: (ref: BlobRef, options?: FetchOptions) => Promise<string>
   has: (sha256: string) => boolean

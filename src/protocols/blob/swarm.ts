@@ -1,8 +1,10 @@
 /**
  * One fetch of one blob from a swarm of peers (BitTorrent-style, with the DHT as tracker).
  *
- * - Peers come from DHT provider records (asked again every few seconds), from the caller, and from peers
- *   that ask us for the same blob (they are fetching it too).
+ * - Peers come from the caller, from peers that ask us for the same blob (they are fetching it too), and
+ *   from DHT provider records. A swarmed blob (`swarmMinChunks` or more) is provided by its fetchers and
+ *   looked up at once, then again after 2, 4, 8 … s (up to `findProvidersMaxInterval`) until
+ *   `SWARM_MAX_PEERS` peers are known. A smaller blob is looked up only while no known peer serves it.
  * - The hash list comes from any peer and is trusted only if it matches the reference's chunk root.
  * - Each peer's HAVE bitfield is refreshed every `haveInterval`. A peer that held the whole blob when first
  *   seen is a "seed" (the original seeder, as far as we can tell); every other peer is a "leecher".
@@ -17,7 +19,7 @@ import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { Logger, PeerId, PeerInfo, Stream } from '@libp2p/interface'
 import * as C from './constants.ts'
 import { decodeResponse, encodeRequest, type Response } from './wire.ts'
-import { manifestMatches, splitHashes, type BlobRef, type Manifest } from './manifest.ts'
+import { chunkCount, manifestMatches, splitHashes, type BlobRef, type Manifest } from './manifest.ts'
 import { hasBit, validBitfield, countBits } from './bitfield.ts'
 import { BlobProtocolError, ChunkHashMismatchError, NoProvidersError } from './errors.ts'
 import type { BlobStore, PartialBlob } from './store.ts'
@@ -54,6 +56,8 @@ interface SwarmPeer {
   workers: number
   failures: number
   dropped: boolean
+  /** when it joined this fetch (ms) */
+  joined: number
 }
 
 /** A request/response channel on one stream */
@@ -99,10 +103,13 @@ export class Swarm {
   private done = false
   private lastUseful = Date.now()
   private readonly result = Promise.withResolvers<string>()
+  /** whether fetchers of this blob provide it and find each other in the DHT (SWARM_MIN_CHUNKS) */
+  private readonly swarming: boolean
 
   constructor (init: SwarmInit) {
     this.s = init
     this.ref = init.ref
+    this.swarming = chunkCount(init.ref.size, init.ref.chunkSize) >= init.init.swarmMinChunks
     this.log = init.log
     this.signal = AbortSignal.any([init.signal, this.controller.signal])
     this.result.promise.catch(() => {})
@@ -117,7 +124,7 @@ export class Swarm {
       if (this.ref.size === 0) {
         await this.setManifest({ ...this.ref, chunkHashes: [] })
       }
-      this.s.provide()
+      if (this.swarming) this.s.provide()
       void this.discover()
       void this.watchdog()
       return await this.result.promise
@@ -145,7 +152,7 @@ export class Swarm {
     if (this.done || id.equals(this.s.self) || this.s.isBanned(id)) return
     const key = id.toString()
     if (this.peers.has(key)) return
-    const p: SwarmPeer = { id, key, have: undefined, counted: undefined, interval: this.s.init.haveInterval, seed: false, seenIncomplete: false, inflight: 0, workers: 0, failures: 0, dropped: false }
+    const p: SwarmPeer = { id, key, have: undefined, counted: undefined, interval: this.s.init.haveInterval, seed: false, seenIncomplete: false, inflight: 0, workers: 0, failures: 0, dropped: false, joined: Date.now() }
     this.peers.set(key, p)
     this.log('peer %p joins', id)
     void this.runPeer(p)
@@ -174,9 +181,18 @@ export class Swarm {
     })
   }
 
+  /**
+   * Looks for providers in the DHT while the fetch needs more: a swarmed blob until SWARM_MAX_PEERS live
+   * peers are known, a small one only while no known peer serves it. Each lookup is followed by a wait
+   * twice as long as the last (from `findProvidersInterval` to `findProvidersMaxInterval`).
+   */
   private async discover (): Promise<void> {
     let interval = this.s.init.findProvidersInterval
     while (!this.done) {
+      if (!this.wantsProviders()) {
+        await this.changed(this.s.init.findProvidersInterval)
+        continue
+      }
       try {
         const signal = AbortSignal.any([this.signal, AbortSignal.timeout(10_000)])
         for await (const info of this.s.findProviders(signal)) {
@@ -187,8 +203,21 @@ export class Swarm {
         if (!this.done) this.log('findProviders - %e', err)
       }
       await this.changedUntilDone(interval)
-      interval = Math.min(interval * 1.5, 15_000)
+      interval = Math.min(interval * 2, this.s.init.findProvidersMaxInterval)
     }
+  }
+
+  private wantsProviders (): boolean {
+    let live = 0
+    const now = Date.now()
+    for (const p of this.peers.values()) {
+      if (p.dropped) continue
+      live++
+      if (this.swarming) continue
+      // a peer that advertises a chunk still missing, or one just met that has not answered yet
+      if (p.have !== undefined ? this.missing.some(i => hasBit(p.have!, i)) : !p.seenIncomplete && now - p.joined < this.s.init.findProvidersInterval) return false
+    }
+    return this.swarming ? live < C.SWARM_MAX_PEERS : true
   }
 
   private async changedUntilDone (ms: number): Promise<void> {
