@@ -61,6 +61,30 @@ export const RECONNECT_BACKOFF_FACTOR = 1.25
 /** @default 20 (kad-dht's k): lost keep-alive peers redialled at once (each holds a slot while it retries) */
 export const MAX_PARALLEL_RECONNECTS = 20
 
+/**
+ * How often libp2p's connection monitor pings each connection (a stream per ping, about 400 bytes on the
+ * wire with its negotiation and framing). libp2p's 10 s made pings most of an idle node's traffic (19
+ * connections, both ends pinging); every 30 s still notices a silently dead connection (a partition)
+ * within a minute, which starts the redials above.
+ *
+ * @default 30_000
+ */
+export const CONNECTION_PING_INTERVAL_MS = 30_000
+
+/**
+ * Gossipsub's mesh and gossip degrees. Skyline's messages are few and small (an attestation is a few
+ * hundred bytes), so what a message costs each node is the number of copies it receives: about one per
+ * mesh peer. js-gossipsub's defaults (D 6, Dhi 12, IDONTWANT only above 512 bytes,
+ * IHAVE to 6 peers, and flood publishing to every topic peer) cost every node 40 copies of a job's 6
+ * messages (~55 KB per node per job on a 20-node mesh); a mesh of degree 3 to 6, IDONTWANT for every
+ * message worth suppressing, and IHAVE to 3 peers a heartbeat cost about half (bench/control-bytes.ts).
+ * A mesh of degree ≥ 3 stays connected under churn, IHAVE gossip repairs what the mesh misses, and sync
+ * (src/node/sync.ts) repairs the rest; peer scoring, graylisting and the flood penalties are unchanged.
+ */
+export const GOSSIP_DEGREE = { D: 4, Dlo: 3, Dhi: 6, Dscore: 2, Dlazy: 3 }
+/** @default 128 bytes: smaller messages are cheaper to receive twice than to refuse with an IDONTWANT */
+export const GOSSIP_IDONTWANT_MIN_BYTES = 128
+
 /** Largest gossip RPC frame accepted from a peer: the biggest topic payload plus framing and control. */
 const MAX_GOSSIP_RPC = 256 * 1024
 
@@ -142,6 +166,7 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
       reconnectBackoffFactor: RECONNECT_BACKOFF_FACTOR,
       maxParallelReconnects: MAX_PARALLEL_RECONNECTS
     },
+    connectionMonitor: { pingInterval: CONNECTION_PING_INTERVAL_MS },
     metrics: prometheusMetrics({ registry: opts.registry, collectDefaultMetrics: true }),
     services: {
       identify: identify(),
@@ -161,6 +186,11 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
         scoreParams: scoreParams(lan, appSpecificScore),
         scoreThresholds: SCORE_THRESHOLDS,
         allowPublishToZeroTopicPeers: true,
+        // a publisher sends to its mesh peers, as every forwarder does, not to every topic peer: a
+        // peer outside the mesh gets it through the mesh like any other message
+        floodPublish: false,
+        ...GOSSIP_DEGREE,
+        idontwantMinDataSize: GOSSIP_IDONTWANT_MIN_BYTES,
         emitSelf: false,
         allowedTopics: TOPIC_NAMES.map(stringifyTopic),
         maxInboundDataLength: MAX_GOSSIP_RPC,
