@@ -74,10 +74,10 @@ export const CONNECTION_PING_INTERVAL_MS = 30_000
 /**
  * Gossipsub's mesh and gossip degrees. Skyline's messages are few and small (an attestation is a few
  * hundred bytes), so what a message costs each node is the number of copies it receives: about one per
- * mesh peer. js-gossipsub's defaults (D 6, Dhi 12, IDONTWANT only above 512 bytes,
- * IHAVE to 6 peers, and flood publishing to every topic peer) cost every node 40 copies of a job's 6
- * messages (~55 KB per node per job on a 20-node mesh); a mesh of degree 3 to 6, IDONTWANT for every
- * message worth suppressing, and IHAVE to 3 peers a heartbeat cost about half (bench/control-bytes.ts).
+ * mesh peer. js-gossipsub's defaults (D 6, Dhi 12, IDONTWANT only above 512 bytes, IHAVE to 6 peers)
+ * cost every node 40 copies of a job's 6 messages (~55 KB per node per job on a 20-node mesh); a mesh
+ * of degree 3 to 6, IDONTWANT for every message worth suppressing, and IHAVE to 3 peers a heartbeat
+ * cost about half (bench/control-bytes.ts).
  * A mesh of degree ≥ 3 stays connected under churn, IHAVE gossip repairs what the mesh misses, and sync
  * (src/node/sync.ts) repairs the rest; peer scoring, graylisting and the flood penalties are unchanged.
  */
@@ -186,9 +186,10 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
         scoreParams: scoreParams(lan, appSpecificScore),
         scoreThresholds: SCORE_THRESHOLDS,
         allowPublishToZeroTopicPeers: true,
-        // a publisher sends to its mesh peers, as every forwarder does, not to every topic peer: a
-        // peer outside the mesh gets it through the mesh like any other message
-        floodPublish: false,
+        // flood publishing stays on: a peer with a negative score (a flagged builder, P5) is pruned from
+        // every mesh and sent no IHAVE, and the publishers' own copies are how it still hears every
+        // message (test/consensus-mesh.test.ts); it costs each node a few KB per job
+        floodPublish: true,
         ...GOSSIP_DEGREE,
         idontwantMinDataSize: GOSSIP_IDONTWANT_MIN_BYTES,
         emitSelf: false,
