@@ -148,3 +148,42 @@ describe('blob swarm: a peer serving corrupted chunks', function () {
     assert.equal(await fetcher.libp2p.services.blobs.peerHave(seeder.libp2p.peerId, 'ab'.repeat(32)), undefined)
   })
 })
+
+/** DHT requests a node has sent, by message type, from its own kad-dht counter */
+async function dhtRequests (node: SkylineNode): Promise<Record<string, number>> {
+  const metric = node.registry.getSingleMetric('skyline_kad_dht_outbound_rpc_requests_total')
+  const out: Record<string, number> = {}
+  for (const v of (await metric?.get())?.values ?? []) out[String(Object.values(v.labels)[0])] = v.value
+  return out
+}
+
+describe('blob swarm: DHT use of a small blob', function () {
+  this.timeout(60_000)
+  let mesh: TestMesh
+
+  before(async () => { mesh = await startMesh(3) })
+  after(async () => { await mesh?.stop() })
+
+  it('from a named provider: fetched with no provider lookup and no provide; added with provide: false, not provided', async () => {
+    const [seeder, fetcher] = mesh.nodes
+    const m = await seeder.libp2p.services.blobs.add(randomBytes(100 * 1024), { provide: false })
+    await new Promise(resolve => setTimeout(resolve, 500))
+    assert.equal((await dhtRequests(seeder)).ADD_PROVIDER ?? 0, 0, 'the seeder provided a blob added with provide: false')
+    const before = await dhtRequests(fetcher)
+    const path = await fetcher.libp2p.services.blobs.fetch(refOf(m), { signal: AbortSignal.timeout(20_000), providers: [seeder.libp2p.peerId] })
+    assert.equal(await sha256File(path), m.sha256)
+    await new Promise(resolve => setTimeout(resolve, 500))
+    const after = await dhtRequests(fetcher)
+    assert.equal((after.GET_PROVIDERS ?? 0) - (before.GET_PROVIDERS ?? 0), 0, 'the fetcher looked for providers')
+    assert.equal((after.ADD_PROVIDER ?? 0) - (before.ADD_PROVIDER ?? 0), 0, 'the fetcher provided a small blob')
+  })
+
+  it('with no provider named: found through the seeder\'s provider record', async () => {
+    const [seeder, , fetcher] = mesh.nodes
+    const m = await seeder.libp2p.services.blobs.add(randomBytes(100 * 1024))
+    const before = await dhtRequests(fetcher)
+    const path = await fetcher.libp2p.services.blobs.fetch(refOf(m), { signal: AbortSignal.timeout(30_000) })
+    assert.equal(await sha256File(path), m.sha256)
+    assert.ok(((await dhtRequests(fetcher)).GET_PROVIDERS ?? 0) > (before.GET_PROVIDERS ?? 0), 'the fetcher did not ask the DHT')
+  })
+})
