@@ -22,6 +22,7 @@ import type { JobWorkerReply, JobWorkerRequest, FinalVerdict } from './job-worke
 import { makeSignedSrpms } from '../../test/helpers/srpms.ts'
 import { generateAnnouncerKey } from '../../src/protocols/signing.ts'
 import { sleep, spread, type Spread } from './summary.ts'
+import { GOSSIP_DEGREE } from '../../src/node/libp2p.ts'
 
 const WORKER = resolve(import.meta.dirname, 'job-worker.ts')
 /** workers started at once (one per CPU): a starved bootstrap node times out dials */
@@ -190,7 +191,7 @@ export async function runJobMesh (o: JobMeshOptions): Promise<JobMeshResult> {
       st = await Promise.all(all().map(async w => w.request({ type: 'status' })))
       const b = st.slice(0, o.nodes)
       const formed = b.every(s => s.announceMesh > 0 && s.consensusMesh > 0) && st[o.nodes].announceMesh > 0
-      const settled = b.every(s => s.announceMesh >= Math.min(4, o.nodes - 1) && s.consensusMesh >= Math.min(4, o.nodes - 1))
+      const settled = b.every(s => s.announceMesh >= Math.min(GOSSIP_DEGREE.Dlo, o.nodes - 1) && s.consensusMesh >= Math.min(GOSSIP_DEGREE.Dlo, o.nodes - 1))
       if (settled || (formed && Date.now() - t1 > 15_000)) break
       if (Date.now() - t1 > 90_000) throw new Error(`the mesh did not form in 90 s (announce-topic mesh peers: ${st.map(s => s.announceMesh).join(' ')})`)
       await sleep(500)

@@ -15,7 +15,7 @@ export const BUILDER_PROTOCOL = '/skyline/builder/1.0.0'
 
 /** @default 10 s for the closest-peers lookup */
 export const LOOKUP_TIMEOUT_MS = 10_000
-/** @default 3 s to learn an unknown candidate's protocols */
+/** @default 3 s to reach a candidate and learn its protocols */
 export const IDENTIFY_TIMEOUT_MS = 3_000
 
 export interface FindCandidatesOptions extends AbortOptions {
@@ -29,7 +29,8 @@ export interface FindCandidatesOptions extends AbortOptions {
 /**
  * The `count` eligible peers closest to the job, closest first, as this node finds them: the peers it
  * knows (connected, and its routing table's closest to the job) merged with a DHT closest-peers lookup
- * for the job key. Peers whose protocols are unknown are dialled and identified. A seeder runs this once
+ * for the job key. Only peers reachable now count: those not connected are dialled (and identified
+ * when their protocols are unknown). A seeder runs this once
  * before it signs an announcement, which lists the result as the job's candidates: every other node
  * then ranks that signed list and needs no network to know a job's builders.
  */
@@ -77,12 +78,14 @@ async function isEligible (libp2p: SkylineLibp2p, peer: PeerId, opts: FindCandid
   if (peer.type !== 'Ed25519') return false
   if (peer.equals(libp2p.peerId)) return opts.selfEligible
   const known = await protocolsOf(libp2p, peer)
-  if (known !== undefined) return known.includes(BUILDER_PROTOCOL)
-  // not identified yet: connect, and identify runs
+  if (known !== undefined && !known.includes(BUILDER_PROTOCOL)) return false
+  // a candidate must be reachable now (a listed peer that is gone, or across a partition, wastes a seat):
+  // connected already, or dialled; identify runs on a new connection
+  if (known !== undefined && libp2p.getConnections(peer).length > 0) return true
   try {
     const signal = AbortSignal.any([AbortSignal.timeout(IDENTIFY_TIMEOUT_MS), ...(opts.signal != null ? [opts.signal] : [])])
     const conn = await libp2p.dial(peer, { signal })
-    await libp2p.services.identify.identify(conn, { signal })
+    if (known === undefined) await libp2p.services.identify.identify(conn, { signal })
   } catch (err: any) {
     opts.signal?.throwIfAborted()
     opts.log?.('candidate %p unreachable: %e', peer, err)

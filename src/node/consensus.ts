@@ -33,6 +33,10 @@ const MAX_EARLY_PER_JOB = 16
 const EARLY_TTL_MS = 60_000
 /** @default 2 min: how long a restarted node waits for consensus-topic peers to re-gossip its own attestations */
 const REPUBLISH_WAIT_MS = 120_000
+/** @default 3 topic peers: enough to republish at once */
+const REPUBLISH_PEERS = 3
+/** @default 3 s after the first topic peer: republished then even with fewer */
+const REPUBLISH_SETTLE_MS = 3_000
 const CONSENSUS_TOPIC = stringifyTopic('consensus')
 /** @default 10 s: how often deadlines are checked (jobs past them become no-consensus) */
 const DEADLINE_CHECK_MS = 10_000
@@ -98,18 +102,14 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
     for (const v of this.init.store.verdicts()) {
       if (v.final && v.verdict !== 'pending') this.throttle.record(v.verdict as any, v.updatedAt, v.job)
     }
-    // builds finished before a crash: the attestation is made if it never was, and recorded ones of jobs
-    // not yet final are gossiped again once the node has peers on the topic (a crash may have come between
-    // recording and publishing; peers that synced from this node before then would never ask for it)
+    // this node's attestations of jobs not yet final are gossiped again once it has peers on the topic (a
+    // crash may have come between recording and publishing; peers that synced from this node before then
+    // would never ask for it); recoverOwn() made the missing ones before the node went online
     const pending: BuildRecord[] = []
     for (const j of this.init.store.jobs(['built', 'failed'])) {
+      if (this.init.store.verdict(j.job)?.final === true) continue
       const b = this.init.store.build(j.job)
-      if (b === undefined) continue
-      if (this.init.store.attestation(j.job, this.self) === undefined) {
-        this.attest(b).catch(err => this.init.log.error('attesting %s after restart: %e', j.job, err))
-      } else if (this.init.store.verdict(j.job)?.final !== true) {
-        pending.push(b)
-      }
+      if (b !== undefined && this.init.store.attestation(j.job, this.self) !== undefined) pending.push(b)
     }
     if (pending.length > 0) this.republishWhenConnected(pending)
     // a kill between an attestation's commit and its verdict's leaves the verdict behind: every job
@@ -117,6 +117,22 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
     for (const j of this.init.store.openJobs()) this.retallyAtStart.add(j.job)
     this.timer = setInterval(() => { this.checkDeadlines() }, DEADLINE_CHECK_MS)
     this.timer.unref()
+  }
+
+  /**
+   * Builds recorded before a crash whose attestation was never made: signed and recorded now, before
+   * the node goes online, so the first peer that syncs from it already gets them (start() gossips them).
+   */
+  recoverOwn (): void {
+    for (const j of this.init.store.jobs(['built', 'failed'])) {
+      const b = this.init.store.build(j.job)
+      if (b === undefined || this.init.store.attestation(j.job, this.self) !== undefined) continue
+      try {
+        this.recordOwn(b)
+      } catch (err: any) {
+        this.init.log.error('attesting %s after restart: %e', j.job, err)
+      }
+    }
   }
 
   stop (): void {
@@ -127,9 +143,14 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
   /** Gossips this node's recorded attestations again once some peer is on the consensus topic (bounded wait) */
   private republishWhenConnected (records: BuildRecord[]): void {
     const deadline = Date.now() + REPUBLISH_WAIT_MS
+    let firstPeerAt: number | undefined
     this.republishTimer = setInterval(() => {
       const peers = this.init.libp2p.services.pubsub.getSubscribers(CONSENSUS_TOPIC).length
-      if (peers === 0 && Date.now() < deadline) return
+      if (peers > 0) firstPeerAt ??= Date.now()
+      // the first peer on the topic is seldom the last: wait a little for the others (gossip reaches the
+      // rest through them, but a peer still joining would miss it)
+      const ready = peers >= REPUBLISH_PEERS || (firstPeerAt !== undefined && Date.now() - firstPeerAt >= REPUBLISH_SETTLE_MS)
+      if (!ready && Date.now() < deadline) return
       clearInterval(this.republishTimer)
       if (peers === 0) return
       for (const b of records) this.attest(b).catch(err => this.init.log.error('re-gossiping the attestation of %s: %e', b.job, err))
@@ -161,6 +182,13 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
    * content: a crash cannot make this node an equivocator.
    */
   async attest (record: BuildRecord): Promise<CheckedAttestation> {
+    const checked = this.recordOwn(record)
+    await this.init.publish(encodeConsensusMessage({ attestation: checked.envelope }))
+    return checked
+  }
+
+  /** This node's attestation of a build: the recorded one, or a new one signed and recorded */
+  private recordOwn (record: BuildRecord): CheckedAttestation {
     const mine = this.init.store.attestation(record.job, this.self)
     let envelope: Uint8Array
     if (mine !== undefined) {
@@ -178,7 +206,6 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
     }
     const checked = checkAttestation(envelope, Date.now(), { cache: this.keys })
     if (mine === undefined) this.record(checked)
-    await this.init.publish(encodeConsensusMessage({ attestation: envelope }))
     return checked
   }
 

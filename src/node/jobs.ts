@@ -227,9 +227,10 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
         logExcerpt: result.status === 'failed' ? `${result.reason ?? ''}\n${result.logExcerpt ?? ''}`.trim() : undefined,
         finishedAt: Date.now()
       }
-      // the output RPMs go into the blob store (content-addressed, provided), so agreeing builders can
-      // serve them; then the work dir goes
-      for (const f of result.files) await this.init.libp2p.services.blobs.add(join(result.outputDir, f.name), { signal })
+      // the output RPMs go into the blob store (content-addressed), so agreeing builders can serve them;
+      // not announced in the DHT: results are fetched from the agreeing builders by peer ID (results.ts),
+      // and a provide per output file reaches most of the mesh. Then the work dir goes
+      for (const f of result.files) await this.init.libp2p.services.blobs.add(join(result.outputDir, f.name), { signal, provide: false })
       this.init.store.recordBuild(record)
       rmSync(dir, { recursive: true, force: true })
       this.emitJob(job, record.status === 'ok' ? 'built' : 'failed', result.reason)
@@ -261,7 +262,7 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
       logExcerpt: `interrupted ${MAX_JOB_ATTEMPTS} times (the node stopped during the build each time)`,
       finishedAt: Date.now()
     }
-    this.init.store.recordBuild(record)
+    this.init.store.recordBuild(record, `interrupted ${MAX_JOB_ATTEMPTS} times`)
   }
 
   /** Why the fetched SRPM must not be built, or undefined when it may */

@@ -221,9 +221,11 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     // an attestation of a job this node never saw announced: it may have missed the announcement
     this.addEventListener('validation', evt => { if (evt.detail.reason === 'unknown-job') this.sync.gap() })
     await this.sync.start()
+    // interrupted jobs are settled and missing attestations of recorded builds made before going online
+    this.jobs.recover()
+    this.consensus.recoverOwn()
     await this.libp2p.start()
     for (const name of TOPIC_NAMES) pubsub.subscribe(stringifyTopic(name))
-    this.jobs.recover()
     this.consensus.start()
     this.jobs.start()
     if (this.config.bootstrap.length > 0) {

@@ -288,12 +288,12 @@ export class Store {
     })
   }
 
-  /** Records a finished build and its job's final state in one transaction */
-  recordBuild (b: BuildRecord): void {
+  /** Records a finished build and its job's final state in one transaction; `reason` for a failed one */
+  recordBuild (b: BuildRecord, reason = 'build failed'): void {
     this.transaction(() => {
       this.sql(`INSERT OR REPLACE INTO builds (job, status, build_hash, files, environment, duration_ms, log_excerpt, finished_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(b.job, b.status, b.buildHash ?? null, JSON.stringify(b.files), JSON.stringify(b.environment), b.durationMs, b.logExcerpt ?? null, b.finishedAt)
-      this.setJobState(b.job, b.status === 'ok' ? 'built' : 'failed', b.status === 'ok' ? undefined : 'build failed', b.finishedAt)
+      this.setJobState(b.job, b.status === 'ok' ? 'built' : 'failed', b.status === 'ok' ? undefined : reason, b.finishedAt)
     })
   }
 

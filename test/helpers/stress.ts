@@ -21,6 +21,9 @@ import { join, resolve } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { promisify } from 'node:util'
 import type { NodeStatus } from '../../src/node/index.ts'
+import { SignedEnvelope } from '../../src/protocols/pb/announce.ts'
+import { Announcement } from '../../src/protocols/announce.ts'
+import { jobBuilders, parseCandidates } from '../../src/consensus/assignment.ts'
 
 const exec = promisify(execFile)
 
@@ -265,7 +268,8 @@ export interface StoreSnapshot {
   attestations: Array<{ id: string, job: string, builder: string, status: string, buildHash: string | null }>
   verdicts: Array<{ job: string, verdict: string, hash: string | null, final: boolean, detail: string }>
   jobs: Array<{ job: string, state: string, attempts: number, error: string | null }>
-  announcements: Array<{ id: string, job: string, nevra: string }>
+  /** `builders`: the job's r builders by its signed candidate list (no bans) */
+  announcements: Array<{ id: string, job: string, nevra: string, builders: string[] }>
   builds: Array<{ job: string, status: string, buildHash: string | null }>
 }
 
@@ -284,12 +288,18 @@ export function readStore (path: string, opts: { readOnly?: boolean, integrity?:
       attestations: all('SELECT id, job, builder, status, build_hash FROM attestations ORDER BY job, builder').map(r => ({ id: r.id, job: r.job, builder: r.builder, status: r.status, buildHash: r.build_hash ?? null })),
       verdicts: all('SELECT job, verdict, hash, final, detail FROM verdicts ORDER BY job').map(r => ({ job: r.job, verdict: r.verdict, hash: r.hash ?? null, final: r.final === 1, detail: r.detail })),
       jobs: all('SELECT job, state, attempts, error FROM jobs ORDER BY job').map(r => ({ job: r.job, state: r.state, attempts: Number(r.attempts), error: r.error ?? null })),
-      announcements: all('SELECT id, job, nevra FROM announcements ORDER BY job').map(r => ({ id: r.id, job: r.job, nevra: r.nevra })),
+      announcements: all('SELECT id, job, nevra, envelope FROM announcements ORDER BY job').map(r => ({ id: r.id, job: r.job, nevra: r.nevra, builders: buildersOf(r.job, r.envelope) })),
       builds: all('SELECT job, status, build_hash FROM builds ORDER BY job').map(r => ({ job: r.job, status: r.status, buildHash: r.build_hash ?? null }))
     }
   } finally {
     db.close()
   }
+}
+
+/** The r builders a stored announcement assigns: its candidates closest to the job key */
+export function buildersOf (job: string, envelope: Uint8Array): string[] {
+  const a = Announcement.decode(SignedEnvelope.decode(envelope).payload)
+  return jobBuilders(Buffer.from(job, 'hex'), parseCandidates(a.candidates), a.replicas).map(String)
 }
 
 /** What must be identical on every node for a job: the verdict and its named builders */

@@ -4,8 +4,9 @@
  * builders and a tally node (r = 3, q = 2) loses
  * - a builder in the middle of fetching a 2 MiB SRPM (served slowly, one chunk at a time): the job is
  *   fetched again after the restart, built, attested once;
- * - a builder in the middle of its build, three times: the job is reported failed (attempts used up),
- *   no build process outlives the node, and the other two builders' agreement stands, the same on every node;
+ * - a builder in the middle of its build, three times: the job is reported failed (attempts used up) and
+ *   attested as a failed build, no build process outlives the node, and the other two builders' agreement
+ *   is final at once, the same on every node;
  * - a tally node as the first attestation of a job reaches it, and a builder the moment its build is
  *   recorded (as it attests): after the restart both hold every attestation exactly once, and every node
  *   reaches the same final verdict.
@@ -161,16 +162,20 @@ describe('stress: kill -9 mid-fetch, mid-build and mid-tally', function () {
     } finally {
       watch.close()
     }
-    // the two others agree; the victim never attested, so the verdict waits for it (final only at the deadline)
+    // the two others agree; the victim attests its failed build, so every builder has spoken: final at once
+    // (a failure is not dissent), without waiting for the deadline
     const others = assigned.filter(p => p !== victim.peerId)
-    await converged(job, others, 'agreed', false)
+    await converged(job, assigned, 'agreed', true)
     const detail = JSON.parse(victim.store().verdicts.find(v => v.job === job)!.detail)
-    assert.deepEqual(detail.missing, [victim.peerId])
+    assert.deepEqual(detail.missing, [])
     assert.deepEqual(detail.agreeing, [...others].sort())
+    assert.deepEqual(detail.failedBuilders, [victim.peerId])
+    assert.deepEqual(detail.dissenters, [])
     const s = victim.store()
     assert.deepEqual(s.jobs.filter(j => j.job === job).map(j => j.state), ['failed'])
-    assert.equal(s.builds.filter(b => b.job === job).length, 0)
-    log(`${victim.name} reported the job failed after 3 interruptions; agreed (not final: ${victim.name} missing) on every node`)
+    assert.deepEqual(s.builds.filter(b => b.job === job).map(b => b.status), ['failed'])
+    assert.deepEqual(s.attestations.filter(a => a.job === job && a.builder === victim.peerId).map(a => a.status), ['failed'])
+    log(`${victim.name} reported the job failed after 3 interruptions and attested the failure; final agreed by the other two on every node`)
   })
 
   it('a tally node killed -9 as the first attestation reaches it, and a builder killed -9 as it attests, restart into the same final verdict with no attestation lost or doubled', async () => {

@@ -7,13 +7,13 @@
  * {a} and side {b, c}.
  *
  * What the design says happens, and what the scenario asserts:
- * - The assigned set G of a job is the r builders closest to its key among the builders a node knows.
- *   Nodes keep peers they lost in their routing tables and peer stores, so during the partition both
- *   sides still compute the global G (no node takes a job it would not have in a whole mesh).
+ * - The assigned set G of a job is the r closest of the candidates its announcement lists: the builders
+ *   the seeder's DHT lookup found and could reach. A seeder cut off with side {a} lists side {a}'s
+ *   builders only, so each side builds its own jobs; the scenario asserts whatever G the signed list
+ *   gives, without assuming which side holds it.
  * - An announcement seeded on one side reaches only that side. Exactly G ∩ side builds it; the side's
- *   nodes tally it as agreed when |G ∩ side| ≥ q (not yet final: the other builders have not spoken),
- *   otherwise pending; the other side knows nothing of it. With r = 3 and q = 2, side {a} (3 builders)
- *   and side {b, c} (5) can each agree on the jobs that have two builders on their side.
+ *   nodes tally it as agreed when |G ∩ side| ≥ q (final when all of G is on the side), otherwise
+ *   pending; the other side knows nothing of it.
  * - After the heal, connections come back (kad-dht keeps its closest peers alive and redials them),
  *   identify triggers /skyline/sync/1.0.0 with the peers met again, the builders of G on the other side
  *   get the announcement by sync, fetch the SRPM (the seeders and the side's builders provide it), build
@@ -24,8 +24,6 @@
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { assignBuilders } from '../../../src/consensus/assignment.ts'
 import { NetLab, NodeProc, startSeed, waitUntil, verdictSummary, writeAnnouncerKey, type SeedRun, type StoreSnapshot } from '../../helpers/stress.ts'
 import { makeSignedSrpms } from '../../helpers/srpms.ts'
 
@@ -91,7 +89,6 @@ export async function partitionScenario (opts: PartitionOptions): Promise<void> 
   }
   for (const n of nodes.filter(n => !n.running)) n.opts.bootstrap = [nodes.find(o => o.name === `${n.name[0]}0`)!.address]
   await Promise.all(nodes.filter(n => !n.running).map(async n => n.start()))
-  const peers = nodes.map(n => peerIdFromString(n.peerId))
   const nameOf = new Map(nodes.map(n => [n.peerId, n.name]))
   const names = (ids: string[]): string => ids.map(p => nameOf.get(p) ?? p.slice(-6)).join(',')
   log(`${nodes.length} node processes started (${since()})`)
@@ -132,7 +129,7 @@ export async function partitionScenario (opts: PartitionOptions): Promise<void> 
       for (const [nevra, prefix] of seed.jobs()) {
         await waitUntil(`${via.name} to hold the announcement of ${nevra}`, () => storeOf(via).announcements.some(a => a.job.startsWith(prefix)), 30_000, 100)
         const row = storeOf(via).announcements.find(a => a.job.startsWith(prefix))!
-        const assigned = assignBuilders(Buffer.from(row.job, 'hex'), peers, R).map(String)
+        const assigned = row.builders
         wave.push({ job: row.job, nevra, side, assigned })
         log(`  wave ${w + 1}, side ${side}: ${nevra} job ${row.job.slice(0, 12)} builders ${names(assigned)} (${assigned.filter(p => sideOf(nodes.find(n => n.peerId === p)!) === side).length} on this side)`)
       }
@@ -220,8 +217,9 @@ export async function partitionScenario (opts: PartitionOptions): Promise<void> 
   await waitUntil('the seeder of side c to announce', () => seed.jobs().size === 1, 120_000, 250, () => seed.output())
   const prefix = [...seed.jobs().values()][0]
   await waitUntil('c0 to hold the announcement', () => storeOf(c0).announcements.some(a => a.job.startsWith(prefix)), 30_000, 100)
-  const job = storeOf(c0).announcements.find(a => a.job.startsWith(prefix))!.job
-  const assigned = assignBuilders(Buffer.from(job, 'hex'), peers, R).map(String).sort()
+  const row = storeOf(c0).announcements.find(a => a.job.startsWith(prefix))!
+  const job = row.job
+  const assigned = [...row.builders].sort()
   await waitUntil(`a final agreed verdict for ${last.nevra} on every node`, () => nodes.every(n => {
     const v = storeOf(n).verdicts.find(x => x.job === job)
     return v?.verdict === 'agreed' && v.final
