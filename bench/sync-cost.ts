@@ -20,6 +20,7 @@ import { SkylineNode } from '../src/node/index.ts'
 import type { BuildRecord } from '../src/node/store.ts'
 import { startMesh, startNode, waitFor } from '../test/helpers/mesh.ts'
 import { testAnnouncement, testAnnouncer } from '../test/helpers/announce.ts'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { reportFigures, sleep } from './lib/summary.ts'
 
 const { values: opts } = parseArgs({
@@ -63,7 +64,9 @@ for (const n of mesh.nodes) countBytes(n)
 const jobs: string[] = []
 const attestations = new Set<string>()
 async function job (live: SkylineNode[]): Promise<void> {
-  const checked = await live[0].announce(testAnnouncement(announcer, { replicas: 3, quorum: 2 }))
+  // the three attesters are the job's candidates (the builders), as a seeder's lookup would list them
+  const candidates = live.slice(1, 4).map(n => peerIdFromString(n.libp2p.peerId.toString()))
+  const checked = await live[0].announce(testAnnouncement(announcer, { replicas: 3, quorum: 2, candidates }))
   jobs.push(checked.job)
   await waitFor('the announcement everywhere', () => live.every(n => n.store.hasAnnouncement(checked.id)), 30_000, 50)
   const files = [{ name: 'pkg-1.0-1.fc41.x86_64.rpm', size: 1024, sha256: createHash('sha256').update(checked.job).digest('hex') }]
