@@ -24,7 +24,7 @@ import { logger } from '@libp2p/logger'
 import type { PeerId } from '@libp2p/interface'
 import { BUILDER_PROTOCOL } from '../../src/consensus/mesh-assignment.ts'
 import { ConsensusService, type ConsensusInit } from '../../src/node/consensus.ts'
-import { Store } from '../../src/node/store.ts'
+import { Store, announcementRow } from '../../src/node/store.ts'
 import { PeerPenalties } from '../../src/node/penalties.ts'
 import { checkAnnouncement, type CheckedAnnouncement } from '../../src/protocols/announce.ts'
 import { generateAnnouncerKey, loadTrustedAnnouncers, rawPublicKey, type AnnouncerKey } from '../../src/protocols/signing.ts'
@@ -74,18 +74,7 @@ export async function tallyHarness (builders: PeerId[]): Promise<TallyHarness> {
     dbPath,
     announce: envelope => {
       const checked = checkAnnouncement(envelope, trusted, Date.now())
-      const a = checked.announcement
-      store.addAnnouncement({
-        id: checked.id,
-        job: checked.job,
-        announcer: checked.announcer,
-        sequence: a.sequence,
-        nevra: a.nevra,
-        srpmSha256: Buffer.from(a.srpmSha256).toString('hex'),
-        expiresAt: Number(a.expiresAt),
-        receivedAt: Date.now(),
-        envelope
-      })
+      store.addAnnouncement(announcementRow(checked))
       consensus.onAnnouncement(checked)
       return checked
     },

@@ -300,8 +300,7 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
    * builders banned for equivocation replaced by the next. No network, and no peer the announcement does
    * not list: the same set on every node that holds the same announcement and proofs.
    */
-  private assignedSet (a: CheckedAnnouncement): string[] {
-    const banned = new Set(this.init.store.bannedBuilders())
+  private assignedSet (a: CheckedAnnouncement, banned = new Set(this.init.store.bannedBuilders())): string[] {
     return jobBuilders(a.jobKey, a.candidates, a.announcement.replicas, banned).map(String)
   }
 
@@ -358,13 +357,13 @@ export class ConsensusService extends TypedEventEmitter<ConsensusEvents> {
   private async tallyNow (job: string): Promise<Verdict | undefined> {
     const a = this.announcement(job)
     if (a === undefined) return undefined
-    const assigned = this.assignedSet(a)
     const banned = new Set(this.init.store.bannedBuilders())
+    const assigned = this.assignedSet(a, banned)
     const attestations = this.init.store.attestations(job)
     const v = tally({
       replicas: a.announcement.replicas,
       quorum: a.announcement.quorum,
-      assigned: assigned.filter(b => !banned.has(b)).slice(0, a.announcement.replicas),
+      assigned,
       attestations: attestations.filter(x => !banned.has(x.builder)).map(x => ({ builder: x.builder, status: x.status, buildHash: x.buildHash })),
       deadlinePassed: Date.now() > Number(a.announcement.expiresAt)
     })

@@ -15,8 +15,6 @@ import type { Builder, BuildPhase } from '../build/index.ts'
 import type { Keyring } from '../rpm/index.ts'
 import { jobBuilders } from '../consensus/assignment.ts'
 
-const MAX_REMEMBERED_ASSIGNMENTS = 1000
-
 /** @default 3 attempts before an interrupted job is reported failed */
 export const MAX_JOB_ATTEMPTS = 3
 
@@ -76,7 +74,6 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
   private readonly init: JobRunnerInit
   private readonly running = new Map<string, AbortController>()
   private readonly announcements = new Map<string, CheckedAnnouncement>()
-  private readonly assignments = new Map<string, Promise<PeerId[]>>()
   private readonly controller = new AbortController()
   private stopped = false
 
@@ -116,22 +113,10 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
     while (this.running.size > 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
   }
 
-  /** The builders this node computed for a recent job (the last MAX_REMEMBERED_ASSIGNMENTS jobs) */
-  builders (job: string): Promise<PeerId[]> | undefined {
-    return this.assignments.get(job)
-  }
-
   /** Called for every valid announcement: work out the builders; queue the job if this node is one */
   async onAnnouncement (a: CheckedAnnouncement): Promise<PeerId[]> {
     // a node that cannot build has nothing to decide (the tally works out builders on its own)
     if (this.init.builder === undefined) return []
-    const p = this.assign(a)
-    this.assignments.set(a.job, p)
-    if (this.assignments.size > MAX_REMEMBERED_ASSIGNMENTS) this.assignments.delete(this.assignments.keys().next().value!)
-    return p
-  }
-
-  private async assign (a: CheckedAnnouncement): Promise<PeerId[]> {
     // the r candidates the announcement lists closest to the job (builders banned for equivocation give
     // their seat to the next): no network, the same answer on every node
     const builders = jobBuilders(a.jobKey, a.candidates, a.announcement.replicas, new Set(this.init.store.bannedBuilders()))

@@ -10,7 +10,7 @@ import { loadOrCreateIdentity } from './identity.ts'
 import { HttpServer } from './http.ts'
 import { TOPIC_NAMES, parseTopic, stringifyTopic, type TopicName } from '../protocols/topics.ts'
 import type { NodeConfig } from './config.ts'
-import { Store } from './store.ts'
+import { Store, announcementRow } from './store.ts'
 import { PeerPenalties } from './penalties.ts'
 import { installValidators, GossipValidationError, type ValidationOutcome, type GossipInput } from '../protocols/gossip.ts'
 import { checkAnnouncement, type CheckedAnnouncement } from '../protocols/announce.ts'
@@ -202,7 +202,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     // a banned builder's seat goes to the next candidate: that may be this node
     this.consensus.addEventListener('equivocation', evt => {
       const a = this.consensus.checkedAnnouncement(evt.detail.job)
-      if (a !== undefined && Number(a.announcement.expiresAt) > Date.now()) this.onAnnouncement(new CustomEvent('announcement', { detail: a }))
+      if (a !== undefined && Number(a.announcement.expiresAt) > Date.now()) this.assign(a)
     })
     const control = this.store.latestControl()
     if (control?.action === 'halt') {
@@ -270,9 +270,12 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     this.store.close()
   }
 
-  private readonly onAnnouncement = (evt: CustomEvent<CheckedAnnouncement>): void => {
-    this.jobs.onAnnouncement(evt.detail).catch(err => {
-      if (this.started) this.log.error('assignment of job %s failed: %e', evt.detail.job, err)
+  private readonly onAnnouncement = (evt: CustomEvent<CheckedAnnouncement>): void => { this.assign(evt.detail) }
+
+  /** Whether this node builds the job: queued if so */
+  private assign (a: CheckedAnnouncement): void {
+    this.jobs.onAnnouncement(a).catch(err => {
+      if (this.started) this.log.error('assignment of job %s failed: %e', a.job, err)
     })
   }
 
@@ -293,17 +296,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     if (this.store.announcementBySequence(checked.announcer, a.sequence) !== undefined) {
       throw new GossipValidationError('reject', 'sequence-reused', `announcer reused sequence ${a.sequence}`)
     }
-    this.store.addAnnouncement({
-      id: checked.id,
-      job: checked.job,
-      announcer: checked.announcer,
-      sequence: a.sequence,
-      nevra: a.nevra,
-      srpmSha256: Buffer.from(a.srpmSha256).toString('hex'),
-      expiresAt: Number(a.expiresAt),
-      receivedAt: Date.now(),
-      envelope: checked.envelope
-    })
+    this.store.addAnnouncement(announcementRow(checked))
     this.safeDispatchEvent('announcement', { detail: checked })
     this.consensus?.onAnnouncement(checked)
   }

@@ -9,6 +9,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
+import type { CheckedAnnouncement } from '../protocols/announce.ts'
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE announcements (
@@ -168,6 +169,22 @@ export interface StoredAnnouncement {
   expiresAt: number
   receivedAt: number
   envelope: Uint8Array
+}
+
+/** The row of a checked announcement, received now */
+export function announcementRow (checked: CheckedAnnouncement, receivedAt = Date.now()): StoredAnnouncement {
+  const a = checked.announcement
+  return {
+    id: checked.id,
+    job: checked.job,
+    announcer: checked.announcer,
+    sequence: a.sequence,
+    nevra: a.nevra,
+    srpmSha256: Buffer.from(a.srpmSha256).toString('hex'),
+    expiresAt: Number(a.expiresAt),
+    receivedAt,
+    envelope: checked.envelope
+  }
 }
 
 export class Store {

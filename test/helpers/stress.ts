@@ -24,6 +24,8 @@ import type { NodeStatus } from '../../src/node/index.ts'
 import { SignedEnvelope } from '../../src/protocols/pb/announce.ts'
 import { Announcement } from '../../src/protocols/announce.ts'
 import { jobBuilders, parseCandidates } from '../../src/consensus/assignment.ts'
+import { tempDir } from './mesh.ts'
+import { missingTools } from './srpm.ts'
 
 const exec = promisify(execFile)
 
@@ -564,4 +566,30 @@ export class StoreWatch {
   }
 
   close (): void { this.db.close() }
+}
+
+/**
+ * The hooks of a suite that runs nodes in network namespaces: skips it (saying why) without root, ip,
+ * rpmbuild, rpmsign, gpg or bwrap; removes namespaces a killed run left behind; gives it a temporary
+ * directory, removed afterwards (kept after a failure with SKYLINE_STRESS_KEEP=1); and cleans up every
+ * namespace and process. Call inside `describe`; `dir()` is valid in the tests.
+ */
+export function netnsSuite (prefix: string): { dir: () => string } {
+  let dir: string | undefined
+  let failed = false
+  before(async function () {
+    const why = missingTools(['rpmbuild', 'rpmsign', 'gpg', 'gpgconf', 'bwrap', 'ip']) ?? await netnsUsable()
+    if (why !== undefined) { console.log(`      skipped: ${why}`); this.skip() }
+    const stale = await cleanStaleNamespaces()
+    if (stale.length > 0) console.log(`      removed stale namespaces: ${stale.join(' ')}`)
+    dir = tempDir(prefix)
+  })
+  afterEach(function () { if (this.currentTest?.state === 'failed') failed = true })
+  after(async () => {
+    await cleanup()
+    if (dir === undefined) return
+    if (failed && process.env.SKYLINE_STRESS_KEEP === '1') console.log(`      kept ${dir}`)
+    else rmSync(dir, { recursive: true, force: true })
+  })
+  return { dir: () => dir! }
 }

@@ -24,7 +24,7 @@ import { tempDir } from '../helpers/mesh.ts'
 import { testAnnouncer } from '../helpers/announce.ts'
 import { makeSignedSrpm, missingTools } from '../helpers/srpm.ts'
 import {
-  NetLab, NodeProc, StoreWatch, cleanup, cleanStaleNamespaces, descendants, makeBigSignedSrpm, netnsUsable, readStore, stillRunning,
+  NetLab, NodeProc, StoreWatch, cleanup, descendants, makeBigSignedSrpm, netnsSuite, readStore, stillRunning,
   startSeed, verdictSummary, waitUntil, writeAnnouncerKey
 } from '../helpers/stress.ts'
 import { startProcMesh, type ProcMesh } from './lib/mesh-procs.ts'
@@ -233,24 +233,7 @@ describe('stress: kill -9 mid-fetch, mid-build and mid-tally', function () {
 
 describe('stress: a builder killed -9 after recording an attestation that never got out', function () {
   this.timeout(600_000)
-  let dir: string | undefined
-  let failed = false
-
-  before(async function () {
-    const why = missingTools(['rpmbuild', 'rpmsign', 'gpg', 'gpgconf', 'bwrap', 'ip']) ?? await netnsUsable()
-    if (why !== undefined) { console.log(`      skipped: ${why}`); this.skip() }
-    await cleanStaleNamespaces()
-    dir = tempDir('skyline-stress-crash-ns-')
-  })
-
-  afterEach(function () { if (this.currentTest?.state === 'failed') failed = true })
-
-  after(async () => {
-    await cleanup()
-    if (dir === undefined) return
-    if (failed && process.env.SKYLINE_STRESS_KEEP === '1') console.log(`      kept ${dir}`)
-    else rmSync(dir, { recursive: true, force: true })
-  })
+  const suite = netnsSuite('skyline-stress-crash-ns-')
 
   /**
    * Namespaces: `m` holds three tally nodes and the seeder, `v` the only builder (r = q = 1, so it is
@@ -262,18 +245,18 @@ describe('stress: a builder killed -9 after recording an attestation that never 
    */
   it('restarts and gets its attestation to every node', async () => {
     const lab = await NetLab.create(['m', 'v'])
-    const announcer = await writeAnnouncerKey(dir!)
-    const srpm = await makeBigSignedSrpm(join(dir!, 'srpm'), { name: 'skyline-cutbuild', bytes: 1024, seconds: 6 })
+    const announcer = await writeAnnouncerKey(suite.dir())
+    const srpm = await makeBigSignedSrpm(join(suite.dir(), 'srpm'), { name: 'skyline-cutbuild', bytes: 1024, seconds: 6 })
     const common = { builder: 'none' as const, keyring: srpm.keyPath, announcer: announcer.pub, http: '127.0.0.1:0' }
-    const tallies = [0, 1, 2].map(i => new NodeProc({ name: `m${i}`, dir: join(dir!, `m${i}`), ns: lab.ns('m'), listen: `/ip4/${lab.addr('m')}/tcp/${7700 + i}`, ...common, http: `127.0.0.1:${7800 + i}` }))
+    const tallies = [0, 1, 2].map(i => new NodeProc({ name: `m${i}`, dir: join(suite.dir(), `m${i}`), ns: lab.ns('m'), listen: `/ip4/${lab.addr('m')}/tcp/${7700 + i}`, ...common, http: `127.0.0.1:${7800 + i}` }))
     await tallies[0].start()
     for (const n of tallies.slice(1)) { n.opts.bootstrap = [tallies[0].address]; await n.start() }
-    const builder = new NodeProc({ name: 'v0', dir: join(dir!, 'v0'), ns: lab.ns('v'), listen: `/ip4/${lab.addr('v')}/tcp/7700`, ...common, http: '127.0.0.1:7800', builder: 'rpmbuild', bootstrap: [tallies[0].address] })
+    const builder = new NodeProc({ name: 'v0', dir: join(suite.dir(), 'v0'), ns: lab.ns('v'), listen: `/ip4/${lab.addr('v')}/tcp/7700`, ...common, http: '127.0.0.1:7800', builder: 'rpmbuild', bootstrap: [tallies[0].address] })
     await builder.start()
     const nodes = [...tallies, builder]
     await waitUntil('a whole mesh', async () => (await Promise.all(nodes.map(async n => n.tryStatus()))).every(s => s !== undefined && s.connectedPeers >= nodes.length - 1), 60_000, 250)
 
-    const seed = startSeed({ ns: lab.ns('m'), key: announcer.key, keyring: srpm.keyPath, bootstrap: [tallies[1].address], listen: `/ip4/${lab.addr('m')}/tcp/7790`, dataDir: join(dir!, 'seed'), replicas: 1, quorum: 1, waitSeconds: 300, srpms: [srpm.srpmPath] })
+    const seed = startSeed({ ns: lab.ns('m'), key: announcer.key, keyring: srpm.keyPath, bootstrap: [tallies[1].address], listen: `/ip4/${lab.addr('m')}/tcp/7790`, dataDir: join(suite.dir(), 'seed'), replicas: 1, quorum: 1, waitSeconds: 300, srpms: [srpm.srpmPath] })
     await waitUntil('the announcement', () => seed.jobs().size === 1, 60_000, 100, () => seed.output())
     const prefix = [...seed.jobs().values()][0]
     const watch = new StoreWatch(builder.dbPath)

@@ -4,37 +4,16 @@
  * libp2p's redials of lost peers (see RECONNECT_RETRIES in src/node/libp2p.ts). See
  * test/stress/lib/partition.ts for what is asserted. Needs root; skipped otherwise.
  */
-import { rmSync } from 'node:fs'
-import { tempDir } from '../helpers/mesh.ts'
-import { missingTools } from '../helpers/srpm.ts'
-import { cleanStaleNamespaces, cleanup, netnsUsable } from '../helpers/stress.ts'
+import { netnsSuite } from '../helpers/stress.ts'
 import { partitionScenario } from './lib/partition.ts'
 
 describe('stress: network partition across namespaces, held for minutes', function () {
   this.timeout(1_500_000)
-  let dir: string | undefined
-  let failed = false
-
-  before(async function () {
-    const why = missingTools(['rpmbuild', 'rpmsign', 'gpg', 'gpgconf', 'bwrap', 'ip']) ?? await netnsUsable()
-    if (why !== undefined) { console.log(`      skipped: ${why}`); this.skip() }
-    const stale = await cleanStaleNamespaces()
-    if (stale.length > 0) console.log(`      removed stale namespaces: ${stale.join(' ')}`)
-    dir = tempDir('skyline-stress-netns-')
-  })
-
-  afterEach(function () { if (this.currentTest?.state === 'failed') failed = true })
-
-  after(async () => {
-    await cleanup()
-    if (dir === undefined) return
-    if (failed && process.env.SKYLINE_STRESS_KEEP === '1') console.log(`      kept ${dir}`)
-    else rmSync(dir, { recursive: true, force: true })
-  })
+  const suite = netnsSuite('skyline-stress-netns-')
 
   it('eight nodes, three minutes apart: each side builds its own jobs while cut off; after the heal every node holds every attestation and the same final verdict for every job', async () => {
     await partitionScenario({
-      dir: dir!,
+      dir: suite.dir(),
       sides: { a: 3, b: 3, c: 2 },
       waves: [2, 1],
       replicas: 3,

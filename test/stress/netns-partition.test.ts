@@ -5,37 +5,16 @@
  * iproute2, rpmbuild, rpmsign, gpg and bwrap; skipped otherwise. About 40 s: fit for CI; the long run
  * is netns-partition.stress.ts.
  */
-import { rmSync } from 'node:fs'
-import { tempDir } from '../helpers/mesh.ts'
-import { missingTools } from '../helpers/srpm.ts'
-import { cleanStaleNamespaces, cleanup, netnsUsable } from '../helpers/stress.ts'
+import { netnsSuite } from '../helpers/stress.ts'
 import { partitionScenario } from './lib/partition.ts'
 
 describe('stress: network partition across namespaces', function () {
   this.timeout(600_000)
-  let dir: string | undefined
-  let failed = false
-
-  before(async function () {
-    const why = missingTools(['rpmbuild', 'rpmsign', 'gpg', 'gpgconf', 'bwrap', 'ip']) ?? await netnsUsable()
-    if (why !== undefined) { console.log(`      skipped: ${why}`); this.skip() }
-    const stale = await cleanStaleNamespaces()
-    if (stale.length > 0) console.log(`      removed stale namespaces: ${stale.join(' ')}`)
-    dir = tempDir('skyline-stress-netns-')
-  })
-
-  afterEach(function () { if (this.currentTest?.state === 'failed') failed = true })
-
-  after(async () => {
-    await cleanup()
-    if (dir === undefined) return
-    if (failed && process.env.SKYLINE_STRESS_KEEP === '1') console.log(`      kept ${dir}`)
-    else rmSync(dir, { recursive: true, force: true })
-  })
+  const suite = netnsSuite('skyline-stress-netns-')
 
   it('each side builds its own jobs while cut off; after the heal every node holds every attestation and the same final verdict for every job', async () => {
     await partitionScenario({
-      dir: dir!,
+      dir: suite.dir(),
       sides: { a: 3, b: 2, c: 1 },
       waves: [1],
       replicas: 3,

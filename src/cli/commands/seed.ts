@@ -92,7 +92,7 @@ export async function run (argv: string[]): Promise<number> {
     out.write(`seeder ${node.peerId}: joining the mesh\n`)
     await waitForTopicPeers(node, 'announce', 60_000, stop.signal)
 
-    const pending: Array<{ nevra: string, checked: CheckedAnnouncement, builders: PeerId[] }> = []
+    const pending: Array<{ nevra: string, checked: CheckedAnnouncement }> = []
     let ok = true
     for (const { path, nevra } of accepted) {
       const manifest = await node.libp2p.services.blobs.add(path, { signal: stop.signal })
@@ -120,12 +120,12 @@ export async function run (argv: string[]): Promise<number> {
       }, key)
       const checked = await node.announce(envelope)
       out.write(`announced ${nevra}: job ${checked.job.slice(0, 16)}, r=${replicas} q=${quorum}, ${manifest.size} bytes\n`)
-      pending.push({ nevra, checked, builders: checked.builders })
+      pending.push({ nevra, checked })
     }
 
     const deadline = Date.now() + waitMs
     for (const p of pending) {
-      const builders = p.builders
+      const builders = p.checked.builders
       out.write(`${p.nevra}: builders ${builders.map(b => b.toString().slice(-8)).join(', ')}\n`)
       const sha = Buffer.from(p.checked.announcement.srpmSha256).toString('hex')
       const reached = new Set<string>()
