@@ -26,7 +26,7 @@ function rejects (bytes: Uint8Array, reason: string, action = 'reject', now = Da
 }
 
 describe('announcements', () => {
-  it('a valid announcement checks out, with its job key from DESIGN.md', () => {
+  it('a valid announcement checks out, with its job key from docs/protocols/announce.md', () => {
     const bytes = testAnnouncement(announcer, { replicas: 5, quorum: 3 })
     const c = checkAnnouncement(bytes, trusted, Date.now())
     assert.equal(c.announcement.replicas, 5)

@@ -37,7 +37,7 @@ export const KILL_GRACE_MS = 5_000
  */
 export const DEFAULT_BINARY_PAYLOAD = 'w19.zstdio'
 
-/** rpm macros that make a rebuild reproducible with rpm 4.18 (DESIGN.md, "Build hash"); `_binary_payload` is added */
+/** rpm macros that make a rebuild reproducible with rpm 4.18 (docs/protocols/consensus.md, "Build hash"); `_binary_payload` is added */
 export const REPRODUCIBLE_DEFINES: ReadonlyArray<readonly [string, string]> = [
   ['source_date_epoch_from_changelog', '1'],
   ['use_source_date_epoch_as_buildtime', '1'],

@@ -1,5 +1,5 @@
 /**
- * The build hash (DESIGN.md, "Build hash"): `sha256` over the lines `"<sha256 of file>  <file name>\n"`,
+ * The build hash (docs/protocols/consensus.md, "Build hash"): `sha256` over the lines `"<sha256 of file>  <file name>\n"`,
  * sorted, of the binary RPMs a build produced. The line is the one `sha256sum` prints, so
  * `sha256sum *.rpm | LC_ALL=C sort | sha256sum` gives the same hash.
  */

@@ -1,5 +1,5 @@
 /**
- * Errors the CLI maps to exit codes (DESIGN.md: 0 success, 1 a rejection or failure the command
+ * Errors the CLI maps to exit codes (docs/protocols: 0 success, 1 a rejection or failure the command
  * reports, 2 bad usage or unreadable input).
  */
 export class UsageError extends Error {

@@ -1,4 +1,4 @@
-/** The job key of DESIGN.md: sha256("skyline/job/v1" || srpmSha256 || target || beacon). */
+/** The job key (docs/protocols/announce.md): sha256("skyline/job/v1" || srpmSha256 || target || beacon). */
 import { sha256 } from './distance.ts'
 
 const JOB_DOMAIN = new TextEncoder().encode('skyline/job/v1')

@@ -1,5 +1,5 @@
 /**
- * The tally of one job (DESIGN.md, "Verdict rules"): a pure function from the job's parameters, its
+ * The tally of one job (docs/protocols/consensus.md, "Verdict rules"): a pure function from the job's parameters, its
  * assigned builders and the attestations seen so far to a verdict. Every node that holds the same
  * attestations computes the same verdict, whatever order they arrived in: all output lists are sorted
  * and `counts` has its keys in sorted order, so even `JSON.stringify` of two results is identical.
@@ -13,7 +13,7 @@
  *    having spoken for `final`, and never as agreeing, dissenting or failed).
  * 3. `counts[H]` is the number of counted builders that attested 'ok' with build hash H.
  * 4. If some H has counts[H] >= q (at most one can, since 2q > r; counts[H] >= q > r/2 is also the
- *    "strict majority" of DESIGN.md: a majority of the r replicas):
+ *    "strict majority" (docs/protocols/consensus.md): a majority of the r replicas):
  *    - `agreed(H)` if no counted builder attested 'ok' with another hash;
  *    - `disputed(H)` otherwise. `agreeing` names the builders of H, `dissenters` those of the other hashes.
  * 5. Else, if at least q counted builders attested 'failed': `failed`.

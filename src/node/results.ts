@@ -1,7 +1,7 @@
 /**
  * Results back to the requester: the RPMs of an agreed verdict, fetched from the agreeing builders over
  * the blob protocol, each checked against the sha256 the agreeing builders signed, and published as a
- * dnf repository with createrepo_c. Only a final `agreed` verdict is fetched (DESIGN.md: disputed,
+ * dnf repository with createrepo_c. Only a final `agreed` verdict is fetched (docs/protocols: disputed,
  * no-consensus and failed jobs need more builders or a human).
  *
  * @example

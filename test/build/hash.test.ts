@@ -13,7 +13,7 @@ describe('build: build hash', () => {
   before(async () => { dir = await mkdtemp(join(tmpdir(), 'skyline-hash-')) })
   after(async () => { await rm(dir, { recursive: true, force: true }) })
 
-  it('is sha256 over the sorted "<sha256>  <name>\\n" lines (DESIGN.md)', () => {
+  it('is sha256 over the sorted "<sha256>  <name>\\n" lines (docs/protocols/consensus.md)', () => {
     const files = [
       { name: 'foo-devel-1.0-1.x86_64.rpm', sha256: sha('devel') },
       { name: 'foo-1.0-1.x86_64.rpm', sha256: sha('main') }

@@ -33,7 +33,7 @@ describe('consensus: attestations', () => {
   })
 
   describe('sign and verify', () => {
-    it('round-trips an ok attestation: every field, the build hash of DESIGN.md, the id', () => {
+    it('round-trips an ok attestation: every field, the build hash (docs/protocols/consensus.md), the id', () => {
       const job = randomJob()
       const now = Date.now()
       const files = testFiles()

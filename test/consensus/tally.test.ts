@@ -22,7 +22,7 @@ function run (attestations: TallyAttestation[], over: Partial<TallyInput> = {}):
 const sorted = (xs: string[]): string[] => [...xs].sort()
 
 describe('consensus: tally', () => {
-  describe('DESIGN.md rules', () => {
+  describe('verdict rules', () => {
     it('agreed(H): q attestations carry H and nobody attested another hash; final once all have spoken', () => {
       const v = run([ok(a, H), ok(b, H), ok(c, H)])
       assert.equal(v.verdict, 'agreed')

@@ -13,7 +13,7 @@ import { RPM_TYPE, TAG_HEADERSIGNATURES } from '../../src/rpm/constants.ts'
 import { Keyring, parseKeys } from '../../src/rpm/keyring.ts'
 import { readRpm, signaturePadding } from '../../src/rpm/reader.ts'
 
-export const FIXTURES = resolve(import.meta.dirname, '../../../shared/fixtures/rpm')
+export const FIXTURES = resolve(import.meta.dirname, '../fixtures/rpm')
 
 export function fixture (rel: string): string {
   return join(FIXTURES, rel)

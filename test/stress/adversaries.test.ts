@@ -369,7 +369,7 @@ describe('stress: a gossip flooder', function () {
 
   /**
    * The beacon makes a job's key unknown until it is announced, "so nobody can prepare peer IDs close to
-   * a job before it is announced" (DESIGN.md); builders are the r closest eligible peers, eligible being
+   * a job before it is announced" (docs/protocols/consensus.md); builders are the r closest eligible peers, eligible being
    * peers that advertise the builder protocol. Keys made after the announcement by someone outside the
    * mesh (never connected, never identified as builders) must not count, however close they are.
    */
