@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { BuilderKeyCache, checkConsensusMessage, createAttestation, encodeConsensusMessage } from '../src/protocols/attestation.ts'
-import { tally, type TallyAttestation } from '../src/consensus/tally.ts'
+import { tally, type TallyAttestation } from '../src/rules/tally.ts'
 import { reportFigures } from './lib/summary.ts'
 
 const { values } = parseArgs({ options: { builders: { type: 'string', default: '20' }, 'per-builder': { type: 'string', default: '1000' } } })

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createSkylineLibp2p, type SkylineLibp2p } from '../src/node/libp2p.ts'
-import { refOf, type BlobRef } from '../src/protocols/blob/index.ts'
+import { refOf, type BlobRef } from '../src/services/blob/index.ts'
 import { reportFigures } from './lib/summary.ts'
 
 const { values } = parseArgs({

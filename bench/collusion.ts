@@ -2,7 +2,7 @@
  * Collusion: how likely colluding identities are to hold enough of a job's r assigned builders to decide
  * or to block its verdict, for attacker shares of the mesh. Exact figures (binomial for an unbounded mesh,
  * hypergeometric for a mesh of N nodes), checked by a Monte Carlo run of the real assignment function
- * (assignBuilders, src/consensus/assignment.ts) over random peer IDs and random job keys (jobKey with a
+ * (assignBuilders, src/rules/assignment.ts) over random peer IDs and random job keys (jobKey with a
  * random beacon, as announcers make them). Then what peer-ID grinding buys an attacker who knows the honest
  * peer IDs (they are public in the DHT) and places its own, in clusters, into the largest regions of the
  * key space that hold no honest node.
@@ -21,7 +21,7 @@
  * - all r: a final agreed(P) while every honest node works: a bad build accepted.
  * With r = 5, q = 3, r - q + 1 = q = 3.
  *
- * Last, a demonstration against the node's real ConsensusService (bench/lib/tally-harness.ts: real
+ * Last, a demonstration against the node's real VerdictService (bench/lib/tally-harness.ts: real
  * validation, store and tally, libp2p stubbed as a mesh of N known builders): a job is announced, its r
  * assigned builders attest the true hash; then an attacker who joined nothing beforehand grinds fresh
  * identities (real Ed25519 keys) closer to that job's key than any honest builder, AFTER the announcement,
@@ -45,15 +45,15 @@ import type { PeerId } from '@libp2p/interface'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { assignBuilders, jobKadId } from '../src/consensus/assignment.ts'
-import { compareDistance, peerKadId, xorDistance } from '../src/consensus/distance.ts'
-import { jobKey } from '../src/consensus/job.ts'
+import { assignBuilders, jobKadId } from '../src/rules/assignment.ts'
+import { compareDistance, peerKadId, xorDistance } from '../src/rules/distance.ts'
+import { jobKey } from '../src/rules/job.ts'
 import { createAnnouncement, DEFAULT_QUORUM, DEFAULT_REPLICAS, MIN_CHUNK_SIZE } from '../src/protocols/announce.ts'
 import { createAttestation, encodeConsensusMessage } from '../src/protocols/attestation.ts'
-import type { VerdictEvent } from '../src/node/consensus.ts'
+import type { VerdictEvent } from '../src/services/verdicts.ts'
 import { markdownTable, reportFigures } from './lib/summary.ts'
 import { tallyHarness } from './lib/tally-harness.ts'
-import { candidateCount } from '../src/consensus/assignment.ts'
+import { candidateCount } from '../src/rules/assignment.ts'
 
 const { values: opts } = parseArgs({
   options: {
@@ -280,7 +280,7 @@ interface LateResult {
   tries: number
   grindMs: number
   before: string
-  /** outcomes of the attacker's attestations in ConsensusService.validate */
+  /** outcomes of the attacker's attestations in VerdictService.validate */
   outcomes: string[]
   afterQ: string
   afterR: string
@@ -449,7 +449,7 @@ if (GROUND_NODES.length > 0 && GROUND_JOBS > 0) {
 const lateResults: LateResult[] = []
 if (LATE_NODES.length > 0) {
   for (const n of LATE_NODES) lateResults.push(await lateGrinding(n))
-  out.push(`grinding AFTER the announcement, against the node's real ConsensusService (validate, store, tally; the announcement lists the 2r closest of N builders):`)
+  out.push(`grinding AFTER the announcement, against the node's real VerdictService (validate, store, tally; the announcement lists the 2r closest of N builders):`)
   out.push(`the job's ${R} assigned builders attest the true hash H and the verdict is final; then an attacker with no identity in the mesh`)
   out.push(`generates Ed25519 keys until it has ${R} closer to the job than every honest builder, and publishes their attestations of P, ${Q} first.`)
   out.push('')

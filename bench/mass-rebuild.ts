@@ -2,13 +2,13 @@
  * Mass-rebuild simulation: 25,000 announcements over 50 builder nodes, r = 5, q = 3. Full nodes for 25k jobs
  * on a small machine are out of reach, so the run is in three parts, each saying what is real:
  *
- * 1. Assignment (real): assignBuilders (src/consensus/assignment.ts) over 50 real Ed25519 peer IDs for
+ * 1. Assignment (real): assignBuilders (src/rules/assignment.ts) over 50 real Ed25519 peer IDs for
  *    25,000 job keys made as announcers make them (jobKey with a random beacon): time, and the balance of
  *    jobs per node (max/mean), next to what a uniformly random choice of r nodes per job would give.
- * 2. Tally (real code, one process, no network): the node's own ConsensusService (src/node/consensus.ts)
+ * 2. Tally (real code, one process, no network): the node's own VerdictService (src/services/verdicts.ts)
  *    with a real SQLite Store, fed 25,000 real signed announcements (checked as the announce topic's
  *    validator does, then recorded) and 25,000 × 5 real signed attestations by the assigned builders,
- *    each through ConsensusService.validate, as gossipsub calls it; the verdicts come out of its own
+ *    each through VerdictService.validate, as gossipsub calls it; the verdicts come out of its own
  *    tally. What is stubbed: libp2p (a fixed view: connected to the 50 builders, all known to advertise
  *    the builder protocol; no routing table, no network). 1 attestation in 50 carries another hash and
  *    1 in 100 a failed build, so some verdicts are disputed. Reports time, attestations/s, the verdicts,
@@ -42,14 +42,14 @@ import { setFlagsFromString } from 'node:v8'
 import { generateKeyPair, publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromPublicKey } from '@libp2p/peer-id'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
-import { assignBuilders } from '../src/consensus/assignment.ts'
-import { jobKey } from '../src/consensus/job.ts'
+import { assignBuilders } from '../src/rules/assignment.ts'
+import { jobKey } from '../src/rules/job.ts'
 import { createAnnouncement, MIN_CHUNK_SIZE } from '../src/protocols/announce.ts'
 import { createAttestation, encodeConsensusMessage } from '../src/protocols/attestation.ts'
 import { tallyHarness } from './lib/tally-harness.ts'
 import { runJobMesh, describeJobMesh, type JobMeshResult } from './lib/job-mesh.ts'
 import { markdownTable, reportFigures, spread } from './lib/summary.ts'
-import { candidateCount } from '../src/consensus/assignment.ts'
+import { candidateCount } from '../src/rules/assignment.ts'
 
 const { values: opts } = parseArgs({
   options: {
@@ -274,11 +274,11 @@ if (!SKIP.has('assignment')) {
 if (!SKIP.has('tally')) {
   const t = await tallyRun()
   figures.tally = t
-  out.push(`2. tally (real ConsensusService + SQLite store, libp2p stubbed; ${t.jobs} announcements, ${t.attestations} signed attestations through validate):`)
+  out.push(`2. tally (real VerdictService + SQLite store, libp2p stubbed; ${t.jobs} announcements, ${t.attestations} signed attestations through validate):`)
   out.push(`   signing the inputs ${t.genS.toFixed(1)} s (not counted); announcements checked and recorded in ${t.announceS.toFixed(1)} s; attestations validated, recorded and tallied in ${t.validateS.toFixed(1)} s = ${t.perSecond.toFixed(0)}/s on one core`)
   out.push(`   final verdicts: ${t.finals} of ${t.jobs}: ${JSON.stringify(t.verdicts)}; validator outcomes ${JSON.stringify(t.outcomes)}`)
   out.push(`   memory: JS heap retained by the service ${t.heapMB.toFixed(1)} MB (${t.heapPerJobB.toFixed(0)} B per job, after GC), RSS growth ${t.rssMB.toFixed(1)} MB, SQLite file ${t.dbMB.toFixed(1)} MB (attestations, verdicts and announcements live there)`)
-  rows.push(['tally', `real ConsensusService.validate + tally + SQLite, ${t.jobs} jobs × ${R} real signed attestations; libp2p stubbed`,
+  rows.push(['tally', `real VerdictService.validate + tally + SQLite, ${t.jobs} jobs × ${R} real signed attestations; libp2p stubbed`,
     `${t.validateS.toFixed(1)} s (${t.perSecond.toFixed(0)} attestations/s, one core); heap ${t.heapMB.toFixed(1)} MB, RSS +${t.rssMB.toFixed(0)} MB, SQLite ${t.dbMB.toFixed(0)} MB`])
   if (t.jobs < JOBS) {
     rows.push(['tally, scaled', `EXTRAPOLATED linearly from ${t.jobs} to ${JOBS} jobs`, `${(t.validateS * JOBS / t.jobs).toFixed(0)} s; SQLite ${(t.dbMB * JOBS / t.jobs).toFixed(0)} MB`])

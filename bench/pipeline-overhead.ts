@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { makeSignedSrpm, DEMO_SPEC } from '../test/helpers/srpm.ts'
 import { createAnnouncement } from '../src/protocols/announce.ts'
-import { reproducibleDefines } from '../src/build/index.ts'
+import { reproducibleDefines } from '../src/builder/index.ts'
 import { reportFigures } from './lib/summary.ts'
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } })

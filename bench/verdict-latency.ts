@@ -15,7 +15,7 @@
  *      peers count it; it does not count itself (selfEligible is false), so the q attesters never hold
  *      q counted attestations and reach no verdict: that mode measures the other nodes only.
  *    --eligibility builder (default): a stand-in Builder, so the node is eligible in its own eyes too and
- *      attests through ConsensusService.attest, as a real builder does; a signed halt, applied by every
+ *      attests through VerdictService.attest, as a real builder does; a signed halt, applied by every
  *      node at start, keeps any node from taking a job (fetching an SRPM that does not exist).
  *    Once all are up, every worker identifies its connected peers again (identify ran before a peer's
  *    protocol was registered, and there is no identify push). Then waits until every node has gossipsub
@@ -42,12 +42,12 @@ import type { PeerId } from '@libp2p/interface'
 import type { Eligibility, VerdictRecord, WorkerReply, WorkerRequest } from './lib/verdict-worker.ts'
 import { createAnnouncement, MIN_CHUNK_SIZE } from '../src/protocols/announce.ts'
 import { generateAnnouncerKey, rawPublicKey, type AnnouncerKey } from '../src/protocols/signing.ts'
-import { jobKey } from '../src/consensus/job.ts'
+import { jobKey } from '../src/rules/job.ts'
 import { createControl } from '../src/protocols/control.ts'
-import { assignBuilders } from '../src/consensus/assignment.ts'
-import { buildHash } from '../src/build/hash.ts'
+import { assignBuilders } from '../src/rules/assignment.ts'
+import { buildHash } from '../src/rules/build-hash.ts'
 import { reportFigures } from './lib/summary.ts'
-import { candidateCount } from '../src/consensus/assignment.ts'
+import { candidateCount } from '../src/rules/assignment.ts'
 
 const ROOT = resolve(import.meta.dirname, '..')
 const WORKER = join(ROOT, 'bench/lib/verdict-worker.ts')
@@ -359,8 +359,8 @@ function report (r: {
       row('  at the other nodes', stats(otherDelays)),
       row('q-th attestation published → recorded here', stats(toQth)),
       row('q-th attestation recorded → verdict here', stats(tallyMs)),
-      row('ConsensusService.validate, all (ms)', stats(validateMs)),
-      row('ConsensusService.validate, accepted (ms)', stats(acceptMs)),
+      row('VerdictService.validate, all (ms)', stats(validateMs)),
+      row('VerdictService.validate, accepted (ms)', stats(acceptMs)),
       row('assignment of a job (onAnnouncement, ms)', stats(assignMs)),
       row('event loop delay p99 per node (ms)', loopP99),
       row('event loop delay max per node (ms)', loopMax)

@@ -5,9 +5,9 @@ import { startMesh, waitFor, waitForBuilders, tempDir, type TestMesh } from './h
 import { testAnnouncer, seedSrpm } from './helpers/announce.ts'
 import { makeSignedSrpms } from './helpers/srpms.ts'
 import { missingTools } from './helpers/srpm.ts'
-import { assignBuilders } from '../src/consensus/assignment.ts'
-import type { JobEvent } from '../src/node/jobs.ts'
-import type { BuildRecord } from '../src/node/store.ts'
+import { assignBuilders } from '../src/rules/assignment.ts'
+import type { JobEvent } from '../src/services/jobs.ts'
+import type { BuildRecord } from '../src/store/store.ts'
 
 const NODES = 12
 const R = 3

@@ -10,12 +10,12 @@ import { missingTools } from './helpers/srpm.ts'
 import { PoisoningBuilder } from './helpers/byzantine.ts'
 import { createAttestation, encodeConsensusMessage } from '../src/protocols/attestation.ts'
 import { SignedAttestation } from '../src/protocols/pb/attestation.ts'
-import { assignBuilders } from '../src/consensus/assignment.ts'
-import { jobKey } from '../src/consensus/job.ts'
-import { detectBuilder } from '../src/build/index.ts'
+import { assignBuilders } from '../src/rules/assignment.ts'
+import { jobKey } from '../src/rules/job.ts'
+import { detectBuilder } from '../src/builder/index.ts'
 import { loadOrCreateIdentity } from '../src/node/identity.ts'
 import type { SkylineNode } from '../src/node/index.ts'
-import type { VerdictEvent } from '../src/node/consensus.ts'
+import type { VerdictEvent } from '../src/services/verdicts.ts'
 
 const R = 5
 const Q = 3

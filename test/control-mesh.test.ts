@@ -5,7 +5,7 @@ import { startMesh, waitFor, tempDir, type TestMesh } from './helpers/mesh.ts'
 import { testAnnouncer, seedSrpm } from './helpers/announce.ts'
 import { makeSignedSrpm, missingTools } from './helpers/srpm.ts'
 import { createControl } from '../src/protocols/control.ts'
-import type { JobEvent } from '../src/node/jobs.ts'
+import type { JobEvent } from '../src/services/jobs.ts'
 import type { SkylineNode } from '../src/node/index.ts'
 
 describe('halt and resume', function () {

@@ -16,8 +16,8 @@ import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwrig
 import { startNode, waitFor, waitForBuilders, tempDir } from './helpers/mesh.ts'
 import { testAnnouncer, seedSrpm } from './helpers/announce.ts'
 import { makeSignedSrpm, missingTools } from './helpers/srpm.ts'
-import { assignBuilders } from '../src/consensus/assignment.ts'
-import { jobKey } from '../src/consensus/job.ts'
+import { assignBuilders } from '../src/rules/assignment.ts'
+import { jobKey } from '../src/rules/job.ts'
 import type { SkylineNode } from '../src/node/index.ts'
 
 const CHROMIUM = process.env.SKYLINE_CHROMIUM ?? '/usr/bin/chromium'

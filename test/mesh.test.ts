@@ -4,7 +4,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { SkylineNode } from '../src/node/index.ts'
 import { startMesh, waitFor, type TestMesh } from './helpers/mesh.ts'
 import { testAnnouncer, testAnnouncement } from './helpers/announce.ts'
-import { bufferKadId, sortByDistance } from '../src/consensus/distance.ts'
+import { bufferKadId, sortByDistance } from '../src/rules/distance.ts'
 
 describe('a mesh of 10 real nodes from one bootstrap node', function () {
   this.timeout(90_000)

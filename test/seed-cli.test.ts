@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { startMesh, tempDir, waitFor, type TestMesh } from './helpers/mesh.ts'
 import { makeSignedSrpm, missingTools } from './helpers/srpm.ts'
 import { runCli } from './helpers/cli.ts'
-import type { JobEvent } from '../src/node/jobs.ts'
+import type { JobEvent } from '../src/services/jobs.ts'
 
 describe('skyline seed (as a process)', function () {
   this.timeout(180_000)

@@ -12,10 +12,10 @@
  */
 import { mkdirSync } from 'node:fs'
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto'
-import { jobKey } from '../../src/consensus/job.ts'
+import { jobKey } from '../../src/rules/job.ts'
 import { loadConfig, SkylineNode } from '../../src/node/index.ts'
 import { stringifyTopic } from '../../src/protocols/topics.ts'
-import { BUILDER_PROTOCOL } from '../../src/consensus/mesh-assignment.ts'
+import { BUILDER_PROTOCOL } from '../../src/services/candidates.ts'
 import { createAnnouncement } from '../../src/protocols/announce.ts'
 import { rawPublicKey, type AnnouncerKey } from '../../src/protocols/signing.ts'
 import { QuickBuilder } from './quick-builder.ts'

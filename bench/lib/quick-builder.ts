@@ -3,7 +3,7 @@
  * derived from the SRPM's sha256, so every builder of a job produces the same bytes and the same build
  * hash, and the mesh's own costs (announcement, assignment, SRPM fetch and signature check, attestation,
  * tally) are all that is left to measure. Everything around the build is the node's real pipeline
- * (src/node/jobs.ts): the SRPM is fetched over the blob protocol and its signature verified before
+ * (src/services/jobs.ts): the SRPM is fetched over the blob protocol and its signature verified before
  * `build` is called, and the output goes into the blob store and is attested as usual.
  *
  * @example
@@ -14,9 +14,9 @@
 import { createHash } from 'node:crypto'
 import { readFile, mkdir, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import type { Builder, BuildLimits, BuildOptions, BuildResult } from '../../src/build/index.ts'
-import { buildHash } from '../../src/build/hash.ts'
-import { DEFAULT_BINARY_PAYLOAD } from '../../src/build/constants.ts'
+import type { Builder, BuildLimits, BuildOptions, BuildResult } from '../../src/builder/index.ts'
+import { buildHash } from '../../src/rules/build-hash.ts'
+import { DEFAULT_BINARY_PAYLOAD } from '../../src/builder/constants.ts'
 
 export class QuickBuilder implements Builder {
   readonly kind = 'rpmbuild' as const

@@ -1,6 +1,6 @@
 /**
  * The node's own consensus code without a network, for benchmarks and simulations: a real
- * ConsensusService (src/node/consensus.ts) with a real SQLite Store in a temporary directory, a trusted
+ * VerdictService (src/services/verdicts.ts) with a real SQLite Store in a temporary directory, a trusted
  * announcer key made for the run, and libp2p stubbed as a fixed view of the mesh: connected to `builders`,
  * each known to advertise the builder protocol, no routing table, nothing sent anywhere. Announcements go
  * through `announce` (checked, recorded and handed to the service, as the node's announce validator does);
@@ -22,15 +22,15 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
 import type { PeerId } from '@libp2p/interface'
-import { BUILDER_PROTOCOL } from '../../src/consensus/mesh-assignment.ts'
-import { ConsensusService, type ConsensusInit } from '../../src/node/consensus.ts'
-import { Store, announcementRow } from '../../src/node/store.ts'
-import { PeerPenalties } from '../../src/node/penalties.ts'
+import { BUILDER_PROTOCOL } from '../../src/services/candidates.ts'
+import { VerdictService, type ConsensusInit } from '../../src/services/verdicts.ts'
+import { Store, announcementRow } from '../../src/store/store.ts'
+import { PeerPenalties } from '../../src/services/penalties.ts'
 import { checkAnnouncement, type CheckedAnnouncement } from '../../src/protocols/announce.ts'
 import { generateAnnouncerKey, loadTrustedAnnouncers, rawPublicKey, type AnnouncerKey } from '../../src/protocols/signing.ts'
 
 export interface TallyHarness {
-  consensus: ConsensusService
+  consensus: VerdictService
   store: Store
   /** the run's announcer key, trusted by the service */
   key: AnnouncerKey
@@ -55,7 +55,7 @@ export async function tallyHarness (builders: PeerId[]): Promise<TallyHarness> {
     services: { dht: {} },
     peerStore: { get: async () => ({ protocols: [BUILDER_PROTOCOL] }) }
   }
-  const consensus = new ConsensusService({
+  const consensus = new VerdictService({
     libp2p: libp2p as unknown as ConsensusInit['libp2p'],
     store,
     jobs: {} as unknown as ConsensusInit['jobs'],

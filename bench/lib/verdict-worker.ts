@@ -7,7 +7,7 @@
  * It records, all on the machine's shared clock (performance.timeOrigin + performance.now()):
  * - per job, the first 'verdict' event of each kind (the first 'agreed' is what the bench measures),
  * - per job, when each attestation was recorded by this node's consensus service ('attestation' event),
- * - per consensus-topic message, its validation outcome and how long ConsensusService.validate took
+ * - per consensus-topic message, its validation outcome and how long VerdictService.validate took
  *   (measured around the instance's validate, which the topic validator looks up at call time),
  * - per announcement, how long the node's own builder assignment (JobRunner.onAnnouncement) took,
  * - the event loop's delay (how long ready work waited for the CPU),
@@ -19,10 +19,10 @@ import { loadConfig, SkylineNode } from '../../src/node/index.ts'
 import { loadOrCreateIdentity } from '../../src/node/identity.ts'
 import { stringifyTopic } from '../../src/protocols/topics.ts'
 import { createAttestation, encodeConsensusMessage } from '../../src/protocols/attestation.ts'
-import { BUILDER_PROTOCOL } from '../../src/consensus/mesh-assignment.ts'
-import { buildHash } from '../../src/build/hash.ts'
+import { BUILDER_PROTOCOL } from '../../src/services/candidates.ts'
+import { buildHash } from '../../src/rules/build-hash.ts'
 import type { PrivateKey } from '@libp2p/interface'
-import type { Builder } from '../../src/build/index.ts'
+import type { Builder } from '../../src/builder/index.ts'
 
 /** stands in for rpmbuild in 'builder' mode; never called, as the mesh is halted */
 const standInBuilder = {
@@ -40,7 +40,7 @@ let eligibility: Eligibility = 'protocol'
  *   attesters reach no verdict in this mode.
  * - 'builder': a stand-in Builder (never runs: the mesh is halted by a signed control message first, so
  *   no node takes jobs), so the node registers the protocol, counts itself as eligible, and attests
- *   through ConsensusService.attest (record, then publish), as a real builder does.
+ *   through VerdictService.attest (record, then publish), as a real builder does.
  */
 export type Eligibility = 'protocol' | 'builder'
 
@@ -100,7 +100,7 @@ function instrument (n: SkylineNode): void {
   n.consensus.addEventListener('attestation', evt => {
     attestations.push([evt.detail.job, evt.detail.builder, now()])
   })
-  // time ConsensusService.validate (the consensus topic's validator) and the node's own assignment of
+  // time VerdictService.validate (the consensus topic's validator) and the node's own assignment of
   // each job; both are looked up on the instance at call time, so wrapping the instance's methods works
   const consensus = n.consensus
   const validate = consensus.validate.bind(consensus)

@@ -9,7 +9,7 @@ import { isAbsolute, join, resolve, dirname } from 'node:path'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ConfigError } from './errors.ts'
-import { isValidContributor } from '../consensus/contributor.ts'
+import { isValidContributor } from '../rules/contributor.ts'
 import { DEFAULT_HTTP, DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS } from './constants.ts'
 
 export type BuilderKind = 'rpmbuild' | 'mock' | 'none' | 'auto'

@@ -8,7 +8,7 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import type { PrivateKey } from '@libp2p/interface'
 import { IDENTITY_FILE } from './constants.ts'
 import { IdentityError } from './errors.ts'
-import { writeFileAtomic } from './fs.ts'
+import { writeFileAtomic } from '../store/fs.ts'
 
 export async function loadOrCreateIdentity (dataDir: string): Promise<{ privateKey: PrivateKey, created: boolean }> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })

@@ -14,7 +14,7 @@
 export { SkylineNode, type SkylineMessage, type SkylineNodeEvents } from './node.ts'
 export { loadConfig, parseConfigFile, parseBootstrapList, defaultDataDir, type NodeConfig, type ConfigFile, type ConfigOverrides } from './config.ts'
 export { ConfigError, IdentityError } from './errors.ts'
-export type { MeshStats, NodeStats, ContributorStats, StatsRow } from '../consensus/stats.ts'
+export type { MeshStats, NodeStats, ContributorStats, StatsRow } from '../rules/stats.ts'
 
 export interface NodeStatus {
   peerId: string

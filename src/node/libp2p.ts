@@ -23,8 +23,8 @@ import { Registry } from 'prom-client'
 import { DHT_PROTOCOL } from './constants.ts'
 import { TOPIC_NAMES, stringifyTopic } from '../protocols/topics.ts'
 import { attachPenalties } from '../protocols/gossip.ts'
-import { PeerPenalties } from './penalties.ts'
-import { blobService, type BlobService } from '../protocols/blob/index.ts'
+import { PeerPenalties } from '../services/penalties.ts'
+import { blobService, type BlobService } from '../services/blob/index.ts'
 
 export type SkylineServices = {
   identify: Identify
@@ -79,7 +79,7 @@ export const CONNECTION_PING_INTERVAL_MS = 30_000
  * of degree 3 to 6, IDONTWANT for every message worth suppressing, and IHAVE to 3 peers a heartbeat
  * cost about half (bench/control-bytes.ts).
  * A mesh of degree ≥ 3 stays connected under churn, IHAVE gossip repairs what the mesh misses, and sync
- * (src/node/sync.ts) repairs the rest; peer scoring, graylisting and the flood penalties are unchanged.
+ * (src/services/sync.ts) repairs the rest; peer scoring, graylisting and the flood penalties are unchanged.
  */
 export const GOSSIP_DEGREE = { D: 4, Dlo: 3, Dhi: 6, Dscore: 2, Dlazy: 3 }
 /** @default 128 bytes: smaller messages are cheaper to receive twice than to refuse with an IDONTWANT */

@@ -10,25 +10,25 @@ import { loadOrCreateIdentity } from './identity.ts'
 import { HttpServer } from './http.ts'
 import { TOPIC_NAMES, parseTopic, stringifyTopic, type TopicName } from '../protocols/topics.ts'
 import type { NodeConfig } from './config.ts'
-import { Store, announcementRow } from './store.ts'
-import { PeerPenalties } from './penalties.ts'
+import { Store, announcementRow } from '../store/store.ts'
+import { PeerPenalties } from '../services/penalties.ts'
 import { installValidators, GossipValidationError, type ValidationOutcome, type GossipInput } from '../protocols/gossip.ts'
 import { checkAnnouncement, type CheckedAnnouncement } from '../protocols/announce.ts'
 import { checkControl, supersedes, type CheckedControl } from '../protocols/control.ts'
 import { loadTrustedAnnouncers, type TrustedKeys } from '../protocols/signing.ts'
-import { detectBuilder, type Builder } from '../build/index.ts'
+import { detectBuilder, type Builder } from '../builder/index.ts'
 import type { Keyring } from '../rpm/index.ts'
-import { JobRunner } from './jobs.ts'
-import { ConsensusService } from './consensus.ts'
-import { SyncService } from './sync.ts'
-import { BUILDER_PROTOCOL, findCandidates } from '../consensus/mesh-assignment.ts'
-import { candidateCount } from '../consensus/assignment.ts'
+import { JobRunner } from '../services/jobs.ts'
+import { VerdictService } from '../services/verdicts.ts'
+import { SyncService } from '../services/sync.ts'
+import { BUILDER_PROTOCOL, findCandidates } from '../services/candidates.ts'
+import { candidateCount } from '../rules/assignment.ts'
 import { logger } from '@libp2p/logger'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
 import type { NodeStatus } from './index.ts'
 import { DHT_PROTOCOL } from './constants.ts'
-import { computeStats, type MeshStats } from '../consensus/stats.ts'
-import type { JobProgress } from './jobs.ts'
+import { computeStats, type MeshStats } from '../rules/stats.ts'
+import type { JobProgress } from '../services/jobs.ts'
 
 /** @default 2 s: how long computed stats are reused (the dashboard polls; the store is the truth) */
 const STATS_CACHE_MS = 2_000
@@ -89,7 +89,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
   builderWarnings: string[] = []
   keyring: Keyring | undefined
   jobs!: JobRunner
-  consensus!: ConsensusService
+  consensus!: VerdictService
   sync!: SyncService
   readonly log = logger('skyline:node')
   /** set while a signed halt is in force: no new jobs are taken */
@@ -181,7 +181,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
         try { return checkAnnouncement(envelope, this.trusted, Date.now()) } catch { return undefined }
       }
     })
-    this.consensus = new ConsensusService({
+    this.consensus = new VerdictService({
       libp2p: this.libp2p,
       store: this.store,
       jobs: this.jobs,
@@ -366,7 +366,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
   }
 
   /**
-   * The stats tracker (src/consensus/stats.ts): builds, agreement and credit per node and contributor,
+   * The stats tracker (src/rules/stats.ts): builds, agreement and credit per node and contributor,
    * computed from this node's attestations and verdicts; reused for STATS_CACHE_MS.
    */
   stats (now = Date.now()): MeshStats {

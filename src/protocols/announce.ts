@@ -14,9 +14,9 @@ import type { PeerId } from '@libp2p/interface'
 import { Announcement } from './pb/announce.ts'
 import { ENVELOPE_KIND, openGossipEnvelope, signEnvelope, type AnnouncerKey, type TrustedKeys } from './signing.ts'
 import { GossipValidationError } from './gossip.ts'
-import { jobKey } from '../consensus/job.ts'
-import { AssignmentError, candidateBytes, jobBuilders, MAX_CANDIDATES, parseCandidates } from '../consensus/assignment.ts'
-import { MAX_CHUNK_SIZE as BLOB_MAX_CHUNK_SIZE, MAX_CHUNKS } from './blob/constants.ts'
+import { jobKey } from '../rules/job.ts'
+import { AssignmentError, candidateBytes, jobBuilders, MAX_CANDIDATES, parseCandidates } from '../rules/assignment.ts'
+import { MAX_CHUNK_SIZE as BLOB_MAX_CHUNK_SIZE, MAX_CHUNKS } from '../services/blob/constants.ts'
 
 export { Announcement }
 

@@ -19,13 +19,13 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { Attestation, AttestedFile, ConsensusMessage, EquivocationProof, KeyValue, SignedAttestation } from './pb/attestation.ts'
 import { GossipValidationError } from './gossip.ts'
-import { buildHash } from '../build/hash.ts'
-import { isValidContributor } from '../consensus/contributor.ts'
+import { buildHash } from '../rules/build-hash.ts'
+import { isValidContributor } from '../rules/contributor.ts'
 import {
   ATTESTATION_DOMAIN, ATTESTATION_MAX_CLOCK_SKEW_MS, MAX_BUILD_DURATION_MS, MAX_ATTESTATION_BYTES, MAX_ATTESTED_FILES, MAX_ENVIRONMENT_BYTES,
   MAX_ENVIRONMENT_ENTRIES, MAX_ENVIRONMENT_KEY_LENGTH, MAX_ENVIRONMENT_VALUE_LENGTH, MAX_FILE_NAME_LENGTH, MAX_FILE_SIZE,
   PUBLIC_KEY_CACHE_SIZE
-} from '../consensus/constants.ts'
+} from '../rules/constants.ts'
 
 export { Attestation, AttestedFile, ConsensusMessage, EquivocationProof, KeyValue, SignedAttestation }
 export { isValidContributor }

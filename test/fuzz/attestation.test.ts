@@ -15,8 +15,8 @@ import {
   BuilderKeyCache, checkAttestation, checkConsensusMessage, checkEquivocation, createAttestation, createEquivocationProof,
   encodeConsensusMessage, type CheckedAttestation
 } from '../../src/protocols/attestation.ts'
-import { buildHash } from '../../src/build/hash.ts'
-import { rawAttestation, signRaw, testBuilder, testEnvironment, testFiles, type TestBuilder } from '../consensus/helpers.ts'
+import { buildHash } from '../../src/rules/build-hash.ts'
+import { rawAttestation, signRaw, testBuilder, testEnvironment, testFiles, type TestBuilder } from '../rules/helpers.ts'
 import { check, checkAsync } from './runs.ts'
 import { applyFieldMutation, assertNamed, edgeBytes, edgeVarint, equalBytes, fieldMutation, garbage, mutants, timed } from './mutate.ts'
 

@@ -25,7 +25,7 @@ import { SignedEnvelope } from '../../src/protocols/pb/announce.ts'
 import type { SkylineNode } from '../../src/node/index.ts'
 import { startNode } from '../helpers/mesh.ts'
 import { testAnnouncement, testAnnouncer } from '../helpers/announce.ts'
-import { testBuilder, testEnvironment, testFiles, type TestBuilder } from '../consensus/helpers.ts'
+import { testBuilder, testEnvironment, testFiles, type TestBuilder } from '../rules/helpers.ts'
 import { checkAsync } from './runs.ts'
 import { bytesField, concat, equalBytes, garbage, mutants, paddedVarint } from './mutate.ts'
 

@@ -14,7 +14,7 @@ import fc from 'fast-check'
 import type { Stream } from '@libp2p/interface'
 import { SyncItem } from '../../src/protocols/pb/sync.ts'
 import { SignedEnvelope } from '../../src/protocols/pb/announce.ts'
-import { SYNC_PROTOCOL, SYNC_KIND } from '../../src/node/sync.ts'
+import { SYNC_PROTOCOL, SYNC_KIND } from '../../src/services/sync.ts'
 import { checkAnnouncement } from '../../src/protocols/announce.ts'
 import { createControl } from '../../src/protocols/control.ts'
 import { ENVELOPE_KIND, signEnvelope } from '../../src/protocols/signing.ts'
@@ -146,10 +146,10 @@ describe('fuzz: sync client against a lying peer (node.sync.syncFrom)', function
     assert.equal(typeof subject.status().peerId, 'string')
   })
 
-  // A bug in src/node/consensus.ts (which this suite may not change): fails until fixed.
+  // A bug in src/services/verdicts.ts (which this suite may not change): fails until fixed.
   it('the node takes any bytes as a synced item of any kind: false for invalid ones, never a throw', async function () {
     // SyncService drops empty envelopes itself; the node's ingest must not throw on them either
-    // (node/consensus.ts ingest passes them to encodeConsensusMessage, which throws a TypeError)
+    // (src/services/verdicts.ts ingest passes them to encodeConsensusMessage, which throws a TypeError)
     await checkAsync(fc.asyncProperty(fc.constantFrom('announcement', 'control', 'attestation', 'equivocation') as fc.Arbitrary<'announcement' | 'control' | 'attestation' | 'equivocation'>, fc.oneof(fc.constant(new Uint8Array(0)), garbage), async (kind, bytes) => {
       const ingest = (subject as any).ingest.bind(subject) as (k: string, b: Uint8Array) => Promise<boolean>
       assert.equal(await ingest(kind, bytes), false, `${kind} of ${bytes.length} garbage bytes was taken`)

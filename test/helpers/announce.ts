@@ -6,7 +6,7 @@ import type { SkylineNode } from '../../src/node/index.ts'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromMultihash } from '@libp2p/peer-id'
 import * as Digest from 'multiformats/hashes/digest'
-import { jobKey } from '../../src/consensus/job.ts'
+import { jobKey } from '../../src/rules/job.ts'
 
 export interface TestAnnouncer { key: AnnouncerKey, line: string }
 

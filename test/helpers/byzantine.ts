@@ -6,8 +6,9 @@
  */
 import { appendFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Builder, BuildOptions, BuildResult } from '../../src/build/index.ts'
-import { buildHash, sha256File } from '../../src/build/hash.ts'
+import type { Builder, BuildOptions, BuildResult } from '../../src/builder/index.ts'
+import { sha256File } from '../../src/builder/hash.ts'
+import { buildHash } from '../../src/rules/build-hash.ts'
 
 export class PoisoningBuilder implements Builder {
   readonly inner: Builder

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig, SkylineNode, type ConfigOverrides } from '../../src/node/index.ts'
-import { BUILDER_PROTOCOL } from '../../src/consensus/mesh-assignment.ts'
+import { BUILDER_PROTOCOL } from '../../src/services/candidates.ts'
 
 export interface TestMesh {
   nodes: SkylineNode[]

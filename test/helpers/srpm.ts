@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process'
 import { accessSync, constants as fsConstants } from 'node:fs'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { reproducibleDefines } from '../../src/build/index.ts'
+import { reproducibleDefines } from '../../src/builder/index.ts'
 
 export const SPECS_DIR = resolve(import.meta.dirname, '../fixtures/specs')
 export const DEMO_SPEC = resolve(import.meta.dirname, '../../packaging/demo/hello-skyline.spec')

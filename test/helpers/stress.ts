@@ -23,7 +23,7 @@ import { promisify } from 'node:util'
 import type { NodeStatus } from '../../src/node/index.ts'
 import { SignedEnvelope } from '../../src/protocols/pb/announce.ts'
 import { Announcement } from '../../src/protocols/announce.ts'
-import { jobBuilders, parseCandidates } from '../../src/consensus/assignment.ts'
+import { jobBuilders, parseCandidates } from '../../src/rules/assignment.ts'
 import { tempDir } from './mesh.ts'
 import { missingTools } from './srpm.ts'
 

@@ -1,6 +1,6 @@
 /**
  * Stress: adversaries the in-process tests do not cover (poisoners, colluders, equivocators and corrupt
- * blob peers are in test/consensus-mesh.test.ts, test/blob/swarm.test.ts, test/announce-mesh.test.ts).
+ * blob peers are in test/consensus-mesh.test.ts, test/services/blob/swarm.test.ts, test/announce-mesh.test.ts).
  *
  * - A replayer re-publishes old, validly signed announcements and attestations: at once (gossipsub's
  *   seen-cache drops them), after every node restarted (the store recognises them: IGNORE duplicate),
@@ -32,7 +32,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { createAttestation, encodeConsensusMessage } from '../../src/protocols/attestation.ts'
-import { assignBuilders } from '../../src/consensus/assignment.ts'
+import { assignBuilders } from '../../src/rules/assignment.ts'
 import { stringifyTopic } from '../../src/protocols/topics.ts'
 
 const R = 3

@@ -19,7 +19,7 @@ import { makeSignedSrpms } from '../helpers/srpms.ts'
 import { missingTools } from '../helpers/srpm.ts'
 import { NodeProc, cleanup, sleep, waitUntil, verdictSummary } from '../helpers/stress.ts'
 import { startProcMesh, validationCounts, total, type ProcMesh } from './lib/mesh-procs.ts'
-import { assignBuilders } from '../../src/consensus/assignment.ts'
+import { assignBuilders } from '../../src/rules/assignment.ts'
 
 describe('stress: a final verdict when a closer builder joins later', function () {
   this.timeout(600_000)

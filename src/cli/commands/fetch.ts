@@ -11,7 +11,7 @@ import { UsageError, EXIT_OK, EXIT_REJECTED } from '../errors.ts'
 import { startClientNode, waitForTopicPeers } from '../client-node.ts'
 import { loadConfig, type SkylineNode } from '../../node/index.ts'
 import { defaultConfigFile } from './node.ts'
-import { agreedResult, publishResult } from '../../node/results.ts'
+import { agreedResult, publishResult } from '../../services/results.ts'
 import { Progress } from '../progress.ts'
 
 const HELP = `usage: skyline fetch --repo DIR --bootstrap MA... --announcer F... [--all] [--follow] [--wait SECONDS]

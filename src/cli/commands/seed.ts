@@ -6,7 +6,7 @@
 import { parse } from '../args.ts'
 import { UsageError, EXIT_OK, EXIT_REJECTED } from '../errors.ts'
 import { startClientNode, waitForTopicPeers } from '../client-node.ts'
-import { jobKey } from '../../consensus/job.ts'
+import { jobKey } from '../../rules/job.ts'
 import { Keyring, verifyRpmFile } from '../../rpm/index.ts'
 import { loadAnnouncerKey } from '../../protocols/signing.ts'
 import { createAnnouncement, DEFAULT_QUORUM, DEFAULT_REPLICAS, MAX_REPLICAS, type CheckedAnnouncement } from '../../protocols/announce.ts'
@@ -14,7 +14,7 @@ import type { PeerId } from '@libp2p/interface'
 import { resolve } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { SkylineNode } from '../../node/index.ts'
-import { agreedResult, publishResult } from '../../node/results.ts'
+import { agreedResult, publishResult } from '../../services/results.ts'
 import { Progress } from '../progress.ts'
 
 const HELP = `usage: skyline seed --key F --keyring PATH [--bootstrap MA]... [--replicas r] [--quorum q] [--target T]

@@ -10,7 +10,7 @@ import { loadConfig } from '../../node/index.ts'
 import { defaultConfigFile } from './node.ts'
 import type { CheckedAnnouncement } from '../../protocols/announce.ts'
 import type { CheckedAttestation } from '../../protocols/attestation.ts'
-import type { VerdictEvent } from '../../node/consensus.ts'
+import type { VerdictEvent } from '../../services/verdicts.ts'
 
 const HELP = `usage: skyline watch --bootstrap MA... [--announcer F]... [--config F] [--json]
 Joins the mesh without building and prints announcements, attestations and verdicts as they arrive.

@@ -13,7 +13,7 @@
 import { execFile } from 'node:child_process'
 import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
-import { reproducibleDefines } from '../../build/index.ts'
+import { reproducibleDefines } from '../../builder/index.ts'
 import { whichTool } from './tools.ts'
 
 /** The bundled demo package */

@@ -16,7 +16,7 @@
  * ```
  */
 import type { NodeStatus } from '../index.ts'
-import type { MeshStats, NodeStats, ContributorStats, StatsRow } from '../../consensus/stats.ts'
+import type { MeshStats, NodeStats, ContributorStats, StatsRow } from '../../rules/stats.ts'
 
 export interface VNode {
   /** tag name */

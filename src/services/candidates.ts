@@ -1,0 +1,104 @@
+/**
+ * Finding a job's candidate builders in the mesh, done once by the seeder before it signs the
+ * announcement: the peers a DHT closest-peers lookup for the job key returns, merged with the peers the
+ * seeder knows; eligible are those that advertise the builder protocol (learned through identify) —
+ * relay-only nodes, seeders and watchers do not. The announcement lists them; the pure rule
+ * (jobBuilders) then picks the r closest, the same on every node.
+ */
+import type { PeerId, AbortOptions, Logger } from '@libp2p/interface'
+import type { SkylineLibp2p } from '../node/libp2p.ts'
+import { jobKadId } from '../rules/assignment.ts'
+import { sortByDistance } from '../rules/distance.ts'
+
+/** Registered by nodes that can build; its handler answers with the node's build capabilities */
+export const BUILDER_PROTOCOL = '/skyline/builder/1.0.0'
+
+/** @default 10 s for the closest-peers lookup */
+export const LOOKUP_TIMEOUT_MS = 10_000
+/** @default 3 s to reach a candidate and learn its protocols */
+export const IDENTIFY_TIMEOUT_MS = 3_000
+
+export interface FindCandidatesOptions extends AbortOptions {
+  /** how many eligible peers to return (candidateCount(r) for an announcement) */
+  count: number
+  /** whether this node itself can build (a seeder in the mesh may) */
+  selfEligible: boolean
+  log?: Logger
+}
+
+/**
+ * The `count` eligible peers closest to the job, closest first, as this node finds them: the peers it
+ * knows (connected, and its routing table's closest to the job) merged with a DHT closest-peers lookup
+ * for the job key. Only peers reachable now count: those not connected are dialled (and identified
+ * when their protocols are unknown). A seeder runs this once
+ * before it signs an announcement, which lists the result as the job's candidates: every other node
+ * then ranks that signed list and needs no network to know a job's builders.
+ */
+export async function findCandidates (libp2p: SkylineLibp2p, jobKey: Uint8Array, opts: FindCandidatesOptions): Promise<PeerId[]> {
+  const candidates = new Map<string, PeerId>()
+  if (opts.selfEligible) candidates.set(libp2p.peerId.toString(), libp2p.peerId)
+  for (const p of libp2p.getPeers()) candidates.set(p.toString(), p)
+  const table = (libp2p.services.dht as unknown as { routingTable?: ListableRoutingTable }).routingTable
+  for (const p of table?.closestPeers?.(jobKadId(jobKey), { count: 20 }) ?? []) candidates.set(p.toString(), p)
+  const signal = AbortSignal.any([AbortSignal.timeout(LOOKUP_TIMEOUT_MS), ...(opts.signal != null ? [opts.signal] : [])])
+  try {
+    for await (const evt of libp2p.services.dht.getClosestPeers(jobKey, { signal })) {
+      if (evt.name === 'FINAL_PEER') candidates.set(evt.peer.id.toString(), evt.peer.id)
+    }
+  } catch (err: any) {
+    opts.signal?.throwIfAborted()
+    opts.log?.('closest-peers lookup ended early: %e', err)
+  }
+  return pick(libp2p, candidates, jobKey, opts)
+}
+
+/** kad-dht's routing table class can list its closest peers; its exported interface only declares size */
+interface ListableRoutingTable {
+  closestPeers?: (kadId: Uint8Array, options?: { count?: number }) => PeerId[]
+}
+
+/**
+ * The `count` closest eligible candidates (Ed25519 peers that advertise the builder protocol). They are
+ * judged closest first, several at a time in parallel, so unreachable ones cost one timeout per round,
+ * not one each.
+ */
+async function pick (libp2p: SkylineLibp2p, candidates: Map<string, PeerId>, jobKey: Uint8Array, opts: FindCandidatesOptions): Promise<PeerId[]> {
+  const sorted = sortByDistance(jobKadId(jobKey), candidates.values())
+  const chosen: PeerId[] = []
+  const batchSize = Math.max(4, Math.min(opts.count, 16))
+  for (let i = 0; i < sorted.length && chosen.length < opts.count; i += batchSize) {
+    const batch = sorted.slice(i, i + batchSize)
+    const eligible = await Promise.all(batch.map(async p => isEligible(libp2p, p, opts)))
+    batch.forEach((p, j) => { if (eligible[j] && chosen.length < opts.count) chosen.push(p) })
+  }
+  return chosen
+}
+
+async function isEligible (libp2p: SkylineLibp2p, peer: PeerId, opts: FindCandidatesOptions): Promise<boolean> {
+  if (peer.type !== 'Ed25519') return false
+  if (peer.equals(libp2p.peerId)) return opts.selfEligible
+  const known = await protocolsOf(libp2p, peer)
+  if (known !== undefined && !known.includes(BUILDER_PROTOCOL)) return false
+  // a candidate must be reachable now (a listed peer that is gone, or across a partition, wastes a seat):
+  // connected already, or dialled; identify runs on a new connection
+  if (known !== undefined && libp2p.getConnections(peer).length > 0) return true
+  try {
+    const signal = AbortSignal.any([AbortSignal.timeout(IDENTIFY_TIMEOUT_MS), ...(opts.signal != null ? [opts.signal] : [])])
+    const conn = await libp2p.dial(peer, { signal })
+    if (known === undefined) await libp2p.services.identify.identify(conn, { signal })
+  } catch (err: any) {
+    opts.signal?.throwIfAborted()
+    opts.log?.('candidate %p unreachable: %e', peer, err)
+    return false
+  }
+  return (await protocolsOf(libp2p, peer))?.includes(BUILDER_PROTOCOL) ?? false
+}
+
+async function protocolsOf (libp2p: SkylineLibp2p, peer: PeerId): Promise<string[] | undefined> {
+  try {
+    const p = await libp2p.peerStore.get(peer)
+    return p.protocols.length > 0 ? p.protocols : undefined
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * The build pipeline of a node: for every valid announcement, decide whether this node is among the r
+ * assigned builders; if so, queue the job durably, fetch the SRPM through the blob protocol (verified
+ * chunk by chunk and whole), verify its RPM signature against the Fedora keyring (never trusting
+ * rpmbuild's own warning), build it in the sandbox, and record the build. A job caught mid-way by a
+ * crash or kill -9 is redone on restart, or reported failed after too many attempts.
+ */
+import { copyFileSync, linkSync, mkdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { TypedEventEmitter, type PeerId, type Logger } from '@libp2p/interface'
+import type { SkylineLibp2p } from '../node/libp2p.ts'
+import type { Store, JobState, BuildRecord } from '../store/store.ts'
+import type { CheckedAnnouncement } from '../protocols/announce.ts'
+import type { Builder, BuildPhase } from '../builder/index.ts'
+import type { Keyring } from '../rpm/index.ts'
+import { jobBuilders } from '../rules/assignment.ts'
+
+/** @default 3 attempts before an interrupted job is reported failed */
+export const MAX_JOB_ATTEMPTS = 3
+
+export interface JobEvent {
+  job: string
+  nevra: string
+  state: JobState
+  error?: string
+}
+
+export interface AssignmentEvent {
+  job: string
+  nevra: string
+  builders: string[]
+  mine: boolean
+}
+
+export interface JobRunnerEvents {
+  /** the assigned builders of a job, as this node computed them */
+  assignment: CustomEvent<AssignmentEvent>
+  /** a job of this node changed state */
+  job: CustomEvent<JobEvent>
+  /**
+   * progress of this node's job: the SRPM fetch ('fetch', with bytes done of total), then each build
+   * phase as it begins (setup, start of rpmbuild, %prep..., hash, done)
+   */
+  progress: CustomEvent<JobProgress>
+  /** a build of this node finished (ok or failed) */
+  built: CustomEvent<{ record: BuildRecord, announcement: CheckedAnnouncement }>
+}
+
+export interface JobProgress {
+  job: string
+  phase: BuildPhase | 'fetch'
+  /** performance.now() */
+  at: number
+  done?: number
+  total?: number
+}
+
+export interface JobRunnerInit {
+  libp2p: SkylineLibp2p
+  store: Store
+  builder: Builder | undefined
+  keyring: Keyring | undefined
+  workDir: string
+  log: Logger
+  /** @default the builder's maxConcurrentBuilds */
+  concurrency?: number
+  /** whether new jobs may be taken now (throttle and halt) */
+  accepting?: () => boolean
+  /** re-checks a stored announcement envelope after a restart; undefined when it is no longer valid */
+  reload?: (envelope: Uint8Array) => CheckedAnnouncement | undefined
+}
+
+export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
+  private readonly init: JobRunnerInit
+  private readonly running = new Map<string, AbortController>()
+  private readonly announcements = new Map<string, CheckedAnnouncement>()
+  private readonly controller = new AbortController()
+  private stopped = false
+
+  constructor (init: JobRunnerInit) {
+    super()
+    this.init = init
+  }
+
+  get concurrency (): number {
+    return this.init.concurrency ?? this.init.builder?.limits.maxConcurrentBuilds ?? 1
+  }
+
+  /**
+   * Jobs a crash or kill left in `fetching` or `building`: queued again, or after MAX_JOB_ATTEMPTS
+   * recorded as failed builds (which the consensus service attests at its start). Call before start().
+   */
+  recover (): void {
+    const { requeued, failed } = this.init.store.recoverJobs(MAX_JOB_ATTEMPTS)
+    for (const j of requeued) this.init.log('job %s was interrupted; queued again', j)
+    for (const j of failed) {
+      this.init.log('job %s was interrupted %d times; reported failed', j, MAX_JOB_ATTEMPTS)
+      this.reportInterrupted(j)
+    }
+  }
+
+  start (): void {
+    this.pump()
+  }
+
+  async stop (): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    this.controller.abort(new Error('node stopping'))
+    for (const c of this.running.values()) c.abort(new Error('node stopping'))
+    // builds are killed by their abort signal; wait for their promises to settle
+    const deadline = Date.now() + 10_000
+    while (this.running.size > 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
+  }
+
+  /** Called for every valid announcement: work out the builders; queue the job if this node is one */
+  async onAnnouncement (a: CheckedAnnouncement): Promise<PeerId[]> {
+    // a node that cannot build has nothing to decide (the tally works out builders on its own)
+    if (this.init.builder === undefined) return []
+    // the r candidates the announcement lists closest to the job (builders banned for equivocation give
+    // their seat to the next): no network, the same answer on every node
+    const builders = jobBuilders(a.jobKey, a.candidates, a.announcement.replicas, new Set(this.init.store.bannedBuilders()))
+    const mine = builders.some(p => p.equals(this.init.libp2p.peerId))
+    this.safeDispatchEvent('assignment', { detail: { job: a.job, nevra: a.announcement.nevra, builders: builders.map(String), mine } })
+    if (mine && !this.stopped) {
+      if (this.init.accepting?.() === false) {
+        this.init.log('not taking job %s (%s): the mesh is throttled or halted', a.job, a.announcement.nevra)
+      } else if (this.init.store.addJob(a.job, a.id)) {
+        this.announcements.set(a.job, a)
+        this.emitJob(a.job, 'queued')
+        this.pump()
+      }
+    }
+    return builders
+  }
+
+  /** Starts queued jobs again after a halt is lifted */
+  resume (): void {
+    this.pump()
+  }
+
+  private pump (): void {
+    if (this.stopped || this.init.accepting?.() === false) return
+    for (const job of this.init.store.jobs(['queued'])) {
+      if (this.running.size >= this.concurrency) return
+      if (this.running.has(job.job)) continue
+      const controller = new AbortController()
+      this.running.set(job.job, controller)
+      this.run(job.job, controller.signal)
+        .catch(err => { this.init.log.error('job %s: %e', job.job, err) })
+        .finally(() => {
+          this.running.delete(job.job)
+          // the announcement stays only for jobs that may run again (queued after an interruption)
+          if (this.init.store.job(job.job)?.state !== 'queued') this.announcements.delete(job.job)
+          this.pump()
+        })
+    }
+  }
+
+  private async run (job: string, signal: AbortSignal): Promise<void> {
+    const a = this.announcements.get(job) ?? this.reloadAnnouncement(job)
+    if (a === undefined) {
+      this.setState(job, '?', 'failed', 'its announcement is missing or has expired')
+      return
+    }
+    const nevra = a.announcement.nevra
+    const builder = this.init.builder
+    if (builder === undefined) {
+      this.setState(job, nevra, 'failed', 'this node has no builder')
+      return
+    }
+    const dir = join(this.init.workDir, job)
+    try {
+      this.setState(job, nevra, 'fetching')
+      const srpm = await this.init.libp2p.services.blobs.fetch({
+        sha256: Buffer.from(a.announcement.srpmSha256).toString('hex'),
+        size: Number(a.announcement.srpmSize),
+        chunkSize: a.announcement.chunkSize,
+        root: Buffer.from(a.announcement.chunkRoot).toString('hex')
+      }, {
+        signal,
+        providers: a.source !== undefined && !a.source.equals(this.init.libp2p.peerId) ? [a.source] : undefined,
+        onProgress: evt => this.safeDispatchEvent('progress', { detail: { job, phase: 'fetch', at: performance.now(), done: evt.detail.done, total: evt.detail.total } })
+      })
+
+      const refusal = await this.refusal(srpm, nevra, signal)
+      if (refusal !== undefined) {
+        this.setState(job, nevra, 'refused', refusal)
+        return
+      }
+
+      this.setState(job, nevra, 'building')
+      // the builder wants an empty work dir and an SRPM by its file name: link the verified blob beside it
+      rmSync(dir, { recursive: true, force: true })
+      mkdirSync(dir, { recursive: true, mode: 0o755 })
+      const named = join(dir, `${nevra}.rpm`)
+      try { linkSync(srpm, named) } catch { copyFileSync(srpm, named) }
+      const result = await builder.build(named, {
+        signal,
+        workDir: join(dir, 'build'),
+        onProgress: evt => {
+          if (evt.type === 'build:phase') this.safeDispatchEvent('progress', { detail: { job, phase: evt.detail.phase, at: performance.now() } })
+        }
+      })
+      const record: BuildRecord = {
+        job,
+        status: result.status,
+        buildHash: result.buildHash,
+        files: result.files,
+        environment: { ...result.environment, sandbox: result.isolation.sandbox, nice: String(result.isolation.priority.nice) } as Record<string, string>,
+        durationMs: result.durationMs,
+        logExcerpt: result.status === 'failed' ? `${result.reason ?? ''}\n${result.logExcerpt ?? ''}`.trim() : undefined,
+        finishedAt: Date.now()
+      }
+      // the output RPMs go into the blob store (content-addressed), so agreeing builders can serve them;
+      // not announced in the DHT: results are fetched from the agreeing builders by peer ID (results.ts),
+      // and a provide per output file reaches most of the mesh. Then the work dir goes
+      for (const f of result.files) await this.init.libp2p.services.blobs.add(join(result.outputDir, f.name), { signal, provide: false })
+      this.init.store.recordBuild(record)
+      rmSync(dir, { recursive: true, force: true })
+      this.emitJob(job, record.status === 'ok' ? 'built' : 'failed', result.reason)
+      this.safeDispatchEvent('built', { detail: { record, announcement: a } })
+    } catch (err: any) {
+      if (signal.aborted || this.stopped) {
+        // left in its state: recoverJobs() queues it again at the next start
+        this.init.log('job %s interrupted: %s', job, err.message)
+        return
+      }
+      this.setState(job, nevra, 'failed', err.message)
+    }
+  }
+
+  /**
+   * A job killed in the middle of its build MAX_JOB_ATTEMPTS times (the build takes the node down, or
+   * the machine) is a failed build of this node: recorded as one, so it is attested like any failed build
+   * and the tally hears from this builder instead of waiting for the deadline.
+   */
+  private reportInterrupted (job: string): void {
+    if (this.init.store.build(job) !== undefined) return
+    const record: BuildRecord = {
+      job,
+      status: 'failed',
+      buildHash: undefined,
+      files: [],
+      environment: { builder: this.init.builder?.kind ?? 'none' },
+      durationMs: 0,
+      logExcerpt: `interrupted ${MAX_JOB_ATTEMPTS} times (the node stopped during the build each time)`,
+      finishedAt: Date.now()
+    }
+    this.init.store.recordBuild(record, `interrupted ${MAX_JOB_ATTEMPTS} times`)
+  }
+
+  /** Why the fetched SRPM must not be built, or undefined when it may */
+  private async refusal (srpm: string, nevra: string, signal: AbortSignal): Promise<string | undefined> {
+    if (this.init.keyring === undefined) return 'no Fedora keyring configured: nothing can be verified, so nothing is built'
+    const { verifyRpmFile } = await import('../rpm/index.ts')
+    const v = await verifyRpmFile(srpm, this.init.keyring, { signal })
+    if (v.verdict !== 'accepted') return `SRPM signature check failed: ${v.reason ?? 'rejected'}`
+    if (v.isSource !== true) return 'the announced file is not a source package'
+    if (v.nevra !== nevra) return `the SRPM is ${v.nevra ?? '?'}, the announcement says ${nevra}`
+    return undefined
+  }
+
+  private reloadAnnouncement (job: string): CheckedAnnouncement | undefined {
+    const row = this.init.store.job(job)
+    const stored = row === undefined ? undefined : this.init.store.announcement(row.announcement)
+    if (stored === undefined) return undefined
+    return this.init.reload?.(stored.envelope)
+  }
+
+  private setState (job: string, nevra: string, state: JobState, error?: string): void {
+    this.init.store.setJobState(job, state, error)
+    this.emitJob(job, state, error, nevra)
+  }
+
+  private emitJob (job: string, state: JobState, error?: string, nevra?: string): void {
+    if (error !== undefined) this.init.log('job %s %s: %s', job.slice(0, 12), state, error)
+    this.safeDispatchEvent('job', { detail: { job, nevra: nevra ?? this.announcements.get(job)?.announcement.nevra ?? '', state, error } })
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Results back to the requester: the RPMs of an agreed verdict, fetched from the agreeing builders over
+ * the blob protocol, each checked against the sha256 the agreeing builders signed, and published as a
+ * dnf repository with createrepo_c. Only a final `agreed` verdict is fetched (docs/protocols: disputed,
+ * no-consensus and failed jobs need more builders or a human).
+ *
+ * @example
+ * ```ts
+ * const r = agreedResult(node, job)              // undefined until the verdict is final
+ * if (r.ok) await fetchResult(node, r.result, '/srv/repo', { onProgress })
+ * await updateRepository('/srv/repo')
+ * ```
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { execFile } from 'node:child_process'
+import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { Transform } from 'node:stream'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { AbortOptions } from '@libp2p/interface'
+import type { SkylineNode } from '../node/node.ts'
+import { checkAttestation, isSafeFileName, type AttestationFile } from '../protocols/attestation.ts'
+import { sha256File } from '../builder/hash.ts'
+import { buildHash } from '../rules/build-hash.ts'
+
+export interface AgreedResult {
+  job: string
+  nevra: string
+  /** the agreed build hash */
+  hash: string
+  /** the output RPMs as the agreeing builders signed them */
+  files: AttestationFile[]
+  /** peer IDs of the agreeing builders: where the files are fetched from */
+  agreeing: string[]
+  /** ids of the agreeing attestations (provenance) */
+  attestations: string[]
+}
+
+export type ResultLookup =
+  | { ok: true, result: AgreedResult }
+  | { ok: false, verdict: string, final: boolean, reason: string }
+
+export class ResultFetchError extends Error {
+  static name = 'ResultFetchError'
+  override name = 'ResultFetchError'
+}
+
+/** The agreed result of a job from the node's store, or why there is none (yet) */
+export function agreedResult (node: SkylineNode, job: string): ResultLookup {
+  const v = node.store.verdict(job)
+  if (v === undefined) return { ok: false, verdict: 'pending', final: false, reason: 'no attestation yet' }
+  const detail = JSON.parse(v.detail) as { verdict: string, hash?: string, agreeing: string[], dissenters: string[], final: boolean }
+  if (detail.verdict !== 'agreed' || !v.final) {
+    const reason = detail.verdict === 'agreed'
+      ? `agreed so far by ${detail.agreeing.length}, waiting for the other builders`
+      : detail.verdict === 'disputed'
+        ? `disputed: ${detail.dissenters.length} builder(s) attested another hash; only agreed results are published`
+        : detail.verdict
+    return { ok: false, verdict: detail.verdict, final: v.final, reason }
+  }
+  const hash = detail.hash!
+  let files: AttestationFile[] | undefined
+  const ids: string[] = []
+  for (const row of node.store.attestations(job)) {
+    if (!detail.agreeing.includes(row.builder) || row.buildHash !== hash) continue
+    // the stored envelope is checked again: the files come from what the builder signed
+    const a = checkAttestation(row.envelope, Number.POSITIVE_INFINITY)
+    if (a.buildHash !== hash || buildHash(a.files) !== hash) continue
+    files ??= a.files
+    ids.push(a.id)
+  }
+  if (files === undefined) return { ok: false, verdict: 'agreed', final: true, reason: 'the agreeing attestations are not in the store' }
+  const nevra = node.store.announcementForJob(job)?.nevra ?? job
+  return { ok: true, result: { job, nevra, hash, files, agreeing: [...detail.agreeing].sort(), attestations: ids.sort() } }
+}
+
+export interface FetchProgress {
+  file: string
+  done: number
+  total: number
+}
+
+export interface FetchResultOptions extends AbortOptions {
+  onProgress?: (p: FetchProgress) => void
+}
+
+/**
+ * Fetches every file of an agreed result into `repoDir` (files already there with the right sha256
+ * are kept) and records its provenance in `repoDir/.skyline/<job>.json`. Each file comes from the
+ * agreeing builders (their manifest, then chunks from any provider), is checked as a whole against the
+ * signed sha256 by the blob store, and again as it is copied into place (write, check, rename).
+ * Returns the names written and kept. Throws ResultFetchError when no agreeing builder can serve a file.
+ */
+export async function fetchResult (node: SkylineNode, result: AgreedResult, repoDir: string, opts: FetchResultOptions = {}): Promise<{ written: string[], kept: string[] }> {
+  mkdirSync(repoDir, { recursive: true })
+  const written: string[] = []
+  const kept: string[] = []
+  const blobs = node.libp2p.services.blobs
+  const providers = result.agreeing.filter(p => p !== node.peerId).map(p => peerIdFromString(p))
+  for (const f of result.files) {
+    if (!isSafeFileName(f.name)) throw new ResultFetchError(`unsafe file name ${JSON.stringify(f.name)}`)
+    const dest = join(repoDir, f.name)
+    if (existsSync(dest)) {
+      const have = await sha256File(dest)
+      if (have === f.sha256) { kept.push(f.name); continue }
+      throw new ResultFetchError(`${dest} exists with another sha256 (${have.slice(0, 16)}); not replacing it`)
+    }
+    let path = blobs.path(f.sha256)
+    const errors: string[] = []
+    // a manifest from each agreeing builder in turn, until one leads to the whole, right file
+    for (const peer of providers) {
+      if (path !== undefined) break
+      opts.signal?.throwIfAborted()
+      try {
+        const manifest = await blobs.peerManifest(peer, f.sha256, { signal: opts.signal })
+        if (manifest === undefined) { errors.push(`${peer.toString().slice(-8)}: does not hold it`); continue }
+        path = await blobs.fetch(manifest, {
+          signal: opts.signal,
+          providers,
+          onProgress: evt => opts.onProgress?.({ file: f.name, done: evt.detail.done, total: evt.detail.total })
+        })
+      } catch (err: any) {
+        opts.signal?.throwIfAborted()
+        errors.push(`${peer.toString().slice(-8)}: ${err.message}`)
+      }
+    }
+    if (path === undefined) throw new ResultFetchError(`cannot fetch ${f.name} from any agreeing builder (${errors.join('; ') || 'none reachable'})`)
+    await copyChecked(path, dest, f.sha256)
+    opts.onProgress?.({ file: f.name, done: f.size, total: f.size })
+    written.push(f.name)
+  }
+  const meta = join(repoDir, '.skyline')
+  mkdirSync(meta, { recursive: true })
+  writeFileSync(join(meta, `${result.job}.json`), JSON.stringify({ ...result, fetchedAt: new Date().toISOString() }, null, 2) + '\n')
+  return { written, kept }
+}
+
+/** Copies `src` to `dest` through a temporary name, checking the sha256 of what was written */
+async function copyChecked (src: string, dest: string, sha256: string): Promise<void> {
+  const tmp = `${dest}.${randomBytes(4).toString('hex')}.part`
+  const h = createHash('sha256')
+  try {
+    await pipeline(createReadStream(src), new Transform({ transform (chunk, _enc, cb) { h.update(chunk); cb(null, chunk) } }), createWriteStream(tmp, { mode: 0o644 }))
+    const got = h.digest('hex')
+    if (got !== sha256) throw new ResultFetchError(`${dest}: copied file has sha256 ${got.slice(0, 16)}, not the agreed ${sha256.slice(0, 16)}`)
+    renameSync(tmp, dest)
+  } finally {
+    rmSync(tmp, { force: true })
+  }
+}
+
+/** fetchResult, then the repository metadata: what `skyline fetch` and `seed --repo` do for each agreed job */
+export async function publishResult (node: SkylineNode, result: AgreedResult, repoDir: string, opts: FetchResultOptions = {}): Promise<{ written: string[], kept: string[] }> {
+  const out = await fetchResult(node, result, repoDir, opts)
+  await updateRepository(repoDir, { signal: opts.signal })
+  return out
+}
+
+let repoQueue: Promise<unknown> = Promise.resolve()
+
+/**
+ * (Re)writes the repository metadata of `repoDir` with createrepo_c (`--update` reuses the metadata of
+ * packages already indexed). Runs one at a time in this process: createrepo_c refuses to run twice on
+ * one directory.
+ */
+export async function updateRepository (repoDir: string, opts: AbortOptions = {}): Promise<void> {
+  const run = repoQueue.then(async () => new Promise<void>((resolve, reject) => {
+    const args = ['--quiet', '--excludes', '.skyline/*', ...(existsSync(join(repoDir, 'repodata', 'repomd.xml')) ? ['--update'] : []), repoDir]
+    execFile('createrepo_c', args, { signal: opts.signal, timeout: 300_000 }, (err, _stdout, stderr) => {
+      if (err == null) { resolve(); return }
+      const why = (err as any).code === 'ENOENT' ? 'createrepo_c is not installed (apt install createrepo-c, or dnf install createrepo_c)' : (stderr.trim() || err.message)
+      reject(new ResultFetchError(`createrepo_c ${repoDir}: ${why}`))
+    })
+  }))
+  repoQueue = run.catch(() => {})
+  await run
+}

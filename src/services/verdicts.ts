@@ -1,0 +1,422 @@
+/**
+ * Consensus on a node: it signs and gossips an attestation for each of its own builds, validates every
+ * attestation before gossipsub forwards it (signature, known job, assigned builder, one claim per builder
+ * per job, equivocation proofs), stores them, tallies each job with the pure rule of
+ * src/rules/tally.ts, keeps builders' reputation, and throttles the node when the disputed share
+ * rises. Every node holding the same attestations reaches the same verdicts.
+ */
+import { TypedEventEmitter, type Logger, type PrivateKey } from '@libp2p/interface'
+import type { SkylineLibp2p } from '../node/libp2p.ts'
+import type { Store, BuildRecord } from '../store/store.ts'
+import type { JobRunner } from './jobs.ts'
+import type { PeerPenalties } from './penalties.ts'
+import { GossipValidationError, type GossipInput } from '../protocols/gossip.ts'
+import {
+  BuilderKeyCache, attestationsConflict, checkConsensusMessage, createAttestation, createEquivocationProof, encodeConsensusMessage,
+  checkAttestation, checkEquivocation, type CheckedAttestation
+} from '../protocols/attestation.ts'
+import { checkAnnouncement, type CheckedAnnouncement } from '../protocols/announce.ts'
+import type { TrustedKeys } from '../protocols/signing.ts'
+import { tally, type Verdict } from '../rules/tally.ts'
+import { Reputation } from '../rules/reputation.ts'
+import { Throttle } from '../rules/throttle.ts'
+import { jobBuilders } from '../rules/assignment.ts'
+import { stringifyTopic } from '../protocols/topics.ts'
+
+/** @default 4096 checked announcements kept (the rest are re-checked from the store when needed) */
+const MAX_CACHED_ANNOUNCEMENTS = 4096
+/** @default 256 jobs: attestations that arrive before their announcement are held this long (bounded) */
+const MAX_EARLY_JOBS = 256
+/** @default 16 attestations held per unknown job */
+const MAX_EARLY_PER_JOB = 16
+/** @default 60 s before held attestations of a job that never got announced are dropped */
+const EARLY_TTL_MS = 60_000
+/** @default 2 min: how long a restarted node waits for consensus-topic peers to re-gossip its own attestations */
+const REPUBLISH_WAIT_MS = 120_000
+/** @default 3 topic peers: enough to republish at once */
+const REPUBLISH_PEERS = 3
+/** @default 3 s after the first topic peer: republished then even with fewer */
+const REPUBLISH_SETTLE_MS = 3_000
+const CONSENSUS_TOPIC = stringifyTopic('consensus')
+/** @default 10 s: how often deadlines are checked (jobs past them become no-consensus) */
+const DEADLINE_CHECK_MS = 10_000
+
+export interface VerdictEvent extends Verdict {
+  job: string
+  nevra: string
+  replicas: number
+  quorum: number
+}
+
+export interface ConsensusEvents {
+  attestation: CustomEvent<CheckedAttestation>
+  verdict: CustomEvent<VerdictEvent>
+  equivocation: CustomEvent<{ builder: string, job: string }>
+  alert: CustomEvent<{ kind: 'dissent' | 'flagged' | 'throttle', message: string }>
+}
+
+export interface ConsensusInit {
+  libp2p: SkylineLibp2p
+  store: Store
+  jobs: JobRunner
+  penalties: PeerPenalties
+  privateKey: PrivateKey
+  trusted: () => TrustedKeys
+  selfEligible: boolean
+  /** the operator's contributor name, signed into this node's attestations ('' for none) */
+  contributor?: string
+  publish: (data: Uint8Array) => Promise<void>
+  log: Logger
+}
+
+export class VerdictService extends TypedEventEmitter<ConsensusEvents> {
+  private readonly init: ConsensusInit
+  private readonly keys = new BuilderKeyCache()
+  /** checked announcements of recent jobs, by job */
+  private readonly checked = new Map<string, CheckedAnnouncement>()
+  /** attestations that came before their job's announcement, by job */
+  private readonly early = new Map<string, { at: number, envelopes: Uint8Array[] }>()
+  /** per job, tallies run one after the other */
+  private readonly tallying = new Map<string, Promise<unknown>>()
+  private readonly reputation: Reputation
+  private readonly throttle = new Throttle()
+  private readonly alertsShown = new Set<string>()
+  readonly alerts: Array<{ kind: string, message: string, at: number }> = []
+  private timer: ReturnType<typeof setInterval> | undefined
+  private republishTimer: ReturnType<typeof setInterval> | undefined
+  /** jobs open at start: tallied again at the first deadline check, once the node has its peers back */
+  private readonly retallyAtStart = new Set<string>()
+
+  constructor (init: ConsensusInit) {
+    super()
+    this.init = init
+    this.reputation = Reputation.fromRows(init.store.reputationRows())
+  }
+
+  get self (): string {
+    return this.init.libp2p.peerId.toString()
+  }
+
+  start (): void {
+    // final verdicts stored earlier count toward the throttle window again
+    for (const v of this.init.store.verdicts()) {
+      if (v.final && v.verdict !== 'pending') this.throttle.record(v.verdict as any, v.updatedAt, v.job)
+    }
+    // this node's attestations of jobs not yet final are gossiped again once it has peers on the topic (a
+    // crash may have come between recording and publishing; peers that synced from this node before then
+    // would never ask for it); recoverOwn() made the missing ones before the node went online
+    const pending: BuildRecord[] = []
+    for (const j of this.init.store.jobs(['built', 'failed'])) {
+      if (this.init.store.verdict(j.job)?.final === true) continue
+      const b = this.init.store.build(j.job)
+      if (b !== undefined && this.init.store.attestation(j.job, this.self) !== undefined) pending.push(b)
+    }
+    if (pending.length > 0) this.republishWhenConnected(pending)
+    // a kill between an attestation's commit and its verdict's leaves the verdict behind: every job
+    // still open is tallied again, at the first deadline check (the peer store is empty at start)
+    for (const j of this.init.store.openJobs()) this.retallyAtStart.add(j.job)
+    this.timer = setInterval(() => { this.checkDeadlines() }, DEADLINE_CHECK_MS)
+    this.timer.unref()
+  }
+
+  /**
+   * Builds recorded before a crash whose attestation was never made: signed and recorded now, before
+   * the node goes online, so the first peer that syncs from it already gets them (start() gossips them).
+   */
+  recoverOwn (): void {
+    for (const j of this.init.store.jobs(['built', 'failed'])) {
+      const b = this.init.store.build(j.job)
+      if (b === undefined || this.init.store.attestation(j.job, this.self) !== undefined) continue
+      try {
+        this.recordOwn(b)
+      } catch (err: any) {
+        this.init.log.error('attesting %s after restart: %e', j.job, err)
+      }
+    }
+  }
+
+  stop (): void {
+    clearInterval(this.timer)
+    clearInterval(this.republishTimer)
+  }
+
+  /** Gossips this node's recorded attestations again once some peer is on the consensus topic (bounded wait) */
+  private republishWhenConnected (records: BuildRecord[]): void {
+    const deadline = Date.now() + REPUBLISH_WAIT_MS
+    let firstPeerAt: number | undefined
+    this.republishTimer = setInterval(() => {
+      const peers = this.init.libp2p.services.pubsub.getSubscribers(CONSENSUS_TOPIC).length
+      if (peers > 0) firstPeerAt ??= Date.now()
+      // the first peer on the topic is seldom the last: wait a little for the others (gossip reaches the
+      // rest through them, but a peer still joining would miss it)
+      const ready = peers >= REPUBLISH_PEERS || (firstPeerAt !== undefined && Date.now() - firstPeerAt >= REPUBLISH_SETTLE_MS)
+      if (!ready && Date.now() < deadline) return
+      clearInterval(this.republishTimer)
+      if (peers === 0) return
+      for (const b of records) this.attest(b).catch(err => this.init.log.error('re-gossiping the attestation of %s: %e', b.job, err))
+    }, 1_000)
+    this.republishTimer.unref()
+  }
+
+  /** Whether new jobs may be taken: not while the disputed share is over the threshold */
+  throttled (): boolean {
+    return this.throttle.state(Date.now()).throttled
+  }
+
+  throttleState (): ReturnType<Throttle['state']> {
+    return this.throttle.state(Date.now())
+  }
+
+  standing (builder: string): ReturnType<Reputation['get']> {
+    return this.reputation.get(builder, Date.now())
+  }
+
+  /** The application score this module contributes to gossipsub for a peer (negative when flagged) */
+  appScore (peer: string): number {
+    return this.reputation.appScore(peer, Date.now())
+  }
+
+  /**
+   * Signs, records, then gossips this node's attestation of one of its builds. The claim is recorded
+   * before it is published, and a recorded claim is re-published as it is, never signed anew with other
+   * content: a crash cannot make this node an equivocator.
+   */
+  async attest (record: BuildRecord): Promise<CheckedAttestation> {
+    const checked = this.recordOwn(record)
+    await this.init.publish(encodeConsensusMessage({ attestation: checked.envelope }))
+    return checked
+  }
+
+  /** This node's attestation of a build: the recorded one, or a new one signed and recorded */
+  private recordOwn (record: BuildRecord): CheckedAttestation {
+    const mine = this.init.store.attestation(record.job, this.self)
+    let envelope: Uint8Array
+    if (mine !== undefined) {
+      envelope = mine.envelope
+    } else {
+      envelope = createAttestation({
+        job: record.job,
+        status: record.status,
+        files: record.status === 'ok' ? record.files : [],
+        environment: record.environment,
+        time: Date.now(),
+        contributor: this.init.contributor ?? '',
+        durationMs: record.durationMs
+      }, this.init.privateKey)
+    }
+    const checked = checkAttestation(envelope, Date.now(), { cache: this.keys })
+    if (mine === undefined) this.record(checked)
+    return checked
+  }
+
+  /** The consensus topic's validator */
+  async validate (msg: GossipInput): Promise<void> {
+    const m = checkConsensusMessage(msg.data, Date.now(), { cache: this.keys })
+    if (m.type === 'equivocation') {
+      const { builder, job } = m.equivocation
+      if (this.init.store.isBanned(builder)) throw new GossipValidationError('ignore', 'duplicate', 'builder already banned')
+      this.banBuilder(builder, job, m.equivocation.proof)
+      return
+    }
+    const a = m.attestation
+    if (this.init.store.isBanned(a.builder)) throw new GossipValidationError('reject', 'banned', `builder ${a.builder} is banned for equivocation`)
+    const announcement = this.announcement(a.job)
+    if (announcement === undefined) {
+      this.holdEarly(a.job, a.envelope)
+      throw new GossipValidationError('ignore', 'unknown-job', `no announcement for job ${a.job.slice(0, 16)} yet; held`)
+    }
+    const existing = this.init.store.attestation(a.job, a.builder)
+    if (existing !== undefined) {
+      if (existing.id === a.id || !attestationsConflict({ ...existing, buildHash: existing.buildHash }, a)) {
+        throw new GossipValidationError('ignore', 'duplicate', 'this builder attested this job already')
+      }
+      const proof = createEquivocationProof(existing.envelope, a.envelope)
+      this.banBuilder(a.builder, a.job, proof)
+      this.init.publish(encodeConsensusMessage({ equivocation: proof })).catch(err => this.init.log('publishing an equivocation proof: %e', err))
+      throw new GossipValidationError('reject', 'equivocation', `builder ${a.builder} made two claims for job ${a.job.slice(0, 16)}`)
+    }
+    if (!this.assignedSet(announcement).includes(a.builder)) {
+      // every node ranks the same signed candidate list, so an honest forwarder never sends an attester
+      // the announcement does not list: REJECT; a listed spare may hold a banned builder's seat on a node
+      // that has a ban proof this one lacks: IGNORE
+      const listed = announcement.candidates.some(p => p.toString() === a.builder)
+      throw new GossipValidationError(listed ? 'ignore' : 'reject', 'not-assigned', `${a.builder} is not assigned to job ${a.job.slice(0, 16)}`)
+    }
+    this.record(a)
+  }
+
+  /**
+   * Takes an attestation or a proof that came by sync rather than gossip: the same checks, no
+   * forwarding. Returns whether it was new.
+   */
+  async ingest (kind: 'attestation' | 'equivocation', bytes: Uint8Array): Promise<boolean> {
+    if (bytes.byteLength === 0) return false
+    try {
+      if (kind === 'equivocation') {
+        const e = checkEquivocation(bytes, { cache: this.keys })
+        if (this.init.store.isBanned(e.builder)) return false
+        this.banBuilder(e.builder, e.job, e.proof)
+        return true
+      }
+      await this.validate({ topic: 'consensus', data: encodeConsensusMessage({ attestation: bytes }), propagationSource: this.init.libp2p.peerId, from: this.init.libp2p.peerId })
+      return true
+    } catch (err: any) {
+      if (err instanceof GossipValidationError) return false
+      throw err
+    }
+  }
+
+  /** A job's checked announcement, if this node holds it */
+  checkedAnnouncement (job: string): CheckedAnnouncement | undefined {
+    return this.announcement(job)
+  }
+
+  /**
+   * A job's announcement, checked once: from the node when it arrives, else from the store (after a
+   * restart), re-checked without the expiry test since tallies outlive it. Cached, so validating an
+   * attestation or tallying does not verify the announcer's signature again.
+   */
+  private announcement (job: string): CheckedAnnouncement | undefined {
+    const cached = this.checked.get(job)
+    if (cached !== undefined) return cached
+    const stored = this.init.store.announcementForJob(job)
+    if (stored === undefined) return undefined
+    try {
+      const checked = checkAnnouncement(stored.envelope, this.init.trusted(), Number(stored.expiresAt) - 1)
+      this.remember(checked)
+      return checked
+    } catch {
+      return undefined
+    }
+  }
+
+  private remember (a: CheckedAnnouncement): void {
+    this.checked.set(a.job, a)
+    if (this.checked.size > MAX_CACHED_ANNOUNCEMENTS) this.checked.delete(this.checked.keys().next().value!)
+  }
+
+  /**
+   * The r builders of a job: the candidates its signed announcement lists, closest to the job first,
+   * builders banned for equivocation replaced by the next. No network, and no peer the announcement does
+   * not list: the same set on every node that holds the same announcement and proofs.
+   */
+  private assignedSet (a: CheckedAnnouncement, banned = new Set(this.init.store.bannedBuilders())): string[] {
+    return jobBuilders(a.jobKey, a.candidates, a.announcement.replicas, banned).map(String)
+  }
+
+  /** Called for every new announcement: attestations that came before it are checked now */
+  onAnnouncement (a: CheckedAnnouncement): void {
+    this.remember(a)
+    const job = a.job
+    const held = this.early.get(job)
+    if (held === undefined) return
+    this.early.delete(job)
+    for (const envelope of held.envelopes) {
+      this.ingest('attestation', envelope).catch(err => this.init.log('held attestation for %s: %e', job, err))
+    }
+  }
+
+  private holdEarly (job: string, envelope: Uint8Array): void {
+    const now = Date.now()
+    for (const [j, e] of this.early) {
+      if (now - e.at > EARLY_TTL_MS) this.early.delete(j)
+      else break
+    }
+    let held = this.early.get(job)
+    if (held === undefined) {
+      if (this.early.size >= MAX_EARLY_JOBS) this.early.delete(this.early.keys().next().value!)
+      held = { at: now, envelopes: [] }
+      this.early.set(job, held)
+    }
+    if (held.envelopes.length < MAX_EARLY_PER_JOB && !held.envelopes.some(e => Buffer.compare(e, envelope) === 0)) held.envelopes.push(envelope)
+  }
+
+  private record (a: CheckedAttestation): void {
+    this.init.store.addAttestation({ id: a.id, job: a.job, builder: a.builder, status: a.status, buildHash: a.buildHash, time: a.time, receivedAt: Date.now(), envelope: a.envelope, contributor: a.contributor, durationMs: a.durationMs })
+    this.safeDispatchEvent('attestation', { detail: a })
+    void this.retally(a.job)
+  }
+
+  private banBuilder (builder: string, job: string, proof: Uint8Array): void {
+    if (!this.init.store.ban(builder, job, proof)) return
+    this.init.penalties.penalise(builder, 'fatal')
+    this.init.log('builder %s banned: two different claims for job %s', builder, job.slice(0, 16))
+    this.safeDispatchEvent('equivocation', { detail: { builder, job } })
+    void this.retally(job)
+  }
+
+  /** Recomputes a job's verdict from the stored attestations (one tally per job at a time) */
+  retally (job: string): Promise<Verdict | undefined> {
+    const next = (this.tallying.get(job) ?? Promise.resolve()).then(async () => this.tallyNow(job))
+    const settled = next.catch(err => { this.init.log.error('tally of %s: %e', job, err) })
+    this.tallying.set(job, settled)
+    void settled.then(() => { if (this.tallying.get(job) === settled) this.tallying.delete(job) })
+    return next
+  }
+
+  private async tallyNow (job: string): Promise<Verdict | undefined> {
+    const a = this.announcement(job)
+    if (a === undefined) return undefined
+    const banned = new Set(this.init.store.bannedBuilders())
+    const assigned = this.assignedSet(a, banned)
+    const attestations = this.init.store.attestations(job)
+    const v = tally({
+      replicas: a.announcement.replicas,
+      quorum: a.announcement.quorum,
+      assigned,
+      attestations: attestations.filter(x => !banned.has(x.builder)).map(x => ({ builder: x.builder, status: x.status, buildHash: x.buildHash })),
+      deadlinePassed: Date.now() > Number(a.announcement.expiresAt)
+    })
+    const verdict = { ...v, equivocators: [...new Set([...v.equivocators, ...attestations.filter(x => banned.has(x.builder)).map(x => x.builder)])].sort() }
+    const detail = JSON.stringify(verdict)
+    const prev = this.init.store.verdict(job)
+    if (prev?.detail === detail) return verdict
+    const now = Date.now()
+    this.init.store.setVerdict({ job, verdict: verdict.verdict, hash: verdict.hash, final: verdict.final, detail, updatedAt: now })
+    const event: VerdictEvent = { ...verdict, job, nevra: a.announcement.nevra, replicas: a.announcement.replicas, quorum: a.announcement.quorum }
+    if (verdict.final) this.finalise(event, prev?.reputationApplied ?? false, now)
+    this.safeDispatchEvent('verdict', { detail: event })
+    return verdict
+  }
+
+  private finalise (v: VerdictEvent, applied: boolean, now: number): void {
+    if (v.verdict !== 'pending') this.throttle.record(v.verdict, now, v.job)
+    if (!applied && (v.verdict === 'agreed' || v.verdict === 'disputed')) {
+      for (const b of v.agreeing) this.reputation.record(b, 'agree', now)
+      for (const b of v.dissenters) this.reputation.record(b, 'dissent', now)
+      this.init.store.saveReputation(this.reputation.toRows().filter(r => v.agreeing.includes(r.builder) || v.dissenters.includes(r.builder)))
+      this.init.store.markReputationApplied(v.job)
+      for (const b of v.dissenters) {
+        const standing = this.reputation.get(b, now)
+        if (standing.flagged) this.init.log('builder %s flagged: %d dissents', b, standing.dissent.toFixed(1))
+      }
+    }
+    if (v.dissenters.includes(this.self)) {
+      this.alert('dissent', `this node's build of ${v.nevra} disagrees with the mesh: it attested another hash than the ${v.agreeing.length} builders of ${v.hash?.slice(0, 16) ?? '?'}`)
+      if (this.reputation.get(this.self, now).flagged) {
+        this.alert('flagged', 'this node is flagged: its builds disagreed with the mesh more than once; check its toolchain and builder (skyline status)')
+      }
+    }
+    const t = this.throttle.state(now)
+    if (t.throttled) this.alert('throttle', `the mesh is throttled: ${(t.disputedShare * 100).toFixed(0)}% of recent verdicts are disputed; no new jobs are taken`)
+  }
+
+  private alert (kind: 'dissent' | 'flagged' | 'throttle', message: string): void {
+    const key = `${kind}:${message}`
+    if (this.alertsShown.has(key)) return
+    this.alertsShown.add(key)
+    this.alerts.push({ kind, message, at: Date.now() })
+    if (this.alerts.length > 100) this.alerts.shift()
+    this.init.log.error('ALERT %s: %s', kind, message)
+    this.safeDispatchEvent('alert', { detail: { kind, message } })
+  }
+
+  private checkDeadlines (): void {
+    for (const job of this.retallyAtStart) void this.retally(job)
+    this.retallyAtStart.clear()
+    const now = Date.now()
+    for (const j of this.init.store.openJobs()) {
+      if (j.expiresAt < now) void this.retally(j.job)
+    }
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * `/skyline/sync/1.0.0` asks only when there is a reason and sends only what is new: a node asks a few
+ * peers when it starts, a peer that comes back after losing every connection, and peers with a cursor
+ * when gossip brings an attestation of a job it never saw; a second exchange with the same peer sends
+ * what that peer stored since the first (the cursor of the end marker), and items a node holds already
+ * are not checked again. The guarantees stay: a restarted node gets what it missed.
+ */
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { rmSync } from 'node:fs'
+import { SkylineNode } from '../../src/node/index.ts'
+import { Store } from '../../src/store/store.ts'
+import { SYNC_PROTOCOL } from '../../src/services/sync.ts'
+import { checkAnnouncement } from '../../src/protocols/announce.ts'
+import { stringifyTopic } from '../../src/protocols/topics.ts'
+import { startMesh, startNode, waitFor, type TestMesh } from '../helpers/mesh.ts'
+import { randomPeerId, testAnnouncement, testAnnouncer } from '../helpers/announce.ts'
+import { peerIdFromString } from '@libp2p/peer-id'
+
+const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+
+describe('sync: asks for a reason, sends what is new', function () {
+  this.timeout(120_000)
+  const announcer = testAnnouncer()
+  let nodes: SkylineNode[] = []
+  let mesh: TestMesh | undefined
+
+  async function node (): Promise<SkylineNode> {
+    const n = await startNode({ builder: 'none', announcers: [announcer.line] })
+    nodes.push(n)
+    return n
+  }
+
+  /** Announces from `n` (recorded, and gossiped to whoever is connected); returns the id */
+  async function announce (n: SkylineNode): Promise<string> {
+    return (await n.announce(testAnnouncement(announcer))).id
+  }
+
+  async function connect (a: SkylineNode, b: SkylineNode): Promise<void> {
+    await a.libp2p.dial(b.libp2p.getMultiaddrs()[0])
+  }
+
+  afterEach(async () => {
+    await Promise.allSettled(nodes.map(async n => n.stop()))
+    for (const n of nodes) rmSync(n.config.dataDir, { recursive: true, force: true })
+    nodes = []
+    await mesh?.stop()
+    mesh = undefined
+  })
+
+  it('a second exchange with the same peer sends nothing when nothing is new, then only the new item', async () => {
+    const a = await node()
+    const b = await node()
+    const ids = [await announce(b), await announce(b), await announce(b)]
+    await connect(a, b)
+    await waitFor('a to sync the three announcements', () => ids.every(id => a.store.hasAnnouncement(id)))
+    await waitFor('the exchange to end', () => a.sync.stats.syncs >= 1)
+    const served = b.sync.stats.served
+    assert.equal(await a.sync.syncFrom(b.libp2p.peerId), 0)
+    assert.equal(b.sync.stats.served - served, 0, 'the second exchange sent items the asker had')
+    const fourth = await announce(b)
+    await a.sync.syncFrom(b.libp2p.peerId)
+    assert.equal(b.sync.stats.served - served, 1, 'the third exchange sent more than the new item')
+    assert.ok(a.store.hasAnnouncement(fourth))
+  })
+
+  it('a node that joins a mesh asks at most 3 of its peers, skips what it holds, and a peer that identifies again is not asked', async () => {
+    mesh = await startMesh(6, { builder: 'none', announcers: [announcer.line] })
+    await waitFor('a connected mesh', () => mesh!.nodes.every(n => n.libp2p.getPeers().length >= 5), 30_000)
+    const ids = [await announce(mesh.nodes[0]), await announce(mesh.nodes[1])]
+    await waitFor('the announcements everywhere', () => mesh!.nodes.every(n => ids.every(id => n.store.hasAnnouncement(id))))
+    const a = await node()
+    for (const n of mesh.nodes) await connect(a, n)
+    await waitFor('the late node to hold both announcements', () => ids.every(id => a.store.hasAnnouncement(id)))
+    await sleep(3000)
+    assert.ok(a.sync.stats.asked <= 3, `asked ${a.sync.stats.asked} of 6 peers`)
+    assert.equal(a.sync.stats.accepted, 2)
+    assert.equal(a.sync.stats.received - a.sync.stats.skipped, 2, 'items already held were checked again')
+    // an identify again (a new connection, an identify push) from a peer already asked: no exchange
+    const asked = a.sync.stats.asked
+    for (const n of mesh.nodes) a.libp2p.safeDispatchEvent('peer:identify', { detail: { peerId: n.libp2p.peerId, protocols: [SYNC_PROTOCOL] } as any })
+    await sleep(2000)
+    assert.equal(a.sync.stats.asked, asked)
+  })
+
+  it('a node restarted after missing 2 jobs gets them', async () => {
+    const a = await node()
+    const b = await node()
+    await connect(a, b)
+    const before = await announce(a)
+    await waitFor('b to hold the first announcement', () => b.store.hasAnnouncement(before))
+    await b.stop()
+    const missed = [await announce(a), await announce(a)]
+    const again = new SkylineNode(b.config)
+    nodes[nodes.indexOf(b)] = again
+    await again.start()
+    await connect(again, a)
+    await waitFor('the restarted node to get the 2 announcements it missed', () => missed.every(id => again.store.hasAnnouncement(id)))
+    assert.ok(again.sync.stats.reasons.start >= 1)
+  })
+
+  it('a peer that comes back after losing every connection is asked again, for what is new only', async () => {
+    const a = await node()
+    const b = await node()
+    const old = [await announce(b), await announce(b)]
+    await connect(a, b)
+    await waitFor('the first exchange', () => a.sync.stats.syncs >= 1 && old.every(id => a.store.hasAnnouncement(id)))
+    await a.libp2p.hangUp(b.libp2p.peerId)
+    // (the reconnect queue redials after about 2 s, so under load b may already hold the next connection)
+    await waitFor('the connection to drop', () => a.libp2p.getConnections(b.libp2p.peerId).length === 0)
+    const made = await announce(b) // on b's side of the partition
+    const served = b.sync.stats.served
+    await connect(a, b)
+    await waitFor('a to get what b made while apart', () => a.store.hasAnnouncement(made), 20_000)
+    await waitFor('the reconnect exchange', () => a.sync.stats.reasons.reconnect >= 1, 20_000)
+    assert.ok(b.sync.stats.served - served <= 1, `the reconnect exchange sent ${b.sync.stats.served - served} items, not only the new one`)
+  })
+
+  it('an attestation of a job a node never saw makes it ask a peer, and the job and the attestation come', async () => {
+    const a = await node()
+    const b = await node()
+    await connect(a, b)
+    await waitFor('the first exchange', () => a.sync.stats.syncs >= 1)
+    const topic = stringifyTopic('consensus')
+    await waitFor('a and b on the consensus topic', () => a.libp2p.services.pubsub.getSubscribers(topic).length > 0 && b.libp2p.services.pubsub.getSubscribers(topic).length > 0)
+    // b holds an announcement a never got (it was not gossiped), then gossips an attestation of it
+    const candidates = [peerIdFromString(b.libp2p.peerId.toString()), randomPeerId(), randomPeerId()]
+    const checked = checkAnnouncement(testAnnouncement(announcer, { replicas: 3, quorum: 2, candidates }), b.trusted, Date.now());
+    (b as any).recordAnnouncement(checked)
+    const files = [{ name: 'pkg-1.0-1.fc41.x86_64.rpm', size: 1, sha256: createHash('sha256').update('x').digest('hex') }]
+    await b.consensus.attest({ job: checked.job, status: 'ok', buildHash: undefined, files, environment: {}, durationMs: 1, logExcerpt: undefined, finishedAt: Date.now() })
+    await waitFor('a to get the announcement and the attestation', () => a.store.hasAnnouncement(checked.id) && a.store.attestations(checked.job).length === 1, 20_000)
+    assert.ok(a.sync.stats.reasons.gap >= 1)
+  })
+})
+
+describe('store: sync cursors', () => {
+  function fill (store: Store, n: number, from = 0): void {
+    for (let i = from; i < from + n; i++) {
+      store.addAnnouncement({ id: `id${i}`, job: `job${i}`, announcer: 'k', sequence: BigInt(i), nevra: 'n', srpmSha256: 's', expiresAt: Date.now() + 60_000, receivedAt: Date.now(), envelope: Uint8Array.of(i) })
+    }
+  }
+
+  it('an answer ends with a cursor after which only newer rows come; a cut answer continues; a cursor beyond the store counts as none', () => {
+    const store = new Store(':memory:')
+    fill(store, 5)
+    const first = store.syncItems(0, 3)
+    assert.deepEqual(first.announcements.map(e => e[0]), [0, 1, 2])
+    const rest = store.syncItems(0, 3, first.cursor)
+    assert.deepEqual(rest.announcements.map(e => e[0]), [3, 4])
+    assert.equal(store.syncItems(0, 3, rest.cursor).announcements.length, 0)
+    fill(store, 1, 5)
+    assert.deepEqual(store.syncItems(0, 3, rest.cursor).announcements.map(e => e[0]), [5])
+    assert.equal(store.syncItems(0, 10, { ...rest.cursor, announcements: 1000 }).announcements.length, 6)
+    // `since` still applies: the asker holds what is older
+    assert.equal(store.syncItems(Date.now() + 1000, 10).announcements.length, 0)
+    store.close()
+  })
+})
