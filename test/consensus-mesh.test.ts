@@ -41,7 +41,7 @@ describe(`consensus: 14 builders + a late joiner, r = ${R}, q = ${Q}`, function 
   function watch (n: SkylineNode): void {
     const m = new Map<string, VerdictEvent[]>()
     verdicts.set(n, m)
-    n.consensus.addEventListener('verdict', (e: CustomEvent<VerdictEvent>) => {
+    n.verdicts.addEventListener('verdict', (e: CustomEvent<VerdictEvent>) => {
       if (!m.has(e.detail.job)) m.set(e.detail.job, [])
       m.get(e.detail.job)!.push(e.detail)
     })
@@ -122,13 +122,13 @@ describe(`consensus: 14 builders + a late joiner, r = ${R}, q = ${Q}`, function 
       assert.deepEqual(v.dissenters, [poisoner.peerId])
       assert.deepEqual(v.agreeing, assigned.filter(p => p !== poisoner.peerId).sort())
     }
-    for (const n of everyone()) assert.ok(n.consensus.standing(poisoner.peerId).flagged, `not flagged at ${n.peerId}`)
+    for (const n of everyone()) assert.ok(n.verdicts.standing(poisoner.peerId).flagged, `not flagged at ${n.peerId}`)
     const status = poisoner.status()
     assert.ok(status.reputation.flagged)
     assert.ok(status.alerts.some(a => a.kind === 'flagged'), JSON.stringify(status.alerts))
     assert.ok(status.alerts.some(a => a.kind === 'dissent'))
     // an honest builder is not flagged
-    assert.ok(!mesh.nodes[1].consensus.standing(mesh.nodes[1].peerId).flagged)
+    assert.ok(!mesh.nodes[1].verdicts.standing(mesh.nodes[1].peerId).flagged)
     poisonerOf(poisoner.peerId).poison = false
   })
 

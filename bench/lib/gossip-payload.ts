@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto'
 import { randomPeerId } from '../../test/helpers/announce.ts'
 import { createPrivateKey, createPublicKey } from 'node:crypto'
-import type { TopicName } from '../../src/protocols/topics.ts'
+import type { TopicName } from '../../src/protocols/ids.ts'
 import { createAnnouncement, MIN_CHUNK_SIZE } from '../../src/protocols/announce.ts'
 import { Announcement, SignedEnvelope } from '../../src/protocols/pb/announce.ts'
 import { generateAnnouncerKey, rawPublicKey, type AnnouncerKey } from '../../src/protocols/signing.ts'

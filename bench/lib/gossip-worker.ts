@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from 'node:fs'
 import { loadConfig, SkylineNode } from '../../src/node/index.ts'
-import { stringifyTopic } from '../../src/protocols/topics.ts'
+import { stringifyTopic } from '../../src/protocols/ids.ts'
 import { initPayloads, makePayload, now, readPayload } from './gossip-payload.ts'
 
 /** Parent → worker */

@@ -14,7 +14,7 @@ import { mkdirSync } from 'node:fs'
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto'
 import { jobKey } from '../../src/rules/job.ts'
 import { loadConfig, SkylineNode } from '../../src/node/index.ts'
-import { stringifyTopic } from '../../src/protocols/topics.ts'
+import { stringifyTopic } from '../../src/protocols/ids.ts'
 import { BUILDER_PROTOCOL } from '../../src/services/candidates.ts'
 import { createAnnouncement } from '../../src/protocols/announce.ts'
 import { rawPublicKey, type AnnouncerKey } from '../../src/protocols/signing.ts'
@@ -87,7 +87,7 @@ async function handle (req: JobWorkerRequest): Promise<JobWorkerReply> {
         node = new SkylineNode(config, { builder })
       }
       await node.start()
-      node.consensus.addEventListener('verdict', evt => {
+      node.verdicts.addEventListener('verdict', evt => {
         const v = evt.detail
         if (!v.final || finals.has(v.job)) return
         finals.set(v.job, { job: v.job, verdict: v.verdict, at: now() })
@@ -95,7 +95,7 @@ async function handle (req: JobWorkerRequest): Promise<JobWorkerReply> {
       })
       node.addEventListener('announcement', evt => { if (builder !== undefined) mark(evt.detail.job, 'announced') })
       node.jobs.addEventListener('assignment', evt => { if (evt.detail.mine) mark(evt.detail.job, 'assigned') })
-      node.consensus.addEventListener('attestation', evt => { if (evt.detail.builder === node!.peerId) mark(evt.detail.job, 'attested') })
+      node.verdicts.addEventListener('attestation', evt => { if (evt.detail.builder === node!.peerId) mark(evt.detail.job, 'attested') })
       node.jobs.addEventListener('job', evt => {
         mark(evt.detail.job, evt.detail.state)
         if ((evt.detail.state === 'failed' || evt.detail.state === 'refused') && jobErrors.length < 20) jobErrors.push(`${evt.detail.state}: ${evt.detail.error ?? '?'}`)

@@ -23,10 +23,11 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
 import type { PeerId } from '@libp2p/interface'
 import { BUILDER_PROTOCOL } from '../../src/services/candidates.ts'
-import { VerdictService, type ConsensusInit } from '../../src/services/verdicts.ts'
-import { Store, announcementRow } from '../../src/store/store.ts'
+import { VerdictService, type VerdictServiceComponents } from '../../src/services/verdicts.ts'
+import { AnnouncementService } from '../../src/services/announcements.ts'
+import { Store } from '../../src/store/store.ts'
 import { PeerPenalties } from '../../src/services/penalties.ts'
-import { checkAnnouncement, type CheckedAnnouncement } from '../../src/protocols/announce.ts'
+import type { CheckedAnnouncement } from '../../src/protocols/announce.ts'
 import { generateAnnouncerKey, loadTrustedAnnouncers, rawPublicKey, type AnnouncerKey } from '../../src/protocols/signing.ts'
 
 export interface TallyHarness {
@@ -55,13 +56,14 @@ export async function tallyHarness (builders: PeerId[]): Promise<TallyHarness> {
     services: { dht: {} },
     peerStore: { get: async () => ({ protocols: [BUILDER_PROTOCOL] }) }
   }
+  const announcements = new AnnouncementService({ store, trusted: () => trusted, log: logger('skyline:bench:announce') })
   const consensus = new VerdictService({
-    libp2p: libp2p as unknown as ConsensusInit['libp2p'],
+    libp2p: libp2p as unknown as VerdictServiceComponents['libp2p'],
     store,
-    jobs: {} as unknown as ConsensusInit['jobs'],
+    jobs: {} as unknown as VerdictServiceComponents['jobs'],
     penalties: new PeerPenalties(),
     privateKey: self,
-    trusted: () => trusted,
+    announcements,
     selfEligible: false,
     publish: async () => {},
     log: logger('skyline:bench:tally')
@@ -73,8 +75,7 @@ export async function tallyHarness (builders: PeerId[]): Promise<TallyHarness> {
     key,
     dbPath,
     announce: envelope => {
-      const checked = checkAnnouncement(envelope, trusted, Date.now())
-      store.addAnnouncement(announcementRow(checked))
+      const checked = announcements.add(envelope)
       consensus.onAnnouncement(checked)
       return checked
     },

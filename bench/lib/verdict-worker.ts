@@ -17,7 +17,7 @@ import { mkdirSync } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { loadConfig, SkylineNode } from '../../src/node/index.ts'
 import { loadOrCreateIdentity } from '../../src/node/identity.ts'
-import { stringifyTopic } from '../../src/protocols/topics.ts'
+import { stringifyTopic } from '../../src/protocols/ids.ts'
 import { createAttestation, encodeConsensusMessage } from '../../src/protocols/attestation.ts'
 import { BUILDER_PROTOCOL } from '../../src/services/candidates.ts'
 import { buildHash } from '../../src/rules/build-hash.ts'
@@ -91,18 +91,18 @@ const assignments: Array<[string, number]> = []
 const loop = monitorEventLoopDelay({ resolution: 10 })
 
 function instrument (n: SkylineNode): void {
-  n.consensus.addEventListener('verdict', evt => {
+  n.verdicts.addEventListener('verdict', evt => {
     const at = now()
     const v = evt.detail
     const key = `${v.job}:${v.verdict}`
     if (!verdicts.has(key)) verdicts.set(key, { job: v.job, verdict: v.verdict, at, hash: v.hash ?? null, final: v.final })
   })
-  n.consensus.addEventListener('attestation', evt => {
+  n.verdicts.addEventListener('attestation', evt => {
     attestations.push([evt.detail.job, evt.detail.builder, now()])
   })
   // time VerdictService.validate (the consensus topic's validator) and the node's own assignment of
   // each job; both are looked up on the instance at call time, so wrapping the instance's methods works
-  const consensus = n.consensus
+  const consensus = n.verdicts
   const validate = consensus.validate.bind(consensus)
   consensus.validate = async msg => {
     const t0 = now()
@@ -181,7 +181,7 @@ async function handle (req: WorkerRequest): Promise<WorkerReply> {
     case 'attest': {
       if (eligibility === 'builder') {
         const before = now()
-        await node!.consensus.attest({
+        await node!.verdicts.attest({
           job: req.job,
           status: 'ok',
           buildHash: buildHash(req.files),

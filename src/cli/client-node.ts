@@ -5,7 +5,7 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig, SkylineNode } from '../node/index.ts'
-import { stringifyTopic, type TopicName } from '../protocols/topics.ts'
+import { stringifyTopic, type TopicName } from '../protocols/ids.ts'
 
 export interface ClientNodeOptions {
   name: string

@@ -34,13 +34,13 @@ export function attachServiceLog (node: SkylineNode, format: LogFormat, out: { w
     const bad = j.state === 'failed' || j.state === 'refused'
     log(bad ? 'warn' : 'info', 'job', `job ${short(j.job)} ${j.nevra}: ${j.state}${j.error !== undefined ? ` (${j.error})` : ''}`, { job: j.job, nevra: j.nevra, state: j.state, ...(j.error !== undefined ? { error: j.error } : {}) })
   })
-  on<{ job: string, nevra: string, verdict: string, final: boolean, hash?: string, agreeing: string[], dissenters: string[] }>(node.consensus, 'verdict', v => {
+  on<{ job: string, nevra: string, verdict: string, final: boolean, hash?: string, agreeing: string[], dissenters: string[] }>(node.verdicts, 'verdict', v => {
     if (!v.final) return
     log(v.verdict === 'agreed' ? 'info' : 'warn', 'verdict', `job ${short(v.job)} ${v.nevra}: ${v.verdict}${v.hash !== undefined ? ` ${v.hash.slice(0, 16)}` : ''}, ${v.agreeing.length} agreeing${v.dissenters.length > 0 ? `, dissenters ${v.dissenters.map(d => d.slice(-8)).join(' ')}` : ''}`,
       { job: v.job, nevra: v.nevra, verdict: v.verdict, hash: v.hash ?? null, agreeing: v.agreeing, dissenters: v.dissenters })
   })
-  on<{ kind: string, message: string }>(node.consensus, 'alert', a => log('error', 'alert', `ALERT ${a.kind}: ${a.message}`, { kind: a.kind }))
-  on<{ builder: string, job: string }>(node.consensus, 'equivocation', e => log('warn', 'equivocation', `builder ${e.builder} banned: two claims for job ${short(e.job)}`, { builder: e.builder, job: e.job }))
+  on<{ kind: string, message: string }>(node.verdicts, 'alert', a => log('error', 'alert', `ALERT ${a.kind}: ${a.message}`, { kind: a.kind }))
+  on<{ builder: string, job: string }>(node.verdicts, 'equivocation', e => log('warn', 'equivocation', `builder ${e.builder} banned: two claims for job ${short(e.job)}`, { builder: e.builder, job: e.job }))
   on<{ action: string, reason: string, announcer: string }>(node, 'control', c => log('warn', 'control', `${c.action.toUpperCase()} by announcer ${c.announcer.slice(0, 16)}: ${c.reason}`, { action: c.action, reason: c.reason }))
   return { log, detach: () => { for (const f of off) f() } }
 }

@@ -1,4 +1,5 @@
 /** Defaults for a volunteer's node. Each is overridable from the config file or the command line. */
+import { PROTOCOLS } from '../protocols/ids.ts'
 
 /** @default '127.0.0.1:7771' — the local HTTP server (status, metrics, dashboard) */
 export const DEFAULT_HTTP = '127.0.0.1:7771'
@@ -7,7 +8,7 @@ export const DEFAULT_HTTP = '127.0.0.1:7771'
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/7770']
 
 /** Kademlia protocol prefix: Skyline's DHT is its own, separate from the public IPFS DHT */
-export const DHT_PROTOCOL = '/skyline/kad/1.0.0'
+export const DHT_PROTOCOL = PROTOCOLS.dht
 
 /** @default 100 — connection cap; a volunteer's node stays small */
 export const DEFAULT_MAX_CONNECTIONS = 100

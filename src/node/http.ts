@@ -14,7 +14,8 @@ import { createHash } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { isIP, type AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
-import type { NodeStatus, MeshStats } from './index.ts'
+import type { NodeStatus } from './status.ts'
+import type { MeshStats } from '../rules/stats.ts'
 import { DASHBOARD_CSS, DASHBOARD_JS, FAVICON_SVG, renderDashboard, renderLeaderboard } from './dashboard/index.ts'
 
 /** Requests whose headers take longer than this are dropped (slowloris) */

@@ -15,24 +15,4 @@ export { SkylineNode, type SkylineMessage, type SkylineNodeEvents } from './node
 export { loadConfig, parseConfigFile, parseBootstrapList, defaultDataDir, type NodeConfig, type ConfigFile, type ConfigOverrides } from './config.ts'
 export { ConfigError, IdentityError } from './errors.ts'
 export type { MeshStats, NodeStats, ContributorStats, StatsRow } from '../rules/stats.ts'
-
-export interface NodeStatus {
-  peerId: string
-  version: string
-  uptimeSeconds: number
-  /** MB */
-  memory: { rss: number, heapUsed: number, external: number }
-  dataDir: string
-  listenAddresses: string[]
-  connections: Array<{ peerId: string, address: string, direction: string }>
-  connectedPeers: number
-  dht: { mode: string, routingTableSize: number, protocol: string }
-  topics: Record<string, { meshPeers: string[], subscribers: number }>
-  builder: { kind: string | null, note: string | null, warnings: string[] }
-  halted: { reason: string, since: number } | null
-  throttle: { throttled: boolean, disputedShare: number, window: { size: number, disputed: number, ms: number } }
-  alerts: Array<{ kind: string, message: string, at: number }>
-  reputation: { agree: number, dissent: number, flagged: boolean }
-  verdicts: Array<{ job: string, nevra: string | null, verdict: string, hash?: string, agreeing: string[], dissenters: string[], failedBuilders: string[], equivocators: string[], final: boolean }>
-  jobs: Array<{ job: string, nevra: string | null, state: string, error: string | null, updatedAt: number, progress?: { phase: string, done?: number, total?: number } }>
-}
+export type { NodeStatus } from './status.ts'

@@ -2,14 +2,14 @@
  * The libp2p stack of a Skyline node: TCP, Noise, Yamux, identify, ping, Kademlia (Skyline's own
  * protocol, server mode) and gossipsub (strict signing), plus bootstrap dialing and Prometheus metrics.
  */
-import { createLibp2p, type Libp2p } from 'libp2p'
+import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
-import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
-import { gossipsub, type GossipSub, type Message } from '@libp2p/gossipsub'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
+import { gossipsub, type Message } from '@libp2p/gossipsub'
 import { createTopicScoreParams, type PeerScoreParams, type TopicScoreParams } from '@libp2p/gossipsub/score'
 import { createHash } from 'node:crypto'
 import { bootstrap } from '@libp2p/bootstrap'
@@ -17,24 +17,12 @@ import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { isPrivate } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey } from '@libp2p/interface'
-import type { Identify } from '@libp2p/identify'
-import type { Ping } from '@libp2p/ping'
 import { Registry } from 'prom-client'
 import { DHT_PROTOCOL } from './constants.ts'
-import { TOPIC_NAMES, stringifyTopic } from '../protocols/topics.ts'
-import { attachPenalties } from '../protocols/gossip.ts'
-import { PeerPenalties } from '../services/penalties.ts'
-import { blobService, type BlobService } from '../services/blob/index.ts'
+import { TOPIC_NAMES, stringifyTopic } from '../protocols/ids.ts'
+import { blobService } from '../services/blob/index.ts'
+import type { SkylineLibp2p } from '../services/components.ts'
 
-export type SkylineServices = {
-  identify: Identify
-  ping: Ping
-  dht: KadDHT
-  pubsub: GossipSub
-  blobs: BlobService
-}
-
-export type SkylineLibp2p = Libp2p<SkylineServices>
 
 export interface Libp2pOptions {
   privateKey: PrivateKey
@@ -44,7 +32,7 @@ export interface Libp2pOptions {
   maxConnections: number
   inboundConnectionThreshold: number
   dhtClientMode?: boolean
-  /** Skyline's application-level peer score (gossipsub P5) */
+  /** Skyline's application-level peer score (gossipsub P5): the node's penalties and builder reputation */
   appSpecificScore?: (peer: string) => number
   /** a registry of its own per node, so several nodes can share one process */
   registry?: Registry
@@ -134,9 +122,6 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
   // A mesh of loopback or LAN addresses (tests, a lab, network namespaces) keeps private addresses in
   // DHT records; a node with a public listen address drops them, as the public DHT does.
   const lan = [...opts.listen, ...(opts.announce ?? [])].every(ma => isPrivate(ma))
-  // penalties the gossip validation adapter gives peers that flood ignorable messages (gossip.ts)
-  const floodPenalties = new PeerPenalties()
-  const appSpecificScore = (peer: string): number => (opts.appSpecificScore?.(peer) ?? 0) + floodPenalties.score(peer)
   const libp2p = await createLibp2p({
     // started by the caller once its protocol handlers are registered, so that the first identify
     // exchange with every peer already lists them (a builder seen without its builder protocol would be
@@ -183,7 +168,7 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
         globalSignaturePolicy: 'StrictSign',
         // content-addressed message IDs: the same payload re-wrapped by another peer is a duplicate
         msgIdFn: gossipMessageId,
-        scoreParams: scoreParams(lan, appSpecificScore),
+        scoreParams: scoreParams(lan, opts.appSpecificScore),
         scoreThresholds: SCORE_THRESHOLDS,
         allowPublishToZeroTopicPeers: true,
         // flood publishing stays on: a peer with a negative score (a flagged builder, P5) is pruned from
@@ -204,6 +189,5 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
       blobs: blobService({ directory: opts.blobDir })
     }
   })
-  attachPenalties(libp2p.services.pubsub, (peer, severity) => { floodPenalties.penalise(peer, severity) })
   return libp2p
 }

@@ -8,7 +8,7 @@
  * - IGNORE costs the sender nothing in gossipsub's score, yet a validly signed attestation of a job
  *   nobody announced costs two signature checks to ignore. Each peer may have IGNORE_BURST messages
  *   ignored, refilled at IGNORE_REFILL_PER_SECOND; beyond that every ignored message is a 'mid' penalty
- *   on the application score (penalise, see attachPenalties), so a peer that floods ignorable messages
+ *   on the application score (the `penalise` option: the node's PeerPenalties), so a peer that floods ignorable messages
  *   is graylisted like one that floods invalid ones, and its RPCs are then dropped unread.
  * - Validation never holds the event loop for long: after VALIDATION_SLICE_MS of back-to-back
  *   validations the next one waits for a macrotask turn, so timers, I/O and the status server keep
@@ -18,7 +18,8 @@
  */
 import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
 import type { PeerId, Metrics, CounterGroup, Logger } from '@libp2p/interface'
-import { TOPICS, stringifyTopic, type TopicName } from './topics.ts'
+import { TOPICS, stringifyTopic, type TopicName } from './ids.ts'
+import type { Penalise } from '../rules/penalty.ts'
 // every gossiped message is encoded by a module that imports this one: uint64s of 2^31..2^32-1 encode correctly
 import './pb/protons-fix.ts'
 
@@ -54,17 +55,6 @@ export const IGNORE_REFILL_PER_SECOND = 32
 export const VALIDATION_SLICE_MS = 10
 /** Peers whose ignore budgets are tracked at once (least recently seen dropped first). @default 10000 */
 const MAX_TRACKED_PEERS = 10_000
-
-export type PenaltySeverity = 'fatal' | 'high' | 'mid' | 'low'
-/** Lowers a peer's application score (PeerPenalties.penalise) */
-export type Penalise = (peer: string, severity: PenaltySeverity) => void
-
-/** The penalty sink createSkylineLibp2p attaches to its gossipsub, used when installValidators is given none */
-const attached = new WeakMap<object, Penalise>()
-
-export function attachPenalties (pubsub: object, penalise: Penalise): void {
-  attached.set(pubsub, penalise)
-}
 
 /** A token bucket per peer: how many more of its messages may be ignored for free */
 export class IgnoreBudget {
@@ -119,7 +109,7 @@ export function installValidators (
     metrics?: Metrics
     log?: Logger
     onOutcome?: (o: ValidationOutcome) => void
-    /** where penalties for ignore floods go; default: what createSkylineLibp2p attached to this gossipsub */
+    /** where penalties for ignore floods go (the node's PeerPenalties); none: not penalised */
     penalise?: Penalise
     budget?: IgnoreBudget
     slicer?: EventLoopSlicer
@@ -129,7 +119,7 @@ export function installValidators (
     label: 'topic_result_reason',
     help: 'Gossip messages validated, by topic, result and reason'
   })
-  const penalise = opts.penalise ?? attached.get(pubsub)
+  const penalise = opts.penalise
   const budget = opts.budget ?? new IgnoreBudget()
   const slicer = opts.slicer ?? new EventLoopSlicer()
   const installed: string[] = []

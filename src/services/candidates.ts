@@ -6,12 +6,13 @@
  * (jobBuilders) then picks the r closest, the same on every node.
  */
 import type { PeerId, AbortOptions, Logger } from '@libp2p/interface'
-import type { SkylineLibp2p } from '../node/libp2p.ts'
+import type { SkylineLibp2p } from './components.ts'
 import { jobKadId } from '../rules/assignment.ts'
 import { sortByDistance } from '../rules/distance.ts'
+import { PROTOCOLS } from '../protocols/ids.ts'
 
 /** Registered by nodes that can build; its handler answers with the node's build capabilities */
-export const BUILDER_PROTOCOL = '/skyline/builder/1.0.0'
+export const BUILDER_PROTOCOL = PROTOCOLS.builder
 
 /** @default 10 s for the closest-peers lookup */
 export const LOOKUP_TIMEOUT_MS = 10_000

@@ -8,11 +8,12 @@
 import { copyFileSync, linkSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { TypedEventEmitter, type PeerId, type Logger } from '@libp2p/interface'
-import type { SkylineLibp2p } from '../node/libp2p.ts'
+import type { SkylineLibp2p } from './components.ts'
 import type { Store, JobState, BuildRecord } from '../store/store.ts'
 import type { CheckedAnnouncement } from '../protocols/announce.ts'
 import type { Builder, BuildPhase } from '../builder/index.ts'
 import type { Keyring } from '../rpm/index.ts'
+import type { AnnouncementService } from './announcements.ts'
 import { jobBuilders } from '../rules/assignment.ts'
 
 /** @default 3 attempts before an interrupted job is reported failed */
@@ -66,14 +67,13 @@ export interface JobRunnerInit {
   concurrency?: number
   /** whether new jobs may be taken now (throttle and halt) */
   accepting?: () => boolean
-  /** re-checks a stored announcement envelope after a restart; undefined when it is no longer valid */
-  reload?: (envelope: Uint8Array) => CheckedAnnouncement | undefined
+  /** the checked announcements (one cache for the node) */
+  announcements: Pick<AnnouncementService, 'get'>
 }
 
 export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
   private readonly init: JobRunnerInit
   private readonly running = new Map<string, AbortController>()
-  private readonly announcements = new Map<string, CheckedAnnouncement>()
   private readonly controller = new AbortController()
   private stopped = false
 
@@ -126,7 +126,6 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
       if (this.init.accepting?.() === false) {
         this.init.log('not taking job %s (%s): the mesh is throttled or halted', a.job, a.announcement.nevra)
       } else if (this.init.store.addJob(a.job, a.id)) {
-        this.announcements.set(a.job, a)
         this.emitJob(a.job, 'queued')
         this.pump()
       }
@@ -150,16 +149,14 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
         .catch(err => { this.init.log.error('job %s: %e', job.job, err) })
         .finally(() => {
           this.running.delete(job.job)
-          // the announcement stays only for jobs that may run again (queued after an interruption)
-          if (this.init.store.job(job.job)?.state !== 'queued') this.announcements.delete(job.job)
           this.pump()
         })
     }
   }
 
   private async run (job: string, signal: AbortSignal): Promise<void> {
-    const a = this.announcements.get(job) ?? this.reloadAnnouncement(job)
-    if (a === undefined) {
+    const a = this.init.announcements.get(job)
+    if (a === undefined || Number(a.announcement.expiresAt) <= Date.now()) {
       this.setState(job, '?', 'failed', 'its announcement is missing or has expired')
       return
     }
@@ -261,13 +258,6 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
     return undefined
   }
 
-  private reloadAnnouncement (job: string): CheckedAnnouncement | undefined {
-    const row = this.init.store.job(job)
-    const stored = row === undefined ? undefined : this.init.store.announcement(row.announcement)
-    if (stored === undefined) return undefined
-    return this.init.reload?.(stored.envelope)
-  }
-
   private setState (job: string, nevra: string, state: JobState, error?: string): void {
     this.init.store.setJobState(job, state, error)
     this.emitJob(job, state, error, nevra)
@@ -275,6 +265,6 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
 
   private emitJob (job: string, state: JobState, error?: string, nevra?: string): void {
     if (error !== undefined) this.init.log('job %s %s: %s', job.slice(0, 12), state, error)
-    this.safeDispatchEvent('job', { detail: { job, nevra: nevra ?? this.announcements.get(job)?.announcement.nevra ?? '', state, error } })
+    this.safeDispatchEvent('job', { detail: { job, nevra: nevra ?? this.init.announcements.get(job)?.announcement.nevra ?? '', state, error } })
   }
 }

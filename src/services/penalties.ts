@@ -2,11 +2,11 @@
  * Peer penalties by severity (after Lodestar's peer scoring): each misdeed lowers a peer's score by its
  * severity's weight; the score decays back toward zero with a half-life. The score feeds gossipsub's
  * application-specific score (P5), so a peer that sends bad blob chunks or, later, dissenting builds
- * loses gossip standing. A fatal penalty drops the peer below the graylist threshold at once.
+ * loses gossip standing. A fatal penalty drops the peer below the graylist threshold at once. A node
+ * keeps one table: the gossip validators' flood penalties, the blob service's and equivocation bans all
+ * land here.
  */
-export type PenaltySeverity = 'fatal' | 'high' | 'mid' | 'low'
-
-export const PENALTY_WEIGHTS: Record<PenaltySeverity, number> = { fatal: -1000, high: -40, mid: -10, low: -2 }
+import { PENALTY_WEIGHTS, type PenaltySeverity } from '../rules/penalty.ts'
 
 /** @default 10 minutes */
 export const PENALTY_HALF_LIFE_MS = 10 * 60 * 1000

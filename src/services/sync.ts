@@ -19,14 +19,15 @@
 import { createHash } from 'node:crypto'
 import { lpStream } from '@libp2p/utils'
 import type { Connection, Logger, PeerId, Stream } from '@libp2p/interface'
-import type { SkylineLibp2p } from '../node/libp2p.ts'
+import type { SkylineLibp2p } from './components.ts'
 import type { Store, SyncCursorRows } from '../store/store.ts'
 import '../protocols/pb/protons-fix.ts'
 import { SyncCursor, SyncItem, SyncRequest } from '../protocols/pb/sync.ts'
 import { SignedEnvelope } from '../protocols/pb/announce.ts'
 import { SignedAttestation } from '../protocols/pb/attestation.ts'
+import { PROTOCOLS } from '../protocols/ids.ts'
 
-export const SYNC_PROTOCOL = '/skyline/sync/1.0.0'
+export const SYNC_PROTOCOL = PROTOCOLS.sync
 /** @default 5000 items of each kind per answer */
 export const MAX_ITEMS_PER_KIND = 5000
 /** @default 68 KiB per item: the largest consensus message, with framing */

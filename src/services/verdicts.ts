@@ -6,7 +6,7 @@
  * rises. Every node holding the same attestations reaches the same verdicts.
  */
 import { TypedEventEmitter, type Logger, type PrivateKey } from '@libp2p/interface'
-import type { SkylineLibp2p } from '../node/libp2p.ts'
+import type { SkylineLibp2p } from './components.ts'
 import type { Store, BuildRecord } from '../store/store.ts'
 import type { JobRunner } from './jobs.ts'
 import type { PeerPenalties } from './penalties.ts'
@@ -15,16 +15,14 @@ import {
   BuilderKeyCache, attestationsConflict, checkConsensusMessage, createAttestation, createEquivocationProof, encodeConsensusMessage,
   checkAttestation, checkEquivocation, type CheckedAttestation
 } from '../protocols/attestation.ts'
-import { checkAnnouncement, type CheckedAnnouncement } from '../protocols/announce.ts'
-import type { TrustedKeys } from '../protocols/signing.ts'
+import type { CheckedAnnouncement } from '../protocols/announce.ts'
+import type { AnnouncementService } from './announcements.ts'
 import { tally, type Verdict } from '../rules/tally.ts'
 import { Reputation } from '../rules/reputation.ts'
 import { Throttle } from '../rules/throttle.ts'
 import { jobBuilders } from '../rules/assignment.ts'
-import { stringifyTopic } from '../protocols/topics.ts'
+import { stringifyTopic } from '../protocols/ids.ts'
 
-/** @default 4096 checked announcements kept (the rest are re-checked from the store when needed) */
-const MAX_CACHED_ANNOUNCEMENTS = 4096
 /** @default 256 jobs: attestations that arrive before their announcement are held this long (bounded) */
 const MAX_EARLY_JOBS = 256
 /** @default 16 attestations held per unknown job */
@@ -48,20 +46,23 @@ export interface VerdictEvent extends Verdict {
   quorum: number
 }
 
-export interface ConsensusEvents {
+export interface VerdictServiceEvents {
   attestation: CustomEvent<CheckedAttestation>
   verdict: CustomEvent<VerdictEvent>
   equivocation: CustomEvent<{ builder: string, job: string }>
   alert: CustomEvent<{ kind: 'dissent' | 'flagged' | 'throttle', message: string }>
+  /** an attestation of a job this node holds no announcement of: it may have missed it (sync asks) */
+  gap: CustomEvent<{ job: string }>
 }
 
-export interface ConsensusInit {
+export interface VerdictServiceComponents {
   libp2p: SkylineLibp2p
   store: Store
   jobs: JobRunner
   penalties: PeerPenalties
   privateKey: PrivateKey
-  trusted: () => TrustedKeys
+  /** the checked announcements (one cache for the node) */
+  announcements: Pick<AnnouncementService, 'get'>
   selfEligible: boolean
   /** the operator's contributor name, signed into this node's attestations ('' for none) */
   contributor?: string
@@ -69,11 +70,9 @@ export interface ConsensusInit {
   log: Logger
 }
 
-export class VerdictService extends TypedEventEmitter<ConsensusEvents> {
-  private readonly init: ConsensusInit
+export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
+  private readonly init: VerdictServiceComponents
   private readonly keys = new BuilderKeyCache()
-  /** checked announcements of recent jobs, by job */
-  private readonly checked = new Map<string, CheckedAnnouncement>()
   /** attestations that came before their job's announcement, by job */
   private readonly early = new Map<string, { at: number, envelopes: Uint8Array[] }>()
   /** per job, tallies run one after the other */
@@ -87,7 +86,7 @@ export class VerdictService extends TypedEventEmitter<ConsensusEvents> {
   /** jobs open at start: tallied again at the first deadline check, once the node has its peers back */
   private readonly retallyAtStart = new Set<string>()
 
-  constructor (init: ConsensusInit) {
+  constructor (init: VerdictServiceComponents) {
     super()
     this.init = init
     this.reputation = Reputation.fromRows(init.store.reputationRows())
@@ -223,6 +222,7 @@ export class VerdictService extends TypedEventEmitter<ConsensusEvents> {
     const announcement = this.announcement(a.job)
     if (announcement === undefined) {
       this.holdEarly(a.job, a.envelope)
+      this.safeDispatchEvent('gap', { detail: { job: a.job } })
       throw new GossipValidationError('ignore', 'unknown-job', `no announcement for job ${a.job.slice(0, 16)} yet; held`)
     }
     const existing = this.init.store.attestation(a.job, a.builder)
@@ -267,32 +267,8 @@ export class VerdictService extends TypedEventEmitter<ConsensusEvents> {
   }
 
   /** A job's checked announcement, if this node holds it */
-  checkedAnnouncement (job: string): CheckedAnnouncement | undefined {
-    return this.announcement(job)
-  }
-
-  /**
-   * A job's announcement, checked once: from the node when it arrives, else from the store (after a
-   * restart), re-checked without the expiry test since tallies outlive it. Cached, so validating an
-   * attestation or tallying does not verify the announcer's signature again.
-   */
   private announcement (job: string): CheckedAnnouncement | undefined {
-    const cached = this.checked.get(job)
-    if (cached !== undefined) return cached
-    const stored = this.init.store.announcementForJob(job)
-    if (stored === undefined) return undefined
-    try {
-      const checked = checkAnnouncement(stored.envelope, this.init.trusted(), Number(stored.expiresAt) - 1)
-      this.remember(checked)
-      return checked
-    } catch {
-      return undefined
-    }
-  }
-
-  private remember (a: CheckedAnnouncement): void {
-    this.checked.set(a.job, a)
-    if (this.checked.size > MAX_CACHED_ANNOUNCEMENTS) this.checked.delete(this.checked.keys().next().value!)
+    return this.init.announcements.get(job)
   }
 
   /**
@@ -306,7 +282,6 @@ export class VerdictService extends TypedEventEmitter<ConsensusEvents> {
 
   /** Called for every new announcement: attestations that came before it are checked now */
   onAnnouncement (a: CheckedAnnouncement): void {
-    this.remember(a)
     const job = a.job
     const held = this.early.get(job)
     if (held === undefined) return

@@ -3,27 +3,27 @@ import { attachServiceLog } from '../../src/cli/node-log.ts'
 import type { SkylineNode } from '../../src/node/index.ts'
 
 /** A stand-in node: only the event targets the service log listens to */
-function fakeNode (): { node: SkylineNode, jobs: EventTarget, consensus: EventTarget, self: EventTarget } {
+function fakeNode (): { node: SkylineNode, jobs: EventTarget, verdicts: EventTarget, self: EventTarget } {
   const self = new EventTarget()
   const jobs = new EventTarget()
-  const consensus = new EventTarget()
-  Object.assign(self, { jobs, consensus })
-  return { node: self as unknown as SkylineNode, jobs, consensus, self }
+  const verdicts = new EventTarget()
+  Object.assign(self, { jobs, verdicts })
+  return { node: self as unknown as SkylineNode, jobs, verdicts, self }
 }
 
 const emit = (t: EventTarget, type: string, detail: unknown): void => { t.dispatchEvent(new CustomEvent(type, { detail })) }
 
 describe('skyline node service log', () => {
   it('writes one JSON line per event an operator cares about, and nothing for others', () => {
-    const { node, jobs, consensus, self } = fakeNode()
+    const { node, jobs, verdicts, self } = fakeNode()
     const lines: string[] = []
     const log = attachServiceLog(node, 'json', { write: (s: string) => lines.push(s) })
     emit(jobs, 'assignment', { job: 'a'.repeat(64), nevra: 'hello-1-1.src', builders: ['12D3KooWxyz12345678'], mine: false })
     emit(jobs, 'assignment', { job: 'a'.repeat(64), nevra: 'hello-1-1.src', builders: ['12D3KooWxyz12345678'], mine: true })
     emit(jobs, 'job', { job: 'a'.repeat(64), nevra: 'hello-1-1.src', state: 'refused', error: 'untrusted key' })
-    emit(consensus, 'verdict', { job: 'a'.repeat(64), nevra: 'hello-1-1.src', verdict: 'agreed', final: false, agreeing: [], dissenters: [] })
-    emit(consensus, 'verdict', { job: 'a'.repeat(64), nevra: 'hello-1-1.src', verdict: 'disputed', final: true, hash: 'b'.repeat(64), agreeing: ['P1', 'P2', 'P3'], dissenters: ['P4'] })
-    emit(consensus, 'alert', { kind: 'throttle', message: 'the mesh is throttled' })
+    emit(verdicts, 'verdict', { job: 'a'.repeat(64), nevra: 'hello-1-1.src', verdict: 'agreed', final: false, agreeing: [], dissenters: [] })
+    emit(verdicts, 'verdict', { job: 'a'.repeat(64), nevra: 'hello-1-1.src', verdict: 'disputed', final: true, hash: 'b'.repeat(64), agreeing: ['P1', 'P2', 'P3'], dissenters: ['P4'] })
+    emit(verdicts, 'alert', { kind: 'throttle', message: 'the mesh is throttled' })
     emit(self, 'control', { action: 'halt', reason: 'koji fallback', announcer: 'c'.repeat(64) })
     const objs = lines.map(l => JSON.parse(l))
     assert.deepEqual(objs.map(o => o.event), ['assigned', 'job', 'verdict', 'alert', 'control'], 'not assigned to this node, and a verdict not yet final, are not logged')
@@ -32,7 +32,7 @@ describe('skyline node service log', () => {
     assert.deepEqual(objs[2].dissenters, ['P4'])
     for (const o of objs) assert.ok(!Number.isNaN(Date.parse(o.ts)))
     log.detach()
-    emit(consensus, 'alert', { kind: 'dissent', message: 'x' })
+    emit(verdicts, 'alert', { kind: 'dissent', message: 'x' })
     assert.equal(lines.length, 5, 'detached')
   })
 

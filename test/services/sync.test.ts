@@ -11,8 +11,7 @@ import { rmSync } from 'node:fs'
 import { SkylineNode } from '../../src/node/index.ts'
 import { Store } from '../../src/store/store.ts'
 import { SYNC_PROTOCOL } from '../../src/services/sync.ts'
-import { checkAnnouncement } from '../../src/protocols/announce.ts'
-import { stringifyTopic } from '../../src/protocols/topics.ts'
+import { stringifyTopic } from '../../src/protocols/ids.ts'
 import { startMesh, startNode, waitFor, type TestMesh } from '../helpers/mesh.ts'
 import { randomPeerId, testAnnouncement, testAnnouncer } from '../helpers/announce.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -125,10 +124,9 @@ describe('sync: asks for a reason, sends what is new', function () {
     await waitFor('a and b on the consensus topic', () => a.libp2p.services.pubsub.getSubscribers(topic).length > 0 && b.libp2p.services.pubsub.getSubscribers(topic).length > 0)
     // b holds an announcement a never got (it was not gossiped), then gossips an attestation of it
     const candidates = [peerIdFromString(b.libp2p.peerId.toString()), randomPeerId(), randomPeerId()]
-    const checked = checkAnnouncement(testAnnouncement(announcer, { replicas: 3, quorum: 2, candidates }), b.trusted, Date.now());
-    (b as any).recordAnnouncement(checked)
+    const checked = b.announcements.add(testAnnouncement(announcer, { replicas: 3, quorum: 2, candidates }))
     const files = [{ name: 'pkg-1.0-1.fc41.x86_64.rpm', size: 1, sha256: createHash('sha256').update('x').digest('hex') }]
-    await b.consensus.attest({ job: checked.job, status: 'ok', buildHash: undefined, files, environment: {}, durationMs: 1, logExcerpt: undefined, finishedAt: Date.now() })
+    await b.verdicts.attest({ job: checked.job, status: 'ok', buildHash: undefined, files, environment: {}, durationMs: 1, logExcerpt: undefined, finishedAt: Date.now() })
     await waitFor('a to get the announcement and the attestation', () => a.store.hasAnnouncement(checked.id) && a.store.attestations(checked.job).length === 1, 20_000)
     assert.ok(a.sync.stats.reasons.gap >= 1)
   })

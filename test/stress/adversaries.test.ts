@@ -33,7 +33,7 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { createAttestation, encodeConsensusMessage } from '../../src/protocols/attestation.ts'
 import { assignBuilders } from '../../src/rules/assignment.ts'
-import { stringifyTopic } from '../../src/protocols/topics.ts'
+import { stringifyTopic } from '../../src/protocols/ids.ts'
 
 const R = 3
 const Q = 2

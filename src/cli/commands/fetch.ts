@@ -121,7 +121,7 @@ export async function run (argv: string[]): Promise<number> {
 
     let wake: (() => void) | undefined
     const poke = (): void => { wake?.() }
-    node.consensus.addEventListener('verdict', poke)
+    node.verdicts.addEventListener('verdict', poke)
     node.addEventListener('announcement', poke)
     try {
       while (true) {
@@ -152,7 +152,7 @@ export async function run (argv: string[]): Promise<number> {
         if (stop.signal.aborted) break
       }
     } finally {
-      node.consensus.removeEventListener('verdict', poke)
+      node.verdicts.removeEventListener('verdict', poke)
       node.removeEventListener('announcement', poke)
     }
     progress.clear()

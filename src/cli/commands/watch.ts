@@ -46,12 +46,12 @@ export async function run (argv: string[]): Promise<number> {
     out({ type: 'announcement', job: e.detail.job, nevra: a.nevra, target: a.target, replicas: a.replicas, quorum: a.quorum, srpmSha256: Buffer.from(a.srpmSha256).toString('hex'), announcer: e.detail.announcer },
       `announce   ${a.nevra} job ${e.detail.job.slice(0, 12)} r=${a.replicas} q=${a.quorum}`)
   })
-  node.consensus.addEventListener('attestation', (e: CustomEvent<CheckedAttestation>) => {
+  node.verdicts.addEventListener('attestation', (e: CustomEvent<CheckedAttestation>) => {
     const a = e.detail
     out({ type: 'attestation', job: a.job, nevra: nevras.get(a.job) ?? null, builder: a.builder, status: a.status, hash: a.buildHash ?? null, files: a.files.map(f => ({ name: f.name, size: Number(f.size), sha256: f.sha256 })), time: a.time },
       `attest     ${nevras.get(a.job) ?? a.job.slice(0, 12)} by ${short(a.builder)}: ${a.status === 'ok' ? a.buildHash?.slice(0, 16) : 'build failed'}`)
   })
-  node.consensus.addEventListener('verdict', (e: CustomEvent<VerdictEvent>) => {
+  node.verdicts.addEventListener('verdict', (e: CustomEvent<VerdictEvent>) => {
     const v = e.detail
     out({ type: 'verdict', job: v.job, nevra: v.nevra, verdict: v.verdict, hash: v.hash ?? null, final: v.final, agreeing: v.agreeing, dissenters: v.dissenters, failed: v.failedBuilders, equivocators: v.equivocators },
       `verdict    ${v.nevra}: ${v.verdict}${v.hash !== undefined ? `(${v.hash.slice(0, 16)})` : ''}${v.final ? '' : ' (so far)'}${v.dissenters.length > 0 ? `, dissenters ${v.dissenters.map(short).join(' ')}` : ''}`)

@@ -15,7 +15,7 @@
  * const { summary, sections } = dashboardParts(node.status(), node.stats(), Date.now())
  * ```
  */
-import type { NodeStatus } from '../index.ts'
+import type { NodeStatus } from '../status.ts'
 import type { MeshStats, NodeStats, ContributorStats, StatsRow } from '../../rules/stats.ts'
 
 export interface VNode {

@@ -1,6 +1,7 @@
 /** Defaults and hard limits of the blob store and the `/skyline/blob/1.0.0` protocol. */
+import { PROTOCOLS } from '../../protocols/ids.ts'
 
-export const PROTOCOL = '/skyline/blob/1.0.0'
+export const PROTOCOL = PROTOCOLS.blob
 
 /**
  * Chunk size used when adding a blob. 256 KiB: a 50 MB SRPM is ~200 chunks (enough pieces for ten peers to

@@ -14,7 +14,7 @@ import { manifestFor } from '../../../src/services/blob/index.ts'
 import { createAnnouncement } from '../../../src/protocols/announce.ts'
 import { assignBuilders } from '../../../src/rules/assignment.ts'
 import { jobKey } from '../../../src/rules/job.ts'
-import { stringifyTopic } from '../../../src/protocols/topics.ts'
+import { stringifyTopic } from '../../../src/protocols/ids.ts'
 import { candidateCount } from '../../../src/rules/assignment.ts'
 
 export const TARGET = 'fedora-41-x86_64'

@@ -22,7 +22,7 @@ import { MSG_CHUNK, MSG_HAVE, MSG_MANIFEST, MAX_REQUEST_BYTES, STATUS_NOT_FOUND 
 import { joinHashes } from '../../../src/services/blob/manifest.ts'
 import { DHT_PROTOCOL } from '../../../src/node/constants.ts'
 import { gossipMessageId } from '../../../src/node/libp2p.ts'
-import { TOPIC_NAMES, stringifyTopic } from '../../../src/protocols/topics.ts'
+import { TOPIC_NAMES, stringifyTopic } from '../../../src/protocols/ids.ts'
 
 export type RawLibp2p = Libp2p<{ pubsub: GossipSub, identify: any, ping: any, dht: any }>
 

@@ -1,6 +1,7 @@
 /**
- * The one table of Skyline's gossip topics (after Lodestar's typed topics). Every topic is versioned in
- * its name; payloads are protobuf messages with a per-topic maximum size.
+ * The one table of Skyline's names on the wire: its libp2p stream protocols and its gossip topics (after
+ * Lodestar's typed topics). Every protocol and topic is versioned in its name; topic payloads are
+ * protobuf messages with a per-topic maximum size. Specification: docs/protocols/README.md.
  *
  * @example
  * ```ts
@@ -8,6 +9,21 @@
  * parseTopic('/skyline/1/consensus') // 'consensus'
  * ```
  */
+/**
+ * Skyline's own stream protocols. A node also speaks libp2p's identify (`/ipfs/id/1.0.0`,
+ * `/ipfs/id/push/1.0.0`) and ping (`/ipfs/ping/1.0.0`) under their standard IDs.
+ */
+export const PROTOCOLS = {
+  /** Kademlia, Skyline's own DHT (separate from the public IPFS DHT): docs/protocols/assignment.md */
+  dht: '/skyline/kad/1.0.0',
+  /** content-addressed chunk transfer: docs/protocols/blob.md */
+  blob: '/skyline/blob/1.0.0',
+  /** late joiners and gap repair: docs/protocols/sync.md */
+  sync: '/skyline/sync/1.0.0',
+  /** registered by nodes that can build; answers one JSON line: docs/protocols/assignment.md */
+  builder: '/skyline/builder/1.0.0'
+} as const
+
 export const TOPIC_VERSION = 1
 
 export const TOPICS = {

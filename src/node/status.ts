@@ -1,0 +1,98 @@
+/**
+ * What a node reports about itself: `GET /status`, `skyline status` and the dashboard read this
+ * (docs/protocols/status.md describes the JSON). Built from the node's parts on each request.
+ */
+import type { SingleKadDHT } from '@libp2p/kad-dht'
+import { TOPIC_NAMES, stringifyTopic } from '../protocols/ids.ts'
+import type { SkylineLibp2p } from '../services/components.ts'
+import type { Store } from '../store/store.ts'
+import type { VerdictService } from '../services/verdicts.ts'
+import type { JobProgress } from '../services/jobs.ts'
+import type { HaltState } from '../services/control.ts'
+
+export interface NodeStatus {
+  peerId: string
+  version: string
+  uptimeSeconds: number
+  /** MB */
+  memory: { rss: number, heapUsed: number, external: number }
+  dataDir: string
+  listenAddresses: string[]
+  connections: Array<{ peerId: string, address: string, direction: string }>
+  connectedPeers: number
+  dht: { mode: string, routingTableSize: number, protocol: string }
+  topics: Record<string, { meshPeers: string[], subscribers: number }>
+  builder: { kind: string | null, note: string | null, warnings: string[] }
+  halted: HaltState | null
+  throttle: { throttled: boolean, disputedShare: number, window: { size: number, disputed: number, ms: number } }
+  alerts: Array<{ kind: string, message: string, at: number }>
+  reputation: { agree: number, dissent: number, flagged: boolean }
+  verdicts: Array<{ job: string, nevra: string | null, verdict: string, hash?: string, agreeing: string[], dissenters: string[], failedBuilders: string[], equivocators: string[], final: boolean }>
+  jobs: Array<{ job: string, nevra: string | null, state: string, error: string | null, updatedAt: number, progress?: { phase: string, done?: number, total?: number } }>
+}
+
+/** The parts a status is read from */
+export interface StatusSources {
+  libp2p: SkylineLibp2p
+  store: Store
+  verdicts: VerdictService
+  version: string
+  dataDir: string
+  dhtProtocol: string
+  startedAt: number
+  builder: NodeStatus['builder']
+  halted: HaltState | undefined
+  /** the latest progress of this node's unfinished jobs */
+  progress: ReadonlyMap<string, JobProgress>
+}
+
+function memoryMb (): NodeStatus['memory'] {
+  const m = process.memoryUsage()
+  const mb = (n: number): number => Math.round(n / 1e5) / 10
+  return { rss: mb(m.rss), heapUsed: mb(m.heapUsed), external: mb(m.external) }
+}
+
+/** The last 50 verdicts and 200 jobs this node holds, with its mesh, DHT and topic view */
+export function nodeStatus (s: StatusSources): NodeStatus {
+  const lp = s.libp2p
+  const pubsub = lp.services.pubsub as unknown as { getMeshPeers?: (topic: string) => unknown[] }
+  const topics: NodeStatus['topics'] = {}
+  for (const name of TOPIC_NAMES) {
+    const t = stringifyTopic(name)
+    topics[t] = {
+      meshPeers: (pubsub.getMeshPeers?.(t) ?? []).map(String),
+      subscribers: lp.services.pubsub.getSubscribers(t).length
+    }
+  }
+  const nevra = (job: string): string | null => s.store.announcementForJob(job)?.nevra ?? null
+  return {
+    peerId: lp.peerId.toString(),
+    version: s.version,
+    uptimeSeconds: Math.round((Date.now() - s.startedAt) / 1000),
+    memory: memoryMb(),
+    dataDir: s.dataDir,
+    listenAddresses: lp.getMultiaddrs().map(String),
+    connections: lp.getConnections().map(c => ({ peerId: c.remotePeer.toString(), address: c.remoteAddr.toString(), direction: c.direction })),
+    connectedPeers: lp.getPeers().length,
+    dht: { mode: lp.services.dht.getMode(), routingTableSize: (lp.services.dht as SingleKadDHT).routingTable.size, protocol: s.dhtProtocol },
+    topics,
+    builder: s.builder,
+    halted: s.halted ?? null,
+    throttle: s.verdicts.throttleState(),
+    alerts: s.verdicts.alerts,
+    reputation: s.verdicts.standing(lp.peerId.toString()),
+    verdicts: s.store.verdicts().slice(-50).map(v => ({ job: v.job, nevra: nevra(v.job), ...JSON.parse(v.detail) })),
+    jobs: s.store.jobs().slice(-200).map(j => {
+      const p = s.progress.get(j.job)
+      const active = p !== undefined && (j.state === 'fetching' || j.state === 'building')
+      return {
+        job: j.job,
+        nevra: nevra(j.job),
+        state: j.state,
+        error: j.error ?? null,
+        updatedAt: j.updatedAt,
+        ...(active ? { progress: { phase: p.phase, ...(p.total !== undefined ? { done: p.done, total: p.total } : {}) } } : {})
+      }
+    })
+  }
+}
