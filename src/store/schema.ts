@@ -1,0 +1,81 @@
+/** The store's schema: numbered migrations, each run once in its own transaction (src/store/store.ts). */
+export const MIGRATIONS: string[] = [
+  `CREATE TABLE announcements (
+     id TEXT PRIMARY KEY,            -- hex sha256 of the signed payload
+     job TEXT NOT NULL,              -- hex job key
+     announcer TEXT NOT NULL,        -- hex Ed25519 public key
+     sequence INTEGER NOT NULL,
+     nevra TEXT NOT NULL,
+     srpm_sha256 TEXT NOT NULL,
+     expires_at INTEGER NOT NULL,
+     received_at INTEGER NOT NULL,
+     envelope BLOB NOT NULL,         -- the exact gossiped bytes
+     UNIQUE (announcer, sequence)
+   )`,
+  'CREATE INDEX announcements_job ON announcements (job)',
+  `CREATE TABLE jobs (
+     job TEXT PRIMARY KEY,           -- hex job key
+     announcement TEXT NOT NULL REFERENCES announcements (id),
+     state TEXT NOT NULL CHECK (state IN ('queued', 'fetching', 'building', 'built', 'failed', 'refused')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     error TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   )`,
+  'CREATE INDEX jobs_state ON jobs (state)',
+  `CREATE TABLE builds (
+     job TEXT PRIMARY KEY REFERENCES jobs (job),
+     status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+     build_hash TEXT,
+     files TEXT NOT NULL,            -- JSON [{name, size, sha256}]
+     environment TEXT NOT NULL,      -- JSON {builder, rpmVersion, target, ...}
+     duration_ms INTEGER NOT NULL,
+     log_excerpt TEXT,
+     finished_at INTEGER NOT NULL
+   )`,
+  `CREATE TABLE control (
+     id TEXT PRIMARY KEY,            -- hex sha256 of the signed payload
+     action TEXT NOT NULL CHECK (action IN ('halt', 'resume')),
+     reason TEXT NOT NULL,
+     issued_at INTEGER NOT NULL,
+     sequence INTEGER NOT NULL,
+     announcer TEXT NOT NULL,
+     received_at INTEGER NOT NULL,
+     envelope BLOB NOT NULL
+   )`,
+  `CREATE TABLE attestations (
+     id TEXT PRIMARY KEY,            -- hex sha256 of the signed payload
+     job TEXT NOT NULL,
+     builder TEXT NOT NULL,          -- peer ID
+     status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+     build_hash TEXT,
+     time INTEGER NOT NULL,          -- the builder's own time, Unix ms
+     received_at INTEGER NOT NULL,
+     envelope BLOB NOT NULL,         -- the exact SignedAttestation bytes
+     UNIQUE (job, builder)           -- one claim per builder per job; a second is an equivocation
+   )`,
+  `CREATE TABLE verdicts (
+     job TEXT PRIMARY KEY,
+     verdict TEXT NOT NULL,
+     hash TEXT,
+     final INTEGER NOT NULL,
+     detail TEXT NOT NULL,           -- JSON of the whole tally
+     reputation_applied INTEGER NOT NULL DEFAULT 0,
+     updated_at INTEGER NOT NULL
+   )`,
+  `CREATE TABLE banned (
+     builder TEXT PRIMARY KEY,
+     job TEXT NOT NULL,
+     proof BLOB NOT NULL,            -- the EquivocationProof bytes
+     banned_at INTEGER NOT NULL
+   )`,
+  `CREATE TABLE reputation (
+     builder TEXT PRIMARY KEY,
+     agree REAL NOT NULL,
+     dissent REAL NOT NULL,
+     updated_at INTEGER NOT NULL
+   )`,
+  // the stats tracker: who runs each builder and how long its build took, from the signed attestation
+  `ALTER TABLE attestations ADD COLUMN contributor TEXT NOT NULL DEFAULT ''`,
+  'ALTER TABLE attestations ADD COLUMN duration_ms INTEGER NOT NULL DEFAULT 0'
+]
