@@ -91,7 +91,7 @@ async function rawTcp (data: Uint8Array, readers: number): Promise<number> {
     let got = 0
     const c = connect(port, '127.0.0.1')
     c.on('data', b => { got += b.byteLength })
-    c.on('end', () => { got === data.byteLength ? resolve() : reject(new Error(`short read ${got}`)) })
+    c.on('end', () => { if (got === data.byteLength) resolve(); else reject(new Error(`short read ${got}`)) })
     c.on('error', reject)
   })))
   const ms = performance.now() - t0

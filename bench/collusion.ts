@@ -271,7 +271,6 @@ function groundCase (n: number, share: number): GroundResult | undefined {
   }
 }
 
-
 // ------------------------------------------------------------------------- grinding after the announcement
 
 interface LateResult {
@@ -390,7 +389,7 @@ for (const n of NODES) {
 }
 out.push(`finite mesh of N nodes, A of them colluding: exact (hypergeometric) / Monte Carlo (real assignBuilders, ${JOBS} random jobs over ${Math.ceil(JOBS / PER_MESH)} meshes of fresh random peer IDs)`)
 out.push('')
-const rows: string[][] = [['N', 'attackers A', `>= 1 exact / MC`, `>= ${Q} exact / MC`, `= ${R} exact / MC`, `>= ${Q} per mesh, min-max`, 'MC within 4 SE']]
+const rows: string[][] = [['N', 'attackers A', '>= 1 exact / MC', `>= ${Q} exact / MC`, `= ${R} exact / MC`, `>= ${Q} per mesh, min-max`, 'MC within 4 SE']]
 const mcFigures: Array<Record<string, unknown>> = []
 let allOk = true
 for (const mc of mcResults) {
@@ -431,7 +430,7 @@ if (GROUND_NODES.length > 0 && GROUND_JOBS > 0) {
   }
   out.push('peer-ID grinding by attackers already in the mesh: they know the honest peer IDs (the DHT lists them) and grind')
   out.push(`their own into the largest empty regions of the Kademlia key space, ${Q} per region (to reach quorum) or ${R} per region`)
-  out.push(`(to hold every seat). The beacon keeps them from aiming at one job, not from owning a slice of all jobs. MC: real`)
+  out.push('(to hold every seat). The beacon keeps them from aiming at one job, not from owning a slice of all jobs. MC: real')
   out.push(`assignBuilders over ${GROUND_MESHES} meshes of random honest IDs, ${GROUND_JOBS} random jobs per cell; "bound": the key space their clusters own outright.`)
   out.push('')
   const gRows: string[][] = [['N', 'attackers A', `>= ${Q}: random placement`, `>= ${Q}: ground, clusters of ${Q} (bound)`, 'gain', `= ${R}: random`, `= ${R}: ground, clusters of ${R} (bound)`]]
@@ -449,11 +448,11 @@ if (GROUND_NODES.length > 0 && GROUND_JOBS > 0) {
 const lateResults: LateResult[] = []
 if (LATE_NODES.length > 0) {
   for (const n of LATE_NODES) lateResults.push(await lateGrinding(n))
-  out.push(`grinding AFTER the announcement, against the node's real VerdictService (validate, store, tally; the announcement lists the 2r closest of N builders):`)
+  out.push('grinding AFTER the announcement, against the node\'s real VerdictService (validate, store, tally; the announcement lists the 2r closest of N builders):')
   out.push(`the job's ${R} assigned builders attest the true hash H and the verdict is final; then an attacker with no identity in the mesh`)
   out.push(`generates Ed25519 keys until it has ${R} closer to the job than every honest builder, and publishes their attestations of P, ${Q} first.`)
   out.push('')
-  const lRows: string[][] = [['N', 'keys generated', 'grinding', 'verdict before', `attacker's attestations`, `after ${Q} ground IDs`, `after ${R}`]]
+  const lRows: string[][] = [['N', 'keys generated', 'grinding', 'verdict before', 'attacker\'s attestations', `after ${Q} ground IDs`, `after ${R}`]]
   for (const l of lateResults) {
     const oc = new Map<string, number>()
     for (const o of l.outcomes) oc.set(o, (oc.get(o) ?? 0) + 1)

@@ -72,7 +72,6 @@ const REAL_IDLE_S = num('real-idle-s', 0)
 const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 const log = (line: string): void => { process.stderr.write(`[bench] ${line}\n`) }
 
-
 /** CPU used by `pids` together over `ms`, in percent of one core (clock ticks are 1/100 s on Linux) */
 async function cpuPercent (pids: number[], ms: number): Promise<number> {
   const before = pids.reduce((a, p) => a + cpuTicks(p), 0)

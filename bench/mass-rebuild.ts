@@ -296,7 +296,7 @@ if (!SKIP.has('slice')) {
   const perNodeCpuH = JOBS * slice.cpuPerJob / (SLICE_NODES + 1) / 3600
   const buildsPerNode = JOBS * R / NODES
   const buildBoundH = buildsPerNode * BUILD_MIN / 60
-  out.push(`3. end to end (real node processes and protocols, quick builder: only the build is simulated):`)
+  out.push('3. end to end (real node processes and protocols, quick builder: only the build is simulated):')
   out.push(...describeJobMesh(slice).map(l => `   ${l}`))
   out.push(`   EXTRAPOLATED: ${JOBS} jobs × ${slice.cpuPerJob.toFixed(2)} core-s = ${(extrapolatedS / 3600).toFixed(1)} h of mesh overhead on this ${availableParallelism()}-CPU machine with all ${SLICE_NODES} nodes on it; ` +
     `with a machine per node, ${perNodeCpuH.toFixed(1)} CPU-hours per node over the whole rebuild (${JOBS} × ${(slice.cpuPerJob / (SLICE_NODES + 1)).toFixed(2)} core-s), in the background of its builds`)

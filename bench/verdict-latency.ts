@@ -102,7 +102,6 @@ if (REPLICAS > NODES || QUORUM > REPLICAS || 2 * QUORUM <= REPLICAS) {
 const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 const log = (line: string): void => { process.stderr.write(`[bench] ${line}\n`) }
 
-
 function quantile (sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]

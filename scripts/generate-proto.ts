@@ -32,9 +32,9 @@ export function rewriteNamespaces (source: string, file: string): string {
     }
     if (inside !== undefined) {
       if (/^\s+export (enum|namespace) /.test(line)) throw new Error(`${file}: enums and nested messages are not supported (${line.trim()})`)
-      const value = /^  export (?:const|function|let) (\w+)/.exec(line)
+      const value = /^ {2}export (?:const|function|let) (\w+)/.exec(line)
       if (value !== null) exported.push(value[1])
-      out.push(line.replace(/^  export /, '  '))
+      out.push(line.replace(/^ {2}export /, '  '))
       continue
     }
     out.push(line)

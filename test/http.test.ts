@@ -138,7 +138,7 @@ describe('http: the dashboard routes with a stub node', () => {
     assert.ok(!r.body.includes(EVIL))
     assert.ok(r.body.includes('evil-1.0-1.fc41.src&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;&lt;img src=x onerror=alert(2)&gt;'))
     assert.ok(r.body.includes('halt &lt;script&gt;'))
-    assert.ok(r.body.includes(`title="12D3KooWOther&lt;script&gt;`))
+    assert.ok(r.body.includes('title="12D3KooWOther&lt;script&gt;'))
     // the sections
     for (const id of ['summary', 'alerts', 'jobs', 'verdicts', 'record', 'mesh', 'leaders']) assert.match(r.body, new RegExp(`id="${id}"`))
     assert.match(r.body, /class="banner halt" role="alert"/)

@@ -24,7 +24,7 @@ async function run (file: string, args: string[], opts: { cwd?: string, timeout?
   try {
     return await execFileP(file, args, { cwd: opts.cwd ?? ROOT, timeout: opts.timeout ?? 60_000, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' })
   } catch (err: any) {
-    throw new Error(`${file} ${args.join(' ')} failed (${err.code ?? err.signal}):\n${err.stderr ?? ''}${err.stdout ?? ''}`)
+    throw new Error(`${file} ${args.join(' ')} failed (${err.code ?? err.signal}):\n${err.stderr ?? ''}${err.stdout ?? ''}`, { cause: err })
   }
 }
 

@@ -30,7 +30,7 @@ export class Worker<Req extends { type: string }, Reply extends { type: string }
 
   get pid (): number { return this.child.pid! }
 
-  async request<T extends Req['type']>(req: Req & { type: T }, timeoutMs = 30_000): Promise<Extract<Reply, { type: T }>> {
+  async request<T extends Req['type']> (req: Req & { type: T }, timeoutMs = 30_000): Promise<Extract<Reply, { type: T }>> {
     const id = this.nextId++
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => { this.waiting.delete(id); reject(new Error(`worker ${this.index}: no reply to ${req.type} in ${timeoutMs} ms`)) }, timeoutMs)

@@ -23,7 +23,6 @@ import { TOPIC_NAMES, stringifyTopic } from '../protocols/ids.ts'
 import { blobService } from '../services/blob/index.ts'
 import type { SkylineLibp2p } from '../services/components.ts'
 
-
 export interface Libp2pOptions {
   privateKey: PrivateKey
   listen: Multiaddr[]

@@ -393,7 +393,7 @@ export async function verifyPackage (pkg: RpmPackage, payload: PayloadSource, ke
     } else {
       const stream = (): ReadableStream<Uint8Array> => ReadableStream.from((async function * () {
         yield headerBytes
-        yield * payload()
+        yield* payload()
       })())
       outcome = await verifyWithOpenPGP(s.decl.packet, candidates, async () => openpgp.createMessage({ binary: stream() }), now, config)
     }

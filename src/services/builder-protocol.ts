@@ -43,7 +43,7 @@ export class BuilderProtocol {
 
   /** Registers the handler: call before libp2p starts, so the first identify already lists it */
   async start (): Promise<void> {
-    await this.components.libp2p.handle(PROTOCOLS.builder, async (stream) => {
+    await this.components.libp2p.handle(PROTOCOLS.builder, async stream => {
       const line = JSON.stringify(this.components.capabilities()) + '\n'
       stream.send(new TextEncoder().encode(line))
       await stream.close({ signal: AbortSignal.timeout(this.closeTimeoutMs) }).catch(err => stream.abort(err))

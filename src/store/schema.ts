@@ -76,6 +76,6 @@ export const MIGRATIONS: string[] = [
      updated_at INTEGER NOT NULL
    )`,
   // the stats tracker: who runs each builder and how long its build took, from the signed attestation
-  `ALTER TABLE attestations ADD COLUMN contributor TEXT NOT NULL DEFAULT ''`,
+  'ALTER TABLE attestations ADD COLUMN contributor TEXT NOT NULL DEFAULT \'\'',
   'ALTER TABLE attestations ADD COLUMN duration_ms INTEGER NOT NULL DEFAULT 0'
 ]

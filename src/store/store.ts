@@ -92,7 +92,7 @@ export class Store {
 
   /** Queues a job once; false when it was known already */
   addJob (job: string, announcement: string, now = Date.now()): boolean {
-    return this.sql(`INSERT OR IGNORE INTO jobs (job, announcement, state, created_at, updated_at) VALUES (?, ?, 'queued', ?, ?)`)
+    return this.sql('INSERT OR IGNORE INTO jobs (job, announcement, state, created_at, updated_at) VALUES (?, ?, \'queued\', ?, ?)')
       .run(job, announcement, now, now).changes > 0
   }
 

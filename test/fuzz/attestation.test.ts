@@ -158,7 +158,7 @@ describe('fuzz: attestations, equivocation proofs, consensus messages (attestati
         time: fc.oneof(fc.constant(BigInt(NOW)), edgeVarint),
         fixHash: fc.boolean()
       }, { requiredKeys: [] }),
-      async (over) => {
+      async over => {
         const base = rawAttestation(alice, { job: new Uint8Array(Buffer.from(JOB, 'hex')), time: BigInt(NOW) })
         const a = { ...base, ...Object.fromEntries(Object.entries(over).filter(([k, v]) => k !== 'fixHash' && v !== undefined)) } as typeof base
         // often give the files their right build hash, so the checks past it are reached

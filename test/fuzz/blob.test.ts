@@ -163,7 +163,7 @@ async function memoryService (dir: string, peers: Map<string, (stream: any) => v
   const service = blobService({ directory: dir, requestTimeout: 1_000, noProvidersTimeout: 4_000, findProvidersInterval: 100_000, haveInterval: 50, provide: false })({
     registrar: { handle: async (_p, h) => { handler = h }, unhandle: async () => {} },
     connectionManager: {
-      openStream: async (peer) => {
+      openStream: async peer => {
         const serve = peers.get(peer.toString())
         if (serve === undefined) throw new Error('no such peer')
         const [client, server] = await streamPair()
@@ -181,7 +181,7 @@ async function memoryService (dir: string, peers: Map<string, (stream: any) => v
 
 /** A malicious server: answers each request with one of a list of frames (garbage, lies, oversized prefixes) */
 function evilServer (frames: Uint8Array[], mode: 'answer' | 'reset' | 'half-close'): (stream: any) => void {
-  return (stream) => {
+  return stream => {
     void (async () => {
       const lp = lpStream(stream, { maxDataLength: 1024 })
       try {
@@ -217,7 +217,7 @@ describe('fuzz: blob clients against a malicious server (in-memory streams)', fu
 
   before(async function () {
     honest = await memoryService(dirs[dirs.push(tempDir()) - 1], peers)
-    peers.set(honest.self.toString(), (s) => { void honest.handler()(s, { remotePeer: fetcher.self } as any) })
+    peers.set(honest.self.toString(), s => { void honest.handler()(s, { remotePeer: fetcher.self } as any) })
     fetcher = await memoryService(dirs[dirs.push(tempDir()) - 1], peers)
     evil = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
     data = randomBytes(5 * 16384 + 100)

@@ -176,7 +176,7 @@ describe('fuzz: the node HTTP server (http.ts)', function () {
     await checkAsync(fc.asyncProperty(request, async r => {
       const head = [r.line, ...r.headers].join(r.eol)
       let text = r.finish === 'truncated' ? head : `${head}${r.eol}${r.eol}${r.body}`
-      if (r.finish === 'pipelined') text += `GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`
+      if (r.finish === 'pipelined') text += 'GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'
       const res = await raw(port, [Buffer.from(text, 'latin1')], { endAfter: r.finish === 'half-close' })
       for (const s of res.statuses) assert.ok(s < 500, `a ${s} to ${JSON.stringify(text.slice(0, 200))}: ${res.text.slice(0, 300)}`)
       assert.ok(!STACK_RE.test(res.text), `a stack trace in: ${res.text.slice(0, 500)}`)

@@ -287,4 +287,3 @@ export function recordingHandle (bytes: Uint8Array): { fh: FileHandle, maxRead: 
   }
   return { fh: fh as unknown as FileHandle, maxRead: () => max }
 }
-

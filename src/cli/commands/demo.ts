@@ -207,7 +207,7 @@ export async function run (argv: string[]): Promise<number> {
 
     // where to look; the finally block stops (or keeps) the mesh
     out.write(`\ndashboard: ${mesh.nodes[0].httpUrl}/  (mesh, jobs, verdicts, leaderboard; live while the nodes run${keep ? '' : ': --keep leaves them up'})\n`)
-    out.write(`status endpoints (JSON; Prometheus metrics at /metrics; or: ./bin/skyline status --http URL):\n`)
+    out.write('status endpoints (JSON; Prometheus metrics at /metrics; or: ./bin/skyline status --http URL):\n')
     for (const node of mesh.nodes) out.write(`  ${node.name.padEnd(7)} ${node.httpUrl}/status  pid ${node.pid}  log ${rel(work, node.logPath)}\n`)
     keepRunning = keep
     return agreed ? EXIT_OK : EXIT_REJECTED

@@ -67,7 +67,8 @@ export async function run (argv: string[]): Promise<number> {
   const node = new SkylineNode(config)
   await node.start()
   const out = process.stdout
-  let serviceLog: ServiceLog | undefined
+  // attached once the node runs; the signal handlers below are installed before that
+  const serviceLog: { current?: ServiceLog } = {}
   // signal handlers first: whoever reads the lines below may signal the node at once
   const stopped = new Promise<void>(resolve => {
     const stop = (signal: string): void => {
@@ -76,7 +77,7 @@ export async function run (argv: string[]): Promise<number> {
       // a second signal while stopping forces the exit
       process.once('SIGINT', () => process.exit(130))
       process.once('SIGTERM', () => process.exit(143))
-      serviceLog?.detach()
+      serviceLog.current?.detach()
       out.write(`${signal}: stopping\n`)
       resolve()
     }
@@ -95,7 +96,7 @@ export async function run (argv: string[]): Promise<number> {
   for (const w of node.builderWarnings) out.write(`  warning: ${w}\n`)
   if (node.trusted.size === 0) out.write('  warning: no trusted announcers configured (--announcer): every announcement will be refused\n')
   if (node.builder !== undefined && node.keyring === undefined) out.write('  warning: no Fedora keyring (--keyring): assigned SRPMs cannot be verified and will not be built\n')
-  serviceLog = attachServiceLog(node, format as LogFormat, out)
+  serviceLog.current = attachServiceLog(node, format as LogFormat, out)
   await stopped
 
   // a clean stop takes about a second; should a part of the stack hang, the store is closed (nothing is

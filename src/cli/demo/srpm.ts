@@ -82,7 +82,7 @@ export async function makeDemoSrpm (dir: string, opts: MakeDemoSrpmOptions = {})
   const srpmPath = join(topdir, 'SRPMS', srpms[0])
 
   const keyPath = join(dir, 'RPM-GPG-KEY-skyline-demo')
-  let fingerprint = ''
+  let fingerprint: string
   try {
     await run(gpg, ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--quick-gen-key', DEMO_KEY_UID, opts.keyType ?? 'rsa3072', 'sign', 'never'], env, opts.signal)
     const colons = await run(gpg, ['--batch', '--with-colons', '--fingerprint', DEMO_KEY_UID], env, opts.signal)

@@ -88,7 +88,7 @@ export async function followJob (mesh: DemoMesh, opts: FollowOptions): Promise<F
     complete,
     reason
   })
-  let statuses: Array<NodeStatus | undefined> = []
+  let statuses: Array<NodeStatus | undefined>
   for (;;) {
     statuses = await mesh.statuses(opts.signal)
     if (job === undefined) {

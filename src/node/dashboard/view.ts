@@ -134,8 +134,8 @@ export function summaryView (s: DashStatus, now: number): VNode {
     s.builder.warnings.length > 0 ? h('ul', { class: 'warnings' }, s.builder.warnings.map(function (w) { return h('li', null, w) })) : null,
     s.halted !== null
       ? h('div', { class: 'banner halt', role: 'alert' },
-        h('strong', null, 'Halted'), ' since ', when(s.halted.since, now), ': ', h('q', null, s.halted.reason),
-        '. This node takes no new jobs until an announcer signs a resume; builds fall back to Koji.')
+          h('strong', null, 'Halted'), ' since ', when(s.halted.since, now), ': ', h('q', null, s.halted.reason),
+          '. This node takes no new jobs until an announcer signs a resume; builds fall back to Koji.')
       : null)
 }
 
@@ -219,8 +219,8 @@ export function jobsView (s: DashStatus, now: number): VNode {
     jobs.length === 0
       ? null
       : table('Jobs assigned to this node', ['State', 'Package', 'Progress', 'Updated', 'Error'], shown.map(function (j) {
-        return [badge(j.state, j.state), pkg(j.job, j.nevra), progressCell(j), when(j.updatedAt, now), j.error !== null && j.error !== '' ? h('span', { class: 'error' }, j.error) : '–']
-      }), ''))
+          return [badge(j.state, j.state), pkg(j.job, j.nevra), progressCell(j), when(j.updatedAt, now), j.error !== null && j.error !== '' ? h('span', { class: 'error' }, j.error) : '–']
+        }), ''))
 }
 
 export function verdictsView (s: DashStatus): VNode {
@@ -320,7 +320,7 @@ export function leaderboardParts (stats: MeshStats | null, now: number): Parts {
     stats === null
       ? h('p', null, 'Stats are not available right now.')
       : h('p', { class: 'muted' }, 'As tallied by node ', peer(stats.self, ''), ', ', when(stats.generatedAt, now),
-        '. Credit is granted for agreed builds only; RAC is the recent average credit per day (half-life ' + stats.halfLifeDays + ' days). Every node that holds the same attestations computes the same table.'))
+          '. Credit is granted for agreed builds only; RAC is the recent average credit per day (half-life ' + stats.halfLifeDays + ' days). Every node that holds the same attestations computes the same table.'))
   if (stats === null) return { title: 'Skyline leaderboard', summary, sections: [] }
   return {
     title: 'Skyline leaderboard',
