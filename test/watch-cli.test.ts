@@ -1,50 +1,100 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { startMesh, tempDir, waitFor, type TestMesh } from './helpers/mesh.ts'
 import { testAnnouncer, seedSrpm } from './helpers/announce.ts'
 import { makeSignedSrpm, missingTools } from './helpers/srpm.ts'
 import { SKYLINE, collect } from './helpers/cli.ts'
 
+/** The JSON Schema of docs/protocols/watch-json.md: the documented contract the output is held to */
+const SCHEMA = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(readFileSync(resolve(import.meta.dirname, '../docs/protocols/watch-json.md'), 'utf8'))![1])
+
+/**
+ * The errors of `value` against `schema`: the part of JSON Schema that schema uses ($ref to $defs, type,
+ * const, enum, pattern, minimum, maximum, required, properties, additionalProperties, items, oneOf).
+ */
+function schemaErrors (value: any, schema: any, path = '$'): string[] {
+  if (schema.$ref !== undefined) return schemaErrors(value, SCHEMA.$defs[schema.$ref.replace('#/$defs/', '')], path)
+  if (schema.oneOf !== undefined) {
+    const passing = schema.oneOf.filter((s: any) => schemaErrors(value, s, path).length === 0).length
+    return passing === 1 ? [] : [`${path}: matches ${passing} of oneOf`]
+  }
+  const errors: string[] = []
+  const type = Array.isArray(value) ? 'array' : value === null ? 'null' : Number.isInteger(value) ? 'integer' : typeof value
+  if (schema.type !== undefined && schema.type !== type && !(schema.type === 'number' && type === 'integer')) return [`${path}: ${type}, not ${schema.type}`]
+  if ('const' in schema && value !== schema.const) errors.push(`${path}: not ${schema.const}`)
+  if (schema.enum !== undefined && !schema.enum.includes(value)) errors.push(`${path}: ${value} not in ${schema.enum}`)
+  if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value)) errors.push(`${path}: ${value} !~ ${schema.pattern}`)
+  if (schema.minimum !== undefined && value < schema.minimum) errors.push(`${path}: below ${schema.minimum}`)
+  if (schema.maximum !== undefined && value > schema.maximum) errors.push(`${path}: above ${schema.maximum}`)
+  if (type === 'array' && schema.items !== undefined) value.forEach((v: any, i: number) => errors.push(...schemaErrors(v, schema.items, `${path}[${i}]`)))
+  if (type === 'object') {
+    for (const k of schema.required ?? []) if (!(k in value)) errors.push(`${path}.${k}: missing`)
+    for (const [k, v] of Object.entries(value)) {
+      const sub = schema.properties?.[k] ?? schema.additionalProperties
+      if (sub === false) errors.push(`${path}.${k}: not in the schema`)
+      else if (sub !== undefined && sub !== true) errors.push(...schemaErrors(v, sub, `${path}.${k}`))
+    }
+  }
+  return errors
+}
+
 describe('skyline watch (as a process)', function () {
   this.timeout(180_000)
   let dir: string
   let mesh: TestMesh
+  const children: ChildProcess[] = []
 
   before(function () { if (missingTools(['rpmbuild', 'rpmsign', 'gpg', 'gpgconf', 'bwrap']) !== undefined) this.skip() })
   after(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
     await mesh?.stop()
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
   })
 
-  it('--json prints the announcement, each attestation and the verdict, one object per line', async () => {
+  it('two watches at once, without --data-dir, each print the announcement, every attestation and the verdict, lines the documented schema holds', async () => {
     dir = tempDir()
     const announcer = testAnnouncer()
     writeFileSync(join(dir, 'announcer.pub'), announcer.line + '\n')
     const srpm = await makeSignedSrpm(join(dir, 'srpm'))
     mesh = await startMesh(3, { announcers: [announcer.line], builder: 'rpmbuild', keyring: srpm.keyPath })
-    const child = spawn(SKYLINE, ['watch', '--json', '--bootstrap', mesh.nodes[0].libp2p.getMultiaddrs()[0].toString(), '--announcer', join(dir, 'announcer.pub'), '--data-dir', join(dir, 'watch')], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    child.stdout.on('data', d => { stdout += String(d) })
-    const lines = (): any[] => stdout.split('\n').filter(l => l.trim() !== '').map(l => JSON.parse(l))
-    await waitFor('the watcher to join', () => mesh.nodes[0].libp2p.getPeers().length >= 3, 30_000)
+    // where a watch may keep files: both empty again once the watches have stopped
+    const env = { ...process.env, TMPDIR: join(dir, 'tmp'), XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: '/nonexistent' }
+    mkdirSync(env.TMPDIR, { recursive: true })
+    mkdirSync(env.XDG_DATA_HOME, { recursive: true })
+    const bootstrap = mesh.nodes[0].libp2p.getMultiaddrs()[0].toString()
+    const watches = [0, 1].map(() => {
+      const child = spawn(SKYLINE, ['watch', '--json', '--bootstrap', bootstrap, '--announcer', join(dir, 'announcer.pub')], { stdio: ['ignore', 'pipe', 'pipe'], env })
+      children.push(child)
+      const w = { child, stdout: '', lines: (): any[] => w.stdout.split('\n').filter(l => l.trim() !== '').map(l => JSON.parse(l)) }
+      child.stdout.on('data', d => { w.stdout += String(d) })
+      return w
+    })
+    // two more peers: the watches have two identities
+    await waitFor('both watchers to join', () => mesh.nodes[0].libp2p.getPeers().length >= 4, 30_000)
     await new Promise(resolve => setTimeout(resolve, 1500))
     const { job } = await seedSrpm(mesh.nodes[1], announcer, { path: srpm.srpmPath, nevra: srpm.nevra }, { replicas: 3, quorum: 2 })
-    await waitFor('a final verdict line', () => lines().some(l => l.type === 'verdict' && l.final === true), 150_000, 200)
-    child.kill('SIGINT')
-    const r = await collect(child, 15_000)
-    assert.equal(r.code, 0)
-    const all = lines()
-    assert.ok(all.every(l => ['announcement', 'attestation', 'verdict'].includes(l.type)))
-    assert.ok(all.some(l => l.type === 'announcement' && l.job === job && l.nevra === srpm.nevra))
-    const attestations = all.filter(l => l.type === 'attestation' && l.job === job)
-    assert.equal(attestations.length, 3)
-    const verdict = all.filter(l => l.type === 'verdict' && l.job === job).at(-1)
-    assert.equal(verdict.verdict, 'agreed')
-    assert.equal(verdict.nevra, srpm.nevra)
-    assert.equal(verdict.hash, attestations[0].hash)
-    assert.deepEqual(verdict.dissenters, [])
+    for (const w of watches) await waitFor('a final verdict line from each watch', () => w.lines().some(l => l.type === 'verdict' && l.final === true), 150_000, 200)
+    const results = await Promise.all(watches.map(async w => { w.child.kill('SIGINT'); return collect(w.child, 15_000) }))
+    const status = mesh.nodes[0].status().verdicts.find((v: any) => v.job === job)
+    for (const [i, w] of watches.entries()) {
+      assert.equal(results[i].code, 0)
+      const all = w.lines()
+      for (const l of all) assert.deepEqual(schemaErrors(l, SCHEMA), [], JSON.stringify(l))
+      assert.ok(all.some(l => l.type === 'announcement' && l.job === job && l.nevra === srpm.nevra))
+      const attestations = all.filter(l => l.type === 'attestation' && l.job === job)
+      assert.equal(attestations.length, 3)
+      const verdict = all.filter(l => l.type === 'verdict' && l.job === job).at(-1)
+      assert.equal(verdict.verdict, 'agreed')
+      assert.equal(verdict.hash, attestations[0].hash)
+      // the same tally, named the same, as the node's /status
+      const { type, replicas, quorum, ...tally } = verdict
+      assert.deepEqual({ type, replicas, quorum }, { type: 'verdict', replicas: 3, quorum: 2 })
+      assert.deepEqual(tally, status)
+    }
+    assert.deepEqual(readdirSync(env.TMPDIR), [], 'the temporary data dirs are removed')
+    assert.deepEqual(readdirSync(env.XDG_DATA_HOME), [], 'nothing is kept without --data-dir')
   })
 
   it('without a trusted announcer it says so and exits 2', async () => {
