@@ -6,6 +6,8 @@ import { startMesh, tempDir, waitFor, type TestMesh } from './helpers/mesh.ts'
 import { makeSignedSrpm, missingTools } from './helpers/srpm.ts'
 import { runCli } from './helpers/cli.ts'
 import type { JobEvent } from '../src/services/jobs.ts'
+import { createAttestation, createEquivocationProof, encodeConsensusMessage } from '../src/protocols/attestation.ts'
+import { loadOrCreateIdentity } from '../src/node/identity.ts'
 
 describe('skyline seed (as a process)', function () {
   this.timeout(180_000)
@@ -69,6 +71,31 @@ describe('skyline seed (as a process)', function () {
     assert.match(r.stdout, /refused: .*untrusted key [0-9a-f]{16}/)
     await new Promise(resolve => setTimeout(resolve, 500))
     assert.equal(mesh.nodes[1].store.listAnnouncements().length, before)
+  })
+
+  it('lists no builder banned for equivocation among the candidates', async () => {
+    // the attack: a builder signs two different claims for one job; the proof is gossiped and every node
+    // bans it. A seeder that starts afterwards learns the ban by sync, and must not list it: it could
+    // never take a seat, so listing it wastes one of the 2r places (and a seat, where spares run out)
+    const cheat = mesh.nodes[3]
+    const { privateKey } = await loadOrCreateIdentity(cheat.config.dataDir)
+    const job = createHash('sha256').update('some job').digest('hex')
+    const ok = createAttestation({ job, status: 'ok', files: [{ name: 'a-1-1.noarch.rpm', size: 1, sha256: '00'.repeat(32) }], time: Date.now() }, privateKey)
+    const failed = createAttestation({ job, status: 'failed', time: Date.now() }, privateKey)
+    const proof = createEquivocationProof(ok, failed)
+    assert.equal(await mesh.nodes[0].consensus.ingest('equivocation', proof), true)
+    await mesh.nodes[0].publish('consensus', encodeConsensusMessage({ equivocation: proof }))
+    await waitFor('every other node to ban it', () => mesh.nodes.slice(1, 3).every(n => n.store.isBanned(cheat.peerId.toString())), 10_000)
+    // r = 2: up to 4 candidates, and the mesh has 4 builders, the banned one included
+    const before = mesh.nodes[0].store.listAnnouncements().length
+    const r = await seed('--replicas', '2', '--quorum', '2', '--wait', '30', '--data-dir', join(dir, 'seed-after-ban'), srpm.srpmPath)
+    const announced = mesh.nodes[0].store.listAnnouncements()
+    assert.equal(announced.length, before + 1, r.stdout + r.stderr)
+    const candidates = mesh.nodes[0].consensus.checkedAnnouncement(announced.at(-1)!.job)!.candidates.map(String)
+    assert.ok(!candidates.includes(cheat.peerId), `the banned ${cheat.peerId} is listed: ${candidates.join(' ')}`)
+    assert.equal(candidates.length, 3)
+    // and the seeder does not wait for a builder that will never fetch
+    assert.equal(r.code, 0, r.stdout + r.stderr)
   })
 
   it('an unreadable SRPM or bad flags are exit code 2', async () => {

@@ -293,10 +293,10 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
   /**
    * The candidate builders to list in an announcement of a job: a DHT closest-peers lookup for the job
    * key (compute it with the beacon the announcement will carry), the candidateCount(r) closest eligible
-   * peers. Returns fewer when the mesh has fewer builders.
+   * peers, leaving out builders this node holds a ban proof for. Returns fewer when the mesh has fewer builders.
    */
   async findCandidates (jobKey: Uint8Array, replicas: number, options: AbortOptions = {}): Promise<PeerId[]> {
-    return findCandidates(this.libp2p, jobKey, { count: candidateCount(replicas), selfEligible: this.builder !== undefined, signal: options.signal, log: this.log })
+    return findCandidates(this.libp2p, jobKey, { count: candidateCount(replicas), selfEligible: this.builder !== undefined, excluded: new Set(this.store.bannedBuilders()), signal: options.signal, log: this.log })
   }
 
   /** Checks, records and gossips an announcement made by this node's operator (skyline seed) */

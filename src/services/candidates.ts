@@ -24,6 +24,8 @@ export interface FindCandidatesOptions extends AbortOptions {
   count: number
   /** whether this node itself can build (a seeder in the mesh may) */
   selfEligible: boolean
+  /** peer IDs never listed: builders this node knows are banned for equivocation (they could never take a seat) */
+  excluded?: ReadonlySet<string>
   log?: Logger
 }
 
@@ -59,7 +61,8 @@ interface ListableRoutingTable {
 }
 
 /**
- * The `count` closest eligible candidates (Ed25519 peers that advertise the builder protocol). They are
+ * The `count` closest eligible candidates (Ed25519 peers that advertise the builder protocol and are not
+ * excluded). They are
  * judged closest first, several at a time in parallel, so unreachable ones cost one timeout per round,
  * not one each.
  */
@@ -76,7 +79,7 @@ async function pick (libp2p: SkylineLibp2p, candidates: Map<string, PeerId>, job
 }
 
 async function isEligible (libp2p: SkylineLibp2p, peer: PeerId, opts: FindCandidatesOptions): Promise<boolean> {
-  if (peer.type !== 'Ed25519') return false
+  if (peer.type !== 'Ed25519' || opts.excluded?.has(peer.toString()) === true) return false
   if (peer.equals(libp2p.peerId)) return opts.selfEligible
   const known = await protocolsOf(libp2p, peer)
   if (known !== undefined && !known.includes(BUILDER_PROTOCOL)) return false

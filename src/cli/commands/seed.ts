@@ -91,6 +91,7 @@ export async function run (argv: string[]): Promise<number> {
   try {
     out.write(`seeder ${node.peerId}: joining the mesh\n`)
     await waitForTopicPeers(node, 'announce', 60_000, stop.signal)
+    await waitForFirstSync(node, FIRST_SYNC_WAIT_MS, stop.signal)
 
     const pending: Array<{ nevra: string, checked: CheckedAnnouncement }> = []
     let ok = true
@@ -160,6 +161,23 @@ export async function run (argv: string[]): Promise<number> {
 
 /** @default 30 s: how long a seeder looks for enough builders before it gives up on an SRPM */
 const CANDIDATE_WAIT_MS = 30_000
+
+/** @default 10 s: how long a seeder waits for its first complete sync answer before it looks for candidates */
+const FIRST_SYNC_WAIT_MS = 10_000
+
+/**
+ * Waits until a peer has answered this node's sync in full: then the seeder holds the mesh's ban proofs,
+ * and lists no banned builder (one could never take a seat: a wasted spare). Goes on after `waitMs`
+ * without one (a mesh of nodes too old to sync, or a slow peer): the candidates are then only those
+ * whose bans have not reached it.
+ */
+async function waitForFirstSync (node: SkylineNode, waitMs: number, signal: AbortSignal): Promise<void> {
+  const until = Date.now() + waitMs
+  while (node.sync.stats.syncs === 0 && Date.now() < until) {
+    signal.throwIfAborted()
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
 
 /**
  * The candidates for a job: looked up again (every 2 s, up to `waitMs`) while fewer than r builders are
