@@ -408,7 +408,9 @@ export class SyncService {
       this.stats.answered++
       const since = Number(req.since)
       const items = this.store.syncItems(Number.isSafeInteger(since) ? since : 0, MAX_ITEMS_PER_KIND, decodeCursor(req.cursor))
-      // announcements and control first: attestations are checked against known jobs
+      // announcements and control first: attestations are checked against known jobs; then ban proofs
+      // (they need no job): an attestation by a spare that took a banned builder's seat is only assigned
+      // once the ban is known, and an IGNOREd one is never recorded, nor sent again past the cursor
       const send = async (kind: number, list: Uint8Array[]): Promise<void> => {
         for (const envelope of list) {
           if (envelope.byteLength + 16 > MAX_ITEM_BYTES) continue
@@ -420,8 +422,8 @@ export class SyncService {
       }
       await send(SYNC_KIND.announcement, items.announcements)
       await send(SYNC_KIND.control, items.controls)
-      await send(SYNC_KIND.attestation, items.attestations)
       await send(SYNC_KIND.equivocation, items.proofs)
+      await send(SYNC_KIND.attestation, items.attestations)
       const c = items.cursor
       const cursor = SyncCursor.encode({ announcements: BigInt(c.announcements), controls: BigInt(c.controls), attestations: BigInt(c.attestations), proofs: BigInt(c.proofs) })
       await lp.write(SyncItem.encode({ kind: SYNC_KIND.end, cursor }), { signal })
