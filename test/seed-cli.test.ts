@@ -83,7 +83,7 @@ describe('skyline seed (as a process)', function () {
     const ok = createAttestation({ job, status: 'ok', files: [{ name: 'a-1-1.noarch.rpm', size: 1, sha256: '00'.repeat(32) }], time: Date.now() }, privateKey)
     const failed = createAttestation({ job, status: 'failed', time: Date.now() }, privateKey)
     const proof = createEquivocationProof(ok, failed)
-    assert.equal(await mesh.nodes[0].consensus.ingest('equivocation', proof), true)
+    assert.equal(await mesh.nodes[0].verdicts.ingest('equivocation', proof), true)
     await mesh.nodes[0].publish('consensus', encodeConsensusMessage({ equivocation: proof }))
     await waitFor('every other node to ban it', () => mesh.nodes.slice(1, 3).every(n => n.store.isBanned(cheat.peerId.toString())), 10_000)
     // r = 2: up to 4 candidates, and the mesh has 4 builders, the banned one included
@@ -91,7 +91,7 @@ describe('skyline seed (as a process)', function () {
     const r = await seed('--replicas', '2', '--quorum', '2', '--wait', '30', '--data-dir', join(dir, 'seed-after-ban'), srpm.srpmPath)
     const announced = mesh.nodes[0].store.listAnnouncements()
     assert.equal(announced.length, before + 1, r.stdout + r.stderr)
-    const candidates = mesh.nodes[0].consensus.checkedAnnouncement(announced.at(-1)!.job)!.candidates.map(String)
+    const candidates = mesh.nodes[0].announcements.get(announced.at(-1)!.job)!.candidates.map(String)
     assert.ok(!candidates.includes(cheat.peerId), `the banned ${cheat.peerId} is listed: ${candidates.join(' ')}`)
     assert.equal(candidates.length, 3)
     // and the seeder does not wait for a builder that will never fetch

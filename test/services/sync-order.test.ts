@@ -32,8 +32,8 @@ describe('sync: a spare that took a banned builder\'s seat', function () {
     const proof = createEquivocationProof(
       createAttestation({ job: a.job, status: 'ok', files, time: Date.now() }, seat),
       createAttestation({ job: a.job, status: 'failed', time: Date.now() }, seat))
-    assert.equal(await holder.consensus.ingest('equivocation', proof), true)
-    assert.equal(await holder.consensus.ingest('attestation', createAttestation({ job: a.job, status: 'ok', files, time: Date.now() }, spare)), true)
+    assert.equal(await holder.verdicts.ingest('equivocation', proof), true)
+    assert.equal(await holder.verdicts.ingest('attestation', createAttestation({ job: a.job, status: 'ok', files, time: Date.now() }, spare)), true)
     await waitFor('the holder\'s verdict', () => holder.store.verdict(a.job)?.verdict === 'agreed')
 
     const late = await startNode({ builder: 'none', announcers: [announcer.line], bootstrap: [holder.libp2p.getMultiaddrs()[0].toString()] })

@@ -130,7 +130,7 @@ function print (node: Awaited<ReturnType<typeof startClientNode>>, json: boolean
   })
   node.verdicts.addEventListener('attestation', (e: CustomEvent<CheckedAttestation>) => {
     const a = e.detail
-    const nevra = nevras.get(a.job) ?? node.consensus.checkedAnnouncement(a.job)?.announcement.nevra
+    const nevra = nevras.get(a.job) ?? node.announcements.get(a.job)?.announcement.nevra
     out(attestationLine(a, nevra),
       `attest     ${nevra ?? a.job.slice(0, 12)} by ${short(a.builder)}: ${a.status === 'ok' ? a.buildHash?.slice(0, 16) : 'build failed'}`)
   })
