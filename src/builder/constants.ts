@@ -6,7 +6,11 @@ export const DEFAULT_MAX_CONCURRENT_BUILDS = 1
 /** @default 7_200_000 (2 h) — wall-clock limit of one build; the process group is killed after it */
 export const DEFAULT_MAX_BUILD_TIME_MS = 2 * 60 * 60 * 1000
 
-/** @default 4 GiB — disk a build may use in its work directory (sources, BUILD tree, outputs), polled while it runs */
+/**
+ * @default 4 GiB — room for a build's writable tree (SRPM, sources, BUILD tree, BUILDROOT, RPMS). In the
+ * sandbox that tree is a tmpfs of this size, so the kernel refuses the byte past it (ENOSPC): memory and
+ * swap, used only as written. Unsandboxed and mock builds are measured every DISK_CHECK_INTERVAL_MS.
+ */
 export const DEFAULT_MAX_DISK_BYTES = 4 * 1024 ** 3
 
 /** @default 2 GiB — total size of the binary RPMs a build may produce */
@@ -18,13 +22,16 @@ export const DEFAULT_MAX_LOG_BYTES = 4 * 1024 * 1024
 /** @default 512 MiB — size of each tmpfs (/tmp, /var/tmp) inside the sandbox */
 export const DEFAULT_TMPFS_BYTES = 512 * 1024 ** 2
 
+/** @default 64 MiB — size of the sandbox's /dev/shm (POSIX shared memory, semaphores); the rest of /dev is read-only */
+export const DEFAULT_SHM_BYTES = 64 * 1024 ** 2
+
 /** @default 16 KiB — tail of the log returned as `logExcerpt` of a failed build */
 export const LOG_EXCERPT_BYTES = 16 * 1024
 
 /** Share of `maxLogBytes` kept from the start of the log; the rest is its tail */
 export const LOG_HEAD_SHARE = 0.25
 
-/** @default 5_000 — how often the work directory's disk use is measured during a build */
+/** @default 5_000 — how often an unsandboxed or mock build's disk use is measured (a sandboxed build's tree is a capped tmpfs) */
 export const DISK_CHECK_INTERVAL_MS = 5_000
 
 /** @default 5_000 — grace between SIGTERM and SIGKILL of a build's process group */
@@ -55,6 +62,14 @@ export const SANDBOX_WORK = '/build'
 export const SANDBOX_TOPDIR = '/build/rpmbuild'
 export const SANDBOX_HOME = '/build/home'
 export const SANDBOX_INPUT = '/build/input'
+
+/** The shell that runs rpmbuild and then hands its outputs over (output-stream.ts) */
+export const BUILD_SHELL = '/bin/sh'
+
+/** The SRPM reaches the build as this open file descriptor (bwrap copies it into the sandbox: `--file 3`) */
+export const SRPM_FD = 3
+/** The build hands its binary RPMs to the node as a stream on this file descriptor (output-stream.ts) */
+export const OUTPUT_FD = 4
 
 /** uid/gid builds run as: `nobody` inside the sandbox, and on the host too when the node runs as root */
 export const BUILD_UID = 65534

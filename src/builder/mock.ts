@@ -10,10 +10,11 @@ import { logger as defaultLogger } from '@libp2p/logger'
 import { DEFAULT_BINARY_PAYLOAD, DEFAULT_MOCK_CONFIG, DEFAULT_MOCK_ISOLATION } from './constants.ts'
 import { BuildAbortedError, BuildSetupError } from './errors.ts'
 import { resolveLimits } from './limits.ts'
-import { collectOutputs, excerpt, findFiles, prepareWorkDir, removeQuietly, writeLog } from './outputs.ts'
+import { OutputSink, collectFromDir, excerpt, removeQuietly, writeLog } from './outputs.ts'
 import { runLimited } from './process.ts'
 import { reproducibleDefines } from './rpmbuild.ts'
 import { baseEnv, execProbe, findTool, priorityPlan, type PriorityPlan } from './sandbox.ts'
+import { prepareWorkDir } from './workdir.ts'
 import type { Builder, BuilderInit, BuildLimits, BuildOptions, BuildResult, DetectResult, IsolationReport } from './index.ts'
 import type { Logger } from '@libp2p/interface'
 
@@ -137,7 +138,7 @@ export class MockBuilder implements Builder {
       mockConfig: this.config,
       binaryPayload: this.binaryPayload
     }
-    await writeLog(logPath, run.output).catch(() => {})
+    await writeLog(logPath, run.output).catch(err => this.log.error('cannot write %s: %e', logPath, err))
     const done = (r: Pick<BuildResult, 'status' | 'reason' | 'files' | 'buildHash' | 'logExcerpt'>): BuildResult => {
       onProgress?.({ type: 'build:phase', detail: { phase: 'done' } })
       return { ...r, outputDir, logPath, environment, isolation, durationMs: Math.round(performance.now() - started) }
@@ -148,10 +149,12 @@ export class MockBuilder implements Builder {
     if (run.killed === 'disk') return failed(`used ${run.diskBytes ?? '?'} bytes of disk, over the limit of ${this.limits.maxDiskBytes} (maxDiskBytes)`)
     if (run.exitCode !== 0) return failed(`mock exited with code ${run.exitCode ?? run.signal}`)
     onProgress?.({ type: 'build:phase', detail: { phase: 'hash' } })
-    const rpms = await findFiles(resultDir, name => name.endsWith('.rpm') && !name.endsWith('.src.rpm'))
-    const outcome = await collectOutputs(rpms, outputDir, this.limits.maxOutputBytes, signal)
+    const outcome = await collectFromDir(resultDir, new OutputSink(outputDir, this.limits.maxOutputBytes), signal)
     await removeQuietly(resultDir)
-    if (!outcome.ok) return failed(outcome.reason)
+    if (!outcome.ok) {
+      await removeQuietly(outputDir)
+      return failed(outcome.reason)
+    }
     return done({ status: 'ok', files: outcome.files, buildHash: outcome.buildHash })
   }
 }

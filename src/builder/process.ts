@@ -85,12 +85,19 @@ export interface RunLimitedOptions {
   maxDiskBytes?: number
   diskCheckIntervalMs?: number
   killGraceMs?: number
+  /** An open file the command gets as fd 3 (the SRPM, which bwrap copies into the sandbox) */
+  inputFd?: number
+  /**
+   * Reads what the command writes to fd 4 (its outputs); it gets the stream as it comes. When it rejects,
+   * the process group is killed (reason 'output') and the error is the result's `receiveError`.
+   */
+  receive?: (stream: AsyncIterable<Buffer>) => Promise<unknown>
   /** Called with each complete line of output (stdout and stderr merged) */
   onLine?: (line: string) => void
   log?: Logger
 }
 
-export type KillReason = 'timeout' | 'aborted' | 'disk'
+export type KillReason = 'timeout' | 'aborted' | 'disk' | 'output'
 
 export interface RunLimitedResult {
   exitCode: number | null
@@ -100,6 +107,10 @@ export interface RunLimitedResult {
   /** Disk use measured when `killed` is 'disk' */
   diskBytes?: number
   output: BoundedLog
+  /** What `receive` resolved to */
+  received?: unknown
+  /** Why `receive` rejected */
+  receiveError?: Error
   durationMs: number
 }
 
@@ -140,7 +151,7 @@ export async function runLimited (opts: RunLimitedOptions): Promise<RunLimitedRe
   const child = spawn(opts.command, opts.args, {
     env: opts.env,
     cwd: opts.cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', opts.inputFd ?? 'ignore', opts.receive !== undefined ? 'pipe' : 'ignore'],
     detached: true // its own process group, so a kill reaches every process of the build
   })
   const pid = child.pid
@@ -168,6 +179,16 @@ export async function runLimited (opts: RunLimitedOptions): Promise<RunLimitedRe
     signalGroup(pid, 'SIGTERM')
     graceTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), opts.killGraceMs ?? KILL_GRACE_MS)
   }
+
+  let received: unknown
+  let receiveError: Error | undefined
+  const receiving = opts.receive === undefined
+    ? Promise.resolve()
+    : opts.receive(child.stdio[4] as NodeJS.ReadableStream as AsyncIterable<Buffer>).then(r => { received = r }, (err: Error) => {
+      receiveError = err
+      child.stdio[4]?.destroy()
+      killGroup('output')
+    })
 
   const timeout = setTimeout(() => killGroup('timeout'), opts.timeoutMs)
   const onAbort = (): void => killGroup('aborted')
@@ -198,7 +219,8 @@ export async function runLimited (opts: RunLimitedOptions): Promise<RunLimitedRe
       child.once('exit', () => { graceTimer ??= setTimeout(() => signalGroup(pid as number, 'SIGKILL'), LEFTOVER_GRACE_MS) })
     })
     if (partial.length > 0) opts.onLine?.(partial)
-    return { exitCode, signal, killed, diskBytes, output, durationMs: performance.now() - started }
+    await receiving
+    return { exitCode, signal, killed, diskBytes, output, received, receiveError, durationMs: performance.now() - started }
   } finally {
     clearTimeout(timeout)
     clearInterval(diskTimer)

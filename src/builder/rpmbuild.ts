@@ -1,18 +1,22 @@
 /**
  * The rpmbuild backend: `rpmbuild --rebuild` in a fresh topdir, inside bubblewrap (sandbox.ts), at idle
- * priority, with the reproducibility macros and a fixed environment.
+ * priority, with the reproducibility macros and a fixed environment. The node keeps the log from the
+ * build's output and takes the RPMs from a stream (output-stream.ts), both into the work directory, which
+ * the sandbox never sees.
  */
-import { copyFile, mkdir } from 'node:fs/promises'
+import { chown, copyFile, mkdir, open } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { logger as defaultLogger } from '@libp2p/logger'
 import {
-  DEFAULT_BINARY_PAYLOAD, DEFAULT_TMPFS_BYTES, REPRODUCIBLE_DEFINES, SANDBOX_HOME, SANDBOX_INPUT, SANDBOX_TOPDIR
+  BUILD_SHELL, DEFAULT_BINARY_PAYLOAD, DEFAULT_SHM_BYTES, DEFAULT_TMPFS_BYTES, REPRODUCIBLE_DEFINES, SANDBOX_HOME, SANDBOX_WORK
 } from './constants.ts'
 import { BuildAbortedError, BuildSetupError } from './errors.ts'
 import { resolveLimits } from './limits.ts'
-import { chownTree, collectOutputs, excerpt, findFiles, phaseOf, prepareWorkDir, removeQuietly, writeLog } from './outputs.ts'
-import { runLimited } from './process.ts'
+import { OUTPUTS_FAILED_EXIT, OUTPUT_SCRIPT, receiveOutputs } from './output-stream.ts'
+import { OutputSink, excerpt, phaseOf, removeQuietly, writeLog, type Outcome } from './outputs.ts'
+import { runLimited, type RunLimitedResult } from './process.ts'
 import { baseEnv, bwrapArgs, execProbe, findTool, priorityPlan, probeSandbox, uidPlan, unreachableFor, type BwrapFeatures, type PriorityPlan, type UidPlan } from './sandbox.ts'
+import { prepareWorkDir } from './workdir.ts'
 import type { Builder, BuilderInit, BuildLimits, BuildOptions, BuildResult, DetectResult, IsolationReport } from './index.ts'
 import type { Logger } from '@libp2p/interface'
 
@@ -121,18 +125,28 @@ export class RpmbuildBuilder implements Builder {
     this.log = init.logger?.forComponent('skyline:build:rpmbuild') ?? defaultLogger('skyline:build:rpmbuild')
   }
 
-  /** The full command line of a build in `workDir` (for logs and tests) */
+  /**
+   * The full command line of a build in `workDir` (for logs and tests): the priority and uid wrappers,
+   * bwrap, then the shell that runs rpmbuild and streams its outputs (output-stream.ts). Sandboxed, the SRPM
+   * is read from fd SRPM_FD; unsandboxed, the build's tree is `<workDir>/tree`.
+   */
   commandLine (srpmName: string, workDir: string, target?: string): string[] {
     const { sandbox, uid, priority } = this.host
-    const inSandbox = sandbox !== undefined
-    const topdir = inSandbox ? SANDBOX_TOPDIR : join(workDir, 'rpmbuild')
-    const srpm = inSandbox ? `${SANDBOX_INPUT}/${srpmName}` : join(workDir, 'input', srpmName)
-    const home = inSandbox ? SANDBOX_HOME : join(workDir, 'home')
-    const rpmbuild = [this.host.rpmbuild, ...rpmbuildArgs(srpm, { topdir, binaryPayload: this.binaryPayload, target })]
-    const box = inSandbox
-      ? bwrapArgs({ bwrap: sandbox.bwrap, workDir, features: sandbox.features, tmpfsBytes: DEFAULT_TMPFS_BYTES, env: baseEnv(home) })
+    const tree = sandbox !== undefined ? SANDBOX_WORK : join(workDir, 'tree')
+    const topdir = join(tree, 'rpmbuild')
+    const rpmbuild = [this.host.rpmbuild, ...rpmbuildArgs(join(tree, 'input', srpmName), { topdir, binaryPayload: this.binaryPayload, target })]
+    const box = sandbox !== undefined
+      ? bwrapArgs({
+        bwrap: sandbox.bwrap,
+        features: sandbox.features,
+        treeBytes: this.limits.maxDiskBytes,
+        tmpfsBytes: DEFAULT_TMPFS_BYTES,
+        shmBytes: DEFAULT_SHM_BYTES,
+        srpmName,
+        env: baseEnv(SANDBOX_HOME)
+      })
       : []
-    return [...priority.prefix, ...uid.prefix, ...box, ...rpmbuild]
+    return [...priority.prefix, ...uid.prefix, ...box, BUILD_SHELL, '-c', OUTPUT_SCRIPT, 'skyline-build', join(topdir, 'RPMS'), ...rpmbuild]
   }
 
   async build (srpmPath: string, options: BuildOptions): Promise<BuildResult> {
@@ -156,39 +170,38 @@ export class RpmbuildBuilder implements Builder {
     }
     const outputDir = join(workDir, 'output')
     const logPath = join(workDir, 'build.log')
-    const topdir = join(workDir, 'rpmbuild')
+    const tree = join(workDir, 'tree') // unsandboxed builds only
     const srpmName = basename(srpmPath)
     if (!srpmName.endsWith('.src.rpm') || srpmName.startsWith('.')) throw new BuildSetupError(`not an SRPM file name: ${srpmName}`)
 
     onProgress?.({ type: 'build:phase', detail: { phase: 'setup' } })
     await prepareWorkDir(workDir)
+    let input
     try {
-      await mkdir(join(workDir, 'input'))
-      await mkdir(join(workDir, 'home'))
-      await mkdir(topdir)
-      await copyFile(srpmPath, join(workDir, 'input', srpmName))
-      if (uid.chownTo !== undefined) {
-        const why = await unreachableFor(workDir, uid.chownTo.uid, uid.chownTo.gid)
-        if (why !== undefined) throw new BuildSetupError(why)
-        await chownTree(workDir, uid.chownTo.uid, uid.chownTo.gid)
-      }
+      input = await open(srpmPath, 'r')
+      if (sandbox === undefined) await this.prepareTree(tree, srpmPath, srpmName)
     } catch (err: any) {
-      await removeQuietly(join(workDir, 'input'), join(workDir, 'home'), topdir)
+      await input?.close()
+      await removeQuietly(tree)
       throw err.name === 'BuildSetupError' ? err : new BuildSetupError(`cannot prepare ${workDir}: ${err.message}`)
     }
 
     const argv = this.commandLine(srpmName, workDir, options.target)
     this.log('building %s in %s: %s', srpmName, workDir, argv.join(' '))
     onProgress?.({ type: 'build:phase', detail: { phase: 'start' } })
+    const sink = new OutputSink(outputDir, this.limits.maxOutputBytes)
     const run = await runLimited({
       command: argv[0],
       args: argv.slice(1),
-      env: baseEnv(sandbox !== undefined ? SANDBOX_HOME : join(workDir, 'home')),
-      cwd: sandbox !== undefined ? '/' : workDir,
+      env: baseEnv(sandbox !== undefined ? SANDBOX_HOME : join(tree, 'home')),
+      cwd: sandbox !== undefined ? '/' : tree,
       signal,
       timeoutMs: this.limits.maxBuildTimeMs,
       maxLogBytes: this.limits.maxLogBytes,
-      diskDir: workDir,
+      inputFd: input.fd,
+      receive: async stream => await receiveOutputs(stream, sink),
+      // sandboxed, the tree is a tmpfs of maxDiskBytes: the kernel enforces it, nothing to poll
+      diskDir: sandbox === undefined ? tree : undefined,
       maxDiskBytes: this.limits.maxDiskBytes,
       onLine: onProgress === undefined
         ? undefined
@@ -197,32 +210,54 @@ export class RpmbuildBuilder implements Builder {
           if (phase !== undefined) onProgress({ type: 'build:phase', detail: { phase } })
         },
       log: this.log
-    })
-    const finish = async (result: Omit<BuildResult, 'environment' | 'isolation' | 'durationMs' | 'outputDir' | 'logPath'>): Promise<BuildResult> => {
-      await writeLog(logPath, run.output).catch(() => {})
-      await removeQuietly(topdir, join(workDir, 'home'), join(workDir, 'input'))
-      const full: BuildResult = { ...result, outputDir, logPath, environment, isolation, durationMs: Math.round(performance.now() - started) }
-      this.log('%s: %s %s', srpmName, full.status, full.reason ?? full.buildHash)
-      onProgress?.({ type: 'build:phase', detail: { phase: 'done' } })
-      return full
-    }
-
+    }).finally(async () => await input.close())
+    await writeLog(logPath, run.output).catch(err => this.log.error('cannot write %s: %e', logPath, err))
+    await removeQuietly(tree)
     if (run.killed === 'aborted') {
-      await writeLog(logPath, run.output).catch(() => {})
-      await removeQuietly(topdir, join(workDir, 'home'), join(workDir, 'input'))
+      await removeQuietly(outputDir)
       throw new BuildAbortedError(`build of ${srpmName} aborted`)
     }
-    const failed = (reason: string): Promise<BuildResult> => finish({ status: 'failed', reason, files: [], logExcerpt: excerpt(run.output) })
+    const outcome = this.outcome(run, sink)
+    if (!outcome.ok) await removeQuietly(outputDir)
+    else onProgress?.({ type: 'build:phase', detail: { phase: 'hash' } })
+    if (outcome.ok) for (const f of outcome.files) onProgress?.({ type: 'build:output', detail: { name: f.name } })
+    const result: BuildResult = outcome.ok
+      ? { status: 'ok', files: outcome.files, buildHash: outcome.buildHash, outputDir, logPath, environment, isolation, durationMs: 0 }
+      : { status: 'failed', reason: outcome.reason, files: [], logExcerpt: excerpt(run.output), outputDir, logPath, environment, isolation, durationMs: 0 }
+    result.durationMs = Math.round(performance.now() - started)
+    this.log('%s: %s %s', srpmName, result.status, result.reason ?? result.buildHash)
+    onProgress?.({ type: 'build:phase', detail: { phase: 'done' } })
+    return result
+  }
+
+  /** What a finished run amounts to: the files the sink took, or why the build failed */
+  private outcome (run: RunLimitedResult, sink: OutputSink): Outcome {
+    const failed = (reason: string): Outcome => ({ ok: false, reason })
     if (run.killed === 'timeout') return failed(`timed out after ${this.limits.maxBuildTimeMs} ms (limit maxBuildTimeMs)`)
     if (run.killed === 'disk') return failed(`used ${run.diskBytes ?? '?'} bytes of disk, over the limit of ${this.limits.maxDiskBytes} (maxDiskBytes)`)
-    if (run.exitCode !== 0) return failed(run.signal !== null ? `rpmbuild killed by ${run.signal}` : `rpmbuild exited with code ${run.exitCode}`)
+    if (run.receiveError !== undefined) {
+      const why = run.receiveError.name === 'OutputRefusedError' ? run.receiveError.message : `cannot take the outputs: ${run.receiveError.message}`
+      return failed(why)
+    }
+    if (run.exitCode === OUTPUTS_FAILED_EXIT) return failed('the sandbox could not hand over the output RPMs')
+    if (run.exitCode !== 0) {
+      const exited = run.signal !== null ? `rpmbuild killed by ${run.signal}` : `rpmbuild exited with code ${run.exitCode}`
+      if (this.host.sandbox === undefined || !excerpt(run.output).includes('No space left on device')) return failed(exited)
+      return failed(`${exited}, out of space: the build tree holds at most ${this.limits.maxDiskBytes} bytes (maxDiskBytes), /tmp and /var/tmp ${DEFAULT_TMPFS_BYTES} each`)
+    }
+    if ((run.received as { complete?: boolean } | undefined)?.complete !== true) return failed('the output stream from the sandbox ended early')
+    return sink.outcome()
+  }
 
-    onProgress?.({ type: 'build:phase', detail: { phase: 'hash' } })
-    const rpms = await findFiles(join(topdir, 'RPMS'), name => name.endsWith('.rpm') && !name.endsWith('.src.rpm'))
-    const outcome = await collectOutputs(rpms, outputDir, this.limits.maxOutputBytes, signal)
-    if (!outcome.ok) return failed(outcome.reason)
-    for (const f of outcome.files) onProgress?.({ type: 'build:output', detail: { name: f.name } })
-    return finish({ status: 'ok', files: outcome.files, buildHash: outcome.buildHash })
+  /** An unsandboxed build's tree on the host: input (the SRPM), home, topdir; owned by the build user */
+  private async prepareTree (tree: string, srpmPath: string, srpmName: string): Promise<void> {
+    for (const d of [tree, join(tree, 'input'), join(tree, 'home'), join(tree, 'rpmbuild')]) await mkdir(d, { mode: 0o755 })
+    await copyFile(srpmPath, join(tree, 'input', srpmName))
+    const to = this.host.uid.chownTo
+    if (to === undefined) return
+    const why = await unreachableFor(tree, to.uid, to.gid)
+    if (why !== undefined) throw new BuildSetupError(why)
+    for (const d of ['', 'input', 'home', 'rpmbuild', `input/${srpmName}`]) await chown(join(tree, d), to.uid, to.gid)
   }
 
   private async platformFor (target: string): Promise<string> {

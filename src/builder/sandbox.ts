@@ -4,16 +4,21 @@
  * bwrap runs with every namespace unshared (`--unshare-all`: user, ipc, pid, net, uts, cgroup — the network
  * namespace has only a loopback interface), `--disable-userns` (no nested user namespaces), uid/gid 65534,
  * `--cap-drop ALL`, `--die-with-parent`, `--new-session`. The host's /usr and /etc are bound read-only (with
- * /bin, /sbin, /lib* as on the host), the work directory read-write at /build, /tmp and /var/tmp are tmpfs,
- * and the root is remounted read-only. Nothing else of the host (homes, /var, /run, /root, the node's data
- * directory) is visible.
+ * /bin, /sbin, /lib* as on the host), and nothing else of the host: the build's writable tree /build is a
+ * tmpfs capped at maxDiskBytes (bwrap copies the SRPM into it from an open file descriptor), /tmp and
+ * /var/tmp are capped tmpfs, /dev is read-only but for a capped /dev/shm, and the root is read-only. No
+ * host directory is writable by the build, so nothing it leaves can be on the host; the outputs leave as a
+ * stream (output-stream.ts).
  */
-import { execFile } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { accessSync, constants as fsConstants, lstatSync, readlinkSync } from 'node:fs'
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { BUILD_GID, BUILD_LANG, BUILD_PATH, BUILD_TZ, BUILD_UID, NICE_LEVEL, PROBE_TIMEOUT_MS, SANDBOX_HOME, SANDBOX_WORK } from './constants.ts'
+import {
+  BUILD_GID, BUILD_LANG, BUILD_PATH, BUILD_TZ, BUILD_UID, NICE_LEVEL, PROBE_TIMEOUT_MS, SANDBOX_HOME, SANDBOX_INPUT, SANDBOX_TOPDIR,
+  SANDBOX_WORK, SRPM_FD
+} from './constants.ts'
 import type { IsolationReport, PriorityReport } from './index.ts'
 
 /** Absolute path of a command in the build PATH, or undefined */
@@ -30,12 +35,18 @@ export function findTool (name: string): string | undefined {
 
 export interface ExecResult { code: number | null, stdout: string, stderr: string }
 
-/** Runs a small probe command with the build environment and a timeout */
-export async function execProbe (file: string, args: readonly string[], env: Record<string, string> = baseEnv()): Promise<ExecResult> {
+/** Runs a small probe command with the build environment and a timeout; `inputFd` becomes its fd 3 */
+export async function execProbe (file: string, args: readonly string[], env: Record<string, string> = baseEnv(), inputFd?: number): Promise<ExecResult> {
   return new Promise(resolve => {
-    execFile(file, args, { env, timeout: PROBE_TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err == null ? 0 : (typeof (err as any).code === 'number' ? (err as any).code : null)
-      resolve({ code, stdout, stderr: stderr !== '' ? stderr : (err?.message ?? '') })
+    const child = spawn(file, args, { env, timeout: PROBE_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe', inputFd ?? 'ignore'] })
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    child.stdout?.on('data', (b: Buffer) => out.push(b))
+    child.stderr?.on('data', (b: Buffer) => err.push(b))
+    child.once('error', e => resolve({ code: null, stdout: '', stderr: e.message }))
+    child.once('close', code => {
+      const stderr = Buffer.concat(err).toString('utf8')
+      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: stderr !== '' ? stderr : (code === 0 ? '' : `exit ${code}`) })
     })
   })
 }
@@ -85,16 +96,19 @@ export function priorityPlan (): PriorityPlan {
 export interface BwrapFeatures {
   /** `--disable-userns` (bubblewrap >= 0.8) */
   disableUserns: boolean
-  /** `--size` for tmpfs (bubblewrap >= 0.8) */
-  tmpfsSize: boolean
 }
 
 export interface SandboxArgsOptions {
   bwrap: string
-  /** Host directory bound read-write at /build */
-  workDir: string
   features: BwrapFeatures
+  /** Size of the build's writable tree, the tmpfs at /build (maxDiskBytes) */
+  treeBytes: number
+  /** Size of each of /tmp and /var/tmp */
   tmpfsBytes: number
+  /** Size of /dev/shm */
+  shmBytes: number
+  /** File name the SRPM gets in /build/input; bwrap reads it from fd SRPM_FD */
+  srpmName: string
   /** Environment inside the sandbox */
   env: Record<string, string>
 }
@@ -102,7 +116,7 @@ export interface SandboxArgsOptions {
 /** System directories bound read-only, or re-created as the same symlinks (merged /usr) */
 const SYSTEM_DIRS = ['/usr', '/etc', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']
 
-/** bwrap's arguments up to and including `--`; the command follows */
+/** bwrap's arguments up to and including `--`; the command follows. `--size` needs bubblewrap 0.8. */
 export function bwrapArgs (opts: SandboxArgsOptions): string[] {
   const args = [opts.bwrap, '--unshare-all', '--unshare-user']
   if (opts.features.disableUserns) args.push('--disable-userns')
@@ -118,12 +132,13 @@ export function bwrapArgs (opts: SandboxArgsOptions): string[] {
     if (st.isSymbolicLink()) args.push('--symlink', readlinkSync(dir), dir)
     else if (st.isDirectory()) args.push('--ro-bind', dir, dir)
   }
-  args.push('--proc', '/proc', '--dev', '/dev')
-  for (const tmp of ['/tmp', '/var/tmp']) {
-    if (opts.features.tmpfsSize) args.push('--size', String(opts.tmpfsBytes))
-    args.push('--tmpfs', tmp)
-  }
-  args.push('--bind', resolve(opts.workDir), SANDBOX_WORK, '--remount-ro', '/', '--chdir', SANDBOX_WORK, '--clearenv')
+  // /dev: bwrap's device nodes on a tmpfs that is then made read-only; only /dev/shm is writable, capped
+  args.push('--proc', '/proc', '--dev', '/dev', '--perms', '1777', '--size', String(opts.shmBytes), '--tmpfs', '/dev/shm', '--remount-ro', '/dev')
+  for (const tmp of ['/tmp', '/var/tmp']) args.push('--perms', '1777', '--size', String(opts.tmpfsBytes), '--tmpfs', tmp)
+  args.push('--size', String(opts.treeBytes), '--tmpfs', SANDBOX_WORK)
+  for (const dir of [SANDBOX_INPUT, SANDBOX_HOME, SANDBOX_TOPDIR]) args.push('--dir', dir)
+  args.push('--perms', '0644', '--file', String(SRPM_FD), `${SANDBOX_INPUT}/${opts.srpmName}`)
+  args.push('--remount-ro', '/', '--chdir', SANDBOX_WORK, '--clearenv')
   for (const [k, v] of Object.entries(opts.env)) args.push('--setenv', k, v)
   args.push('--')
   return args
@@ -134,7 +149,7 @@ export interface UidPlan {
   /** argv prefix (setpriv) when the node runs as root */
   prefix: string[]
   mode: IsolationReport['uidMode']
-  /** The host uid/gid that must own the work directory, when it is not the node's own */
+  /** The host uid/gid that must own an unsandboxed build's tree, when it is not the node's own */
   chownTo?: { uid: number, gid: number }
 }
 
@@ -163,8 +178,8 @@ export function uidPlan (sandboxed: boolean): UidPlan & { warnings: string[] } {
 }
 
 /**
- * Why uid `uid` cannot reach `dir` (every parent must be searchable by it), or undefined when it can. bwrap
- * resolves bind sources as the build user, so an unreachable work directory fails the sandbox set-up.
+ * Why uid `uid` cannot reach `dir` (every parent must be searchable by it), or undefined when it can: an
+ * unsandboxed build as root runs as that uid in a tree on the host.
  */
 export async function unreachableFor (dir: string, uid: number, gid: number): Promise<string | undefined> {
   let d = dirname(resolve(dir))
@@ -179,27 +194,27 @@ export async function unreachableFor (dir: string, uid: number, gid: number): Pr
 }
 
 /**
- * Tries the exact sandbox of a build (with `true` as the command), first with every feature, then without
- * the optional ones. Returns the features that work, or why the sandbox cannot run here.
+ * Tries the exact sandbox of a build (a shell that checks its SRPM copy instead of rpmbuild), first with
+ * every feature, then without the optional one. Returns the features that work, or why the sandbox
+ * cannot run here.
  */
 export async function probeSandbox (bwrap: string, uid: UidPlan): Promise<{ features?: BwrapFeatures, reason?: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'skyline-bwrap-probe-'))
+  const srpm = join(dir, 'probe.src.rpm')
+  await writeFile(srpm, 'probe')
+  const input = await open(srpm, 'r')
   try {
-    if (uid.chownTo !== undefined) {
-      const { chown } = await import('node:fs/promises')
-      await chown(dir, uid.chownTo.uid, uid.chownTo.gid)
-      const why = await unreachableFor(dir, uid.chownTo.uid, uid.chownTo.gid)
-      if (why !== undefined) return { reason: why }
-    }
     let last = ''
-    for (const features of [{ disableUserns: true, tmpfsSize: true }, { disableUserns: false, tmpfsSize: false }]) {
-      const argv = [...uid.prefix, ...bwrapArgs({ bwrap, workDir: dir, features, tmpfsBytes: 64 * 1024 * 1024, env: baseEnv() }), '/bin/sh', '-c', 'touch /build/ok']
-      const r = await execProbe(argv[0], argv.slice(1))
+    for (const features of [{ disableUserns: true }, { disableUserns: false }]) {
+      const argv = [...uid.prefix, ...bwrapArgs({ bwrap, features, treeBytes: 1024 * 1024, tmpfsBytes: 1024 * 1024, shmBytes: 1024 * 1024, srpmName: 'probe.src.rpm', env: baseEnv() }),
+        '/bin/sh', '-c', `test "$(cat ${SANDBOX_INPUT}/probe.src.rpm)" = probe && touch ${SANDBOX_TOPDIR}/ok`]
+      const r = await execProbe(argv[0], argv.slice(1), baseEnv(), input.fd)
       if (r.code === 0) return { features }
       last = r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`
     }
-    return { reason: `bubblewrap cannot set up the sandbox: ${last} (are unprivileged user namespaces enabled? sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone)` }
+    return { reason: `bubblewrap cannot set up the sandbox: ${last} (bubblewrap 0.8 or newer is needed for --size; are unprivileged user namespaces enabled? sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone)` }
   } finally {
+    await input.close()
     await rm(dir, { recursive: true, force: true })
   }
 }

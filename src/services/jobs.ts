@@ -5,7 +5,7 @@
  * rpmbuild's own warning), build it in the sandbox, and record the build. A job caught mid-way by a
  * crash or kill -9 is redone on restart, or reported failed after too many attempts.
  */
-import { copyFileSync, linkSync, mkdirSync, rmSync } from 'node:fs'
+import { copyFileSync, linkSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { TypedEventEmitter, type PeerId, type Logger } from '@libp2p/interface'
 import type { SkylineLibp2p } from './components.ts'
@@ -15,6 +15,7 @@ import type { Builder, BuildPhase } from '../builder/index.ts'
 import type { Keyring } from '../rpm/index.ts'
 import type { AnnouncementService } from './announcements.ts'
 import { jobBuilders } from '../rules/assignment.ts'
+import { makeJobDir } from '../builder/workdir.ts'
 
 /** @default 3 attempts before an interrupted job is reported failed */
 export const MAX_JOB_ATTEMPTS = 3
@@ -187,9 +188,9 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
       }
 
       this.setState(job, nevra, 'building')
-      // the builder wants an empty work dir and an SRPM by its file name: link the verified blob beside it
-      rmSync(dir, { recursive: true, force: true })
-      mkdirSync(dir, { recursive: true, mode: 0o755 })
+      // the builder wants an empty work dir and an SRPM by its file name: link the verified blob beside it,
+      // in a fresh 0700 directory of the node (what a previous run left is removed without following links)
+      makeJobDir(this.init.workDir, job)
       const named = join(dir, `${nevra}.rpm`)
       try { linkSync(srpm, named) } catch { copyFileSync(srpm, named) }
       const result = await builder.build(named, {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BoundedLog, runLimited } from '../../src/builder/process.ts'
@@ -77,18 +77,22 @@ describe('build: process limits', function () {
     }
   })
 
-  it('builds a bwrap command line with no network and nothing of the host but system dirs', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'skyline-args-'))
-    await chmod(dir, 0o711)
-    const args = bwrapArgs({ bwrap: 'bwrap', workDir: dir, features: { disableUserns: true, tmpfsSize: true }, tmpfsBytes: 1024, env: { PATH: '/usr/bin' } })
-    await rm(dir, { recursive: true })
+  it('builds a bwrap command line with no network, nothing of the host but system dirs, and every tmpfs capped', () => {
+    const args = bwrapArgs({ bwrap: 'bwrap', features: { disableUserns: true }, treeBytes: 4096, tmpfsBytes: 1024, shmBytes: 2048, srpmName: 'x.src.rpm', env: { PATH: '/usr/bin' } })
     assert.ok(args.includes('--unshare-all'))
     assert.ok(!args.includes('--share-net'))
     for (const flag of ['--die-with-parent', '--new-session', '--disable-userns']) assert.ok(args.includes(flag), flag)
     assert.deepEqual(args.slice(args.indexOf('--cap-drop'), args.indexOf('--cap-drop') + 2), ['--cap-drop', 'ALL'])
     assert.deepEqual(args.slice(args.indexOf('--uid'), args.indexOf('--uid') + 4), ['--uid', '65534', '--gid', '65534'])
-    const bound = args.flatMap((a, i) => a === '--bind' || a === '--ro-bind' ? [args[i + 1]] : [])
-    assert.deepEqual(bound.filter(p => !['/usr', '/etc', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'].includes(p)), [dir])
+    const bound = args.flatMap((a, i) => a.endsWith('bind') ? [args[i + 1]] : [])
+    assert.deepEqual(bound.filter(p => !['/usr', '/etc', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'].includes(p)), [])
+    assert.ok(!args.some(a => a.includes('bind') && !a.startsWith('--ro-bind')), 'no writable bind of a host path')
+    // every tmpfs has a size, and /dev itself is read-only
+    const tmpfs = args.flatMap((a, i) => a === '--tmpfs' ? [[args[i - 2], args[i - 1], args[i + 1]]] : [])
+    assert.deepEqual(tmpfs.map(([, , dir]) => dir), ['/dev/shm', '/tmp', '/var/tmp', '/build'])
+    assert.deepEqual(tmpfs.map(([flag, size]) => `${flag} ${size}`), ['--size 2048', '--size 1024', '--size 1024', '--size 4096'])
+    assert.ok(args.join(' ').includes('--remount-ro /dev'))
+    assert.ok(args.join(' ').includes('--file 3 /build/input/x.src.rpm'))
     assert.ok(args.includes('--clearenv'))
     assert.equal(args.at(-1), '--')
   })
