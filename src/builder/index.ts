@@ -51,7 +51,10 @@ export interface BuildLimits {
   maxConcurrentBuilds: number
   /** Wall-clock limit; the build's processes are killed after it. @default DEFAULT_MAX_BUILD_TIME_MS (2 h) */
   maxBuildTimeMs: number
-  /** Disk used by the work directory while building. @default DEFAULT_MAX_DISK_BYTES (4 GiB) */
+  /**
+   * Room for the build's writable tree: in the sandbox, the size of its tmpfs (memory and swap, used as
+   * written; the kernel refuses the byte past it); unsandboxed and mock, polled. @default DEFAULT_MAX_DISK_BYTES (4 GiB)
+   */
   maxDiskBytes: number
   /** Total size of the output RPMs. @default DEFAULT_MAX_OUTPUT_BYTES (2 GiB) */
   maxOutputBytes: number
@@ -117,9 +120,9 @@ export interface BuildOptions {
   target?: string
   onProgress?: (event: BuildProgressEvent) => void
   /**
-   * An empty (or absent) directory of the build's own; the builder creates what it needs there, the outputs
-   * end in `<workDir>/output`, the log in `<workDir>/build.log`. When the node runs as root, it and its
-   * parents must be searchable by uid 65534 (the build user).
+   * An empty (or absent) directory of the node's own; its parent must exist. Only the node writes there:
+   * the outputs (`<workDir>/output`) and the log (`<workDir>/build.log`); the sandbox never sees it. An
+   * unsandboxed build as root runs in `<workDir>/tree` as uid 65534, which must then reach it.
    */
   workDir: string
 }

@@ -15,7 +15,7 @@ import { resolveLimits } from './limits.ts'
 import { OUTPUTS_FAILED_EXIT, OUTPUT_SCRIPT, receiveOutputs } from './output-stream.ts'
 import { OutputSink, excerpt, phaseOf, removeQuietly, writeLog, type Outcome } from './outputs.ts'
 import { runLimited, type RunLimitedResult } from './process.ts'
-import { baseEnv, bwrapArgs, execProbe, findTool, priorityPlan, probeSandbox, uidPlan, unreachableFor, type BwrapFeatures, type PriorityPlan, type UidPlan } from './sandbox.ts'
+import { baseEnv, bwrapArgs, execProbe, findTool, memoryWarning, priorityPlan, probeSandbox, uidPlan, unreachableFor, type BwrapFeatures, type PriorityPlan, type UidPlan } from './sandbox.ts'
 import { prepareWorkDir } from './workdir.ts'
 import type { Builder, BuilderInit, BuildLimits, BuildOptions, BuildResult, DetectResult, IsolationReport } from './index.ts'
 import type { Logger } from '@libp2p/interface'
@@ -99,6 +99,8 @@ export async function probeRpmbuild (init: RpmbuildInit = {}): Promise<DetectRes
     }
   }
   warnings.push(...uid.warnings)
+  const memory = sandbox === undefined ? undefined : memoryWarning(resolveLimits(init.limits).maxDiskBytes + 2 * DEFAULT_TMPFS_BYTES + DEFAULT_SHM_BYTES)
+  if (memory !== undefined) warnings.push(memory)
   const host: RpmbuildHost = {
     rpmbuild,
     rpm,

@@ -11,7 +11,7 @@
  * stream (output-stream.ts).
  */
 import { spawn } from 'node:child_process'
-import { accessSync, constants as fsConstants, lstatSync, readlinkSync } from 'node:fs'
+import { accessSync, constants as fsConstants, lstatSync, readFileSync, readlinkSync } from 'node:fs'
 import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -142,6 +142,24 @@ export function bwrapArgs (opts: SandboxArgsOptions): string[] {
   for (const [k, v] of Object.entries(opts.env)) args.push('--setenv', k, v)
   args.push('--')
   return args
+}
+
+/**
+ * A warning when the sandbox's tmpfs together (the tree, /tmp, /var/tmp, /dev/shm) could hold more than the
+ * machine's memory and swap (/proc/meminfo): a build that fills them would push the host to the OOM killer.
+ */
+export function memoryWarning (tmpfsTotalBytes: number, meminfo = '/proc/meminfo'): string | undefined {
+  let text
+  try {
+    text = readFileSync(meminfo, 'utf8')
+  } catch {
+    return undefined
+  }
+  const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0)
+  const room = (kib('MemTotal') + kib('SwapTotal')) * 1024
+  if (room === 0 || tmpfsTotalBytes <= room) return undefined
+  const gib = (n: number): string => `${(n / 1024 ** 3).toFixed(1)} GiB`
+  return `a build's tmpfs (its tree of maxDiskBytes, /tmp, /var/tmp, /dev/shm) may hold ${gib(tmpfsTotalBytes)}, more than this machine's ${gib(room)} of memory and swap: lower maxDiskBytes or add swap`
 }
 
 /** How the build's uid is reached on this host */
