@@ -185,10 +185,10 @@ export async function runLimited (opts: RunLimitedOptions): Promise<RunLimitedRe
   const receiving = opts.receive === undefined
     ? Promise.resolve()
     : opts.receive(child.stdio[4] as NodeJS.ReadableStream as AsyncIterable<Buffer>).then(r => { received = r }, (err: Error) => {
-      receiveError = err
-      child.stdio[4]?.destroy()
-      killGroup('output')
-    })
+        receiveError = err
+        child.stdio[4]?.destroy()
+        killGroup('output')
+      })
 
   const timeout = setTimeout(() => killGroup('timeout'), opts.timeoutMs)
   const onAbort = (): void => killGroup('aborted')

@@ -139,14 +139,14 @@ export class RpmbuildBuilder implements Builder {
     const rpmbuild = [this.host.rpmbuild, ...rpmbuildArgs(join(tree, 'input', srpmName), { topdir, binaryPayload: this.binaryPayload, target })]
     const box = sandbox !== undefined
       ? bwrapArgs({
-        bwrap: sandbox.bwrap,
-        features: sandbox.features,
-        treeBytes: this.limits.maxDiskBytes,
-        tmpfsBytes: DEFAULT_TMPFS_BYTES,
-        shmBytes: DEFAULT_SHM_BYTES,
-        srpmName,
-        env: baseEnv(SANDBOX_HOME)
-      })
+          bwrap: sandbox.bwrap,
+          features: sandbox.features,
+          treeBytes: this.limits.maxDiskBytes,
+          tmpfsBytes: DEFAULT_TMPFS_BYTES,
+          shmBytes: DEFAULT_SHM_BYTES,
+          srpmName,
+          env: baseEnv(SANDBOX_HOME)
+        })
       : []
     return [...priority.prefix, ...uid.prefix, ...box, BUILD_SHELL, '-c', OUTPUT_SCRIPT, 'skyline-build', join(topdir, 'RPMS'), ...rpmbuild]
   }
@@ -267,4 +267,3 @@ export class RpmbuildBuilder implements Builder {
     return r.code === 0 ? r.stdout.trim() : target
   }
 }
-
