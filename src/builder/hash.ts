@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { basename } from 'node:path'
-import type { BuildFile } from './index.ts'
+import type { BuildFile } from './types.ts'
 import { buildHash } from '../rules/build-hash.ts'
 
 /** sha256 (lowercase hex) of a file, read as a stream */

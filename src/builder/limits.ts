@@ -2,7 +2,7 @@ import {
   DEFAULT_MAX_BUILD_TIME_MS, DEFAULT_MAX_CONCURRENT_BUILDS, DEFAULT_MAX_DISK_BYTES, DEFAULT_MAX_LOG_BYTES,
   DEFAULT_MAX_OUTPUT_BYTES
 } from './constants.ts'
-import type { BuildLimits } from './index.ts'
+import type { BuildLimits } from './types.ts'
 
 /** The limits with defaults filled in; rejects values that are not positive integers */
 export function resolveLimits (limits: Partial<BuildLimits> = {}): BuildLimits {

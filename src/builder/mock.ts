@@ -15,7 +15,7 @@ import { runLimited } from './process.ts'
 import { reproducibleDefines } from './rpmbuild.ts'
 import { baseEnv, execProbe, findTool, priorityPlan, type PriorityPlan } from './sandbox.ts'
 import { prepareWorkDir } from './workdir.ts'
-import type { Builder, BuilderInit, BuildLimits, BuildOptions, BuildResult, DetectResult, IsolationReport } from './index.ts'
+import type { Builder, BuilderInit, BuildLimits, BuildOptions, BuildResult, DetectResult, IsolationReport } from './types.ts'
 import type { Logger } from '@libp2p/interface'
 
 export type MockInit = BuilderInit

@@ -13,7 +13,7 @@ import { LOG_EXCERPT_BYTES } from './constants.ts'
 import { buildHash } from '../rules/build-hash.ts'
 import { MAX_ATTESTED_FILES, MAX_FILE_SIZE } from '../rules/constants.ts'
 import { isSafeFileName } from '../protocols/attestation.ts'
-import type { BuildFile, BuildPhase } from './index.ts'
+import type { BuildFile, BuildPhase } from './types.ts'
 import type { BoundedLog } from './process.ts'
 
 /** Flags of every file the node writes where a build has been: created here and now, never through a link */

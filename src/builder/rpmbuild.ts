@@ -17,7 +17,7 @@ import { OutputSink, excerpt, phaseOf, removeQuietly, writeLog, type Outcome } f
 import { runLimited, type RunLimitedResult } from './process.ts'
 import { baseEnv, bwrapArgs, execProbe, findTool, memoryWarning, priorityPlan, probeSandbox, uidPlan, unreachableFor, type BwrapFeatures, type PriorityPlan, type UidPlan } from './sandbox.ts'
 import { prepareWorkDir } from './workdir.ts'
-import type { Builder, BuilderInit, BuildLimits, BuildOptions, BuildResult, DetectResult, IsolationReport } from './index.ts'
+import type { Builder, BuilderInit, BuildLimits, BuildOptions, BuildResult, DetectResult, IsolationReport } from './types.ts'
 import type { Logger } from '@libp2p/interface'
 
 export type RpmbuildInit = BuilderInit

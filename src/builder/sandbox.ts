@@ -19,7 +19,7 @@ import {
   BUILD_GID, BUILD_LANG, BUILD_PATH, BUILD_TZ, BUILD_UID, NICE_LEVEL, PROBE_TIMEOUT_MS, SANDBOX_HOME, SANDBOX_INPUT, SANDBOX_TOPDIR,
   SANDBOX_WORK, SRPM_FD
 } from './constants.ts'
-import type { IsolationReport, PriorityReport } from './index.ts'
+import type { IsolationReport, PriorityReport } from './types.ts'
 
 /** Absolute path of a command in the build PATH, or undefined */
 export function findTool (name: string): string | undefined {
