@@ -70,7 +70,7 @@ if [ "$worktree" -eq 0 ] && [ "$gittop" = "$here" ] && git -C "$here" rev-parse 
 else
   say "Source0 from the working tree"
   excludes=(--exclude=./node_modules --exclude=./dist --exclude=./.git --exclude=./.skyline-mesh
-            --exclude=./test/out --exclude=./bench/out)
+            --exclude=./test/out --exclude=./test/node/out --exclude=./bench/out)
   case "$out/" in
     "$here"/*) excludes+=("--exclude=./${out#"$here"/}") ;;
   esac

@@ -172,7 +172,7 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
         allowPublishToZeroTopicPeers: true,
         // flood publishing stays on: a peer with a negative score (a flagged builder, P5) is pruned from
         // every mesh and sent no IHAVE, and the publishers' own copies are how it still hears every
-        // message (test/consensus-mesh.test.ts); it costs each node a few KB per job
+        // message (test/mesh/verdicts.test.ts); it costs each node a few KB per job
         floodPublish: true,
         ...GOSSIP_DEGREE,
         idontwantMinDataSize: GOSSIP_IDONTWANT_MIN_BYTES,

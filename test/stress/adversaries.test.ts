@@ -1,6 +1,6 @@
 /**
  * Stress: adversaries the in-process tests do not cover (poisoners, colluders, equivocators and corrupt
- * blob peers are in test/consensus-mesh.test.ts, test/services/blob/swarm.test.ts, test/announce-mesh.test.ts).
+ * blob peers are in test/mesh/verdicts.test.ts, test/services/blob/swarm.test.ts, test/mesh/announce.test.ts).
  *
  * - A replayer re-publishes old, validly signed announcements and attestations: at once (gossipsub's
  *   seen-cache drops them), after every node restarted (the store recognises them: IGNORE duplicate),

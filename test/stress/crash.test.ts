@@ -1,6 +1,6 @@
 /**
  * Stress: `skyline node` processes killed with SIGKILL in the middle of the work, then restarted on the
- * same data directory. test/crash-jobs.test.ts covers one node killed once mid-build; here a mesh of five
+ * same data directory. test/mesh/crash-jobs.test.ts covers one node killed once mid-build; here a mesh of five
  * builders and a tally node (r = 3, q = 2) loses
  * - a builder in the middle of fetching a 2 MiB SRPM (served slowly, one chunk at a time): the job is
  *   fetched again after the restart, built, attested once;

@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
-import { startNode, waitFor, waitForBuilders, tempDir, type TestMesh } from './helpers/mesh.ts'
-import { testAnnouncer, seedSrpm } from './helpers/announce.ts'
-import { makeSignedSrpms } from './helpers/srpms.ts'
-import { missingTools } from './helpers/srpm.ts'
-import type { SkylineNode } from '../src/node/index.ts'
+import { startNode, waitFor, waitForBuilders, tempDir, type TestMesh } from '../helpers/mesh.ts'
+import { testAnnouncer, seedSrpm } from '../helpers/announce.ts'
+import { makeSignedSrpms } from '../helpers/srpms.ts'
+import { missingTools } from '../helpers/srpm.ts'
+import type { SkylineNode } from '../../src/node/index.ts'
 
 describe('stats tracker on a mesh: 5 builders, 2 jobs, r = 4', function () {
   this.timeout(240_000)

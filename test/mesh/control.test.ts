@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { startMesh, waitFor, tempDir, type TestMesh } from './helpers/mesh.ts'
-import { testAnnouncer, seedSrpm } from './helpers/announce.ts'
-import { makeSignedSrpm, missingTools } from './helpers/srpm.ts'
-import { createControl } from '../src/protocols/control.ts'
-import type { JobEvent } from '../src/services/jobs.ts'
-import type { SkylineNode } from '../src/node/index.ts'
+import { startMesh, waitFor, tempDir, type TestMesh } from '../helpers/mesh.ts'
+import { testAnnouncer, seedSrpm } from '../helpers/announce.ts'
+import { makeSignedSrpm, missingTools } from '../helpers/srpm.ts'
+import { createControl } from '../../src/protocols/control.ts'
+import type { JobEvent } from '../../src/services/jobs.ts'
+import type { SkylineNode } from '../../src/node/index.ts'
 
 describe('halt and resume', function () {
   this.timeout(120_000)

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
-import type { SkylineNode } from '../src/node/index.ts'
-import { startMesh, waitFor, type TestMesh } from './helpers/mesh.ts'
-import { testAnnouncer, testAnnouncement } from './helpers/announce.ts'
-import { bufferKadId, sortByDistance } from '../src/rules/distance.ts'
+import type { SkylineNode } from '../../src/node/index.ts'
+import { startMesh, waitFor, type TestMesh } from '../helpers/mesh.ts'
+import { testAnnouncer, testAnnouncement } from '../helpers/announce.ts'
+import { bufferKadId, sortByDistance } from '../../src/rules/distance.ts'
 
 describe('a mesh of 10 real nodes from one bootstrap node', function () {
   this.timeout(90_000)

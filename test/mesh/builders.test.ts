@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { startMesh, waitFor, waitForBuilders, tempDir, type TestMesh } from './helpers/mesh.ts'
-import { testAnnouncer, seedSrpm } from './helpers/announce.ts'
-import { makeSignedSrpms } from './helpers/srpms.ts'
-import { missingTools } from './helpers/srpm.ts'
-import { assignBuilders } from '../src/rules/assignment.ts'
-import type { JobEvent } from '../src/services/jobs.ts'
-import type { BuildRecord } from '../src/store/store.ts'
+import { startMesh, waitFor, waitForBuilders, tempDir, type TestMesh } from '../helpers/mesh.ts'
+import { testAnnouncer, seedSrpm } from '../helpers/announce.ts'
+import { makeSignedSrpms } from '../helpers/srpms.ts'
+import { missingTools } from '../helpers/srpm.ts'
+import { assignBuilders } from '../../src/rules/assignment.ts'
+import type { JobEvent } from '../../src/services/jobs.ts'
+import type { BuildRecord } from '../../src/store/store.ts'
 
 const NODES = 12
 const R = 3

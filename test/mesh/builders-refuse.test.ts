@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { startMesh, waitFor, tempDir, type TestMesh } from './helpers/mesh.ts'
-import { testAnnouncer, seedSrpm } from './helpers/announce.ts'
-import { makeSignedSrpm, missingTools } from './helpers/srpm.ts'
-import type { JobEvent } from '../src/services/jobs.ts'
-import type { SkylineNode } from '../src/node/index.ts'
+import { startMesh, waitFor, tempDir, type TestMesh } from '../helpers/mesh.ts'
+import { testAnnouncer, seedSrpm } from '../helpers/announce.ts'
+import { makeSignedSrpm, missingTools } from '../helpers/srpm.ts'
+import type { JobEvent } from '../../src/services/jobs.ts'
+import type { SkylineNode } from '../../src/node/index.ts'
 
 describe('builders refuse SRPMs that fail verification', function () {
   this.timeout(120_000)

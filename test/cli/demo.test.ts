@@ -2,9 +2,9 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { tempDir } from './helpers/mesh.ts'
-import { SKYLINE, collect, runCli } from './helpers/cli.ts'
-import { findTools } from '../src/cli/demo/tools.ts'
+import { tempDir } from '../helpers/mesh.ts'
+import { SKYLINE, collect, runCli } from '../helpers/cli.ts'
+import { findTools } from '../../src/cli/demo/tools.ts'
 
 /** pids of processes whose command line mentions `text` (the demo's nodes and seeder name their work dir) */
 function processesMentioning (text: string): string[] {

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict'
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
-import { startMesh, tempDir, waitFor, type TestMesh } from './helpers/mesh.ts'
-import { makeSignedSrpm, missingTools } from './helpers/srpm.ts'
-import { runCli } from './helpers/cli.ts'
-import type { JobEvent } from '../src/services/jobs.ts'
-import { createAttestation, createEquivocationProof, encodeConsensusMessage } from '../src/protocols/attestation.ts'
-import { loadOrCreateIdentity } from '../src/node/identity.ts'
+import { startMesh, tempDir, waitFor, type TestMesh } from '../helpers/mesh.ts'
+import { makeSignedSrpm, missingTools } from '../helpers/srpm.ts'
+import { runCli } from '../helpers/cli.ts'
+import type { JobEvent } from '../../src/services/jobs.ts'
+import { createAttestation, createEquivocationProof, encodeConsensusMessage } from '../../src/protocols/attestation.ts'
+import { loadOrCreateIdentity } from '../../src/node/identity.ts'
 
 describe('skyline seed (as a process)', function () {
   this.timeout(180_000)

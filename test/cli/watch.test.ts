@@ -2,13 +2,13 @@ import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { startMesh, tempDir, waitFor, type TestMesh } from './helpers/mesh.ts'
-import { testAnnouncer, seedSrpm } from './helpers/announce.ts'
-import { makeSignedSrpm, missingTools } from './helpers/srpm.ts'
-import { SKYLINE, collect } from './helpers/cli.ts'
+import { startMesh, tempDir, waitFor, type TestMesh } from '../helpers/mesh.ts'
+import { testAnnouncer, seedSrpm } from '../helpers/announce.ts'
+import { makeSignedSrpm, missingTools } from '../helpers/srpm.ts'
+import { SKYLINE, collect } from '../helpers/cli.ts'
 
 /** The JSON Schema of docs/protocols/watch-json.md: the documented contract the output is held to */
-const SCHEMA = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(readFileSync(resolve(import.meta.dirname, '../docs/protocols/watch-json.md'), 'utf8'))![1])
+const SCHEMA = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(readFileSync(resolve(import.meta.dirname, '../../docs/protocols/watch-json.md'), 'utf8'))![1])
 
 /**
  * The errors of `value` against `schema`: the part of JSON Schema that schema uses ($ref to $defs, type,

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { statSync, writeFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { collect, runCli, startCli } from './helpers/cli.ts'
-import { tempDir } from './helpers/mesh.ts'
+import { collect, runCli, startCli } from '../helpers/cli.ts'
+import { tempDir } from '../helpers/mesh.ts'
 
 const READY = /skyline node (\S+)[\s\S]*status at (http:\/\/\S+)\/status/
 

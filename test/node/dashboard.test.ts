@@ -3,7 +3,7 @@
  * an agreed verdict; the first node serves HTTP; Debian's Chromium (driven by playwright-core) opens its
  * dashboard and leaderboard. Every request Chromium makes, its own background requests included, goes
  * through a recording proxy that forwards only to 127.0.0.1 and refuses everything else.
- * Screenshots: test/out/dashboard.png, test/out/leaderboard.png.
+ * Screenshots: test/node/out/dashboard.png, test/node/out/leaderboard.png.
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -13,12 +13,12 @@ import type { AddressInfo, Socket } from 'node:net'
 import { join, resolve } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core'
-import { startNode, waitFor, waitForBuilders, tempDir } from './helpers/mesh.ts'
-import { testAnnouncer, seedSrpm } from './helpers/announce.ts'
-import { makeSignedSrpm, missingTools } from './helpers/srpm.ts'
-import { assignBuilders } from '../src/rules/assignment.ts'
-import { jobKey } from '../src/rules/job.ts'
-import type { SkylineNode } from '../src/node/index.ts'
+import { startNode, waitFor, waitForBuilders, tempDir } from '../helpers/mesh.ts'
+import { testAnnouncer, seedSrpm } from '../helpers/announce.ts'
+import { makeSignedSrpm, missingTools } from '../helpers/srpm.ts'
+import { assignBuilders } from '../../src/rules/assignment.ts'
+import { jobKey } from '../../src/rules/job.ts'
+import type { SkylineNode } from '../../src/node/index.ts'
 
 const CHROMIUM = process.env.SKYLINE_CHROMIUM ?? '/usr/bin/chromium'
 const OUT = resolve(import.meta.dirname, 'out')

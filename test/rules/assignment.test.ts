@@ -3,8 +3,8 @@ import fc from 'fast-check'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
-import { assignBuilders, candidateBytes, candidateCount, jobBuilders, jobKadId, parseCandidates } from '../src/rules/assignment.ts'
-import { peerKadId, xorDistance, compareDistance } from '../src/rules/distance.ts'
+import { assignBuilders, candidateBytes, candidateCount, jobBuilders, jobKadId, parseCandidates } from '../../src/rules/assignment.ts'
+import { peerKadId, xorDistance, compareDistance } from '../../src/rules/distance.ts'
 
 async function peers (n: number): Promise<PeerId[]> {
   return Promise.all(Array.from({ length: n }, async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519'))))

@@ -3,11 +3,11 @@ import { execFileSync } from 'node:child_process'
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { startNode, tempDir, waitFor } from './helpers/mesh.ts'
-import { testAnnouncer, seedSrpm } from './helpers/announce.ts'
-import { makeSignedSrpm, missingTools } from './helpers/srpm.ts'
-import { startCli, collect } from './helpers/cli.ts'
-import type { SkylineNode, NodeStatus } from '../src/node/index.ts'
+import { startNode, tempDir, waitFor } from '../helpers/mesh.ts'
+import { testAnnouncer, seedSrpm } from '../helpers/announce.ts'
+import { makeSignedSrpm, missingTools } from '../helpers/srpm.ts'
+import { startCli, collect } from '../helpers/cli.ts'
+import type { SkylineNode, NodeStatus } from '../../src/node/index.ts'
 
 const READY = /skyline node (\S+)[\s\S]*listening on (\S+)[\s\S]*status at (http:\/\/\S+)\/status/
 
