@@ -16,6 +16,7 @@ import type { Keyring } from '../rpm/index.ts'
 import type { AnnouncementService } from './announcements.ts'
 import { jobBuilders } from '../rules/assignment.ts'
 import { makeJobDir } from '../builder/workdir.ts'
+import { fetchDeadline } from './blob/index.ts'
 
 /** @default 3 attempts before an interrupted job is reported failed */
 export const MAX_JOB_ATTEMPTS = 3
@@ -170,16 +171,7 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
     const dir = join(this.init.workDir, job)
     try {
       this.setState(job, nevra, 'fetching')
-      const srpm = await this.init.libp2p.services.blobs.fetch({
-        sha256: Buffer.from(a.announcement.srpmSha256).toString('hex'),
-        size: Number(a.announcement.srpmSize),
-        chunkSize: a.announcement.chunkSize,
-        root: Buffer.from(a.announcement.chunkRoot).toString('hex')
-      }, {
-        signal,
-        providers: a.source !== undefined && !a.source.equals(this.init.libp2p.peerId) ? [a.source] : undefined,
-        onProgress: evt => this.safeDispatchEvent('progress', { detail: { job, phase: 'fetch', at: performance.now(), done: evt.detail.done, total: evt.detail.total } })
-      })
+      const srpm = await this.fetchSrpm(job, a, signal)
 
       const refusal = await this.refusal(srpm, nevra, signal)
       if (refusal !== undefined) {
@@ -225,6 +217,32 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
         return
       }
       this.setState(job, nevra, 'failed', err.message)
+    }
+  }
+
+  /**
+   * Fetches a job's SRPM from its seeder (the announcement's author, kept as a source whatever others do)
+   * and the swarm, within fetchDeadline(size): a fetch that makes no progress for a minute, or runs past
+   * the deadline, fails the job with the reason, and the queue moves on.
+   */
+  private async fetchSrpm (job: string, a: CheckedAnnouncement, signal: AbortSignal): Promise<string> {
+    const size = Number(a.announcement.srpmSize)
+    const deadlineMs = fetchDeadline(size)
+    const deadline = AbortSignal.timeout(deadlineMs)
+    try {
+      return await this.init.libp2p.services.blobs.fetch({
+        sha256: Buffer.from(a.announcement.srpmSha256).toString('hex'),
+        size,
+        chunkSize: a.announcement.chunkSize,
+        root: Buffer.from(a.announcement.chunkRoot).toString('hex')
+      }, {
+        signal: AbortSignal.any([signal, deadline]),
+        seeder: a.source !== undefined && !a.source.equals(this.init.libp2p.peerId) ? a.source : undefined,
+        onProgress: evt => this.safeDispatchEvent('progress', { detail: { job, phase: 'fetch', at: performance.now(), done: evt.detail.done, total: evt.detail.total } })
+      })
+    } catch (err: any) {
+      if (deadline.aborted && !signal.aborted) throw new Error(`SRPM fetch did not finish within ${Math.round(deadlineMs / 1000)} s`, { cause: err })
+      throw err
     }
   }
 

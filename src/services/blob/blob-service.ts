@@ -70,6 +70,7 @@ export class BlobServiceImpl extends TypedEventEmitter<BlobServiceEvents> implem
       maxConcurrentUploads: init.maxConcurrentUploads ?? C.MAX_CONCURRENT_UPLOADS,
       streamIdleTimeout: init.streamIdleTimeout ?? C.STREAM_IDLE_TIMEOUT,
       requestTimeout: init.requestTimeout ?? C.REQUEST_TIMEOUT,
+      chunkTimeout: init.chunkTimeout ?? C.CHUNK_TIMEOUT,
       peerSlots: init.peerSlots ?? C.PEER_SLOTS,
       seedSlots: init.seedSlots ?? C.SEED_SLOTS,
       maxInflight: init.maxInflight ?? C.MAX_INFLIGHT,
@@ -158,9 +159,10 @@ export class BlobServiceImpl extends TypedEventEmitter<BlobServiceEvents> implem
     if (held !== undefined) return held
     const running = this.fetches.get(ref.sha256)
     if (running !== undefined) {
-      this.swarms.get(ref.sha256)?.addPeers(options.providers ?? [])
+      this.swarms.get(ref.sha256)?.addPeers(options.providers ?? [], options.seeder)
       return running
     }
+    const signers = options.rootSignedBy === undefined ? undefined : new Set(options.rootSignedBy.map(String))
     const swarm = new Swarm({
       ref,
       store: this.store,
@@ -170,14 +172,15 @@ export class BlobServiceImpl extends TypedEventEmitter<BlobServiceEvents> implem
       signal: AbortSignal.any([this.shutdown.signal, ...(options.signal != null ? [options.signal] : [])]),
       onProgress: options.onProgress,
       openStream: async (peer, signal) => this.components.connectionManager.openStream(peer, C.PROTOCOL, { signal, maxOutboundStreams: this.init.maxOutboundStreams }),
-      findProviders: (signal) => this.components.contentRouting.findProviders(cidForSha256(ref.sha256), { signal }),
+      findProviders: signal => this.components.contentRouting.findProviders(cidForSha256(ref.sha256), { signal }),
       provide: () => { this.provide(ref.sha256) },
-      isBanned: (peer) => this.isBanned(peer),
+      isBanned: peer => this.isBanned(peer),
+      blameable: peer => signers === undefined || signers.has(peer.toString()),
       misbehaved: (peer, reason, severity) => { this.misbehaved(peer, reason, severity, ref.sha256) },
       downloaded: (peer, bytes) => { this.count(ref.sha256, peer, 'downloaded', bytes) }
     })
     this.swarms.set(ref.sha256, swarm)
-    swarm.addPeers(options.providers ?? [])
+    swarm.addPeers(options.providers ?? [], options.seeder)
     const p = swarm.run().finally(() => {
       this.swarms.delete(ref.sha256)
       this.fetches.delete(ref.sha256)

@@ -72,10 +72,29 @@ export const SWARM_MIN_CHUNKS = 8
 export const SWARM_MAX_PEERS = 20
 /** How long a misbehaving peer stays banned. @default 3_600_000 */
 export const BAN_DURATION = 60 * 60 * 1000
-/** A fetch with no peer offering a needed chunk for this long fails with NoProvidersError. @default 60_000 */
+/** A fetch that receives no verified chunk for this long fails with NoProvidersError. @default 60_000 */
 export const NO_PROVIDERS_TIMEOUT = 60_000
 /** Failures (timeouts, errors) after which a peer is dropped from one fetch. @default 3 */
 export const MAX_PEER_FAILURES = 3
+/**
+ * How long a fetcher waits for one chunk. A source that holds a request past it, or that has been asked
+ * and has delivered nothing for half of it, is stalling (docs/protocols/blob.md, sources.ts). @default 10_000
+ */
+export const CHUNK_TIMEOUT = 10_000
+/** Stalls and refusals after which a source (not the seeder) is dropped from a fetch and reported. @default 3 */
+export const MAX_PEER_STRIKES = 3
+/** The slowest whole-blob rate a fetch deadline allows for (bytes per second). @default 262144 */
+export const MIN_FETCH_RATE = 256 * 1024
+/** What a fetch deadline allows besides the transfer: finding peers, a first stall. @default 120_000 */
+export const FETCH_DEADLINE_BASE = 120_000
+
+/**
+ * How long a whole fetch of a blob of `size` bytes may take before its caller gives up on it (a job's
+ * SRPM, a result's RPM): FETCH_DEADLINE_BASE plus the transfer at MIN_FETCH_RATE. 50 MB: 5.3 minutes.
+ */
+export function fetchDeadline (size: number): number {
+  return FETCH_DEADLINE_BASE + Math.ceil(size / MIN_FETCH_RATE * 1000)
+}
 /** How often a partial download's bitfield is made durable (also every 32 chunks and at the end). @default 1_000 */
 export const PERSIST_INTERVAL = 1_000
 

@@ -15,7 +15,7 @@ import type { AbortOptions, ComponentLogger, ContentRouting, Metrics, PeerId, St
 import { BlobServiceImpl } from './blob-service.ts'
 import type { BlobRef, Manifest } from './manifest.ts'
 
-export { PROTOCOL, DEFAULT_CHUNK_SIZE, DEFAULT_MAX_BLOB_SIZE } from './constants.ts'
+export { PROTOCOL, DEFAULT_CHUNK_SIZE, DEFAULT_MAX_BLOB_SIZE, fetchDeadline } from './constants.ts'
 export { manifestFor, computeRoot, validateRef, refOf, type BlobRef, type Manifest } from './manifest.ts'
 export { BlobStore, PartialBlob, type BlobStoreInit } from './store.ts'
 export { cidForSha256 } from './cid.ts'
@@ -47,8 +47,10 @@ export interface BlobServiceInit {
   maxConcurrentUploads?: number
   /** @default 30_000 ms */
   streamIdleTimeout?: number
-  /** @default 30_000 ms */
+  /** one MANIFEST or HAVE request (client); @default 30_000 ms */
   requestTimeout?: number
+  /** one CHUNK request; a source past it, or asked and silent for half of it, is stalling; @default 10_000 ms */
+  chunkTimeout?: number
   /** parallel chunk requests to one non-seed peer; @default 4 */
   peerSlots?: number
   /** parallel chunk requests to a peer that held the whole blob when first seen; @default 1 */
@@ -63,7 +65,7 @@ export interface BlobServiceInit {
   findProvidersMaxInterval?: number
   /** how long a misbehaving peer stays banned; @default 1 hour */
   banDuration?: number
-  /** a fetch with no usable peer for this long fails with NoProvidersError; @default 60_000 ms */
+  /** a fetch that receives no verified chunk for this long fails with NoProvidersError; @default 60_000 ms */
   noProvidersTimeout?: number
 }
 
@@ -120,8 +122,20 @@ export interface AddOptions extends AbortOptions {
 
 export interface FetchOptions extends AbortOptions {
   onProgress?: (evt: BlobProgressEvent) => void
-  /** peers to ask besides those found in the DHT */
+  /** peers to ask besides those found in the DHT; scored like any source (dropped when they stall) */
   providers?: PeerId[]
+  /**
+   * the blob's origin (a job's SRPM: the announcement's author): always kept as a source, never dropped
+   * for stalling or failures (only for provable lies), and the one the fetch falls back on when others stall
+   */
+  seeder?: PeerId
+  /**
+   * the peers whose signed claim the reference's root is (a result's agreeing builders), when no trusted
+   * key signed it: only they are blamed for a hash list or chunk that contradicts it; any other peer that
+   * does is dropped from the fetch unpunished. Unset: the root is trusted (an announcement's) and anyone
+   * contradicting it is blamed.
+   */
+  rootSignedBy?: PeerId[]
 }
 
 export interface PeerHave {
@@ -176,5 +190,5 @@ export interface BlobService extends TypedEventTarget<BlobServiceEvents>, Starta
 }
 
 export function blobService (init: BlobServiceInit = {}): (components: BlobServiceComponents) => BlobService {
-  return (components) => new BlobServiceImpl(components, init)
+  return components => new BlobServiceImpl(components, init)
 }

@@ -14,14 +14,20 @@
  *   then trade them. That keeps a seeder's upload near one copy of the blob however many fetch at once.
  * - Every chunk is verified before it is written (PartialBlob.writeChunk); a peer sending bad bytes is
  *   reported (and banned by the service), dropped from this fetch, and the chunk is fetched elsewhere.
+ * - Sources are scored by progress (sources.ts): stalling ones stop holding the seeds back and are
+ *   dropped after MAX_PEER_STRIKES; the seeder named by the caller always stays. A fetch that receives no
+ *   verified chunk for `noProvidersTimeout` fails with NoProvidersError.
  */
-import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { Logger, PeerId, PeerInfo, Stream } from '@libp2p/interface'
 import * as C from './constants.ts'
-import { decodeResponse, encodeRequest, type Response } from './wire.ts'
 import { chunkCount, manifestMatches, splitHashes, type BlobRef, type Manifest } from './manifest.ts'
 import { hasBit, validBitfield, countBits } from './bitfield.ts'
 import { BlobProtocolError, ChunkHashMismatchError, NoProvidersError } from './errors.ts'
+import { Channel } from './channel.ts'
+import { ChunkPicker } from './picker.ts'
+import { Wakeup } from './wakeup.ts'
+import { discoverProviders, needsProviders } from './discovery.ts'
+import { cutRequests, newSource, refuseChunk, withoutRefused, type SwarmPeer } from './sources.ts'
 import type { BlobStore, PartialBlob } from './store.ts'
 import type { BlobProgressEvent, BlobServiceInit, Severity } from './index.ts'
 
@@ -37,51 +43,14 @@ export interface SwarmInit {
   findProviders: (signal: AbortSignal) => AsyncIterable<PeerInfo>
   provide: () => void
   isBanned: (peer: PeerId) => boolean
+  /**
+   * Whether a hash list or chunk from `peer` that contradicts the reference's root is its own fault:
+   * always when the root is signed by a trusted key (an announcement), only for the peers that signed it
+   * otherwise (a result's agreeing builders). Anyone else is only dropped from the fetch.
+   */
+  blameable: (peer: PeerId) => boolean
   misbehaved: (peer: PeerId, reason: string, severity: Severity) => void
   downloaded: (peer: PeerId, bytes: number) => void
-}
-
-interface SwarmPeer {
-  id: PeerId
-  key: string
-  have: Uint8Array | undefined
-  /** held the whole blob when first seen */
-  seed: boolean
-  seenIncomplete: boolean
-  /** the bitfield currently counted in `rarity` */
-  counted: Uint8Array | undefined
-  /** current HAVE polling interval: grows while the peer's bitfield does not change */
-  interval: number
-  inflight: number
-  workers: number
-  failures: number
-  dropped: boolean
-  /** when it joined this fetch (ms) */
-  joined: number
-}
-
-/** A request/response channel on one stream */
-class Channel {
-  readonly stream: Stream
-  private readonly lp: LengthPrefixedStream<Stream>
-
-  constructor (stream: Stream) {
-    this.stream = stream
-    this.lp = lpStream(stream, { maxDataLength: C.MAX_RESPONSE_BYTES, maxBufferSize: C.MAX_RESPONSE_BYTES + 64 * 1024 })
-  }
-
-  async request (type: number, sha256: string, index: number, signal: AbortSignal): Promise<Response> {
-    await this.lp.write(encodeRequest({ type, sha256, index }), { signal })
-    return decodeResponse(await this.lp.read({ signal }), type)
-  }
-
-  close (): void {
-    this.stream.close().catch(() => {})
-  }
-
-  abort (err: Error): void {
-    this.stream.abort(err)
-  }
 }
 
 export class Swarm {
@@ -93,13 +62,8 @@ export class Swarm {
   private readonly signal: AbortSignal
   private manifest: Manifest | undefined
   private partial: PartialBlob | undefined
-  private rarity: Uint16Array = new Uint16Array(0)
-  /** chunk indices not yet held (refreshed lazily) */
-  private missing: number[] = []
-  private missingDirty = false
-  private readonly inflight = new Set<number>()
-  private inflightLeech = 0
-  private waiters: Array<() => void> = []
+  private readonly picker = new ChunkPicker()
+  private readonly wake = new Wakeup()
   private done = false
   private lastUseful = Date.now()
   private readonly result = Promise.withResolvers<string>()
@@ -125,14 +89,23 @@ export class Swarm {
         await this.setManifest({ ...this.ref, chunkHashes: [] })
       }
       if (this.swarming) this.s.provide()
-      void this.discover()
+      void discoverProviders({
+        intervals: this.s.init,
+        signal: this.signal,
+        wakeup: this.wake,
+        log: this.log,
+        done: () => this.done,
+        wants: () => needsProviders(this.peers.values(), () => this.picker.missing(), this.swarming, this.s.init.findProvidersInterval),
+        findProviders: this.s.findProviders,
+        addPeer: id => { this.addPeer(id, false) }
+      })
       void this.watchdog()
       return await this.result.promise
     } finally {
       this.signal.removeEventListener('abort', onAbort)
       this.done = true
       this.controller.abort()
-      this.notify()
+      this.wake.notify()
       if (this.partial !== undefined && !this.partial.complete) await this.partial.close().catch(() => {})
     }
   }
@@ -141,18 +114,24 @@ export class Swarm {
     if (this.done) return
     this.done = true
     this.result.reject(err)
-    this.notify()
+    this.wake.notify()
   }
 
-  addPeers (peers: PeerId[]): void {
-    for (const id of peers) this.addPeer(id)
+  /** Adds sources; `seeder` marks the blob's origin, which stays a source whatever it does short of lying */
+  addPeers (peers: PeerId[], seeder?: PeerId): void {
+    if (seeder !== undefined) this.addPeer(seeder, true)
+    for (const id of peers) this.addPeer(id, false)
   }
 
-  private addPeer (id: PeerId): void {
+  private addPeer (id: PeerId, seeder: boolean): void {
     if (this.done || id.equals(this.s.self) || this.s.isBanned(id)) return
     const key = id.toString()
-    if (this.peers.has(key)) return
-    const p: SwarmPeer = { id, key, have: undefined, counted: undefined, interval: this.s.init.haveInterval, seed: false, seenIncomplete: false, inflight: 0, workers: 0, failures: 0, dropped: false, joined: Date.now() }
+    const known = this.peers.get(key)
+    if (known !== undefined) {
+      if (seeder && !known.dropped) known.seeder = true
+      return
+    }
+    const p = newSource(id, this.s.init.haveInterval, { seeder, blameable: this.s.blameable(id) })
     this.peers.set(key, p)
     this.log('peer %p joins', id)
     void this.runPeer(p)
@@ -163,95 +142,73 @@ export class Swarm {
     if (p === undefined || p.dropped) return
     this.log('dropping %p: %s', id, reason)
     p.dropped = true
+    cutRequests(p, new Error(`dropped: ${reason}`))
     this.updateHave(p)
-    this.notify()
-  }
-
-  private notify (): void {
-    const w = this.waiters
-    this.waiters = []
-    for (const f of w) f()
-  }
-
-  /** Waits for a change of state (a HAVE, a chunk, a peer) or `ms` */
-  private async changed (ms: number): Promise<void> {
-    await new Promise<void>(resolve => {
-      const t = setTimeout(resolve, ms)
-      this.waiters.push(() => { clearTimeout(t); resolve() })
-    })
+    this.wake.notify()
   }
 
   /**
-   * Looks for providers in the DHT while the fetch needs more: a swarmed blob until SWARM_MAX_PEERS live
-   * peers are known, a small one only while no known peer serves it. Each lookup is followed by a wait
-   * twice as long as the last (from `findProvidersInterval` to `findProvidersMaxInterval`).
+   * Scores the sources every half second (stalling ones are cut), and fails the fetch when no verified
+   * chunk has arrived for `noProvidersTimeout`: progress counts, not what peers advertise.
    */
-  private async discover (): Promise<void> {
-    let interval = this.s.init.findProvidersInterval
-    while (!this.done) {
-      if (!this.wantsProviders()) {
-        await this.changed(this.s.init.findProvidersInterval)
-        continue
-      }
-      try {
-        const signal = AbortSignal.any([this.signal, AbortSignal.timeout(10_000)])
-        for await (const info of this.s.findProviders(signal)) {
-          this.addPeer(info.id)
-          if (this.done) break
-        }
-      } catch (err) {
-        if (!this.done) this.log('findProviders - %e', err)
-      }
-      await this.changedUntilDone(interval)
-      interval = Math.min(interval * 2, this.s.init.findProvidersMaxInterval)
-    }
-  }
-
-  private wantsProviders (): boolean {
-    let live = 0
-    const now = Date.now()
-    for (const p of this.peers.values()) {
-      if (p.dropped) continue
-      live++
-      if (this.swarming) continue
-      // a peer that advertises a chunk still missing, or one just met that has not answered yet
-      if (p.have !== undefined ? this.missing.some(i => hasBit(p.have!, i)) : !p.seenIncomplete && now - p.joined < this.s.init.findProvidersInterval) return false
-    }
-    return this.swarming ? live < C.SWARM_MAX_PEERS : true
-  }
-
-  private async changedUntilDone (ms: number): Promise<void> {
-    const end = Date.now() + ms
-    while (!this.done && Date.now() < end) await this.changed(end - Date.now())
-  }
-
   private async watchdog (): Promise<void> {
+    const tick = Math.min(500, this.s.init.chunkTimeout / 4)
+    let next = Date.now() + tick
     while (!this.done) {
-      await this.changed(1_000)
-      // useful: a live peer that advertises a chunk we still need (chunks received also count, in worker())
-      const usable = [...this.peers.values()].some(p => !p.dropped && p.have !== undefined && this.missing.some(i => hasBit(p.have!, i)))
-      if (usable) this.lastUseful = Date.now()
+      await this.wake.changed(Math.max(1, next - Date.now()))
+      if (Date.now() < next) continue
+      next = Date.now() + tick
+      for (const p of this.peers.values()) if (!p.dropped) this.score(p)
       if (Date.now() - this.lastUseful > this.s.init.noProvidersTimeout) {
-        this.fail(new NoProvidersError(`no usable provider of ${this.ref.sha256} for ${this.s.init.noProvidersTimeout} ms`))
+        this.fail(new NoProvidersError(`no provider of ${this.ref.sha256} delivered a chunk for ${this.s.init.noProvidersTimeout} ms`))
       }
+    }
+  }
+
+  /** Judges one source by its progress: one asked for chunks that delivered none for half the deadline stalls */
+  private score (p: SwarmPeer): void {
+    const waited = p.waitingSince === undefined ? 0 : Date.now() - p.waitingSince
+    const stalling = p.strikes > 0 || waited > this.s.init.chunkTimeout / 2
+    if (stalling !== p.stalling) {
+      p.stalling = stalling
+      this.updateHave(p)
+      this.wake.notify()
+    }
+    if (waited <= this.s.init.chunkTimeout / 2 || p.seeder) return
+    p.waitingSince = Date.now()
+    if (p.inflight > 0) cutRequests(p, new Error(`no chunk delivered for ${waited} ms`))
+    else this.strike(p, `delivered no chunk for ${waited} ms`)
+  }
+
+  /** A stall or a refusal: the source is dropped and reported at MAX_PEER_STRIKES, unless it is the seeder */
+  private strike (p: SwarmPeer, why: string): void {
+    if (this.done || p.dropped) return
+    p.strikes++
+    this.log('%p: strike %d - %s', p.id, p.strikes, why)
+    if (!p.stalling) {
+      p.stalling = true
+      this.updateHave(p)
+    }
+    if (p.strikes >= C.MAX_PEER_STRIKES && !p.seeder) {
+      this.s.misbehaved(p.id, `stalled a fetch: ${why}`, 'low')
+      this.dropPeer(p.id, `stalled: ${why}`)
     }
   }
 
   private async setManifest (m: Manifest): Promise<void> {
     if (this.manifest !== undefined) return
     this.manifest = m
-    this.rarity = new Uint16Array(m.chunkHashes.length)
     try {
       this.partial = await this.s.store.openPartial(m)
     } catch (err: any) {
       this.fail(err)
       return
     }
-    this.missing = Array.from({ length: m.chunkHashes.length }, (_, i) => i).filter(i => !this.partial!.has(i))
+    this.picker.reset(this.partial, m.chunkHashes.length)
     for (const p of this.peers.values()) this.updateHave(p)
     this.progress()
     await this.maybeFinish()
-    this.notify()
+    this.wake.notify()
   }
 
   private progress (): void {
@@ -268,31 +225,13 @@ export class Swarm {
     } catch (err: any) {
       this.fail(err)
     }
-    this.notify()
+    this.wake.notify()
   }
 
-  /**
-   * Records a peer's bitfield (or, with no argument, re-evaluates whether it counts), keeping the rarity
-   * counts in step: rarity[i] is the number of live leechers holding chunk i.
-   */
+  /** Records a peer's bitfield (or, with no argument, re-evaluates whether it counts towards rarity) */
   private updateHave (p: SwarmPeer, have: Uint8Array | undefined = p.have): void {
     if (have !== undefined) p.have = have
-    const next = this.manifest !== undefined && !p.seed && !p.dropped ? p.have : undefined
-    const old = p.counted
-    if (old === next) return
-    const n = this.rarity.length
-    for (let byte = 0; byte < Math.ceil(n / 8); byte++) {
-      const a = old?.[byte] ?? 0
-      const b = next?.[byte] ?? 0
-      if (a === b) continue
-      for (let bit = 0; bit < 8; bit++) {
-        const i = byte * 8 + bit
-        if (i >= n) break
-        const mask = 0x80 >> bit
-        if ((a & mask) !== (b & mask)) this.rarity[i] += (b & mask) !== 0 ? 1 : -1
-      }
-    }
-    p.counted = next
+    this.picker.count(p)
   }
 
   private async openChannel (p: SwarmPeer): Promise<Channel> {
@@ -311,9 +250,15 @@ export class Swarm {
     if (err instanceof BlobProtocolError) {
       this.s.misbehaved(p.id, `protocol violation: ${err.message}`, 'mid')
       this.dropPeer(p.id, err.message)
-    } else if (p.failures >= C.MAX_PEER_FAILURES) {
+    } else if (p.failures >= C.MAX_PEER_FAILURES && !p.seeder) {
       this.dropPeer(p.id, 'too many failures')
     }
+  }
+
+  /** A hash list or chunk that contradicts the root: the peer's fault if it is blameable, else only dropped */
+  private contradicted (p: SwarmPeer, reason: string, dropReason: string): void {
+    if (p.blameable) this.s.misbehaved(p.id, reason, 'high')
+    this.dropPeer(p.id, dropReason)
   }
 
   /** The control loop of one peer: manifest (if needed), then HAVE every haveInterval; starts chunk workers */
@@ -329,8 +274,7 @@ export class Swarm {
             if (manifestMatches(this.ref, res.size, res.chunkSize, hashes)) {
               await this.setManifest({ ...this.ref, chunkHashes: hashes })
             } else if (res.size === this.ref.size && res.chunkSize === this.ref.chunkSize) {
-              this.s.misbehaved(p.id, 'manifest does not match the chunk root', 'high')
-              this.dropPeer(p.id, 'bad manifest')
+              this.contradicted(p, 'manifest does not match the chunk root', 'bad manifest')
               break
             } else {
               this.dropPeer(p.id, 'chunked differently')
@@ -343,20 +287,22 @@ export class Swarm {
           if (res.status === C.STATUS_OK) {
             const n = this.manifest.chunkHashes.length
             if (!validBitfield(res.bitfield, n)) throw new BlobProtocolError('bitfield of the wrong length')
-            if (p.have !== undefined && Buffer.from(p.have).equals(res.bitfield)) {
+            const { have, readvertised } = withoutRefused(p, res.bitfield)
+            if (readvertised) this.strike(p, 'advertised again chunks it refused')
+            if (p.have !== undefined && Buffer.from(p.have).equals(have)) {
               p.interval = Math.min(p.interval * 1.5, this.s.init.haveInterval * 5)
             } else {
               p.interval = this.s.init.haveInterval
-              const full = countBits(res.bitfield, n) === n
+              const full = countBits(have, n) === n
               if (p.have === undefined && !p.seenIncomplete && full) {
                 p.seed = true
               } else if (!full && !p.seenIncomplete) {
                 p.seenIncomplete = true
                 p.seed = false // a peer that was complete and is no longer counts as a leecher from now
               }
-              this.updateHave(p, Uint8Array.from(res.bitfield))
+              this.updateHave(p, have)
               this.ensureWorkers(p)
-              this.notify()
+              this.wake.notify()
             }
           } else if (res.status === C.STATUS_NOT_FOUND) {
             p.seenIncomplete = true
@@ -372,7 +318,7 @@ export class Swarm {
       }
       // a peer holding every chunk has nothing new to tell: ask it rarely
       const complete = p.have !== undefined && this.manifest !== undefined && countBits(p.have, this.manifest.chunkHashes.length) === this.manifest.chunkHashes.length
-      await this.changedUntilDone(this.manifest === undefined ? this.s.init.haveInterval * 2 : complete ? this.s.init.haveInterval * 25 : p.interval)
+      await this.wake.until(this.manifest === undefined ? this.s.init.haveInterval * 2 : complete ? this.s.init.haveInterval * 25 : p.interval, () => this.done)
     }
     ch?.close()
   }
@@ -385,103 +331,67 @@ export class Swarm {
     }
   }
 
-  /** Chooses the next chunk to request from `p`, or undefined */
-  private pick (p: SwarmPeer): number | undefined {
-    const partial = this.partial
-    if (partial === undefined || p.have === undefined || p.dropped) return undefined
-    if (this.inflight.size >= this.s.init.maxInflight) return undefined
-    if (this.missingDirty) {
-      this.missing = this.missing.filter(i => !partial.has(i))
-      this.missingDirty = false
-    }
-    const missing = this.missing
-    const n = missing.length
-    if (n === 0) return undefined
-    if (p.seed) {
-      // the seeder only fills what leechers cannot: leechers are not keeping us busy, and nobody else has it
-      if (this.inflightLeech >= this.s.init.peerSlots) return undefined
-      // seed slots: `seedSlots` while other fetchers (leechers) are around to trade with, else as a normal peer
-      if (p.inflight >= (this.hasLeechers() ? this.s.init.seedSlots : this.s.init.peerSlots)) return undefined
-      const candidates: number[] = []
-      for (const i of missing) {
-        if (this.rarity[i] === 0 && !this.inflight.has(i) && hasBit(p.have, i)) candidates.push(i)
-      }
-      if (candidates.length === 0) return undefined
-      return candidates[Math.floor(Math.random() * candidates.length)]
-    }
-    let best = -1
-    let bestRarity = Infinity
-    let ties = 0
-    const start = Math.floor(Math.random() * n)
-    for (let k = 0; k < n; k++) {
-      const i = missing[(start + k) % n]
-      if (!hasBit(p.have, i) || this.inflight.has(i) || partial.has(i)) continue
-      const r = this.rarity[i]
-      if (r < bestRarity) { best = i; bestRarity = r; ties = 1 } else if (r === bestRarity && Math.random() * ++ties < 1) best = i
-    }
-    return best >= 0 ? best : undefined
-  }
-
-  private hasLeechers (): boolean {
-    for (const q of this.peers.values()) if (!q.dropped && !q.seed && q.have !== undefined) return true
-    return false
-  }
-
   /** One chunk-request loop on its own stream */
   private async worker (p: SwarmPeer): Promise<void> {
     let ch: Channel | undefined
     while (!this.done && !p.dropped) {
-      const index = this.pick(p)
+      const index = this.picker.pick(p, this.peers.values(), this.s.init)
       if (index === undefined) {
-        await this.changed(this.s.init.haveInterval)
+        await this.wake.changed(this.s.init.haveInterval)
         continue
       }
-      this.inflight.add(index)
+      this.picker.inflight.add(index)
       p.inflight++
-      if (!p.seed) this.inflightLeech++
+      p.waitingSince ??= Date.now()
+      const deadline = AbortSignal.timeout(this.s.init.chunkTimeout)
+      const cut = p.requests.signal
       try {
         ch ??= await this.openChannel(p)
-        const res = await ch.request(C.MSG_CHUNK, this.ref.sha256, index, this.requestSignal())
+        const res = await ch.request(C.MSG_CHUNK, this.ref.sha256, index, AbortSignal.any([this.signal, cut, deadline]))
         if (res.status === C.STATUS_OK) {
           if (res.index !== index) throw new BlobProtocolError(`answered chunk ${res.index} to a request for ${index}`)
-          try {
-            if (await this.partial!.writeChunk(index, res.data)) {
-              this.missingDirty = true
-              this.s.downloaded(p.id, res.data.byteLength)
-              this.lastUseful = Date.now()
-              this.progress()
-            }
-          } catch (err) {
-            if (err instanceof ChunkHashMismatchError) {
-              this.s.misbehaved(p.id, `bad chunk ${index}: ${err.message}`, 'high')
-              this.dropPeer(p.id, 'sent a bad chunk')
-            } else {
-              throw err
-            }
-          }
+          await this.received(p, index, res.data)
         } else if (res.status === C.STATUS_NOT_HAVE || res.status === C.STATUS_NOT_FOUND) {
-          // it advertised the chunk but cannot serve it (e.g. it failed its own re-verification): forget the bit
+          // it advertised the chunk and cannot serve it: the chunk stays refused for this fetch
           if (p.have !== undefined && hasBit(p.have, index)) {
-            const copy = Uint8Array.from(p.have)
-            copy[index >> 3] &= ~(0x80 >> (index & 7))
-            this.updateHave(p, copy)
-            p.interval = this.s.init.haveInterval
+            this.updateHave(p, refuseChunk(p, index, this.picker.chunks))
+            this.strike(p, `refused chunk ${index} it advertised`)
           }
         } else if (res.status === C.STATUS_BUSY) {
-          await this.changed(this.s.init.haveInterval)
+          await this.wake.changed(this.s.init.haveInterval)
         }
       } catch (err: any) {
         ch?.abort(err)
         ch = undefined
-        this.failure(p, err)
+        if ((deadline.aborted || cut.aborted) && !this.signal.aborted) this.strike(p, `held chunk ${index}: ${deadline.aborted ? `no answer in ${this.s.init.chunkTimeout} ms` : (cut.reason as Error).message}`)
+        else this.failure(p, err)
       } finally {
-        this.inflight.delete(index)
+        this.picker.inflight.delete(index)
         p.inflight--
-        if (!p.seed) this.inflightLeech--
       }
-      this.notify()
+      this.wake.notify()
       if (this.partial?.complete === true) await this.maybeFinish()
     }
     ch?.close()
+  }
+
+  /** A chunk from `p`: verified and written, or its sender blamed (if blameable) and dropped */
+  private async received (p: SwarmPeer, index: number, data: Uint8Array): Promise<void> {
+    try {
+      if (await this.partial!.writeChunk(index, data)) {
+        this.picker.written()
+        this.s.downloaded(p.id, data.byteLength)
+        this.lastUseful = Date.now()
+        this.progress()
+      }
+      p.waitingSince = p.inflight > 1 ? Date.now() : undefined
+      if (p.stalling && p.strikes === 0) {
+        p.stalling = false
+        this.updateHave(p)
+      }
+    } catch (err) {
+      if (!(err instanceof ChunkHashMismatchError)) throw err
+      this.contradicted(p, `bad chunk ${index}: ${err.message}`, 'sent a bad chunk')
+    }
   }
 }
