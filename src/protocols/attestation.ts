@@ -44,19 +44,35 @@ const ENV_KEY_RE = /^[A-Za-z][A-Za-z0-9_.-]*$/
 // eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f]/
 
-/** One output file as attested: lowercase hex sha256, size in bytes (the shape of BuildFile) */
+/**
+ * The blob protocol's chunking limits (docs/protocols/blob.md; src/services/blob/constants.ts holds the
+ * same numbers): an attested chunk size and the chunk count it implies must be ones a blob store serves.
+ */
+export const MIN_ATTESTED_CHUNK_SIZE = 16 * 1024
+export const MAX_ATTESTED_CHUNK_SIZE = 1024 * 1024
+export const MAX_ATTESTED_CHUNKS = 16384
+
+/**
+ * One output file as attested: lowercase hex sha256, size in bytes (the shape of BuildFile); since file
+ * entry v2 also the chunk size and hex chunk root under which the builder serves it (both or neither).
+ */
 export interface AttestationFile {
   name: string
   size: number
   sha256: string
+  chunkSize?: number
+  chunkRoot?: string
 }
 
 export interface AttestationInit {
   /** the job key, 32 bytes or 64 hex characters */
   job: Uint8Array | string
   status: AttestationStatus
-  /** the output RPMs (required for 'ok', must be empty for 'failed'); sha256 as hex or 32 bytes */
-  files?: ReadonlyArray<{ name: string, size: number | bigint, sha256: string | Uint8Array }>
+  /**
+   * the output RPMs (required for 'ok', must be empty for 'failed'); sha256 and chunkRoot as hex or 32
+   * bytes; chunkSize and chunkRoot (the file's blob reference in this builder's store) both or neither
+   */
+  files?: ReadonlyArray<{ name: string, size: number | bigint, sha256: string | Uint8Array, chunkSize?: number, chunkRoot?: string | Uint8Array }>
   /** builder kind, rpm version, target, binary payload...: a record (undefined values skipped) or pairs */
   environment?: Readonly<Record<string, string | undefined>> | ReadonlyArray<{ key: string, value: string }>
   /** Unix ms, Date.now() by default */
@@ -219,7 +235,13 @@ function signingKey (privateKey: PrivateKey): KeyObject {
  */
 export function createAttestation (init: AttestationInit, privateKey: PrivateKey): Uint8Array<ArrayBuffer> {
   const key = signingKey(privateKey)
-  const files = (init.files ?? []).map(f => ({ name: f.name, size: BigInt(f.size), sha256: fromHex(f.sha256, `sha256 of ${f.name}`) }))
+  const files = (init.files ?? []).map(f => ({
+    name: f.name,
+    size: BigInt(f.size),
+    sha256: fromHex(f.sha256, `sha256 of ${f.name}`),
+    chunkSize: f.chunkSize ?? 0,
+    chunkRoot: f.chunkRoot === undefined ? new Uint8Array(0) : fromHex(f.chunkRoot, `chunk root of ${f.name}`)
+  }))
   files.sort((a, b) => Buffer.compare(Buffer.from(a.name, 'utf8'), Buffer.from(b.name, 'utf8')))
   const environment = Array.isArray(init.environment)
     ? init.environment.map(({ key, value }) => ({ key, value }))
@@ -315,7 +337,7 @@ function checkFields (a: Attestation): AttestationFile[] {
   return files
 }
 
-function checkFiles (files: ReadonlyArray<{ name: string, size: bigint, sha256: Uint8Array }>): AttestationFile[] {
+function checkFiles (files: ReadonlyArray<{ name: string, size: bigint, sha256: Uint8Array, chunkSize: number, chunkRoot: Uint8Array }>): AttestationFile[] {
   if (files.length > MAX_ATTESTED_FILES) bad('malformed', `${files.length} files > ${MAX_ATTESTED_FILES}`)
   const names = new Set<string>()
   return files.map(f => {
@@ -324,8 +346,18 @@ function checkFiles (files: ReadonlyArray<{ name: string, size: bigint, sha256: 
     names.add(f.name)
     if (f.size <= 0n || f.size > BigInt(MAX_FILE_SIZE)) bad('malformed', `size of ${f.name} out of bounds`)
     if (f.sha256.length !== 32) bad('malformed', `sha256 of ${f.name} must be 32 bytes`)
-    return { name: f.name, size: Number(f.size), sha256: hex(f.sha256) }
+    const file: AttestationFile = { name: f.name, size: Number(f.size), sha256: hex(f.sha256) }
+    if (f.chunkSize === 0 && f.chunkRoot.length === 0) return file
+    checkChunking(f.name, file.size, f.chunkSize, f.chunkRoot)
+    return { ...file, chunkSize: f.chunkSize, chunkRoot: hex(f.chunkRoot) }
   })
+}
+
+/** A v2 file entry's chunk size and chunk root: both set, within the blob protocol's limits */
+function checkChunking (name: string, size: number, chunkSize: number, chunkRoot: Uint8Array): void {
+  if (chunkSize < MIN_ATTESTED_CHUNK_SIZE || chunkSize > MAX_ATTESTED_CHUNK_SIZE) bad('malformed', `chunk size of ${name} must be ${MIN_ATTESTED_CHUNK_SIZE}..${MAX_ATTESTED_CHUNK_SIZE} bytes`)
+  if (Math.ceil(size / chunkSize) > MAX_ATTESTED_CHUNKS) bad('malformed', `${name} has more than ${MAX_ATTESTED_CHUNKS} chunks of ${chunkSize} bytes`)
+  if (chunkRoot.length !== 32) bad('malformed', `chunk root of ${name} must be 32 bytes`)
 }
 
 /** A base name rpm could have written: no path, no '..', no control or shell characters, ends '.rpm' */

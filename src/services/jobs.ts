@@ -204,8 +204,13 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
       }
       // the output RPMs go into the blob store (content-addressed), so agreeing builders can serve them;
       // not announced in the DHT: results are fetched from the agreeing builders by peer ID (results.ts),
-      // and a provide per output file reaches most of the mesh. Then the work dir goes
-      for (const f of result.files) await this.init.libp2p.services.blobs.add(join(result.outputDir, f.name), { signal, provide: false })
+      // and a provide per output file reaches most of the mesh. Each file's chunk size and root are
+      // attested with it: a fetcher checks the hash list we serve against them. Then the work dir goes
+      record.files = []
+      for (const f of result.files) {
+        const m = await this.init.libp2p.services.blobs.add(join(result.outputDir, f.name), { signal, provide: false })
+        record.files.push({ ...f, chunkSize: m.chunkSize, chunkRoot: m.root })
+      }
       this.init.store.recordBuild(record)
       rmSync(dir, { recursive: true, force: true })
       this.emitJob(job, record.status === 'ok' ? 'built' : 'failed', result.reason)

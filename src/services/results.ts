@@ -18,8 +18,9 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { Transform } from 'node:stream'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { AbortOptions } from '@libp2p/interface'
+import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { SkylineNode } from '../node/node.ts'
+import { fetchDeadline, type BlobRef, type BlobService } from './blob/index.ts'
 import { checkAttestation, isSafeFileName, type AttestationFile } from '../protocols/attestation.ts'
 import { sha256File } from '../builder/hash.ts'
 import { buildHash } from '../rules/build-hash.ts'
@@ -33,6 +34,11 @@ export interface AgreedResult {
   files: AttestationFile[]
   /** peer IDs of the agreeing builders: where the files are fetched from */
   agreeing: string[]
+  /**
+   * the files as each agreeing builder signed them (by peer ID): with the chunk size and root under which
+   * that builder serves each file, when its attestation names them (file entry v2)
+   */
+  signed: Record<string, AttestationFile[]>
   /** ids of the agreeing attestations (provenance) */
   attestations: string[]
 }
@@ -62,17 +68,19 @@ export function agreedResult (node: SkylineNode, job: string): ResultLookup {
   const hash = detail.hash!
   let files: AttestationFile[] | undefined
   const ids: string[] = []
+  const signed: Record<string, AttestationFile[]> = {}
   for (const row of node.store.attestations(job)) {
     if (!detail.agreeing.includes(row.builder) || row.buildHash !== hash) continue
     // the stored envelope is checked again: the files come from what the builder signed
     const a = checkAttestation(row.envelope, Number.POSITIVE_INFINITY)
     if (a.buildHash !== hash || buildHash(a.files) !== hash) continue
     files ??= a.files
+    signed[a.builder] = a.files
     ids.push(a.id)
   }
   if (files === undefined) return { ok: false, verdict: 'agreed', final: true, reason: 'the agreeing attestations are not in the store' }
   const nevra = node.store.announcementForJob(job)?.nevra ?? job
-  return { ok: true, result: { job, nevra, hash, files, agreeing: [...detail.agreeing].sort(), attestations: ids.sort() } }
+  return { ok: true, result: { job, nevra, hash, files, agreeing: [...detail.agreeing].sort(), signed, attestations: ids.sort() } }
 }
 
 export interface FetchProgress {
@@ -87,17 +95,19 @@ export interface FetchResultOptions extends AbortOptions {
 
 /**
  * Fetches every file of an agreed result into `repoDir` (files already there with the right sha256
- * are kept) and records its provenance in `repoDir/.skyline/<job>.json`. Each file comes from the
- * agreeing builders (their manifest, then chunks from any provider), is checked as a whole against the
- * signed sha256 by the blob store, and again as it is copied into place (write, check, rename).
- * Returns the names written and kept. Throws ResultFetchError when no agreeing builder can serve a file.
+ * are kept) and records its provenance in `repoDir/.skyline/<job>.json`. Each file is fetched by the
+ * reference its agreeing builders signed (fetchPlans): every builder that signed it serves chunks, and
+ * one whose hash list contradicts its own signed root is blamed alone; a builder that stalls is dropped
+ * from the fetch and the others go on; a fetch that makes no progress for a minute, or runs past
+ * fetchDeadline(size), gives way to the next plan. The whole file is checked against the signed sha256
+ * by the blob store, and again as it is copied into place (write, check, rename). Returns the names
+ * written and kept. Throws ResultFetchError when no agreeing builder can serve a file.
  */
 export async function fetchResult (node: SkylineNode, result: AgreedResult, repoDir: string, opts: FetchResultOptions = {}): Promise<{ written: string[], kept: string[] }> {
   mkdirSync(repoDir, { recursive: true })
   const written: string[] = []
   const kept: string[] = []
   const blobs = node.libp2p.services.blobs
-  const providers = result.agreeing.filter(p => p !== node.peerId).map(p => peerIdFromString(p))
   for (const f of result.files) {
     if (!isSafeFileName(f.name)) throw new ResultFetchError(`unsafe file name ${JSON.stringify(f.name)}`)
     const dest = join(repoDir, f.name)
@@ -108,21 +118,14 @@ export async function fetchResult (node: SkylineNode, result: AgreedResult, repo
     }
     let path = blobs.path(f.sha256)
     const errors: string[] = []
-    // a manifest from each agreeing builder in turn, until one leads to the whole, right file
-    for (const peer of providers) {
+    for (const plan of fetchPlans(result, f.name, node.peerId)) {
       if (path !== undefined) break
       opts.signal?.throwIfAborted()
       try {
-        const manifest = await blobs.peerManifest(peer, f.sha256, { signal: opts.signal })
-        if (manifest === undefined) { errors.push(`${peer.toString().slice(-8)}: does not hold it`); continue }
-        path = await blobs.fetch(manifest, {
-          signal: opts.signal,
-          providers,
-          onProgress: evt => opts.onProgress?.({ file: f.name, done: evt.detail.done, total: evt.detail.total })
-        })
+        path = await fetchByPlan(blobs, f, plan, opts)
       } catch (err: any) {
         opts.signal?.throwIfAborted()
-        errors.push(`${peer.toString().slice(-8)}: ${err.message}`)
+        errors.push(`${plan.builders.map(p => p.toString().slice(-8)).join(', ')}: ${err.message}`)
       }
     }
     if (path === undefined) throw new ResultFetchError(`cannot fetch ${f.name} from any agreeing builder (${errors.join('; ') || 'none reachable'})`)
@@ -134,6 +137,63 @@ export async function fetchResult (node: SkylineNode, result: AgreedResult, repo
   mkdirSync(meta, { recursive: true })
   writeFileSync(join(meta, `${result.job}.json`), JSON.stringify({ ...result, fetchedAt: new Date().toISOString() }, null, 2) + '\n')
   return { written, kept }
+}
+
+/** One way to fetch a file: the reference some agreeing builders signed, or (no root signed) one builder's word */
+export interface FetchPlan {
+  /** the signed reference; undefined for a builder whose attestation names no chunk root */
+  ref: BlobRef | undefined
+  /** the builders that signed `ref` (or the one builder to ask for its hash list) */
+  builders: PeerId[]
+}
+
+/**
+ * The plans for one file of a result, in the order to try them: each reference (size, chunk size, chunk
+ * root) with the agreeing builders that signed it, most signers first (ties in random order, so a ground
+ * peer ID gains nothing), then each builder whose attestation names no chunk root, alone. The tally keys
+ * on the build hash only: the chunk root also depends on the chunk size a builder's store uses, a local
+ * setting, so builders that agree on the bytes may serve them under different roots.
+ */
+export function fetchPlans (result: AgreedResult, name: string, self: string): FetchPlan[] {
+  const signedRefs = new Map<string, FetchPlan>()
+  const unsigned: FetchPlan[] = []
+  for (const builder of result.agreeing) {
+    const f = result.signed[builder]?.find(x => x.name === name)
+    if (builder === self || f === undefined) continue
+    const peer = peerIdFromString(builder)
+    if (f.chunkSize === undefined || f.chunkRoot === undefined) {
+      unsigned.push({ ref: undefined, builders: [peer] })
+      continue
+    }
+    const key = `${f.size}/${f.chunkSize}/${f.chunkRoot}`
+    const plan = signedRefs.get(key) ?? { ref: { sha256: f.sha256, size: f.size, chunkSize: f.chunkSize, root: f.chunkRoot }, builders: [] }
+    plan.builders.push(peer)
+    signedRefs.set(key, plan)
+  }
+  const ranked = [...signedRefs.values()].map(plan => ({ plan, tie: Math.random() }))
+  ranked.sort((a, b) => b.plan.builders.length - a.plan.builders.length || a.tie - b.tie)
+  return [...ranked.map(r => r.plan), ...unsigned]
+}
+
+/** One plan, within fetchDeadline(size) */
+async function fetchByPlan (blobs: BlobService, f: AttestationFile, plan: FetchPlan, opts: FetchResultOptions): Promise<string> {
+  const deadlineMs = fetchDeadline(f.size)
+  const deadline = AbortSignal.timeout(deadlineMs)
+  const signal = AbortSignal.any([deadline, ...(opts.signal != null ? [opts.signal] : [])])
+  try {
+    // no signed root: the builder's hash list is taken on its word, and nobody is blamed for contradicting it
+    const ref = plan.ref ?? await blobs.peerManifest(plan.builders[0], f.sha256, { signal })
+    if (ref === undefined) throw new ResultFetchError('does not hold it')
+    return await blobs.fetch(ref, {
+      signal,
+      providers: plan.builders,
+      rootSignedBy: plan.ref !== undefined ? plan.builders : [],
+      onProgress: evt => opts.onProgress?.({ file: f.name, done: evt.detail.done, total: evt.detail.total })
+    })
+  } catch (err: any) {
+    if (deadline.aborted && opts.signal?.aborted !== true) throw new ResultFetchError(`not fetched within ${Math.round(deadlineMs / 1000)} s`, { cause: err })
+    throw err
+  }
 }
 
 /** Copies `src` to `dest` through a temporary name, checking the sha256 of what was written */

@@ -53,7 +53,8 @@ export interface BuildRecord {
   job: string
   status: 'ok' | 'failed'
   buildHash: string | undefined
-  files: Array<{ name: string, size: number, sha256: string }>
+  /** chunkSize and chunkRoot: the output's blob reference in this node's store, attested with it */
+  files: Array<{ name: string, size: number, sha256: string, chunkSize?: number, chunkRoot?: string }>
   environment: Record<string, string>
   durationMs: number
   logExcerpt: string | undefined

@@ -136,7 +136,7 @@ describe('consensus: attestations', () => {
     it('malformed: unsafe, duplicate or oversized files; too many files', async () => {
       const now = Date.now()
       const withFiles = async (files: Array<{ name: string, size?: bigint, sha256?: Uint8Array<ArrayBuffer> }>): Promise<Uint8Array> => {
-        const full = files.map((f, i) => ({ name: f.name, size: f.size ?? 100n, sha256: f.sha256 ?? new Uint8Array(Buffer.from(sha256Hex(String(i)), 'hex')) }))
+        const full = files.map((f, i) => ({ name: f.name, size: f.size ?? 100n, sha256: f.sha256 ?? new Uint8Array(Buffer.from(sha256Hex(String(i)), 'hex')), chunkSize: 0, chunkRoot: new Uint8Array(0) }))
         let hash = new Uint8Array(32)
         try {
           hash = new Uint8Array(Buffer.from(buildHash(full.map(f => ({ name: f.name, sha256: Buffer.from(f.sha256).toString('hex') }))), 'hex'))
@@ -166,6 +166,35 @@ describe('consensus: attestations', () => {
       rejects(() => checkAttestation(many, now), 'malformed', /undecodable attestation|files >/)
       const most = await withFiles(Array.from({ length: 600 }, (_, i) => ({ name: `${i}.rpm` })))
       assert.equal(checkAttestation(most, now).files.length, 600)
+    })
+
+    it('v2 file entries: chunk size and chunk root round-trip, outside the build hash; both or neither, within the blob limits', async () => {
+      const now = Date.now()
+      const [f] = testFiles()
+      const root = sha256Hex('root')
+      const c = checkAttestation(createAttestation({ job: randomJob(), status: 'ok', files: [{ ...f, chunkSize: 256 * 1024, chunkRoot: root }] }, alice.key), now)
+      assert.deepEqual(c.files, [{ ...f, chunkSize: 256 * 1024, chunkRoot: root }])
+      assert.equal(c.buildHash, buildHash([f]), 'the chunk root is not part of the build hash')
+      const v1 = checkAttestation(createAttestation({ job: randomJob(), status: 'ok', files: [f] }, alice.key), now)
+      assert.deepEqual(v1.files, [f], 'a v1 entry names no chunking')
+      const withChunking = async (chunkSize: number, chunkRoot: Uint8Array, size = 100n): Promise<Uint8Array> => signAttestation(rawAttestation(alice, {
+        files: [{ name: f.name, size, sha256: new Uint8Array(Buffer.from(f.sha256, 'hex')), chunkSize, chunkRoot: new Uint8Array(chunkRoot) }],
+        buildHash: new Uint8Array(Buffer.from(buildHash([f]), 'hex'))
+      }), alice.key)
+      const root32 = Buffer.from(root, 'hex')
+      const noRoot = await withChunking(256 * 1024, new Uint8Array(0))
+      rejects(() => checkAttestation(noRoot, now), 'malformed', /chunk root of .* 32 bytes/)
+      const noSize = await withChunking(0, root32)
+      rejects(() => checkAttestation(noSize, now), 'malformed', /chunk size of/)
+      const smallChunks = await withChunking(8 * 1024, root32)
+      rejects(() => checkAttestation(smallChunks, now), 'malformed', /chunk size of/)
+      const bigChunks = await withChunking(2 * 1024 * 1024, root32)
+      rejects(() => checkAttestation(bigChunks, now), 'malformed', /chunk size of/)
+      const shortRoot = await withChunking(256 * 1024, root32.subarray(0, 31))
+      rejects(() => checkAttestation(shortRoot, now), 'malformed', /chunk root of/)
+      const tooManyChunks = await withChunking(16 * 1024, root32, 16384n * 16384n + 1n)
+      rejects(() => checkAttestation(tooManyChunks, now), 'malformed', /more than 16384 chunks/)
+      assert.equal(checkAttestation(await withChunking(16 * 1024, root32, 16384n * 16384n), now).files[0].chunkSize, 16 * 1024)
     })
 
     it('malformed: environment too big, duplicate or bad keys, control characters', async () => {

@@ -33,7 +33,7 @@ export function randomJob (): Uint8Array<ArrayBuffer> {
 
 /** A well-formed Attestation for `b`, any field replaced by `over` (not checked: for crafting bad ones) */
 export function rawAttestation (b: TestBuilder, over: Partial<Attestation> = {}): Attestation {
-  const files = testFiles().map(f => ({ name: f.name, size: BigInt(f.size), sha256: new Uint8Array(Buffer.from(f.sha256, 'hex')) }))
+  const files = testFiles().map(f => ({ name: f.name, size: BigInt(f.size), sha256: new Uint8Array(Buffer.from(f.sha256, 'hex')), chunkSize: 0, chunkRoot: new Uint8Array(0) }))
   return {
     job: randomJob(),
     builder: b.builder,

@@ -7,6 +7,8 @@ export interface AttestedFile {
   name: string
   size: bigint
   sha256: Uint8Array<ArrayBuffer>
+  chunkSize: number
+  chunkRoot: Uint8Array<ArrayBuffer>
 }
 
 export const AttestedFile = (() => {
@@ -34,6 +36,16 @@ export const AttestedFile = (() => {
           w.bytes(obj.sha256)
         }
 
+        if ((obj.chunkSize != null && obj.chunkSize !== 0)) {
+          w.uint32(32)
+          w.uint32(obj.chunkSize)
+        }
+
+        if ((obj.chunkRoot != null && obj.chunkRoot.byteLength > 0)) {
+          w.uint32(42)
+          w.bytes(obj.chunkRoot)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -41,7 +53,9 @@ export const AttestedFile = (() => {
         const obj: any = {
           name: '',
           size: 0n,
-          sha256: uint8ArrayAlloc(0)
+          sha256: uint8ArrayAlloc(0),
+          chunkSize: 0,
+          chunkRoot: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -60,6 +74,14 @@ export const AttestedFile = (() => {
             }
             case 3: {
               obj.sha256 = reader.bytes()
+              break
+            }
+            case 4: {
+              obj.chunkSize = reader.uint32()
+              break
+            }
+            case 5: {
+              obj.chunkRoot = reader.bytes()
               break
             }
             default: {
@@ -98,6 +120,20 @@ export const AttestedFile = (() => {
               }
               break
             }
+            case 4: {
+              yield {
+                field: `${prefix}.chunkSize`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.chunkRoot`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -125,6 +161,16 @@ export const AttestedFile = (() => {
     value: Uint8Array<ArrayBuffer>
   }
 
+  interface AttestedFileChunkSizeFieldEvent {
+    field: '$.chunkSize'
+    value: number
+  }
+
+  interface AttestedFileChunkRootFieldEvent {
+    field: '$.chunkRoot'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   function encode (obj: Partial<AttestedFile>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, AttestedFile.codec())
   }
@@ -133,7 +179,7 @@ export const AttestedFile = (() => {
     return decodeMessage(buf, AttestedFile.codec(), opts)
   }
 
-  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AttestedFile>): Generator<AttestedFileNameFieldEvent | AttestedFileSizeFieldEvent | AttestedFileSha256FieldEvent> {
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AttestedFile>): Generator<AttestedFileNameFieldEvent | AttestedFileSizeFieldEvent | AttestedFileSha256FieldEvent | AttestedFileChunkSizeFieldEvent | AttestedFileChunkRootFieldEvent> {
     return streamMessage(buf, AttestedFile.codec(), opts)
   }
   return { codec, encode, decode, stream }
@@ -548,6 +594,18 @@ export const Attestation = (() => {
     index: number
   }
 
+  interface AttestationFilesChunkSizeFieldEvent {
+    field: '$.files[].chunkSize'
+    value: number
+    index: number
+  }
+
+  interface AttestationFilesChunkRootFieldEvent {
+    field: '$.files[].chunkRoot'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
   interface AttestationEnvironmentKeyFieldEvent {
     field: '$.environment[].key'
     value: string
@@ -583,7 +641,7 @@ export const Attestation = (() => {
     return decodeMessage(buf, Attestation.codec(), opts)
   }
 
-  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Attestation>): Generator<AttestationJobFieldEvent | AttestationBuilderFieldEvent | AttestationStatusFieldEvent | AttestationBuildHashFieldEvent | AttestationFilesNameFieldEvent | AttestationFilesSizeFieldEvent | AttestationFilesSha256FieldEvent | AttestationEnvironmentKeyFieldEvent | AttestationEnvironmentValueFieldEvent | AttestationTimeFieldEvent | AttestationContributorFieldEvent | AttestationDurationMsFieldEvent> {
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Attestation>): Generator<AttestationJobFieldEvent | AttestationBuilderFieldEvent | AttestationStatusFieldEvent | AttestationBuildHashFieldEvent | AttestationFilesNameFieldEvent | AttestationFilesSizeFieldEvent | AttestationFilesSha256FieldEvent | AttestationFilesChunkSizeFieldEvent | AttestationFilesChunkRootFieldEvent | AttestationEnvironmentKeyFieldEvent | AttestationEnvironmentValueFieldEvent | AttestationTimeFieldEvent | AttestationContributorFieldEvent | AttestationDurationMsFieldEvent> {
     return streamMessage(buf, Attestation.codec(), opts)
   }
   return { codec, encode, decode, stream }
