@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { LOG_EXCERPT_BYTES } from './constants.ts'
 import { buildHash } from '../rules/build-hash.ts'
 import { MAX_ATTESTED_FILES, MAX_FILE_SIZE } from '../rules/constants.ts'
-import { isSafeFileName } from '../protocols/attestation.ts'
+import { isSafeFileName } from '../rules/file-name.ts'
 import type { BuildFile, BuildPhase } from './types.ts'
 import type { BoundedLog } from './process.ts'
 

@@ -16,7 +16,7 @@ import { ENVELOPE_KIND, openGossipEnvelope, signEnvelope, type AnnouncerKey, typ
 import { GossipValidationError } from './gossip.ts'
 import { jobKey } from '../rules/job.ts'
 import { AssignmentError, candidateBytes, jobBuilders, MAX_CANDIDATES, parseCandidates } from '../rules/assignment.ts'
-import { MAX_CHUNK_SIZE as BLOB_MAX_CHUNK_SIZE, MAX_CHUNKS } from '../services/blob/constants.ts'
+import { MAX_CHUNK_SIZE, MAX_CHUNKS, MIN_CHUNK_SIZE } from './blob-limits.ts'
 
 export { Announcement }
 
@@ -33,9 +33,6 @@ export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
 export const EXPIRY_GRACE_MS = 60 * 1000
 export const MAX_REPLICAS = 64
 export const MAX_SRPM_SIZE = 2 * 1024 * 1024 * 1024
-export const MIN_CHUNK_SIZE = 16 * 1024
-/** the blob protocol's largest chunk (1 MiB): a larger one could be announced but never fetched */
-export const MAX_CHUNK_SIZE = BLOB_MAX_CHUNK_SIZE
 const NEVRA_RE = /^[A-Za-z0-9._+~^-]+-(\d+:)?[A-Za-z0-9._+~^]+-[A-Za-z0-9._+~^]+\.src$/
 const TARGET_RE = /^[A-Za-z0-9._+-]{1,64}$/
 

@@ -19,11 +19,13 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { Attestation, AttestedFile, ConsensusMessage, EquivocationProof, KeyValue, SignedAttestation } from './pb/attestation.ts'
 import { GossipValidationError } from './gossip.ts'
+import { MAX_CHUNK_SIZE, MAX_CHUNKS, MIN_CHUNK_SIZE } from './blob-limits.ts'
 import { buildHash } from '../rules/build-hash.ts'
 import { isValidContributor } from '../rules/contributor.ts'
+import { isSafeFileName } from '../rules/file-name.ts'
 import {
   ATTESTATION_DOMAIN, ATTESTATION_MAX_CLOCK_SKEW_MS, MAX_BUILD_DURATION_MS, MAX_ATTESTATION_BYTES, MAX_ATTESTED_FILES, MAX_ENVIRONMENT_BYTES,
-  MAX_ENVIRONMENT_ENTRIES, MAX_ENVIRONMENT_KEY_LENGTH, MAX_ENVIRONMENT_VALUE_LENGTH, MAX_FILE_NAME_LENGTH, MAX_FILE_SIZE,
+  MAX_ENVIRONMENT_ENTRIES, MAX_ENVIRONMENT_KEY_LENGTH, MAX_ENVIRONMENT_VALUE_LENGTH, MAX_FILE_SIZE,
   PUBLIC_KEY_CACHE_SIZE
 } from '../rules/constants.ts'
 
@@ -39,18 +41,10 @@ const DOMAIN = Buffer.from(ATTESTATION_DOMAIN, 'utf8')
 const ED25519_PEER_ID_PREFIX = Uint8Array.of(0x00, 0x24, 0x08, 0x01, 0x12, 0x20)
 const ED25519_PEER_ID_LENGTH = ED25519_PEER_ID_PREFIX.length + 32
 /** what rpm writes into file names: name-version-release.arch.rpm */
-const FILE_NAME_RE = /^[A-Za-z0-9_+~^][A-Za-z0-9._+~^-]*\.rpm$/
 const ENV_KEY_RE = /^[A-Za-z][A-Za-z0-9_.-]*$/
 // eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f]/
 
-/**
- * The blob protocol's chunking limits (docs/protocols/blob.md; src/services/blob/constants.ts holds the
- * same numbers): an attested chunk size and the chunk count it implies must be ones a blob store serves.
- */
-export const MIN_ATTESTED_CHUNK_SIZE = 16 * 1024
-export const MAX_ATTESTED_CHUNK_SIZE = 1024 * 1024
-export const MAX_ATTESTED_CHUNKS = 16384
 
 /**
  * One output file as attested: lowercase hex sha256, size in bytes (the shape of BuildFile); since file
@@ -355,14 +349,9 @@ function checkFiles (files: ReadonlyArray<{ name: string, size: bigint, sha256: 
 
 /** A v2 file entry's chunk size and chunk root: both set, within the blob protocol's limits */
 function checkChunking (name: string, size: number, chunkSize: number, chunkRoot: Uint8Array): void {
-  if (chunkSize < MIN_ATTESTED_CHUNK_SIZE || chunkSize > MAX_ATTESTED_CHUNK_SIZE) bad('malformed', `chunk size of ${name} must be ${MIN_ATTESTED_CHUNK_SIZE}..${MAX_ATTESTED_CHUNK_SIZE} bytes`)
-  if (Math.ceil(size / chunkSize) > MAX_ATTESTED_CHUNKS) bad('malformed', `${name} has more than ${MAX_ATTESTED_CHUNKS} chunks of ${chunkSize} bytes`)
+  if (chunkSize < MIN_CHUNK_SIZE || chunkSize > MAX_CHUNK_SIZE) bad('malformed', `chunk size of ${name} must be ${MIN_CHUNK_SIZE}..${MAX_CHUNK_SIZE} bytes`)
+  if (Math.ceil(size / chunkSize) > MAX_CHUNKS) bad('malformed', `${name} has more than ${MAX_CHUNKS} chunks of ${chunkSize} bytes`)
   if (chunkRoot.length !== 32) bad('malformed', `chunk root of ${name} must be 32 bytes`)
-}
-
-/** A base name rpm could have written: no path, no '..', no control or shell characters, ends '.rpm' */
-export function isSafeFileName (name: string): boolean {
-  return name.length <= MAX_FILE_NAME_LENGTH && FILE_NAME_RE.test(name) && !name.includes('..')
 }
 
 function checkEnvironment (environment: readonly KeyValue[]): void {

@@ -19,9 +19,11 @@ import { pipeline } from 'node:stream/promises'
 import { Transform } from 'node:stream'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
-import type { SkylineNode } from '../node/node.ts'
+import type { SkylineLibp2p } from './components.ts'
+import type { Store } from '../store/store.ts'
 import { fetchDeadline, type BlobRef, type BlobService } from './blob/index.ts'
-import { checkAttestation, isSafeFileName, type AttestationFile } from '../protocols/attestation.ts'
+import { checkAttestation, type AttestationFile } from '../protocols/attestation.ts'
+import { isSafeFileName } from '../rules/file-name.ts'
 import { sha256File } from '../builder/hash.ts'
 import { buildHash } from '../rules/build-hash.ts'
 
@@ -47,13 +49,20 @@ export type ResultLookup =
   | { ok: true, result: AgreedResult }
   | { ok: false, verdict: string, final: boolean, reason: string }
 
+/** What fetching results uses of a node: its store (verdicts, attestations) and its blob service */
+export interface ResultSource {
+  store: Store
+  libp2p: SkylineLibp2p
+  peerId: string
+}
+
 export class ResultFetchError extends Error {
   static name = 'ResultFetchError'
   override name = 'ResultFetchError'
 }
 
 /** The agreed result of a job from the node's store, or why there is none (yet) */
-export function agreedResult (node: SkylineNode, job: string): ResultLookup {
+export function agreedResult (node: ResultSource, job: string): ResultLookup {
   const v = node.store.verdict(job)
   if (v === undefined) return { ok: false, verdict: 'pending', final: false, reason: 'no attestation yet' }
   const detail = JSON.parse(v.detail) as { verdict: string, hash?: string, agreeing: string[], dissenters: string[], final: boolean }
@@ -103,7 +112,7 @@ export interface FetchResultOptions extends AbortOptions {
  * by the blob store, and again as it is copied into place (write, check, rename). Returns the names
  * written and kept. Throws ResultFetchError when no agreeing builder can serve a file.
  */
-export async function fetchResult (node: SkylineNode, result: AgreedResult, repoDir: string, opts: FetchResultOptions = {}): Promise<{ written: string[], kept: string[] }> {
+export async function fetchResult (node: ResultSource, result: AgreedResult, repoDir: string, opts: FetchResultOptions = {}): Promise<{ written: string[], kept: string[] }> {
   mkdirSync(repoDir, { recursive: true })
   const written: string[] = []
   const kept: string[] = []
@@ -211,7 +220,7 @@ async function copyChecked (src: string, dest: string, sha256: string): Promise<
 }
 
 /** fetchResult, then the repository metadata: what `skyline fetch` and `seed --repo` do for each agreed job */
-export async function publishResult (node: SkylineNode, result: AgreedResult, repoDir: string, opts: FetchResultOptions = {}): Promise<{ written: string[], kept: string[] }> {
+export async function publishResult (node: ResultSource, result: AgreedResult, repoDir: string, opts: FetchResultOptions = {}): Promise<{ written: string[], kept: string[] }> {
   const out = await fetchResult(node, result, repoDir, opts)
   await updateRepository(repoDir, { signal: opts.signal })
   return out

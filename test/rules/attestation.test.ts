@@ -3,11 +3,12 @@ import { generateKeyPair, publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
   BuilderKeyCache, attestationsConflict, checkAttestation, checkConsensusMessage, checkEquivocation, createAttestation,
-  createEquivocationProof, encodeConsensusMessage, isSafeFileName
+  createEquivocationProof, encodeConsensusMessage
 } from '../../src/protocols/attestation.ts'
 import { Attestation, ConsensusMessage, EquivocationProof, SignedAttestation } from '../../src/protocols/pb/attestation.ts'
 import { ATTESTATION_DOMAIN, MAX_ATTESTED_FILES } from '../../src/rules/constants.ts'
 import { buildHash } from '../../src/rules/build-hash.ts'
+import { isSafeFileName } from '../../src/rules/file-name.ts'
 import { rawAttestation, randomJob, sha256Hex, signAttestation, signRaw, testBuilder, testEnvironment, testFiles, type TestBuilder } from './helpers.ts'
 
 function rejects (fn: () => unknown, reason: string, message?: RegExp): void {

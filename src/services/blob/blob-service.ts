@@ -10,7 +10,7 @@ import { validateRef, joinHashes, splitHashes, computeRoot, isSha256Hex, checkCh
 import { countBits, validBitfield } from './bitfield.ts'
 import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, type Request } from './wire.ts'
 import { BlobProtocolError, InvalidBlobRefError, ServiceStoppedError } from './errors.ts'
-import type { AddOptions, BlobCounters, BlobService, BlobServiceComponents, BlobServiceEvents, BlobServiceInit, BlobStats, FetchOptions, PeerHave, Severity } from './index.ts'
+import type { AddOptions, BlobCounters, BlobService, BlobServiceComponents, BlobServiceEvents, BlobServiceInit, BlobStats, FetchOptions, PeerHave, Severity } from './types.ts'
 
 /** A counting semaphore with a FIFO queue */
 class Slots {

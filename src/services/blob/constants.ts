@@ -1,5 +1,6 @@
 /** Defaults and hard limits of the blob store and the `/skyline/blob/1.0.0` protocol. */
 import { PROTOCOLS } from '../../protocols/ids.ts'
+import { MAX_CHUNK_SIZE, MAX_CHUNKS, MIN_CHUNK_SIZE } from '../../protocols/blob-limits.ts'
 
 export const PROTOCOL = PROTOCOLS.blob
 
@@ -11,12 +12,8 @@ export const PROTOCOL = PROTOCOLS.blob
  * @default 262144
  */
 export const DEFAULT_CHUNK_SIZE = 256 * 1024
-/** Smallest chunk size accepted in a manifest or a reference */
-export const MIN_CHUNK_SIZE = 16 * 1024
-/** Largest chunk size accepted: bounds the size of a CHUNK response */
-export const MAX_CHUNK_SIZE = 1024 * 1024
-/** Most chunks a blob may have: bounds a manifest (512 KiB of hashes) and a bitfield (2 KiB) */
-export const MAX_CHUNKS = 16384
+/** The chunking limits of the protocol (src/protocols/blob-limits.ts) */
+export { MIN_CHUNK_SIZE, MAX_CHUNK_SIZE, MAX_CHUNKS }
 /**
  * Largest blob accepted, added or fetched.
  *

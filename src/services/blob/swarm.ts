@@ -29,7 +29,7 @@ import { Wakeup } from './wakeup.ts'
 import { discoverProviders, needsProviders } from './discovery.ts'
 import { cutRequests, newSource, refuseChunk, withoutRefused, type SwarmPeer } from './sources.ts'
 import type { BlobStore, PartialBlob } from './store.ts'
-import type { BlobProgressEvent, BlobServiceInit, Severity } from './index.ts'
+import type { BlobProgressEvent, BlobServiceInit, Severity } from './types.ts'
 
 export interface SwarmInit {
   ref: BlobRef
