@@ -148,7 +148,7 @@ describe('sync: asks for a reason, sends what is new', function () {
     for (const n of [...mesh.nodes, x]) await connect(y, n)
     const yId = y.libp2p.peerId.toString()
     await waitFor('the peers that were up to get y\'s attestation', () => mesh!.nodes.every(n => n.store.attestation(checked.job, yId) !== undefined), 20_000)
-    await waitFor('x to get y\'s attestation', () => x.store.attestation(checked.job, yId) !== undefined, 10_000)
+    await waitFor('x to get y\'s attestation', () => x.store.attestation(checked.job, yId) !== undefined, 15_000)
     await waitFor('x to count y among the agreeing builders, final', () => x.store.verdict(checked.job)?.final === true && JSON.parse(x.store.verdict(checked.job)!.detail).agreeing.includes(yId) === true)
   })
 
