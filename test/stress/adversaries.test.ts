@@ -261,7 +261,7 @@ describe('stress: a gossip flooder', function () {
   let dir: string | undefined
   let mesh: ProcMesh
   let observer: Observer | undefined
-  let floods: FloodRun[] = []
+  const floods: FloodRun[] = []
   let srpms: Array<{ path: string, nevra: string }>
 
   before(async function () {
