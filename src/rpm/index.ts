@@ -26,7 +26,7 @@ export {
   readRpm, readRpmFile, fileChunks, parseLead, signaturePadding, MAX_OPENPGP_SIGNATURES,
   type RpmPackage, type RpmLead, type DeclaredSignature, type DeclaredDigest, type DigestName, type Range, type ReadOptions
 } from './reader.ts'
-export { Keyring, loadKeyring, parseKeys, auditKeys, KEY_FILE_PATTERN, type KeyringProblem } from './keyring.ts'
+export { Keyring, loadKeyring, parseKeys, checkKeys, KEY_FILE_PATTERN, type KeyringProblem, type CheckedKeys } from './keyring.ts'
 export {
   verifyRpm, verifyRpmFile, verifyPackage, digestLabel,
   type VerifyResult, type VerifyOptions, type SignatureCheck, type SignatureStatus, type DigestCheck, type DigestStatus, type PayloadSource

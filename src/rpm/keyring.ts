@@ -1,8 +1,10 @@
 /**
  * Trusted OpenPGP keys (the `RPM-GPG-KEY-*` files), loaded with OpenPGP.js from one file or from every
  * key file in a folder. A file may be armored or binary and may hold several keys; secret keys are
- * reduced to their public halves. Nothing about trust is decided here: which (sub)key may sign, and
- * whether it is bound, revoked or expired, is checked at verification time (verify.ts).
+ * reduced to their public halves. One thing is decided here, as rpm 4.18 decides it on import: a key
+ * with a subkey whose binding signature does not verify (the CVE-2021-3521 kind) is refused whole.
+ * Which (sub)key may sign, and whether it is revoked or expired, is checked at verification time
+ * (verify.ts).
  */
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
@@ -45,12 +47,20 @@ export async function parseKeys (data: Uint8Array, name = 'key data'): Promise<o
   return keys.map(k => k.isPrivate() ? k.toPublic() : k as openpgp.PublicKey)
 }
 
+/** The keys of a file that may be used, and why the others may not or are noted */
+export interface CheckedKeys {
+  readonly usable: openpgp.PublicKey[]
+  readonly problems: KeyringProblem[]
+}
+
 /**
- * Notes on keys that are loaded but partly unusable: a primary key OpenPGP.js refuses, or a subkey
- * without a valid binding signature (tampered with, or the CVE-2021-3521 kind). Such subkeys are never
- * used to verify anything; the note is for the operator.
+ * Refuses keys rpm 4.18 refuses to import for a bad binding: a key with a subkey whose binding signature
+ * does not verify (tampered with, missing, or of the wrong type: CVE-2021-3521, `type-confusion.asc`)
+ * is dropped whole, primary key included, since its holder published something that is not a sound
+ * key. A primary key OpenPGP.js refuses is noted (verification refuses it anyway).
  */
-export async function auditKeys (keys: readonly openpgp.PublicKey[], file: string): Promise<KeyringProblem[]> {
+export async function checkKeys (keys: readonly openpgp.PublicKey[], file: string): Promise<CheckedKeys> {
+  const usable: openpgp.PublicKey[] = []
   const problems: KeyringProblem[] = []
   for (const key of keys) {
     const id = key.getFingerprint()
@@ -59,18 +69,24 @@ export async function auditKeys (keys: readonly openpgp.PublicKey[], file: strin
     } catch (err: any) {
       problems.push({ file, message: `${file}: key ${id}: ${err?.message ?? err}` })
     }
-    for (const sub of key.subkeys) {
-      try {
-        await sub.verify()
-      } catch (err: any) {
-        const message = String(err?.message ?? err)
-        if (/binding/i.test(message)) {
-          problems.push({ file, message: `${file}: key ${id}: subkey ${sub.getKeyID().toHex()} will not be used: ${message}` })
-        }
-      }
+    const unbound = await badlyBoundSubkey(key)
+    if (unbound === undefined) usable.push(key)
+    else problems.push({ file, message: `${file}: key ${id} refused (as rpm refuses it): subkey ${unbound.id}: ${unbound.message}` })
+  }
+  return { usable, problems }
+}
+
+/** The first subkey whose binding signature does not verify, and why */
+async function badlyBoundSubkey (key: openpgp.PublicKey): Promise<{ id: string, message: string } | undefined> {
+  for (const sub of key.subkeys) {
+    try {
+      await sub.verify()
+    } catch (err: any) {
+      const message = String(err?.message ?? err)
+      if (/binding/i.test(message)) return { id: sub.getKeyID().toHex(), message }
     }
   }
-  return problems
+  return undefined
 }
 
 export class Keyring {
@@ -110,15 +126,17 @@ export class Keyring {
     return this.keys.map(k => k.getKeyID().toHex())
   }
 
+  /** The keys of one key file's bytes; throws KeyringError when none is usable */
   static async fromBytes (data: Uint8Array, name = 'key data'): Promise<Keyring> {
-    const keys = await parseKeys(data, name)
-    return new Keyring(keys, await auditKeys(keys, name))
+    const { usable, problems } = await checkKeys(await parseKeys(data, name), name)
+    if (usable.length === 0) throw new KeyringError(problems.map(p => p.message).join('; '))
+    return new Keyring(usable, problems)
   }
 
   /**
    * Loads a key file, or every key file (`RPM-GPG-KEY-*`, `*.asc`, `*.pub`, `*.pgp`, `*.gpg`, `*.key`)
-   * in a folder. In a folder, files that hold no usable key are listed in `problems` (so are subkeys
-   * without a valid binding); the keyring is refused only when no key at all could be loaded.
+   * in a folder. In a folder, files that hold no usable key are listed in `problems` (so are keys refused
+   * for a subkey without a valid binding); the keyring is refused only when no key at all could be loaded.
    * Throws KeyringError.
    */
   static async load (path: string): Promise<Keyring> {
@@ -148,9 +166,9 @@ export class Keyring {
       const file = join(path, name)
       try {
         if (!(await stat(file)).isFile()) continue
-        const loaded = await parseKeys(await readKeyFile(file), file)
-        keys.push(...loaded)
-        problems.push(...await auditKeys(loaded, file))
+        const checked = await checkKeys(await parseKeys(await readKeyFile(file), file), file)
+        keys.push(...checked.usable)
+        problems.push(...checked.problems)
       } catch (err: any) {
         problems.push({ file, message: `${err instanceof KeyringError ? err.message : `${file}: ${err.message}`} (file skipped)` })
       }

@@ -1,39 +1,28 @@
 /**
- * `/skyline/sync/1.0.0`: a node that starts late, restarts, or comes back after a partition fetches the
- * announcements, control messages, attestations and equivocation proofs it missed from peers it
- * connects to, and checks each exactly as if it had come by gossip (docs/protocols/sync.md). One
- * request (since T, or the answerer's own cursor), then length-prefixed items, then an end marker that
- * carries the answerer's new cursor. Bounded: at most MAX_ITEMS_PER_KIND of each kind, each item at most
- * MAX_ITEM_BYTES, a deadline on the whole exchange.
+ * Sync (docs/protocols/sync.md): a node that starts late, restarts, or comes back after a partition
+ * fetches the announcements, control messages, attestations and equivocation proofs it missed from peers
+ * it connects to, and checks each exactly as if it had come by gossip. This module is the policy: whom
+ * to ask, when, and from where (cursors, times); one exchange on the wire is src/services/sync-wire.ts.
  *
- * A node asks only when it has a reason: SYNC_PEERS peers when it starts (or restarts), a peer that lost
- * every connection and came back (a partition healed, the peer restarted), a few peers when an item
- * points at something it does not hold (`gap()`), and one peer every ANTI_ENTROPY_MS. A second exchange
- * with the same peer sends only what that peer stored since the first.
+ * A node asks only when it has a reason: SYNC_PEERS peers when it starts (or restarts), every other peer
+ * it meets in its first REJOIN_WINDOW_MS (for what is new since it started: one that restarted with it
+ * may hold an attestation of its own that nobody else has yet), a peer that lost every connection and
+ * came back (a partition healed, the peer restarted), a few peers when an item points at something it
+ * does not hold (`gap()`), and one peer every ANTI_ENTROPY_MS. A second exchange with the same peer
+ * sends only what that peer stored since the first.
  *
  * @example
  * const sync = new SyncService({ libp2p, store, log, sink: { ingest: async (kind, bytes) => node.ingest(kind, bytes) } })
  * await sync.start()
  * sync.gap() // an attestation came for a job this node never saw announced
  */
-import { createHash } from 'node:crypto'
-import { lpStream } from '@libp2p/utils'
 import type { Connection, Logger, PeerId, Stream } from '@libp2p/interface'
 import type { SkylineLibp2p } from './components.ts'
-import type { Store, SyncCursorRows } from '../store/store.ts'
-import '../protocols/pb/protons-fix.ts'
-import { SyncCursor, SyncItem, SyncRequest } from '../protocols/pb/sync.ts'
-import { SignedEnvelope } from '../protocols/pb/announce.ts'
-import { SignedAttestation } from '../protocols/pb/attestation.ts'
-import { PROTOCOLS } from '../protocols/ids.ts'
+import type { Store } from '../store/store.ts'
+import { SYNC_PROTOCOL, SYNC_TIMEOUT_MS, answer, askOnce, storeHolds, type SyncKind } from './sync-wire.ts'
 
-export const SYNC_PROTOCOL = PROTOCOLS.sync
-/** @default 5000 items of each kind per answer */
-export const MAX_ITEMS_PER_KIND = 5000
-/** @default 68 KiB per item: the largest consensus message, with framing */
-export const MAX_ITEM_BYTES = 68 * 1024
-/** @default 30 s for a whole exchange */
-export const SYNC_TIMEOUT_MS = 30_000
+export { SYNC_PROTOCOL, SYNC_KIND, MAX_ITEMS_PER_KIND, MAX_ITEM_BYTES, SYNC_TIMEOUT_MS, SyncProtocolError, type SyncKind } from './sync-wire.ts'
+
 /** @default 7 days: how far back a node that knows nothing asks */
 export const SYNC_HORIZON_MS = 7 * 24 * 60 * 60 * 1000
 /** @default 3: peers asked for everything when the node starts */
@@ -46,6 +35,11 @@ export const GAP_INTERVAL_MS = 10_000
 export const ANTI_ENTROPY_MS = 5 * 60_000
 /** @default 500 ms: each ask waits a random time up to this, so peers that connect together spread out */
 export const SYNC_JITTER_MS = 500
+/**
+ * @default 2 min: after it starts, a node asks every peer it meets (beyond the start round) for what is
+ * new since it started: seen from a node that was down, every peer is one that came back
+ */
+export const REJOIN_WINDOW_MS = 120_000
 /** @default 5 s: a peer that disconnected and came back is asked again after at least this long */
 const RECONNECT_RESYNC_MS = 5_000
 /**
@@ -62,42 +56,8 @@ const MAX_CONTINUATIONS = 8
 /** @default 10,000 peers remembered in each per-peer map */
 const MAX_PEERS_REMEMBERED = 10_000
 
-export const SYNC_KIND = { end: 0, announcement: 1, control: 2, attestation: 3, equivocation: 4 } as const
-
-export type SyncKind = 'announcement' | 'control' | 'attestation' | 'equivocation'
-
 /** Why a peer is asked (counted in `stats.reasons`) */
-export type SyncReason = 'start' | 'reconnect' | 'gap' | 'periodic' | 'manual'
-
-/** A peer broke the sync protocol: an undecodable frame, an unknown kind, more than the bounds */
-export class SyncProtocolError extends Error {
-  static name = 'SyncProtocolError'
-  override name = 'SyncProtocolError'
-}
-
-function decodeItem (bytes: Parameters<typeof SyncItem.decode>[0]): SyncItem {
-  try {
-    return SyncItem.decode(bytes)
-  } catch (err: any) {
-    throw new SyncProtocolError(`undecodable sync item: ${err.message}`)
-  }
-}
-
-/** The cursor an asker sent back, or undefined when there is none or it is not one of ours */
-function decodeCursor (bytes: Uint8Array): SyncCursorRows | undefined {
-  if (bytes.byteLength === 0) return undefined
-  try {
-    const c = SyncCursor.decode(bytes)
-    const rows = { announcements: Number(c.announcements), controls: Number(c.controls), attestations: Number(c.attestations), proofs: Number(c.proofs) }
-    return Object.values(rows).every(Number.isSafeInteger) ? rows : undefined
-  } catch {
-    return undefined
-  }
-}
-
-const KINDS: Record<number, SyncKind | undefined> = { 1: 'announcement', 2: 'control', 3: 'attestation', 4: 'equivocation' }
-
-const payloadId = (payload: Uint8Array): string => createHash('sha256').update(payload).digest('hex')
+export type SyncReason = 'start' | 'rejoin' | 'reconnect' | 'gap' | 'periodic' | 'manual'
 
 export interface SyncSink {
   /** takes one item; returns whether it was new (throws nothing for bad items: they are counted) */
@@ -139,9 +99,10 @@ export class SyncService {
   private readonly syncPeers = new Map<string, PeerId>()
   /** asks waiting for a free slot (at most MAX_CONCURRENT_SYNCS run at once) */
   private readonly queue = new Map<string, { peer: PeerId, reason: SyncReason, from?: number, due: boolean }>()
-  /** peers still to ask in the start round, and those asked in it */
+  /** peers still to ask in the start round; peers met since the start (asked once each in REJOIN_WINDOW_MS) */
   private startWanted = 0
-  private readonly startAsked = new Set<string>()
+  private readonly metSinceStart = new Set<string>()
+  private startedAt = 0
   /** when the first complete answer came (this node is caught up to about then); 0: not yet */
   private caughtUpAt = 0
   private lastGap = -Infinity
@@ -165,7 +126,7 @@ export class SyncService {
     answered: 0,
     served: 0,
     bytesServed: 0,
-    reasons: { start: 0, reconnect: 0, gap: 0, periodic: 0, manual: 0 } satisfies Record<SyncReason, number>
+    reasons: { start: 0, rejoin: 0, reconnect: 0, gap: 0, periodic: 0, manual: 0 } satisfies Record<SyncReason, number>
   }
 
   constructor (init: SyncInit) {
@@ -188,7 +149,8 @@ export class SyncService {
     this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     // a node that starts knows nothing recent for sure: its first peers are asked for the whole horizon
     this.startWanted = this.peers
-    this.startAsked.clear()
+    this.metSinceStart.clear()
+    this.startedAt = Date.now()
     if (this.antiEntropyMs > 0) {
       this.antiEntropyTimer = setInterval(() => { this.askSome(1, 'periodic') }, this.antiEntropyMs)
       this.antiEntropyTimer.unref()
@@ -228,7 +190,10 @@ export class SyncService {
     for (const { peer } of peers.slice(0, n)) this.enqueue(peer, reason)
   }
 
-  /** A peer identified: asked if it came back after losing every connection, or if the start round wants one more */
+  /**
+   * A peer identified: asked if it came back after losing every connection, if the start round wants one
+   * more, or once if this node started less than REJOIN_WINDOW_MS ago
+   */
   private readonly onIdentify = (evt: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
     const { peerId, protocols } = evt.detail
     if (!protocols.includes(SYNC_PROTOCOL)) return
@@ -245,10 +210,17 @@ export class SyncService {
         return
       }
     }
-    if (this.startWanted > 0 && !this.startAsked.has(id)) {
+    if (this.metSinceStart.has(id)) return
+    this.metSinceStart.add(id)
+    bound(this.metSinceStart)
+    if (this.startWanted > 0) {
       this.startWanted--
-      this.startAsked.add(id)
       this.enqueue(peerId, 'start', 0)
+    } else if (Date.now() - this.startedAt < REJOIN_WINDOW_MS) {
+      // the start round's peers answered with what they held then; a peer that came back with this node
+      // (both restarted) may hold what it made just before, an attestation of its own that never got out:
+      // asked for what is new since this node started (less the margin), a short answer
+      this.enqueue(peerId, 'rejoin', this.startedAt)
     }
   }
 
@@ -326,7 +298,7 @@ export class SyncService {
     return fresh
   }
 
-  /** One request and its answer */
+  /** One request and its answer; the items this node does not hold go to the sink */
   private async exchange (peer: PeerId, since: number, outer?: AbortSignal): Promise<{ fresh: number, truncated: boolean }> {
     const id = peer.toString()
     const asked = Date.now()
@@ -335,30 +307,15 @@ export class SyncService {
     this.running++
     this.stats.asked++
     const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(SYNC_TIMEOUT_MS), ...(outer !== undefined ? [outer] : [])])
-    let stream: Stream | undefined
     let fresh = 0
     try {
-      stream = await this.libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal })
-      const lp = lpStream(stream, { maxDataLength: MAX_ITEM_BYTES })
-      const cursor = this.cursors.get(id)
-      await lp.write(SyncRequest.encode({ since: BigInt(since), cursor: cursor as Uint8Array<ArrayBuffer> | undefined }), { signal })
-      const counts = new Map<number, number>()
-      let end: SyncItem
-      while (true) {
-        const item = decodeItem(await lp.read({ signal }))
-        if (item.kind === SYNC_KIND.end) { end = item; break }
-        const n = (counts.get(item.kind) ?? 0) + 1
-        counts.set(item.kind, n)
-        if (n > MAX_ITEMS_PER_KIND) throw new SyncProtocolError(`peer sent more than ${MAX_ITEMS_PER_KIND} items of kind ${item.kind}`)
-        const kind = KINDS[item.kind]
-        if (kind === undefined) throw new SyncProtocolError(`unknown sync item kind ${item.kind}`)
+      const end = await askOnce(this.libp2p, peer, { since, cursor: this.cursors.get(id) }, signal, async (kind, envelope) => {
         this.stats.received++
-        // an empty envelope is an invalid item like any other: dropped (the checks below take bytes)
-        if (item.envelope.byteLength === 0) continue
+        if (envelope.byteLength === 0) return
         // an item this node holds already is not checked again (a signature check each, for nothing)
-        if (this.holds(kind, item.envelope)) { this.stats.skipped++; continue }
-        if (await this.sink.ingest(kind, item.envelope)) fresh++
-      }
+        if (storeHolds(this.store, kind, envelope)) { this.stats.skipped++; return }
+        if (await this.sink.ingest(kind, envelope)) fresh++
+      })
       this.stats.accepted += fresh
       this.stats.syncs++
       if (end.cursor.byteLength > 0) this.cursors.set(id, end.cursor)
@@ -369,65 +326,16 @@ export class SyncService {
       // once one peer has answered in full, this node is caught up to then: peers asked later without a
       // cursor are asked for what is newer (less a margin), not for the whole horizon again
       if (this.caughtUpAt === 0) this.caughtUpAt = asked
-      await stream.close({ signal })
-      return { fresh, truncated: [...counts.values()].some(n => n >= MAX_ITEMS_PER_KIND) }
-    } catch (err: any) {
-      stream?.abort(err)
-      throw err
+      return { fresh, truncated: end.truncated }
     } finally {
       this.running--
-    }
-  }
-
-  /** Whether the store holds this item already (by the id of its signed payload; a proof by its bytes) */
-  private holds (kind: SyncKind, envelope: Uint8Array): boolean {
-    try {
-      switch (kind) {
-        case 'announcement': return this.store.hasAnnouncement(payloadId(SignedEnvelope.decode(envelope).payload))
-        case 'control': return this.store.hasControl(payloadId(SignedEnvelope.decode(envelope).payload))
-        case 'attestation': return this.store.hasAttestation(payloadId(SignedAttestation.decode(envelope).payload))
-        case 'equivocation': return this.store.hasProof(envelope)
-      }
-    } catch {
-      // undecodable: the checks will say so
-      return false
     }
   }
 
   private readonly serve = async (stream: Stream, connection: Connection): Promise<void> => {
     const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(SYNC_TIMEOUT_MS)])
     try {
-      const lp = lpStream(stream, { maxDataLength: 64 })
-      let req: SyncRequest
-      try {
-        req = SyncRequest.decode(await lp.read({ signal }))
-      } catch (err: any) {
-        if (err?.name === 'UnexpectedEOFError' || err?.name === 'InvalidDataLengthError' || err?.name === 'InvalidDataLengthLengthError' || err?.name === 'AbortError' || err?.name === 'TimeoutError') throw err
-        throw new SyncProtocolError(`undecodable sync request: ${err.message}`)
-      }
-      this.stats.answered++
-      const since = Number(req.since)
-      const items = this.store.syncItems(Number.isSafeInteger(since) ? since : 0, MAX_ITEMS_PER_KIND, decodeCursor(req.cursor))
-      // announcements and control first: attestations are checked against known jobs; then ban proofs
-      // (they need no job): an attestation by a spare that took a banned builder's seat is only assigned
-      // once the ban is known, and an IGNOREd one is never recorded, nor sent again past the cursor
-      const send = async (kind: number, list: Uint8Array[]): Promise<void> => {
-        for (const envelope of list) {
-          if (envelope.byteLength + 16 > MAX_ITEM_BYTES) continue
-          const frame = SyncItem.encode({ kind, envelope: envelope as Uint8Array<ArrayBuffer> })
-          await lp.write(frame, { signal })
-          this.stats.served++
-          this.stats.bytesServed += frame.byteLength
-        }
-      }
-      await send(SYNC_KIND.announcement, items.announcements)
-      await send(SYNC_KIND.control, items.controls)
-      await send(SYNC_KIND.equivocation, items.proofs)
-      await send(SYNC_KIND.attestation, items.attestations)
-      const c = items.cursor
-      const cursor = SyncCursor.encode({ announcements: BigInt(c.announcements), controls: BigInt(c.controls), attestations: BigInt(c.attestations), proofs: BigInt(c.proofs) })
-      await lp.write(SyncItem.encode({ kind: SYNC_KIND.end, cursor }), { signal })
-      await stream.close({ signal })
+      await answer(stream, this.store, signal, this.stats)
     } catch (err: any) {
       this.log('serving sync to %p failed: %e', connection.remotePeer, err)
       stream.abort(err)
@@ -435,7 +343,7 @@ export class SyncService {
   }
 }
 
-/** Drops the oldest entries of a per-peer map beyond MAX_PEERS_REMEMBERED */
-function bound (m: Map<string, unknown>): void {
+/** Drops the oldest entries of a per-peer map or set beyond MAX_PEERS_REMEMBERED */
+function bound (m: Map<string, unknown> | Set<string>): void {
   while (m.size > MAX_PEERS_REMEMBERED) m.delete(m.keys().next().value!)
 }

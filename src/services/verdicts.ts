@@ -21,7 +21,7 @@ import { tally, type Verdict } from '../rules/tally.ts'
 import { Reputation } from '../rules/reputation.ts'
 import { Throttle } from '../rules/throttle.ts'
 import { jobBuilders } from '../rules/assignment.ts'
-import { stringifyTopic } from '../protocols/ids.ts'
+import { Republisher } from './republish.ts'
 
 /** @default 256 jobs: attestations that arrive before their announcement are held this long (bounded) */
 const MAX_EARLY_JOBS = 256
@@ -29,13 +29,6 @@ const MAX_EARLY_JOBS = 256
 const MAX_EARLY_PER_JOB = 16
 /** @default 60 s before held attestations of a job that never got announced are dropped */
 const EARLY_TTL_MS = 60_000
-/** @default 2 min: how long a restarted node waits for consensus-topic peers to re-gossip its own attestations */
-const REPUBLISH_WAIT_MS = 120_000
-/** @default 3 topic peers: enough to republish at once */
-const REPUBLISH_PEERS = 3
-/** @default 3 s after the first topic peer: republished then even with fewer */
-const REPUBLISH_SETTLE_MS = 3_000
-const CONSENSUS_TOPIC = stringifyTopic('consensus')
 /** @default 10 s: how often deadlines are checked (jobs past them become no-consensus) */
 const DEADLINE_CHECK_MS = 10_000
 
@@ -82,7 +75,8 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
   private readonly alertsShown = new Set<string>()
   readonly alerts: Array<{ kind: string, message: string, at: number }> = []
   private timer: ReturnType<typeof setInterval> | undefined
-  private republishTimer: ReturnType<typeof setInterval> | undefined
+  /** this node's attestations waiting for peers on the consensus topic */
+  private readonly republisher: Republisher
   /** jobs open at start: tallied again at the first deadline check, once the node has its peers back */
   private readonly retallyAtStart = new Set<string>()
 
@@ -90,6 +84,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
     super()
     this.init = init
     this.reputation = Reputation.fromRows(init.store.reputationRows())
+    this.republisher = new Republisher({ libp2p: init.libp2p, log: init.log, publish: async record => this.attest(record) })
   }
 
   get self (): string {
@@ -101,16 +96,18 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
     for (const v of this.init.store.verdicts()) {
       if (v.final && v.verdict !== 'pending') this.throttle.record(v.verdict as any, v.updatedAt, v.job)
     }
-    // this node's attestations of jobs not yet final are gossiped again once it has peers on the topic (a
-    // crash may have come between recording and publishing; peers that synced from this node before then
-    // would never ask for it); recoverOwn() made the missing ones before the node went online
+    // this node's attestations of jobs not yet final, or final but still announced, are gossiped again
+    // once it has peers on the topic: a crash may have come between recording and publishing, and a
+    // verdict final here (the others' agreement came first) still gains this builder elsewhere (its
+    // credit, the agreeing set); recoverOwn() made the missing ones before the node went online
     const pending: BuildRecord[] = []
+    const now = Date.now()
     for (const j of this.init.store.jobs(['built', 'failed'])) {
-      if (this.init.store.verdict(j.job)?.final === true) continue
-      const b = this.init.store.build(j.job)
+      const open = this.init.store.verdict(j.job)?.final !== true || Number(this.init.store.announcementForJob(j.job)?.expiresAt ?? 0) > now
+      const b = open ? this.init.store.build(j.job) : undefined
       if (b !== undefined && this.init.store.attestation(j.job, this.self) !== undefined) pending.push(b)
     }
-    if (pending.length > 0) this.republishWhenConnected(pending)
+    this.republisher.add(pending)
     // a kill between an attestation's commit and its verdict's leaves the verdict behind: every job
     // still open is tallied again, at the first deadline check (the peer store is empty at start)
     for (const j of this.init.store.openJobs()) this.retallyAtStart.add(j.job)
@@ -136,25 +133,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
 
   stop (): void {
     clearInterval(this.timer)
-    clearInterval(this.republishTimer)
-  }
-
-  /** Gossips this node's recorded attestations again once some peer is on the consensus topic (bounded wait) */
-  private republishWhenConnected (records: BuildRecord[]): void {
-    const deadline = Date.now() + REPUBLISH_WAIT_MS
-    let firstPeerAt: number | undefined
-    this.republishTimer = setInterval(() => {
-      const peers = this.init.libp2p.services.pubsub.getSubscribers(CONSENSUS_TOPIC).length
-      if (peers > 0) firstPeerAt ??= Date.now()
-      // the first peer on the topic is seldom the last: wait a little for the others (gossip reaches the
-      // rest through them, but a peer still joining would miss it)
-      const ready = peers >= REPUBLISH_PEERS || (firstPeerAt !== undefined && Date.now() - firstPeerAt >= REPUBLISH_SETTLE_MS)
-      if (!ready && Date.now() < deadline) return
-      clearInterval(this.republishTimer)
-      if (peers === 0) return
-      for (const b of records) this.attest(b).catch(err => this.init.log.error('re-gossiping the attestation of %s: %e', b.job, err))
-    }, 1_000)
-    this.republishTimer.unref()
+    this.republisher.stop()
   }
 
   /** Whether new jobs may be taken: not while the disputed share is over the threshold */
@@ -178,11 +157,13 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
   /**
    * Signs, records, then gossips this node's attestation of one of its builds. The claim is recorded
    * before it is published, and a recorded claim is re-published as it is, never signed anew with other
-   * content: a crash cannot make this node an equivocator.
+   * content: a crash cannot make this node an equivocator. With no peer on the consensus topic (a node
+   * just restarted, or cut off) gossip would reach nobody: it is published once peers are there.
    */
   async attest (record: BuildRecord): Promise<CheckedAttestation> {
     const checked = this.recordOwn(record)
-    await this.init.publish(encodeConsensusMessage({ attestation: checked.envelope }))
+    if (this.republisher.hasTopicPeers()) await this.init.publish(encodeConsensusMessage({ attestation: checked.envelope }))
+    else this.republisher.add([record])
     return checked
   }
 

@@ -161,7 +161,7 @@ describe('fuzz: protobuf decoders (src/protocols/pb)', function () {
       ['src/protocols/announce.ts', 'm.Announcement.decode(m.Announcement.encode({ srpmSize: 2n ** 31n })).srpmSize'],
       ['src/protocols/attestation.ts', 'm.AttestedFile.decode(m.AttestedFile.encode({ name: "a.rpm", size: 3n * 2n ** 30n, sha256: new Uint8Array(32) })).size'],
       ['src/services/blob/wire.ts', 'BigInt(m.decodeResponse(m.encodeResponse({ type: 1, size: 2 ** 31 + 7 }), 1).size)'],
-      ['src/services/sync.ts', '(await import("../../src/protocols/pb/protons-fix.ts")).protonsUint64Fixed() ? 1n : 0n']
+      ['src/services/sync-wire.ts', '(await import("../../src/protocols/pb/protons-fix.ts")).protonsUint64Fixed() ? 1n : 0n']
     ] as const).map(async ([module, expr]) => {
       const script = `const m = await import(${JSON.stringify(resolve(root, module))}); process.stdout.write(String(${expr.replace('../../', root + '/')}))`
       const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' })

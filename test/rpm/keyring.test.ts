@@ -7,6 +7,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Keyring } from '../../src/rpm/keyring.ts'
+import { verifyRpmFile } from '../../src/rpm/index.ts'
 import { fixture, fixtureBytes } from './helpers.ts'
 
 describe('rpm keyring', function () {
@@ -63,11 +64,22 @@ describe('rpm keyring', function () {
     assert.match(k.problems.map(p => p.message).join('\n'), /mldsa\.asc: no key OpenPGP\.js can read \(unsupported algorithm\?\) \(file skipped\)/)
   })
 
-  it('notes subkeys without a valid binding (CVE-2021-3521 keys); they are loaded but never used', async function () {
+  it('refuses, as rpm 4.18 does, a key with a subkey without a valid binding (CVE-2021-3521 keys, type-confusion.asc): a package its primary key signed is not accepted', async function () {
+    const signed = fixture('rpm-upstream/RPMS/hello-2.0-1.x86_64-signed.rpm')
+    // the packages the rpm.org test key signs verify with the sound copy of that key
+    assert.equal((await verifyRpmFile(signed, await Keyring.load(fixture('rpm-upstream/keys/rpm.org-rsa-2048-test.pub')))).verdict, 'accepted')
+    copyFileSync(fixture('rpm-upstream/keys/rpm.org-ed25519-test.pub'), join(dir, 'ed25519.pub'))
     for (const f of ['CVE-2021-3521-badbind.asc', 'CVE-2021-3521-nosubsig.asc', 'CVE-2021-3521-nosubsig-last.asc', 'type-confusion.asc']) {
-      const k = await Keyring.load(fixture(`rpm-upstream/keys/${f}`))
-      assert.ok(k.problems.length >= 1, f)
-      assert.match(k.problems[0].message, /subkey 185e6146f00650f8 will not be used: .*binding/)
+      await assert.rejects(Keyring.load(fixture(`rpm-upstream/keys/${f}`)), { name: 'KeyringError', message: /key 771b18d3d7baa28734333c424344591e1964c5fc refused .*subkey 185e6146f00650f8: .*binding/ }, f)
+      // in a folder beside a sound key: that key loads, this one is a problem, and the package is untrusted
+      copyFileSync(fixture(`rpm-upstream/keys/${f}`), join(dir, f))
+      const k = await Keyring.load(dir)
+      assert.deepEqual(k.keyIds(), ['b0645aec757bf69e'], f)
+      assert.match(k.problems.map(p => p.message).join('\n'), new RegExp(`${f.replace('.', '\\.')}: key 771b18d3d7baa28734333c424344591e1964c5fc refused`), f)
+      const r = await verifyRpmFile(signed, k)
+      assert.equal(r.verdict, 'rejected', f)
+      assert.match(r.reason ?? '', /untrusted key|not in the keyring|no key/i, f)
+      rmSync(join(dir, f))
     }
   })
 

@@ -63,7 +63,7 @@ describe('sync: asks for a reason, sends what is new', function () {
     assert.ok(a.store.hasAnnouncement(fourth))
   })
 
-  it('a node that joins a mesh asks at most 3 of its peers, skips what it holds, and a peer that identifies again is not asked', async () => {
+  it('a node that joins a mesh asks at most 3 of its peers for everything, the others for what is recent, skips what it holds, and a peer that identifies again is not asked', async () => {
     mesh = await startMesh(6, { builder: 'none', announcers: [announcer.line] })
     await waitFor('a connected mesh', () => mesh!.nodes.every(n => n.libp2p.getPeers().length >= 5), 30_000)
     const ids = [await announce(mesh.nodes[0]), await announce(mesh.nodes[1])]
@@ -72,7 +72,8 @@ describe('sync: asks for a reason, sends what is new', function () {
     for (const n of mesh.nodes) await connect(a, n)
     await waitFor('the late node to hold both announcements', () => ids.every(id => a.store.hasAnnouncement(id)))
     await sleep(3000)
-    assert.ok(a.sync.stats.asked <= 3, `asked ${a.sync.stats.asked} of 6 peers`)
+    assert.ok(a.sync.stats.reasons.start <= 3, `asked ${a.sync.stats.reasons.start} of 6 peers for everything`)
+    assert.equal(a.sync.stats.asked, 6, 'the peers met after the start round were not each asked once')
     assert.equal(a.sync.stats.accepted, 2)
     assert.equal(a.sync.stats.received - a.sync.stats.skipped, 2, 'items already held were checked again')
     // an identify again (a new connection, an identify push) from a peer already asked: no exchange
@@ -114,6 +115,50 @@ describe('sync: asks for a reason, sends what is new', function () {
     await waitFor('the reconnect exchange', () => a.sync.stats.reasons.reconnect >= 1, 20_000)
     assert.ok(b.sync.stats.served - served <= 1, `the reconnect exchange sent ${b.sync.stats.served - served} items, not only the new one`)
   })
+
+  it('two nodes restarted together: the one that met the other after its start round gets the attestation only the other holds, within seconds', async () => {
+    mesh = await startMesh(4, { builder: 'none', announcers: [announcer.line] })
+    const [m0, m1] = mesh.nodes
+    let x = await node()
+    let y = await node()
+    for (const n of [...mesh.nodes, y]) await connect(x, n)
+    for (const n of mesh.nodes) await connect(y, n)
+    const topic = stringifyTopic('consensus')
+    await waitFor('every node on the consensus topic', () => [...mesh!.nodes, x, y].every(n => n.libp2p.services.pubsub.getSubscribers(topic).length >= 5), 30_000)
+    // a job of three builders, m0, m1 and y (q = 2): m0 and m1 agree (final once y has spoken too)
+    const candidates = [m0, m1, y].map(n => peerIdFromString(n.libp2p.peerId.toString()))
+    const checked = await m0.announce(testAnnouncement(announcer, { replicas: 3, quorum: 2, candidates }))
+    await waitFor('the announcement everywhere', () => [...mesh!.nodes, x, y].every(n => n.store.hasAnnouncement(checked.id)))
+    const files = [{ name: 'pkg-1.0-1.fc41.x86_64.rpm', size: 1, sha256: createHash('sha256').update('x').digest('hex') }]
+    const build = { job: checked.job, status: 'ok' as const, buildHash: undefined, files, environment: {}, durationMs: 1, logExcerpt: undefined, finishedAt: Date.now() }
+    await m0.verdicts.attest(build)
+    await m1.verdicts.attest(build)
+    await waitFor('agreement on every node', () => [...mesh!.nodes, x, y].every(n => n.store.verdict(checked.job)?.verdict === 'agreed'))
+    // y records its own attestation (its verdict is final: every builder has spoken) and goes down before
+    // publishing it (killed as it attests); x goes down too
+    ;(y.verdicts as any).recordOwn(build)
+    await waitFor('y\'s final verdict', () => y.store.verdict(checked.job)?.final === true)
+    await Promise.all([x.stop(), y.stop()])
+    // x comes back first and asks three peers for everything: none of them holds y's attestation
+    x = await restart(x)
+    for (const n of mesh.nodes.slice(0, 3)) await connect(x, n)
+    await waitFor('x\'s start round', () => x.sync.stats.reasons.start === 3 && x.sync.stats.syncs >= 3)
+    // then y: the peers that were up ask it (it came back); x meets it after its start round
+    y = await restart(y)
+    for (const n of [...mesh.nodes, x]) await connect(y, n)
+    const yId = y.libp2p.peerId.toString()
+    await waitFor('the peers that were up to get y\'s attestation', () => mesh!.nodes.every(n => n.store.attestation(checked.job, yId) !== undefined), 20_000)
+    await waitFor('x to get y\'s attestation', () => x.store.attestation(checked.job, yId) !== undefined, 15_000)
+    await waitFor('x to count y among the agreeing builders, final', () => x.store.verdict(checked.job)?.final === true && JSON.parse(x.store.verdict(checked.job)!.detail).agreeing.includes(yId) === true)
+  })
+
+  /** The same node (identity, store) started again */
+  async function restart (n: SkylineNode): Promise<SkylineNode> {
+    const again = new SkylineNode(n.config)
+    nodes[nodes.indexOf(n)] = again
+    await again.start()
+    return again
+  }
 
   it('an attestation of a job a node never saw makes it ask a peer, and the job and the attestation come', async () => {
     const a = await node()

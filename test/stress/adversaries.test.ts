@@ -95,10 +95,16 @@ describe('stress: a replayer of old announcements and attestations', function ()
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
   })
 
-  /** A new replayer peer (gossipsub will not publish what it published or saw within 2 minutes) connected to `to` */
+  /**
+   * A new replayer peer (gossipsub will not publish what it published or saw within 2 minutes) connected
+   * to `to`. It subscribes to nothing: a subscriber would be sent the nodes' recent messages (IHAVE
+   * gossip of their message caches for a few heartbeats after the last verdict), and could then no
+   * longer publish them (PublishError.Duplicate). It publishes to the topic's subscribers (flood
+   * publish), which is all a replayer needs.
+   */
   async function freshReplayer (to: NodeProc[]): Promise<void> {
     await replayer?.stop()
-    replayer = await startRawPeer({ subscribe: true })
+    replayer = await startRawPeer()
     await replayer.dial(to.map(n => n.address))
     await waitUntil('the replayer to see every node', () => replayer!.node.services.pubsub.getSubscribers(stringifyTopic('consensus')).length >= to.length, 30_000, 100)
   }
@@ -255,7 +261,7 @@ describe('stress: a gossip flooder', function () {
   let dir: string | undefined
   let mesh: ProcMesh
   let observer: Observer | undefined
-  let floods: FloodRun[] = []
+  const floods: FloodRun[] = []
   let srpms: Array<{ path: string, nevra: string }>
 
   before(async function () {

@@ -9,7 +9,7 @@
  *
  * A varint does not depend on the declared width, so such values are written as the uint32 varint,
  * which protons encodes correctly; every other value goes through protons' own uint64. Imported by every
- * module that encodes Skyline messages (gossip.ts, blob/wire.ts, blob/store.ts, src/services/sync.ts), so the
+ * module that encodes Skyline messages (gossip.ts, blob/wire.ts, blob/store.ts, src/services/sync-wire.ts), so the
  * generated pb/*.ts files stay as `npm run generate` writes them. test/fuzz/pb.test.ts checks it.
  */
 import { writer } from 'protons-runtime'

@@ -180,16 +180,16 @@ export async function partitionScenario (opts: PartitionOptions): Promise<void> 
   // --- the heal ----------------------------------------------------------------------------------
   await lab.heal('a')
   const tHeal = Date.now()
-  const expected = (n: NodeProc): string[] => jobs.flatMap(j => j.assigned.map(b => `${j.job}/${b}`)).sort()
+  const expected = (): string[] => jobs.flatMap(j => j.assigned.map(b => `${j.job}/${b}`)).sort()
   const converged = (): boolean => nodes.every(n => {
     const s = storeOf(n)
-    if (s.attestations.map(x => `${x.job}/${x.builder}`).join() !== expected(n).join()) return false
+    if (s.attestations.map(x => `${x.job}/${x.builder}`).join() !== expected().join()) return false
     return jobs.every(j => { const v = s.verdicts.find(x => x.job === j.job); return v?.verdict === 'agreed' && v.final })
   })
   await waitUntil('every node to hold every attestation and a final verdict for every job', converged, 420_000, 1000, async () => {
     const lines = nodes.map(n => {
       const s = storeOf(n)
-      return `${n.name}: ${s.attestations.length}/${expected(n).length} attestations, ${jobs.map(j => s.verdicts.find(v => v.job === j.job)?.verdict ?? '-').join(',')}`
+      return `${n.name}: ${s.attestations.length}/${expected().length} attestations, ${jobs.map(j => s.verdicts.find(v => v.job === j.job)?.verdict ?? '-').join(',')}`
     })
     return `${lines.join('; ')}; connections ${await connections()}`
   })

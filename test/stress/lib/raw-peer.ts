@@ -25,7 +25,6 @@ import { MSG_CHUNK, MSG_HAVE, MSG_MANIFEST, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTE
 import { joinHashes } from '../../../src/services/blob/manifest.ts'
 import { DHT_PROTOCOL } from '../../../src/node/constants.ts'
 import { gossipMessageId } from '../../../src/node/libp2p.ts'
-import { TOPIC_NAMES, stringifyTopic } from '../../../src/protocols/ids.ts'
 
 export type RawLibp2p = Libp2p<{ pubsub: GossipSub, identify: any, ping: any, dht: any }>
 
@@ -51,7 +50,7 @@ export interface RawPeer {
   stop: () => Promise<void>
 }
 
-export async function startRawPeer (opts: { gossip?: Partial<Parameters<typeof gossipsub>[0]>, subscribe?: boolean, privateKey?: PrivateKey } = {}): Promise<RawPeer> {
+export async function startRawPeer (opts: { gossip?: Partial<Parameters<typeof gossipsub>[0]>, privateKey?: PrivateKey } = {}): Promise<RawPeer> {
   const node = await createLibp2p({
     ...(opts.privateKey !== undefined ? { privateKey: opts.privateKey } : {}),
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
@@ -66,7 +65,6 @@ export async function startRawPeer (opts: { gossip?: Partial<Parameters<typeof g
       pubsub: gossipsub({ globalSignaturePolicy: 'StrictSign', allowPublishToZeroTopicPeers: true, msgIdFn: gossipMessageId, emitSelf: false, ...opts.gossip })
     }
   }) as unknown as RawLibp2p
-  if (opts.subscribe === true) for (const t of TOPIC_NAMES) node.services.pubsub.subscribe(stringifyTopic(t))
   const blobs = new Map<string, { m: Manifest, data: Uint8Array, delay: number, misbehave: BlobMisbehaviour, haves: number }>()
   const served = new Map<string, number>()
   // chunks go out one after the other, whoever asks
