@@ -45,7 +45,6 @@ const ENV_KEY_RE = /^[A-Za-z][A-Za-z0-9_.-]*$/
 // eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f]/
 
-
 /**
  * One output file as attested: lowercase hex sha256, size in bytes (the shape of BuildFile); since file
  * entry v2 also the chunk size and hex chunk root under which the builder serves it (both or neither).
