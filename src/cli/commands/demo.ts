@@ -231,7 +231,6 @@ export async function run (argv: string[]): Promise<number> {
         if (running.length > 0) out.write(`\nstopping ${running.length} node${running.length === 1 ? '' : 's'} (SIGTERM)\n`)
         const killed = await mesh.stop()
         if (running.length > 0) out.write(killed.length === 0 ? 'every node stopped cleanly\n' : `killed after the grace period: ${killed.join(', ')}\n`)
-        removeBuildDirs(mesh.nodes)
         if (ownWorkDir && outcome !== 'failed' && !keep) {
           rmSync(work, { recursive: true, force: true })
         } else if (mesh.nodes.length > 0) {
@@ -308,14 +307,6 @@ function shortenPeers (line: string, mesh: DemoMesh): string {
 }
 
 /** As root a node builds under /var/tmp/skyline-<sha256(data dir)> (src/node/node.ts), where the build user can reach it */
-function removeBuildDirs (nodes: DemoNode[]): void {
-  if (process.getuid?.() !== 0) return
-  for (const node of nodes) {
-    if (alive(node)) continue
-    rmSync(join('/var/tmp', `skyline-${createHash('sha256').update(node.dataDir).digest('hex').slice(0, 12)}`), { recursive: true, force: true })
-  }
-}
-
 /**
  * The demo's repository is replaced on each run (a new demo key signs a new SRPM); a folder holding
  * anything but a dnf repository of RPMs is never touched.
