@@ -8,7 +8,6 @@
  * holds, 1 otherwise (missing tools included), 2 on bad usage. Ctrl-C stops everything.
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { parse } from '../args.ts'
