@@ -16,7 +16,8 @@ import type { BlobService, BlobServiceComponents, BlobServiceInit } from './type
 
 export { PROTOCOL, DEFAULT_CHUNK_SIZE, DEFAULT_MAX_BLOB_SIZE, fetchDeadline } from './constants.ts'
 export { manifestFor, computeRoot, validateRef, refOf, type BlobRef, type Manifest } from './manifest.ts'
-export { BlobStore, PartialBlob, type BlobStoreInit } from './store.ts'
+export { BlobStore, type BlobStoreInit } from './store.ts'
+export { PartialBlob } from './partial.ts'
 export { cidForSha256 } from './cid.ts'
 export * from './errors.ts'
 

@@ -4,7 +4,7 @@
  * cannot, at random, so that simultaneous fetchers pull different chunks from the seed and trade them.
  */
 import { hasBit } from './bitfield.ts'
-import type { PartialBlob } from './store.ts'
+import type { PartialBlob } from './partial.ts'
 import type { SwarmPeer } from './sources.ts'
 
 export interface PickLimits {

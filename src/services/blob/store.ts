@@ -13,15 +13,17 @@
  */
 import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs'
 import { open, rename, rm, readFile, stat, type FileHandle } from 'node:fs/promises'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import type { Readable } from 'node:stream'
 import '../../protocols/pb/protons-fix.ts' // uint64 sizes of 2 to 4 GiB encode correctly
 import { BlobResponse } from '../../protocols/pb/blob.ts'
-import { DEFAULT_CHUNK_SIZE, DEFAULT_MAX_BLOB_SIZE, PERSIST_INTERVAL, MSG_MANIFEST } from './constants.ts'
-import { BlobHashMismatchError, BlobTooLargeError, ChunkHashMismatchError, InvalidBlobRefError, ManifestMismatchError } from './errors.ts'
-import { ManifestBuilder, checkChunking, computeRoot, manifestFor, chunkCount, chunkLength, isSha256Hex, joinHashes, manifestMatches, sha256, splitHashes, type BlobRef, type Manifest } from './manifest.ts'
-import { bitfieldBytes, countBits, hasBit, setBit, validBitfield } from './bitfield.ts'
+import { DEFAULT_CHUNK_SIZE, DEFAULT_MAX_BLOB_SIZE, PERSIST_INTERVAL } from './constants.ts'
+import { BlobHashMismatchError, BlobTooLargeError, InvalidBlobRefError, ManifestMismatchError } from './errors.ts'
+import { ManifestBuilder, checkChunking, computeRoot, manifestFor, chunkCount, isSha256Hex, manifestMatches, splitHashes, type BlobRef, type Manifest } from './manifest.ts'
+import { encodeManifest, readVerified, writeFileAtomic } from './files.ts'
+import { PartialBlob } from './partial.ts'
+import { bitfieldBytes, hasBit, setBit, validBitfield } from './bitfield.ts'
 
 export interface BlobStoreInit {
   directory: string
@@ -34,32 +36,8 @@ export interface BlobStoreInit {
 }
 
 const MANIFEST_CACHE = 64
-const PERSIST_EVERY_CHUNKS = 32
 /** read handles kept open on complete blobs being served */
 const OPEN_HANDLES = 16
-
-async function fsyncDir (dir: string): Promise<void> {
-  const fh = await open(dir, 'r')
-  try { await fh.sync() } finally { await fh.close() }
-}
-
-function encodeManifest (m: Manifest, bitfield?: Uint8Array): Uint8Array {
-  return BlobResponse.encode({ type: MSG_MANIFEST, size: BigInt(m.size), chunkSize: m.chunkSize, chunkHashes: joinHashes(m.chunkHashes) as Uint8Array<ArrayBuffer>, bitfield: bitfield as Uint8Array<ArrayBuffer> | undefined })
-}
-
-/** Writes a small file atomically and durably: temporary file, fsync, rename, fsync of the directory */
-async function writeFileAtomic (path: string, data: Uint8Array): Promise<void> {
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`
-  const fh = await open(tmp, 'w', 0o644)
-  try {
-    await fh.writeFile(data)
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-  await rename(tmp, path)
-  await fsyncDir(dirname(path))
-}
 
 export class BlobStore {
   readonly directory: string
@@ -359,163 +337,5 @@ export class BlobStore {
   /** Writes the manifest file of a blob moved into place by a PartialBlob */
   async writeManifest (m: Manifest): Promise<void> {
     await writeFileAtomic(`${this.blobPath(m.sha256)}.manifest`, encodeManifest(m))
-  }
-}
-
-async function readVerified (fh: FileHandle, m: Manifest, index: number): Promise<Uint8Array | undefined> {
-  const len = chunkLength(m, index)
-  const buf = Buffer.allocUnsafe(len)
-  let got = 0
-  while (got < len) {
-    const { bytesRead } = await fh.read(buf, got, len - got, index * m.chunkSize + got)
-    if (bytesRead === 0) return undefined
-    got += bytesRead
-  }
-  return Buffer.from(sha256(buf)).equals(m.chunkHashes[index]) ? buf : undefined
-}
-
-/** A download in progress: verified chunks written at their offsets, and a durable bitfield */
-export class PartialBlob {
-  readonly manifest: Manifest
-  readonly bitfield: Uint8Array
-  readonly chunks: number
-  have: number
-  private readonly store: BlobStore
-  private readonly fh: FileHandle
-  private readonly persistInterval: number
-  private dirty = 0
-  private timer: ReturnType<typeof setTimeout> | undefined
-  private persisting: Promise<void> = Promise.resolve()
-  private closed = false
-  private completing: Promise<string> | undefined
-  private heldBytes: number | undefined
-
-  constructor (store: BlobStore, manifest: Manifest, fh: FileHandle, bitfield: Uint8Array, persistInterval: number) {
-    this.store = store
-    this.manifest = manifest
-    this.fh = fh
-    this.bitfield = bitfield
-    this.chunks = manifest.chunkHashes.length
-    this.have = countBits(bitfield, this.chunks)
-    this.persistInterval = persistInterval
-  }
-
-  get complete (): boolean {
-    return this.have === this.chunks
-  }
-
-  has (index: number): boolean {
-    return hasBit(this.bitfield, index)
-  }
-
-  /** Bytes of verified chunks held */
-  get bytes (): number {
-    if (this.heldBytes === undefined) {
-      this.heldBytes = 0
-      for (let i = 0; i < this.chunks; i++) if (hasBit(this.bitfield, i)) this.heldBytes += chunkLength(this.manifest, i)
-    }
-    return this.heldBytes
-  }
-
-  /**
-   * Verifies a chunk against the manifest and writes it. Throws ChunkHashMismatchError for bad bytes (nothing
-   * is written); returns false if the chunk was already held.
-   */
-  async writeChunk (index: number, data: Uint8Array): Promise<boolean> {
-    if (this.closed) throw new Error('partial blob closed')
-    if (!Number.isInteger(index) || index < 0 || index >= this.chunks) throw new ChunkHashMismatchError(`chunk index ${index} out of range`)
-    if (data.byteLength !== chunkLength(this.manifest, index) || !Buffer.from(sha256(data)).equals(this.manifest.chunkHashes[index])) {
-      throw new ChunkHashMismatchError(`chunk ${index} of ${this.manifest.sha256} does not match its hash`)
-    }
-    if (hasBit(this.bitfield, index)) return false
-    let off = 0
-    while (off < data.byteLength) {
-      const { bytesWritten } = await this.fh.write(data, off, data.byteLength - off, index * this.manifest.chunkSize + off)
-      off += bytesWritten
-    }
-    if (hasBit(this.bitfield, index)) return false
-    setBit(this.bitfield, index)
-    this.have++
-    if (this.heldBytes !== undefined) this.heldBytes += data.byteLength
-    this.dirty++
-    if (this.dirty >= PERSIST_EVERY_CHUNKS) void this.persist().catch(() => {})
-    else if (this.timer === undefined) {
-      this.timer = setTimeout(() => { this.timer = undefined; void this.persist().catch(() => {}) }, this.persistInterval)
-      this.timer.unref?.()
-    }
-    return true
-  }
-
-  async readChunk (index: number): Promise<Uint8Array | undefined> {
-    if (this.closed || !Number.isInteger(index) || index < 0 || index >= this.chunks || !hasBit(this.bitfield, index)) return undefined
-    return readVerified(this.fh, this.manifest, index)
-  }
-
-  /** Makes the data durable, then records the bitfield (atomically): a recorded chunk is always on disk */
-  async persist (): Promise<void> {
-    const run = async (): Promise<void> => {
-      if (this.closed) return
-      if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined }
-      this.dirty = 0
-      const snapshot = Uint8Array.from(this.bitfield)
-      await this.fh.datasync()
-      await writeFileAtomic(`${this.store.partialPath(this.manifest.sha256)}.state`, encodeManifest(this.manifest, snapshot))
-    }
-    this.persisting = this.persisting.then(run, run)
-    return this.persisting
-  }
-
-  /**
-   * With every chunk held: hashes the whole file, and if it matches moves it into place atomically.
-   * Returns the blob's path. On a whole-file mismatch the partial download is deleted.
-   */
-  async finish (): Promise<string> {
-    if (!this.complete) throw new Error(`blob ${this.manifest.sha256} is not complete (${this.have}/${this.chunks})`)
-    this.completing ??= this.doFinish()
-    return this.completing
-  }
-
-  private async doFinish (): Promise<string> {
-    if (!this.complete) throw new Error(`blob ${this.manifest.sha256} is not complete (${this.have}/${this.chunks})`)
-    await this.persist()
-    await this.persisting
-    await this.fh.sync()
-    const h = createHash('sha256')
-    const buf = Buffer.allocUnsafe(4 * 1024 * 1024)
-    let pos = 0
-    while (pos < this.manifest.size) {
-      const { bytesRead } = await this.fh.read(buf, 0, Math.min(buf.byteLength, this.manifest.size - pos), pos)
-      if (bytesRead === 0) break
-      h.update(buf.subarray(0, bytesRead))
-      pos += bytesRead
-    }
-    const got = h.digest('hex')
-    this.closed = true
-    await this.fh.close()
-    const path = this.store.partialPath(this.manifest.sha256)
-    this.store.forget(this.manifest.sha256)
-    if (got !== this.manifest.sha256 || pos !== this.manifest.size) {
-      await rm(path, { force: true })
-      await rm(`${path}.state`, { force: true })
-      throw new BlobHashMismatchError(`downloaded blob hashes to ${got}, expected ${this.manifest.sha256}`)
-    }
-    const final = this.store.blobPath(this.manifest.sha256)
-    mkdirSync(dirname(final), { recursive: true })
-    await this.store.writeManifest(this.manifest)
-    await rename(path, final)
-    await fsyncDir(dirname(final))
-    await rm(`${path}.state`, { force: true })
-    this.store.remembered(this.manifest)
-    return final
-  }
-
-  /** Persists the bitfield and closes the file; the download can be resumed later */
-  async close (): Promise<void> {
-    if (this.closed) return
-    await this.persist().catch(() => {})
-    this.closed = true
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.store.forget(this.manifest.sha256)
-    await this.fh.close()
   }
 }

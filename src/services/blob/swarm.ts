@@ -28,7 +28,8 @@ import { ChunkPicker } from './picker.ts'
 import { Wakeup } from './wakeup.ts'
 import { discoverProviders, needsProviders } from './discovery.ts'
 import { cutRequests, newSource, refuseChunk, withoutRefused, type SwarmPeer } from './sources.ts'
-import type { BlobStore, PartialBlob } from './store.ts'
+import type { BlobStore } from './store.ts'
+import type { PartialBlob } from './partial.ts'
 import type { BlobProgressEvent, BlobServiceInit, Severity } from './types.ts'
 
 export interface SwarmInit {
