@@ -55,6 +55,8 @@ import type { VerdictEvent } from '../src/services/verdicts.ts'
 import { markdownTable, reportFigures } from './lib/summary.ts'
 import { tallyHarness } from './lib/tally-harness.ts'
 import { candidateCount } from '../src/rules/assignment.ts'
+import { exactGoal, monteCarloGoal } from './lib/panel-goal.ts'
+import { DEFAULT_ESCALATION, DEFAULT_PANEL, DEFAULT_THRESHOLD } from '../src/protocols/announce.ts'
 
 const { values: opts } = parseArgs({
   options: {
@@ -68,6 +70,10 @@ const { values: opts } = parseArgs({
     'ground-jobs': { type: 'string', default: '5000' },
     'ground-meshes': { type: 'string', default: '5' },
     'late-nodes': { type: 'string', default: '50,200,1000' },
+    'goal-nodes': { type: 'string', default: '200' },
+    'goal-meshes': { type: 'string', default: '5' },
+    'goal-jobs': { type: 'string', default: '1000' },
+    'goal-only': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' }
   }
 })
@@ -366,6 +372,31 @@ const pct = (f: number): string => `${+(f * 100).toFixed(1)}%`
 
 const t0 = performance.now()
 const out: string[] = []
+
+// ------------------------------------------------------------------ the goal table of rules v2 (issue 12)
+const PANEL = { panel: DEFAULT_PANEL, escalation: DEFAULT_ESCALATION, threshold: DEFAULT_THRESHOLD }
+const GOAL_N = Number(opts['goal-nodes'])
+const goalRows: string[][] = [['attacker share', 'IDs', 'forged: exact', 'MC (jobs)', 'blocked: exact', 'MC', 'agreed true: exact', 'MC', 'builds/job: exact', 'MC', 'stage-1 seat share MC']]
+const goalFigures: Array<Record<string, unknown>> = []
+for (const f of SHARES) {
+  const exact = exactGoal(PANEL, f)
+  for (const ids of ['random', 'ground'] as const) {
+    const make = ids === 'random' ? (_h: PeerId[], a: number) => Array.from({ length: a }, randomPeer) : (h: PeerId[], a: number) => groundAttackers(h, a, 5).peers
+    const mc = monteCarloGoal(PANEL, GOAL_N, f, Number(opts['goal-meshes']), Number(opts['goal-jobs']), randomPeer, make)
+    goalFigures.push({ share: f, ids, exact, mc })
+    goalRows.push([pct(f), ids, fmtP(exact.forged), `${fmtP(mc.forged)} (${mc.jobs})`, fmtP(exact.blocked), fmtP(mc.blocked), fmtP(exact.agreedTrue), fmtP(mc.agreedTrue), exact.builds.toFixed(2), mc.builds.toFixed(2), `${pct(mc.seatShare ?? 0)} of ${pct(Math.max(1, Math.round(f * GOAL_N)) / GOAL_N)}`])
+  }
+}
+out.push(`rules v2 goal table: panel P = ${PANEL.panel}, escalation E = ${PANEL.escalation}, threshold T = ${PANEL.threshold}; colluders attest another hash on every seat`)
+out.push(`(exact: binomial over salted seats; MC: the real jobSeats + panelTally, N = ${GOAL_N} identities per mesh, every identity listed)`)
+out.push('')
+out.push(markdownTable(goalRows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']))
+out.push('')
+if (opts['goal-only'] === true) {
+  process.stdout.write(out.join('\n') + '\n')
+  reportFigures('collusion-goal', { panel: PANEL, goal: goalFigures })
+  process.exit(0)
+}
 out.push(`collusion: r = ${R} assigned builders per job, quorum q = ${Q}; r - q + 1 = ${BLOCK}`)
 out.push('')
 out.push('exact, unbounded mesh (binomial): the probability that colluders hold at least k of a job\'s r builders')

@@ -259,6 +259,11 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       const a = this.announcements.get(evt.detail.job)
       if (a !== undefined && Number(a.announcement.expiresAt) > Date.now()) this.assign(a)
     })
+    // rules v2: an escalated job seats E more builders: that may be this node
+    this.verdicts.addEventListener('verdict', evt => {
+      const a = evt.detail.escalated === true && !evt.detail.final ? this.announcements.get(evt.detail.job) : undefined
+      if (a !== undefined) this.assign(a)
+    })
     // an attestation of a job this node never saw announced: it may have missed the announcement
     this.verdicts.addEventListener('gap', () => { this.sync.gap() })
   }
@@ -295,8 +300,9 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
    * key (compute it with the beacon the announcement will carry), the candidateCount(r) closest eligible
    * peers, leaving out builders this node holds a ban proof for. Returns fewer when the mesh has fewer builders.
    */
-  async findCandidates (jobKey: Uint8Array, replicas: number, options: AbortOptions = {}): Promise<PeerId[]> {
-    return findCandidates(this.libp2p, jobKey, { count: candidateCount(replicas), selfEligible: this.builder !== undefined, excluded: new Set(this.store.bannedBuilders()), signal: options.signal, log: this.log })
+  async findCandidates (jobKey: Uint8Array, replicas: number, options: AbortOptions & { beacon?: Uint8Array } = {}): Promise<PeerId[]> {
+    const excluded = new Set([...this.store.bannedBuilders(), ...this.verdicts.ejectedBuilders()])
+    return findCandidates(this.libp2p, jobKey, { count: candidateCount(replicas), selfEligible: this.builder !== undefined, excluded, beacon: options.beacon, signal: options.signal, log: this.log })
   }
 
   /** Checks, records and gossips an announcement made by this node's operator (skyline seed) */

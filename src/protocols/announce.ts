@@ -15,7 +15,8 @@ import { Announcement } from './pb/announce.ts'
 import { ENVELOPE_KIND, openGossipEnvelope, signEnvelope, type AnnouncerKey, type TrustedKeys } from './signing.ts'
 import { GossipValidationError } from './gossip.ts'
 import { jobKey } from '../rules/job.ts'
-import { AssignmentError, candidateBytes, jobBuilders, MAX_CANDIDATES, parseCandidates } from '../rules/assignment.ts'
+import { AssignmentError, candidateBytes, jobSeats, MAX_CANDIDATES, parseCandidates } from '../rules/assignment.ts'
+import { panelProblem, type PanelParams } from '../rules/panel.ts'
 import { MAX_CHUNK_SIZE, MAX_CHUNKS, MIN_CHUNK_SIZE } from './blob-limits.ts'
 
 export { Announcement }
@@ -24,6 +25,17 @@ export { Announcement }
 export const DEFAULT_REPLICAS = 5
 /** @default 3 matching attestations for a verdict */
 export const DEFAULT_QUORUM = 3
+/** The `rules` field: v1 (Kademlia ranking, r/q tally) or v2 (salted positions, panels with escalation) */
+export const RULES_V1 = 0
+export const RULES_V2 = 2
+/** @default rules v2: 10 stage-1 seats, all of which must agree */
+export const DEFAULT_PANEL = 10
+/** @default rules v2: 5 more seats on dissent or silence */
+export const DEFAULT_ESCALATION = 5
+/** @default rules v2: 12 of the 15 seats decide an escalated job */
+export const DEFAULT_THRESHOLD = 12
+/** @default rules v2: stage 1 ends 6 hours after the announcement (silent stage-1 seats then escalate) */
+export const DEFAULT_STAGE_MS = 6 * 60 * 60 * 1000
 /** @default 24 hours */
 export const DEFAULT_VALIDITY_MS = 24 * 60 * 60 * 1000
 export const MAX_VALIDITY_MS = 7 * 24 * 60 * 60 * 1000
@@ -50,6 +62,11 @@ export interface AnnouncementInit {
   sequence?: bigint
   beacon?: Uint8Array
   /**
+   * rules v2 (docs/protocols/consensus.md, "Panel tally"): P stage-1 seats, E escalation seats, threshold T
+   * and the stage-1 deadline (ms after issue); replicas and quorum are then ignored. Without it, rules v1.
+   */
+  panel?: PanelParams & { stageMs?: number }
+  /**
    * the eligible builders near the job key, from the seeder's DHT lookup (findCandidates); at least
    * `quorum`, at most MAX_CANDIDATES. Compute the job key with the same `beacon` first.
    */
@@ -73,8 +90,11 @@ export function createAnnouncement (init: AnnouncementInit, key: AnnouncerKey): 
     srpmSha256: new Uint8Array(init.srpmSha256),
     srpmSize: BigInt(init.srpmSize),
     target: init.target,
-    replicas: init.replicas ?? DEFAULT_REPLICAS,
-    quorum: init.quorum ?? DEFAULT_QUORUM,
+    replicas: init.panel?.panel ?? init.replicas ?? DEFAULT_REPLICAS,
+    quorum: init.panel?.threshold ?? init.quorum ?? DEFAULT_QUORUM,
+    rules: init.panel !== undefined ? RULES_V2 : RULES_V1,
+    escalation: init.panel?.escalation ?? 0,
+    stageMs: init.panel !== undefined ? BigInt(init.panel.stageMs ?? DEFAULT_STAGE_MS) : 0n,
     beacon: new Uint8Array(init.beacon ?? randomBytes(32)),
     issuedAt: BigInt(now),
     expiresAt: BigInt(now + (init.validityMs ?? DEFAULT_VALIDITY_MS)),
@@ -101,8 +121,21 @@ export interface CheckedAnnouncement {
   source?: PeerId
   /** the listed candidates, parsed */
   candidates: PeerId[]
-  /** the job's builders with no bans: the r candidates closest to the job key, closest first */
+  /** the job's seats with no bans, best-ranked first: v1 the r closest candidates, v2 the P+E first by salted position */
   builders: PeerId[]
+  /** rules v2's panel, undefined for v1 */
+  panel?: PanelParams & { stageDeadline: number }
+}
+
+/** How many seats a job has: v1 r, v2 P+E */
+export function seatCount (a: Announcement): number {
+  return a.rules === RULES_V2 ? a.replicas + a.escalation : a.replicas
+}
+
+/** A job's seats (banned builders left out), best-ranked first, by the announcement's rules */
+export function announcementSeats (a: Pick<CheckedAnnouncement, 'announcement' | 'jobKey' | 'candidates'>, banned?: ReadonlySet<string>): PeerId[] {
+  const salted = a.announcement.rules === RULES_V2
+  return jobSeats({ jobKey: a.jobKey, beacon: a.announcement.beacon, salted }, a.candidates, seatCount(a.announcement), banned)
 }
 
 /**
@@ -117,7 +150,8 @@ export function checkAnnouncement (envelope: Uint8Array, trusted: TrustedKeys, n
   const key = jobKey(a.srpmSha256, a.target, a.beacon)
   return {
     candidates,
-    builders: jobBuilders(key, candidates, a.replicas),
+    builders: announcementSeats({ announcement: a, jobKey: key, candidates }),
+    ...(a.rules === RULES_V2 ? { panel: { panel: a.replicas, escalation: a.escalation, threshold: a.quorum, stageDeadline: Number(a.issuedAt + a.stageMs) } } : {}),
     id: createHash('sha256').update(opened.payload).digest('hex'),
     job: Buffer.from(key).toString('hex'),
     jobKey: key,
@@ -131,6 +165,18 @@ function bad (reason: string, message: string): never {
   throw new GossipValidationError('reject', reason, message)
 }
 
+/** The rules version and its parameters: v1 r/q, v2 the panel (T > P, so v1 verifiers refuse v2 as malformed) */
+function checkRules (a: Announcement): void {
+  if (a.rules === RULES_V1) {
+    if (a.escalation !== 0 || a.stageMs !== 0n) bad('malformed', 'escalation and stage deadline are rules v2 fields')
+    if (a.quorum < 1 || a.quorum > a.replicas || 2 * a.quorum <= a.replicas) bad('malformed', `quorum ${a.quorum} must be a majority of replicas ${a.replicas}`)
+    return
+  }
+  if (a.rules !== RULES_V2) bad('unsupported-rules', `assignment rules ${a.rules} unknown (this node knows ${RULES_V1} and ${RULES_V2})`)
+  const problem = panelProblem({ panel: a.replicas, escalation: a.escalation, threshold: a.quorum })
+  if (problem !== undefined) bad('malformed', problem)
+}
+
 /** Checks every field; returns the parsed candidates */
 export function checkFields (a: Announcement, now: number): PeerId[] {
   if (a.nevra.length > 256 || !NEVRA_RE.test(a.nevra)) bad('malformed', `bad NEVRA '${a.nevra.slice(0, 80)}'`)
@@ -138,7 +184,7 @@ export function checkFields (a: Announcement, now: number): PeerId[] {
   if (a.srpmSha256.length !== 32) bad('malformed', 'SRPM sha256 must be 32 bytes')
   if (a.srpmSize <= 0n || a.srpmSize > BigInt(MAX_SRPM_SIZE)) bad('malformed', `SRPM size ${a.srpmSize} out of bounds`)
   if (a.replicas < 1 || a.replicas > MAX_REPLICAS) bad('malformed', `replicas ${a.replicas} out of 1..${MAX_REPLICAS}`)
-  if (a.quorum < 1 || a.quorum > a.replicas || 2 * a.quorum <= a.replicas) bad('malformed', `quorum ${a.quorum} must be a majority of replicas ${a.replicas}`)
+  checkRules(a)
   if (a.beacon.length !== 32) bad('malformed', 'beacon must be 32 bytes')
   if (a.chunkSize < MIN_CHUNK_SIZE || a.chunkSize > MAX_CHUNK_SIZE) bad('malformed', `chunk size ${a.chunkSize} out of bounds`)
   // the blob protocol fetches at most MAX_CHUNKS chunks: an SRPM cut finer could never be fetched
@@ -152,11 +198,13 @@ export function checkFields (a: Announcement, now: number): PeerId[] {
     if (err instanceof AssignmentError) bad('malformed', err.message)
     throw err
   }
-  // fewer candidates than q could never agree
-  if (candidates.length < a.quorum) bad('malformed', `${candidates.length} candidate builders, fewer than the quorum ${a.quorum}`)
+  // fewer candidates than q could never agree; v2 needs every seat filled (stage 1 is unanimous)
+  if (a.rules === RULES_V2 && candidates.length < seatCount(a)) bad('malformed', `${candidates.length} candidate builders, fewer than the ${seatCount(a)} seats of the panel`)
+  if (candidates.length < a.quorum && a.rules === RULES_V1) bad('malformed', `${candidates.length} candidate builders, fewer than the quorum ${a.quorum}`)
   const issued = Number(a.issuedAt)
   const expires = Number(a.expiresAt)
   if (expires <= issued || expires - issued > MAX_VALIDITY_MS) bad('malformed', 'validity window out of bounds')
+  if (a.rules === RULES_V2 && (a.stageMs < 1n || a.stageMs >= a.expiresAt - a.issuedAt)) bad('malformed', `stage deadline ${a.stageMs} ms must fall inside the validity window`)
   if (issued > now + MAX_CLOCK_SKEW_MS) bad('not-yet-valid', `issued ${issued - now} ms in the future`)
   if (expires <= now) {
     if (now - expires < EXPIRY_GRACE_MS) throw new GossipValidationError('ignore', 'expired', 'expired moments ago')

@@ -16,16 +16,15 @@
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromMultihash } from '@libp2p/peer-id'
 import * as Digest from 'multiformats/hashes/digest'
-import { bufferKadId, compareDistance, peerKadId, xorDistance } from './distance.ts'
+import { compareDistance, peerKadId, xorDistance } from './distance.ts'
+import { jobKadId } from './job-point.ts'
+import { rankBySaltedPosition } from './position.ts'
+
+export { jobKadId }
 
 export class AssignmentError extends Error {
   static name = 'AssignmentError'
   override name = 'AssignmentError'
-}
-
-/** The point in the Kademlia key space a job lives at */
-export function jobKadId (jobKey: Uint8Array): Uint8Array {
-  return bufferKadId(jobKey)
 }
 
 /**
@@ -96,4 +95,22 @@ export function parseCandidates (list: Uint8Array[]): PeerId[] {
 export function jobBuilders<T extends PeerId> (jobKey: Uint8Array, candidates: Iterable<T>, r: number, excluded?: ReadonlySet<string>): T[] {
   const eligible = [...candidates].filter(p => excluded?.has(p.toString()) !== true)
   return assignBuilders(jobKey, eligible, r)
+}
+
+/** What ranks a job's candidates: the job key, the beacon, and whether the announcement uses salted positions (rules v2) */
+export interface RankedJob {
+  jobKey: Uint8Array
+  beacon: Uint8Array
+  /** true for rules v2 (salted per-job positions), false for v1 (fixed Kademlia keys) */
+  salted: boolean
+}
+
+/**
+ * A job's first `count` seats: the candidates ranked by the announcement's rule (v2: salted per-job
+ * positions, src/rules/position.ts; v1: Kademlia keys), leaving out `excluded` ones (banned builders).
+ */
+export function jobSeats<T extends PeerId> (job: RankedJob, candidates: Iterable<T>, count: number, excluded?: ReadonlySet<string>): T[] {
+  const eligible = [...candidates].filter(p => excluded?.has(p.toString()) !== true)
+  if (!job.salted) return assignBuilders(job.jobKey, eligible, count)
+  return rankBySaltedPosition(job.jobKey, job.beacon, eligible).slice(0, count)
 }

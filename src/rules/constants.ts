@@ -66,6 +66,14 @@ export const REPUTATION_FLAG_THRESHOLD = 1.5
 export const REPUTATION_FLAGGED_SCORE_PER_DISSENT = 10
 
 /**
+ * A builder is ejected from later panels (a seeder lists it in no candidate list) while its decayed dissent
+ * count is at least this: a dissent on the losing side of a resolved escalation (or of a v1 dispute)
+ * ejects it for one half-life (7 days), two for two half-lives
+ * @default 0.5
+ */
+export const REPUTATION_EJECT_THRESHOLD = 0.5
+
+/**
  * Entries whose decayed agree and dissent counts both fall below this are dropped by `prune`
  * @default 0.01
  */

@@ -25,7 +25,7 @@
  */
 import {
   REPUTATION_FLAG_THRESHOLD, REPUTATION_FLAGGED_SCORE_PER_DISSENT, REPUTATION_HALF_LIFE_MS, REPUTATION_MAX_BUILDERS,
-  REPUTATION_PRUNE_BELOW
+  REPUTATION_PRUNE_BELOW, REPUTATION_EJECT_THRESHOLD
 } from './constants.ts'
 
 export type ReputationEvent = 'agree' | 'dissent'
@@ -140,6 +140,14 @@ export class Reputation {
   }
 
   /** The state as rows for the store, sorted by builder (counts as of each row's `updatedAt`) */
+  /**
+   * The builders ejected from later panels at `now`: decayed dissent at least REPUTATION_EJECT_THRESHOLD
+   * (docs/protocols/assignment.md, "Ejection"). Sorted.
+   */
+  ejected (now: number): string[] {
+    return [...this.entries.keys()].filter(b => this.get(b, now).dissent >= REPUTATION_EJECT_THRESHOLD).sort()
+  }
+
   toRows (): ReputationRow[] {
     return [...this.entries.values()].map(r => ({ ...r })).sort((a, b) => a.builder < b.builder ? -1 : a.builder > b.builder ? 1 : 0)
   }

@@ -139,7 +139,7 @@ export function computeStats (input: { attestations: readonly StatsAttestation[]
     finalJobs.add(v.job)
     if (d.verdict === 'agreed') totals.agreed++
     else if (d.verdict === 'disputed') totals.disputed++
-    else if (d.verdict === 'no-consensus') totals.noConsensus++
+    else if (d.verdict === 'no-consensus' || d.verdict === 'blocked') totals.noConsensus++
     else if (d.verdict === 'failed') totals.failed++
     const agreeing = d.agreeing ?? []
     for (const b of agreeing) row(b).agreed++

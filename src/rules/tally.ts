@@ -39,7 +39,8 @@
  * ```
  */
 
-export type VerdictKind = 'pending' | 'agreed' | 'disputed' | 'no-consensus' | 'failed'
+/** `blocked` is the panel tally's (rules v2, src/rules/panel.ts) unresolved escalation; the others are v1's */
+export type VerdictKind = 'pending' | 'agreed' | 'disputed' | 'no-consensus' | 'failed' | 'blocked'
 export type FinalVerdictKind = Exclude<VerdictKind, 'pending'>
 
 export interface TallyAttestation {

@@ -2,7 +2,7 @@
  * The dispute throttle: a sliding window of recent final verdicts (the last hour, and at most the last
  * 100), and whether the share of `disputed` among them is high enough that the mesh should slow down
  * (take fewer new jobs, escalate to more builders or a human) rather than keep producing disputes.
- * Throttled when `disputed / size > threshold` (default 0.2) with at least `minSample` (default 5)
+ * Throttled when `disputed / size > threshold` (`disputed` counts v1's disputed and v2's blocked verdicts) (default 0.2) with at least `minSample` (default 5)
  * verdicts in the window. Every final verdict kind counts in the denominator; `pending` is refused.
  * Pure apart from its own state: time is always injected (Unix ms).
  *
@@ -44,7 +44,9 @@ export interface ThrottleState {
 
 interface Entry { verdict: FinalVerdictKind, at: number, job?: string }
 
-const FINAL: ReadonlySet<string> = new Set(['agreed', 'disputed', 'no-consensus', 'failed'])
+const FINAL: ReadonlySet<string> = new Set(['agreed', 'disputed', 'no-consensus', 'failed', 'blocked'])
+/** what the throttle counts against the mesh: v1's disputed verdicts and v2's blocked ones (a panel's first-round dissent that escalation resolved is agreed) */
+const TROUBLE: ReadonlySet<string> = new Set(['disputed', 'blocked'])
 
 export class Throttle {
   /** sorted by time, oldest first */
@@ -84,7 +86,7 @@ export class Throttle {
   /** The window at `now`: verdicts made in (now - windowMs, now], the newest maxVerdicts of them */
   state (now: number): ThrottleState {
     const inWindow = this.entries.filter(e => e.at > now - this.windowMs && e.at <= now).slice(-this.maxVerdicts)
-    const disputed = inWindow.filter(e => e.verdict === 'disputed').length
+    const disputed = inWindow.filter(e => TROUBLE.has(e.verdict)).length
     const size = inWindow.length
     const disputedShare = size === 0 ? 0 : disputed / size
     return {

@@ -9,6 +9,7 @@ import type { PeerId, AbortOptions, Logger } from '@libp2p/interface'
 import type { SkylineLibp2p } from './components.ts'
 import { jobKadId } from '../rules/assignment.ts'
 import { sortByDistance } from '../rules/distance.ts'
+import { rankBySaltedPosition } from '../rules/position.ts'
 import { PROTOCOLS } from '../protocols/ids.ts'
 
 /** Registered by nodes that can build; its handler answers with the node's build capabilities */
@@ -26,6 +27,11 @@ export interface FindCandidatesOptions extends AbortOptions {
   selfEligible: boolean
   /** peer IDs never listed: builders this node knows are banned for equivocation (they could never take a seat) */
   excluded?: ReadonlySet<string>
+  /**
+   * rules v2: the announcement's beacon. Candidates are then ranked by salted per-job position over every
+   * builder this node finds (its whole routing table, not only the part near the job's point)
+   */
+  beacon?: Uint8Array
   log?: Logger
 }
 
@@ -42,7 +48,8 @@ export async function findCandidates (libp2p: SkylineLibp2p, jobKey: Uint8Array,
   if (opts.selfEligible) candidates.set(libp2p.peerId.toString(), libp2p.peerId)
   for (const p of libp2p.getPeers()) candidates.set(p.toString(), p)
   const table = (libp2p.services.dht as unknown as { routingTable?: ListableRoutingTable }).routingTable
-  for (const p of table?.closestPeers?.(jobKadId(jobKey), { count: 20 }) ?? []) candidates.set(p.toString(), p)
+  const fromTable = opts.beacon !== undefined ? WHOLE_TABLE : 20
+  for (const p of table?.closestPeers?.(jobKadId(jobKey), { count: fromTable }) ?? []) candidates.set(p.toString(), p)
   const signal = AbortSignal.any([AbortSignal.timeout(LOOKUP_TIMEOUT_MS), ...(opts.signal != null ? [opts.signal] : [])])
   try {
     for await (const evt of libp2p.services.dht.getClosestPeers(jobKey, { signal })) {
@@ -55,19 +62,24 @@ export async function findCandidates (libp2p: SkylineLibp2p, jobKey: Uint8Array,
   return pick(libp2p, candidates, jobKey, opts)
 }
 
+/** @default 5120 peers: all of a routing table (256 buckets of 20) for rules v2's salted ranking */
+const WHOLE_TABLE = 256 * 20
+
 /** kad-dht's routing table class can list its closest peers; its exported interface only declares size */
 interface ListableRoutingTable {
   closestPeers?: (kadId: Uint8Array, options?: { count?: number }) => PeerId[]
 }
 
 /**
- * The `count` closest eligible candidates (Ed25519 peers that advertise the builder protocol and are not
+ * The `count` best-ranked eligible candidates (Ed25519 peers that advertise the builder protocol and are not
  * excluded). They are
  * judged closest first, several at a time in parallel, so unreachable ones cost one timeout per round,
  * not one each.
  */
 async function pick (libp2p: SkylineLibp2p, candidates: Map<string, PeerId>, jobKey: Uint8Array, opts: FindCandidatesOptions): Promise<PeerId[]> {
-  const sorted = sortByDistance(jobKadId(jobKey), candidates.values())
+  const sorted = opts.beacon !== undefined
+    ? rankBySaltedPosition(jobKey, opts.beacon, candidates.values())
+    : sortByDistance(jobKadId(jobKey), candidates.values())
   const chosen: PeerId[] = []
   const batchSize = Math.max(4, Math.min(opts.count, 16))
   for (let i = 0; i < sorted.length && chosen.length < opts.count; i += batchSize) {

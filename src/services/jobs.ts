@@ -10,11 +10,10 @@ import { join } from 'node:path'
 import { TypedEventEmitter, type PeerId, type Logger } from '@libp2p/interface'
 import type { SkylineLibp2p } from './components.ts'
 import type { Store, JobState, BuildRecord } from '../store/store.ts'
-import type { CheckedAnnouncement } from '../protocols/announce.ts'
+import { announcementSeats, type CheckedAnnouncement } from '../protocols/announce.ts'
 import type { Builder, BuildPhase } from '../builder/index.ts'
 import type { Keyring } from '../rpm/index.ts'
 import type { AnnouncementService } from './announcements.ts'
-import { jobBuilders } from '../rules/assignment.ts'
 import { makeJobDir } from '../builder/workdir.ts'
 import { fetchDeadline } from './blob/index.ts'
 
@@ -115,13 +114,19 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
     while (this.running.size > 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
   }
 
-  /** Called for every valid announcement: work out the builders; queue the job if this node is one */
+  /**
+   * Called for every valid announcement, and again when a job's seats change (a ban, a v2 escalation):
+   * work out the builders; queue the job if this node is one
+   */
   async onAnnouncement (a: CheckedAnnouncement): Promise<PeerId[]> {
     // a node that cannot build has nothing to decide (the tally works out builders on its own)
     if (this.init.builder === undefined) return []
-    // the r candidates the announcement lists closest to the job (builders banned for equivocation give
-    // their seat to the next): no network, the same answer on every node
-    const builders = jobBuilders(a.jobKey, a.candidates, a.announcement.replicas, new Set(this.init.store.bannedBuilders()))
+    // the seats by the announcement's rules (builders banned for equivocation give their seat to the
+    // next): no network, the same answer on every node. Rules v2: stage 1's P seats build, the E
+    // escalation seats only once this node's tally escalated the job
+    const seats = announcementSeats(a, new Set(this.init.store.bannedBuilders()))
+    const escalated = a.panel !== undefined && this.escalated(a.job)
+    const builders = a.panel !== undefined && !escalated ? seats.slice(0, a.panel.panel) : seats
     const mine = builders.some(p => p.equals(this.init.libp2p.peerId))
     this.safeDispatchEvent('assignment', { detail: { job: a.job, nevra: a.announcement.nevra, builders: builders.map(String), mine } })
     if (mine && !this.stopped) {
@@ -133,6 +138,16 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
       }
     }
     return builders
+  }
+
+  /** Whether this node's tally of a rules-v2 job called the escalation seats */
+  private escalated (job: string): boolean {
+    const detail = this.init.store.verdict(job)?.detail
+    try {
+      return detail !== undefined && JSON.parse(detail).escalated === true
+    } catch {
+      return false
+    }
   }
 
   /** Starts queued jobs again after a halt is lifted */

@@ -15,12 +15,12 @@ import {
   BuilderKeyCache, attestationsConflict, checkConsensusMessage, createAttestation, createEquivocationProof, encodeConsensusMessage,
   checkAttestation, checkEquivocation, type CheckedAttestation
 } from '../protocols/attestation.ts'
-import type { CheckedAnnouncement } from '../protocols/announce.ts'
+import { announcementSeats, type CheckedAnnouncement } from '../protocols/announce.ts'
 import type { AnnouncementService } from './announcements.ts'
 import { tally, type Verdict } from '../rules/tally.ts'
 import { Reputation } from '../rules/reputation.ts'
 import { Throttle } from '../rules/throttle.ts'
-import { jobBuilders } from '../rules/assignment.ts'
+import { panelTally } from '../rules/panel.ts'
 import { Republisher } from './republish.ts'
 
 /** @default 256 jobs: attestations that arrive before their announcement are held this long (bounded) */
@@ -37,6 +37,10 @@ export interface VerdictEvent extends Verdict {
   nevra: string
   replicas: number
   quorum: number
+  /** rules v2: whether the escalation seats were called */
+  escalated?: boolean
+  /** rules v2: the seats that build now */
+  seats?: string[]
 }
 
 export interface VerdictServiceEvents {
@@ -149,6 +153,11 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
     return this.reputation.get(builder, Date.now())
   }
 
+  /** Builders ejected from later panels (a dissent on the losing side within about a half-life): a seeder lists none of them */
+  ejectedBuilders (): string[] {
+    return this.reputation.ejected(Date.now())
+  }
+
   /** The application score this module contributes to gossipsub for a peer (negative when flagged) */
   appScore (peer: string): number {
     return this.reputation.appScore(peer, Date.now())
@@ -253,12 +262,13 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
   }
 
   /**
-   * The r builders of a job: the candidates its signed announcement lists, closest to the job first,
-   * builders banned for equivocation replaced by the next. No network, and no peer the announcement does
-   * not list: the same set on every node that holds the same announcement and proofs.
+   * The seats of a job: the candidates its signed announcement lists, ranked by its rules (v1: the r
+   * closest by Kademlia key; v2: the P+E first by salted position), builders banned for equivocation
+   * replaced by the next. No network, and no peer the announcement does not list: the same set on every
+   * node that holds the same announcement and proofs.
    */
   private assignedSet (a: CheckedAnnouncement, banned = new Set(this.init.store.bannedBuilders())): string[] {
-    return jobBuilders(a.jobKey, a.candidates, a.announcement.replicas, banned).map(String)
+    return announcementSeats(a, banned).map(String)
   }
 
   /** Called for every new announcement: attestations that came before it are checked now */
@@ -316,13 +326,11 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
     const banned = new Set(this.init.store.bannedBuilders())
     const assigned = this.assignedSet(a, banned)
     const attestations = this.init.store.attestations(job)
-    const v = tally({
-      replicas: a.announcement.replicas,
-      quorum: a.announcement.quorum,
-      assigned,
-      attestations: attestations.filter(x => !banned.has(x.builder)).map(x => ({ builder: x.builder, status: x.status, buildHash: x.buildHash })),
-      deadlinePassed: Date.now() > Number(a.announcement.expiresAt)
-    })
+    const counted = attestations.filter(x => !banned.has(x.builder)).map(x => ({ builder: x.builder, status: x.status, buildHash: x.buildHash }))
+    const deadlinePassed = Date.now() > Number(a.announcement.expiresAt)
+    const v = a.panel !== undefined
+      ? panelTally({ ...a.panel, seats: assigned, attestations: counted, stageDeadlinePassed: Date.now() > a.panel.stageDeadline, deadlinePassed })
+      : tally({ replicas: a.announcement.replicas, quorum: a.announcement.quorum, assigned, attestations: counted, deadlinePassed })
     const verdict = { ...v, equivocators: [...new Set([...v.equivocators, ...attestations.filter(x => banned.has(x.builder)).map(x => x.builder)])].sort() }
     const detail = JSON.stringify(verdict)
     const prev = this.init.store.verdict(job)
@@ -372,7 +380,9 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
     this.retallyAtStart.clear()
     const now = Date.now()
     for (const j of this.init.store.openJobs()) {
-      if (j.expiresAt < now) void this.retally(j.job)
+      // past the job's deadline, or (rules v2) past stage 1's while a stage-1 seat is silent: escalation
+      const stageDeadline = j.expiresAt < now ? undefined : this.announcement(j.job)?.panel?.stageDeadline
+      if (j.expiresAt < now || (stageDeadline !== undefined && stageDeadline < now)) void this.retally(j.job)
     }
   }
 }

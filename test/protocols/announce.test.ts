@@ -136,3 +136,30 @@ describe('announcements', () => {
     }
   })
 })
+
+describe('announcements: rules v2 (salted positions, panels)', () => {
+  const panel = { panel: 10, escalation: 5, threshold: 12 }
+  const candidates = (): PeerId[] => Array.from({ length: 30 }, randomPeerId)
+
+  it('carries the rules, the panel and the stage deadline; seats are the P+E best by salted position', async () => {
+    const { rankBySaltedPosition } = await import('../../src/rules/position.ts')
+    const { RULES_V2 } = await import('../../src/protocols/announce.ts')
+    const list = candidates()
+    const c = checkAnnouncement(testAnnouncement(announcer, { candidates: list, panel }), trusted, Date.now())
+    assert.equal(c.announcement.rules, RULES_V2)
+    assert.deepEqual([c.announcement.replicas, c.announcement.escalation, c.announcement.quorum], [10, 5, 12])
+    assert.equal(c.panel?.threshold, 12)
+    assert.deepEqual(c.builders.map(String), rankBySaltedPosition(c.jobKey, c.announcement.beacon, list).slice(0, 15).map(String))
+  })
+
+  it('refuses unknown rules loudly, bad panels, too few candidates; a v1 verifier refuses v2 (T > P fails q <= r)', () => {
+    const now = Date.now()
+    const v2 = Announcement.decode(SignedEnvelope.decode(testAnnouncement(announcer, { candidates: candidates(), panel })).payload)
+    const resign = (a: Announcement): Uint8Array => signEnvelope(ENVELOPE_KIND.announcement, Announcement.encode(a), announcer.key)
+    rejects(resign({ ...v2, rules: 3 }), 'unsupported-rules', 'reject', now)
+    rejects(resign({ ...v2, quorum: 10 }), 'malformed', 'reject', now)
+    rejects(resign({ ...v2, candidates: v2.candidates.slice(0, 14) }), 'malformed', 'reject', now)
+    rejects(resign({ ...v2, stageMs: 0n }), 'malformed', 'reject', now)
+    rejects(resign({ ...v2, rules: 0, stageMs: 0n, escalation: 0 }), 'malformed', 'reject', now)
+  })
+})

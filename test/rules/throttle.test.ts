@@ -83,3 +83,15 @@ describe('consensus: throttle', () => {
     assert.throws(() => t.record('pending' as FinalVerdictKind, T0), TypeError)
   })
 })
+
+describe('throttle: rules v2', () => {
+  it('counts blocked verdicts, not escalations that ended agreed', () => {
+    const t = new Throttle()
+    for (let i = 0; i < 10; i++) t.record('agreed', 1000 + i, `a${i}`)
+    for (let i = 0; i < 2; i++) t.record('blocked', 2000 + i, `b${i}`)
+    assert.equal(t.state(3000).throttled, false)
+    t.record('blocked', 2100, 'b3')
+    assert.equal(t.state(3000).window.disputed, 3)
+    assert.equal(t.state(3000).throttled, true)
+  })
+})

@@ -22,7 +22,7 @@ import { followJob, verdictKey, type FollowResult, type NodeVerdict } from '../d
 const HELP = `usage: skyline demo [--nodes N] [--keep] [--repo DIR] [--work-dir D] [--timeout SECONDS]
 A local mesh on 127.0.0.1 that seeds a bundled signed SRPM, builds it, shows consensus, and fetches the
 agreed RPMs into a dnf repository with 'skyline fetch'.
-  --nodes N        node processes (default 6); r = min(5, N) builders, quorum a majority of them
+  --nodes N        node processes (default 6, at least 2); a panel of min(5, N) seats: the larger half build, the rest on dissent
   --repo DIR       the dnf repository of the agreed RPMs (default ./skyline-demo-repo; a previous demo's
                    repository there is replaced, any other non-empty folder refused)
   --keep           leave the nodes running at the end, with their dashboards (prints their PIDs)
@@ -54,6 +54,7 @@ export async function run (argv: string[]): Promise<number> {
   if (values.help === true) { process.stdout.write(HELP + '\n'); return EXIT_OK }
   const n = int(values.nodes, '--nodes', DEFAULT_NODES)
   if (n > MAX_NODES) throw new UsageError(`--nodes must be at most ${MAX_NODES} (got ${n})`)
+  if (n < 2) throw new UsageError(`--nodes must be at least 2: a panel has a stage-1 seat and an escalation seat (got ${n})`)
   const timeoutMs = int(values.timeout, '--timeout', 300) * 1000
   const keep = values.keep === true
   const out = process.stdout
@@ -109,10 +110,10 @@ export async function run (argv: string[]): Promise<number> {
   process.on('SIGTERM', onSigterm)
   const signal = interrupt.signal
 
-  const { replicas, quorum } = replicasFor(n)
+  const { replicas, quorum, escalation } = replicasFor(n)
   let outcome: 'agreed' | 'failed' | 'interrupted' = 'failed'
   let keepRunning = false
-  out.write(`skyline demo: ${n} nodes on 127.0.0.1 seed the bundled hello-skyline SRPM, rebuild it (r=${replicas}, q=${quorum}) and agree on its hash\n`)
+  out.write(`skyline demo: ${n} nodes on 127.0.0.1 seed the bundled hello-skyline SRPM, rebuild it (a panel of ${replicas}, ${escalation} more on dissent, threshold ${quorum}) and agree on its hash\n`)
   out.write(`work dir ${work}${ownWorkDir && !keep ? ' (removed at the end unless the demo fails; --keep keeps it)' : ''}\n`)
   try {
     // keys and the signed SRPM
@@ -139,14 +140,14 @@ export async function run (argv: string[]): Promise<number> {
     say(connected.full ? 'every node is connected to every other' : `not fully connected after ${CONNECT_TIMEOUT_MS / 1000} s; every node has peers and a DHT routing table, going on`)
 
     // seed, and follow the job until every node holds a final verdict
-    step(3, `seeding ${srpm.nevra} (r=${replicas} builders, quorum ${quorum}) and following the job on every node`)
+    step(3, `seeding ${srpm.nevra} (a panel of ${replicas} builders, ${escalation} more on dissent) and following the job on every node`)
     const seedFailed = new AbortController()
     seed = startSeed({
       skyline: SKYLINE,
       env,
       args: [
         '--key', join(work, 'announcer.key'), '--keyring', srpm.keyPath, '--bootstrap', mesh.nodes[0].address!,
-        '--replicas', String(replicas), '--quorum', String(quorum), '--listen', '/ip4/127.0.0.1/tcp/0',
+        '--panel', String(replicas), '--escalation', String(escalation), '--threshold', String(quorum), '--listen', '/ip4/127.0.0.1/tcp/0',
         '--data-dir', join(work, 'seed'), '--wait', String(Math.ceil(timeoutMs / 1000)), srpm.srpmPath
       ],
       onLine: (line, stream) => say(`seed${stream === 'stderr' ? '!' : ' '}| ${shortenPeers(line, mesh)}`)
@@ -268,7 +269,7 @@ function report (r: FollowResult, mesh: DemoMesh, ctx: ReportContext, line: (tex
   const final = v.final ? '' : ' (not final)'
   line(`RESULT: ${v.verdict.toUpperCase()}${final}  ${ctx.nevra}`)
   if (v.hash !== undefined) line(`  build hash   ${v.hash}`)
-  line(`  agreeing     ${list(v.agreeing)}${v.hash !== undefined ? ` (${v.agreeing.length} of r=${ctx.replicas}, quorum ${ctx.quorum})` : ''}`)
+  line(`  agreeing     ${list(v.agreeing)}${v.hash !== undefined ? ` (${v.agreeing.length} of a panel of ${ctx.replicas}, threshold ${ctx.quorum} after escalation)` : ''}`)
   line(`  dissenters   ${list(v.dissenters)}`)
   if (v.failedBuilders.length > 0) line(`  failed       ${list(v.failedBuilders)}`)
   if (v.equivocators.length > 0) line(`  equivocators ${list(v.equivocators)}`)

@@ -9,7 +9,11 @@ import { startClientNode, waitForTopicPeers } from '../client-node.ts'
 import { jobKey } from '../../rules/job.ts'
 import { Keyring, verifyRpmFile } from '../../rpm/index.ts'
 import { loadAnnouncerKey } from '../../protocols/signing.ts'
-import { createAnnouncement, DEFAULT_QUORUM, DEFAULT_REPLICAS, MAX_REPLICAS, type CheckedAnnouncement } from '../../protocols/announce.ts'
+import {
+  createAnnouncement, DEFAULT_ESCALATION, DEFAULT_PANEL, DEFAULT_QUORUM, DEFAULT_REPLICAS, DEFAULT_STAGE_MS, DEFAULT_THRESHOLD, MAX_REPLICAS,
+  type CheckedAnnouncement
+} from '../../protocols/announce.ts'
+import { panelProblem, type PanelParams } from '../../rules/panel.ts'
 import type { PeerId } from '@libp2p/interface'
 import { resolve } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -17,11 +21,16 @@ import type { SkylineNode } from '../../node/index.ts'
 import { agreedResult, publishResult } from '../../services/results.ts'
 import { Progress } from '../progress.ts'
 
-const HELP = `usage: skyline seed --key F --keyring PATH [--bootstrap MA]... [--replicas r] [--quorum q] [--target T]
+const HELP = `usage: skyline seed --key F --keyring PATH [--bootstrap MA]... [--panel P --escalation E --threshold T]
+                    [--stage SECONDS] [--replicas r --quorum q] [--target T]
                     [--listen MA]... [--data-dir D] [--wait SECONDS] [--repo DIR] FILE.src.rpm...
 Verifies each SRPM's RPM signature against the keyring, serves it over the blob protocol, announces it
-signed by the announcer key F, and stays up until every assigned builder holds it (or --wait runs out).
-  --replicas r   builders per job (default ${DEFAULT_REPLICAS}); --quorum q matching builds for a verdict (default ${DEFAULT_QUORUM})
+signed by the announcer key F, and stays up until every stage-1 builder holds it (or --wait runs out).
+  --panel P      rules v2 (the default): P builders (default ${DEFAULT_PANEL}) who must all agree; on dissent or
+                 silence E more build (--escalation, default ${DEFAULT_ESCALATION}) and T of the P+E seats decide
+                 (--threshold, default ${DEFAULT_THRESHOLD}); silent stage-1 seats escalate after --stage S seconds
+                 (default ${DEFAULT_STAGE_MS / 1000}). The mesh must hold P+E eligible builders
+  --replicas r   rules v1 (deprecated): r builders (default ${DEFAULT_REPLICAS}), --quorum q matching builds (default ${DEFAULT_QUORUM})
   --target T     build target recorded in the announcement (default fedora-rawhide-x86_64)
   --wait S       give up waiting for the builders (and verdicts) after S seconds (default 600)
   --repo DIR     then wait for each job's verdict and fetch the agreed RPMs into a dnf repository at DIR`
@@ -37,6 +46,10 @@ export async function run (argv: string[]): Promise<number> {
     'data-dir': { type: 'string' },
     replicas: { type: 'string' },
     quorum: { type: 'string' },
+    panel: { type: 'string' },
+    escalation: { type: 'string' },
+    threshold: { type: 'string' },
+    stage: { type: 'string' },
     target: { type: 'string' },
     wait: { type: 'string' },
     repo: { type: 'string' },
@@ -46,10 +59,21 @@ export async function run (argv: string[]): Promise<number> {
   if (values.key === undefined) throw new UsageError('--key F (the announcer key) is required')
   if (values.keyring === undefined) throw new UsageError('--keyring PATH (the Fedora keys) is required')
   if (positionals.length === 0) throw new UsageError('no SRPM given')
-  const replicas = int(values.replicas, '--replicas', DEFAULT_REPLICAS)
-  const quorum = int(values.quorum, '--quorum', Math.min(DEFAULT_QUORUM, replicas))
+  const v1 = values.replicas !== undefined || values.quorum !== undefined
+  if (v1 && (values.panel ?? values.escalation ?? values.threshold ?? values.stage) !== undefined) throw new UsageError('--replicas/--quorum (rules v1) and --panel/--escalation/--threshold/--stage (rules v2) exclude each other')
+  const panel: PanelParams & { stageMs: number } | undefined = v1
+    ? undefined
+    : { panel: int(values.panel, '--panel', DEFAULT_PANEL), escalation: int(values.escalation, '--escalation', DEFAULT_ESCALATION), threshold: int(values.threshold, '--threshold', DEFAULT_THRESHOLD), stageMs: int(values.stage, '--stage', DEFAULT_STAGE_MS / 1000) * 1000 }
+  // seats to fill: v1 r (at least q), v2 P+E (all of them)
+  const replicas = panel !== undefined ? panel.panel + panel.escalation : int(values.replicas, '--replicas', DEFAULT_REPLICAS)
+  const quorum = panel !== undefined ? replicas : int(values.quorum, '--quorum', Math.min(DEFAULT_QUORUM, replicas))
   const waitMs = int(values.wait, '--wait', 600) * 1000
   // what createAnnouncement would refuse, refused before joining the mesh
+  if (panel !== undefined) {
+    const problem = panelProblem(panel)
+    if (problem !== undefined) throw new UsageError(`--panel/--escalation/--threshold: ${problem}`)
+    if (panel.stageMs < 1000) throw new UsageError('--stage must be at least 1 second')
+  }
   if (replicas > MAX_REPLICAS) throw new UsageError(`--replicas must be at most ${MAX_REPLICAS} (got ${replicas})`)
   if (quorum > replicas || 2 * quorum <= replicas) throw new UsageError(`--quorum must be a strict majority of the replicas: more than ${replicas / 2} and at most ${replicas} (got ${quorum})`)
   const target = values.target ?? DEFAULT_TARGET
@@ -101,7 +125,7 @@ export async function run (argv: string[]): Promise<number> {
       // the beacon makes the job key unpredictable until now; the candidates are the builders closest to
       // it that a DHT lookup finds, listed and signed in the announcement so every node ranks the same list
       const beacon = randomBytes(32)
-      const candidates = await lookForCandidates(node, jobKey(srpmSha256, target, beacon), replicas, quorum, nevra, Math.min(waitMs, CANDIDATE_WAIT_MS), stop.signal)
+      const candidates = await lookForCandidates(node, jobKey(srpmSha256, target, beacon), replicas, quorum, nevra, Math.min(waitMs, CANDIDATE_WAIT_MS), stop.signal, panel !== undefined ? beacon : undefined)
       if (candidates.length < quorum) {
         out.write(`${nevra}: not announced: found ${candidates.length} builder(s) in the mesh, a verdict needs at least ${quorum}\n`)
         ok = false
@@ -116,17 +140,20 @@ export async function run (argv: string[]): Promise<number> {
         target,
         replicas,
         quorum,
+        panel,
         chunkSize: manifest.chunkSize,
         chunkRoot: Buffer.from(manifest.root, 'hex')
       }, key)
       const checked = await node.announce(envelope)
-      out.write(`announced ${nevra}: job ${checked.job.slice(0, 16)}, r=${replicas} q=${quorum}, ${manifest.size} bytes\n`)
+      const rules = panel !== undefined ? `panel ${panel.panel}+${panel.escalation}, threshold ${panel.threshold}` : `r=${replicas} q=${quorum}`
+      out.write(`announced ${nevra}: job ${checked.job.slice(0, 16)}, ${rules}, ${manifest.size} bytes\n`)
       pending.push({ nevra, checked })
     }
 
     const deadline = Date.now() + waitMs
     for (const p of pending) {
-      const builders = p.checked.builders
+      // rules v2: stage 1 builds; escalation seats fetch from the stage-1 builders if they are called
+      const builders = p.checked.builders.slice(0, p.checked.panel?.panel ?? p.checked.builders.length)
       out.write(`${p.nevra}: builders ${builders.map(b => b.toString().slice(-8)).join(', ')}\n`)
       const sha = Buffer.from(p.checked.announcement.srpmSha256).toString('hex')
       const reached = new Set<string>()
@@ -184,11 +211,11 @@ async function waitForFirstSync (node: SkylineNode, waitMs: number, signal: Abor
  * found, since a mesh that has just started may not have answered yet; fewer than r after the wait are
  * taken with a warning (the job still reaches a verdict with q), fewer than q are not enough.
  */
-async function lookForCandidates (node: SkylineNode, key: Uint8Array, replicas: number, quorum: number, nevra: string, waitMs: number, signal: AbortSignal): Promise<PeerId[]> {
+async function lookForCandidates (node: SkylineNode, key: Uint8Array, replicas: number, quorum: number, nevra: string, waitMs: number, signal: AbortSignal, beacon?: Uint8Array): Promise<PeerId[]> {
   const until = Date.now() + waitMs
   let found: PeerId[] = []
   while (!signal.aborted) {
-    found = await node.findCandidates(key, replicas, { signal })
+    found = await node.findCandidates(key, replicas, { signal, beacon })
     if (found.length >= replicas || Date.now() >= until) break
     await new Promise(resolve => setTimeout(resolve, 2_000))
   }

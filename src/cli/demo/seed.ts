@@ -11,10 +11,15 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { sleep } from './mesh.ts'
 
-/** r and q for a mesh of n nodes: r = min(5, n) builders and q a strict majority of them (2q > r, q <= r) */
-export function replicasFor (n: number): { replicas: number, quorum: number } {
-  const replicas = Math.max(1, Math.min(5, n))
-  return { replicas, quorum: Math.floor(replicas / 2) + 1 }
+/**
+ * A rules-v2 panel for a mesh of n builders (n >= 2): P + E = min(5, n) seats, P = the larger half, T = P + 1
+ * (then T > P, T <= P + E and 2T > P + E); `replicas` is P, the builders of stage 1
+ */
+export function replicasFor (n: number): { replicas: number, quorum: number, escalation: number } {
+  const seats = Math.max(2, Math.min(5, n))
+  const escalation = Math.floor(seats / 2)
+  const replicas = seats - escalation
+  return { replicas, quorum: replicas + 1, escalation }
 }
 
 export interface SeedProcess {

@@ -176,6 +176,9 @@ export interface Announcement {
   chunkSize: number
   chunkRoot: Uint8Array<ArrayBuffer>
   candidates: Uint8Array<ArrayBuffer>[]
+  rules: number
+  escalation: number
+  stageMs: bigint
 }
 
 export const Announcement = (() => {
@@ -255,6 +258,21 @@ export const Announcement = (() => {
           }
         }
 
+        if ((obj.rules != null && obj.rules !== 0)) {
+          w.uint32(112)
+          w.uint32(obj.rules)
+        }
+
+        if ((obj.escalation != null && obj.escalation !== 0)) {
+          w.uint32(120)
+          w.uint32(obj.escalation)
+        }
+
+        if ((obj.stageMs != null && obj.stageMs !== 0n)) {
+          w.uint32(128)
+          w.uint64(obj.stageMs)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -272,7 +290,10 @@ export const Announcement = (() => {
           sequence: 0n,
           chunkSize: 0,
           chunkRoot: uint8ArrayAlloc(0),
-          candidates: []
+          candidates: [],
+          rules: 0,
+          escalation: 0,
+          stageMs: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -335,6 +356,18 @@ export const Announcement = (() => {
               }
 
               obj.candidates.push(reader.bytes())
+              break
+            }
+            case 14: {
+              obj.rules = reader.uint32()
+              break
+            }
+            case 15: {
+              obj.escalation = reader.uint32()
+              break
+            }
+            case 16: {
+              obj.stageMs = reader.uint64()
               break
             }
             default: {
@@ -455,6 +488,27 @@ export const Announcement = (() => {
 
               break
             }
+            case 14: {
+              yield {
+                field: `${prefix}.rules`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 15: {
+              yield {
+                field: `${prefix}.escalation`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 16: {
+              yield {
+                field: `${prefix}.stageMs`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -533,6 +587,21 @@ export const Announcement = (() => {
     value: Uint8Array<ArrayBuffer>
   }
 
+  interface AnnouncementRulesFieldEvent {
+    field: '$.rules'
+    value: number
+  }
+
+  interface AnnouncementEscalationFieldEvent {
+    field: '$.escalation'
+    value: number
+  }
+
+  interface AnnouncementStageMsFieldEvent {
+    field: '$.stageMs'
+    value: bigint
+  }
+
   function encode (obj: Partial<Announcement>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Announcement.codec())
   }
@@ -541,7 +610,7 @@ export const Announcement = (() => {
     return decodeMessage(buf, Announcement.codec(), opts)
   }
 
-  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announcement>): Generator<AnnouncementNevraFieldEvent | AnnouncementSrpmSha256FieldEvent | AnnouncementSrpmSizeFieldEvent | AnnouncementTargetFieldEvent | AnnouncementReplicasFieldEvent | AnnouncementQuorumFieldEvent | AnnouncementBeaconFieldEvent | AnnouncementIssuedAtFieldEvent | AnnouncementExpiresAtFieldEvent | AnnouncementSequenceFieldEvent | AnnouncementChunkSizeFieldEvent | AnnouncementChunkRootFieldEvent | AnnouncementCandidatesFieldEvent> {
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announcement>): Generator<AnnouncementNevraFieldEvent | AnnouncementSrpmSha256FieldEvent | AnnouncementSrpmSizeFieldEvent | AnnouncementTargetFieldEvent | AnnouncementReplicasFieldEvent | AnnouncementQuorumFieldEvent | AnnouncementBeaconFieldEvent | AnnouncementIssuedAtFieldEvent | AnnouncementExpiresAtFieldEvent | AnnouncementSequenceFieldEvent | AnnouncementChunkSizeFieldEvent | AnnouncementChunkRootFieldEvent | AnnouncementCandidatesFieldEvent | AnnouncementRulesFieldEvent | AnnouncementEscalationFieldEvent | AnnouncementStageMsFieldEvent> {
     return streamMessage(buf, Announcement.codec(), opts)
   }
   return { codec, encode, decode, stream }
