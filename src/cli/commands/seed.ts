@@ -12,19 +12,22 @@ import { loadAnnouncerKey } from '../../protocols/signing.ts'
 import { createAnnouncement, DEFAULT_QUORUM, DEFAULT_REPLICAS, MAX_REPLICAS, type CheckedAnnouncement } from '../../protocols/announce.ts'
 import type { PeerId } from '@libp2p/interface'
 import { resolve } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { parseManifest } from '../../rules/buildroot.ts'
 import { randomBytes } from 'node:crypto'
 import type { SkylineNode } from '../../node/index.ts'
 import { agreedResult, publishResult } from '../../services/results.ts'
 import { Progress } from '../progress.ts'
 
 const HELP = `usage: skyline seed --key F --keyring PATH [--bootstrap MA]... [--replicas r] [--quorum q] [--target T]
-                    [--listen MA]... [--data-dir D] [--wait SECONDS] [--repo DIR] FILE.src.rpm...
+                    [--listen MA]... [--data-dir D] [--wait SECONDS] [--repo DIR] [--buildroot MANIFEST] FILE.src.rpm...
 Verifies each SRPM's RPM signature against the keyring, serves it over the blob protocol, announces it
 signed by the announcer key F, and stays up until every assigned builder holds it (or --wait runs out).
   --replicas r   builders per job (default ${DEFAULT_REPLICAS}); --quorum q matching builds for a verdict (default ${DEFAULT_QUORUM})
   --target T     build target recorded in the announcement (default fedora-rawhide-x86_64)
   --wait S       give up waiting for the builders (and verdicts) after S seconds (default 600)
-  --repo DIR     then wait for each job's verdict and fetch the agreed RPMs into a dnf repository at DIR`
+  --repo DIR     then wait for each job's verdict and fetch the agreed RPMs into a dnf repository at DIR
+  --buildroot M  build in exactly the packages of the buildroot manifest M (docs/protocols/buildroot.md)`
 
 const DEFAULT_TARGET = 'fedora-rawhide-x86_64'
 
@@ -40,6 +43,7 @@ export async function run (argv: string[]): Promise<number> {
     target: { type: 'string' },
     wait: { type: 'string' },
     repo: { type: 'string' },
+    buildroot: { type: 'string' },
     help: { type: 'boolean', short: 'h' }
   }, true)
   if (values.help === true) { process.stdout.write(HELP + '\n'); return EXIT_OK }
@@ -55,6 +59,7 @@ export async function run (argv: string[]): Promise<number> {
   const target = values.target ?? DEFAULT_TARGET
   const out = process.stdout
 
+  const buildrootBytes = values.buildroot === undefined ? undefined : readManifest(values.buildroot)
   const key = loadAnnouncerKey(values.key)
   const keyring = await Keyring.load(values.keyring)
 
@@ -93,6 +98,9 @@ export async function run (argv: string[]): Promise<number> {
     await waitForTopicPeers(node, 'announce', 60_000, stop.signal)
     await waitForFirstSync(node, FIRST_SYNC_WAIT_MS, stop.signal)
 
+    const stored = buildrootBytes === undefined ? undefined : await node.libp2p.services.blobs.add(buildrootBytes, { signal: stop.signal })
+    const buildroot = stored === undefined ? undefined : { sha256: Buffer.from(stored.sha256, 'hex'), size: stored.size, chunkSize: stored.chunkSize, chunkRoot: Buffer.from(stored.root, 'hex') }
+    if (stored !== undefined) out.write(`buildroot manifest ${stored.sha256.slice(0, 16)}: ${stored.size} bytes\n`)
     const pending: Array<{ nevra: string, checked: CheckedAnnouncement }> = []
     let ok = true
     for (const { path, nevra } of accepted) {
@@ -101,7 +109,7 @@ export async function run (argv: string[]): Promise<number> {
       // the beacon makes the job key unpredictable until now; the candidates are the builders closest to
       // it that a DHT lookup finds, listed and signed in the announcement so every node ranks the same list
       const beacon = randomBytes(32)
-      const candidates = await lookForCandidates(node, jobKey(srpmSha256, target, beacon), replicas, quorum, nevra, Math.min(waitMs, CANDIDATE_WAIT_MS), stop.signal)
+      const candidates = await lookForCandidates(node, jobKey(srpmSha256, target, beacon, buildroot?.sha256), replicas, quorum, nevra, Math.min(waitMs, CANDIDATE_WAIT_MS), stop.signal)
       if (candidates.length < quorum) {
         out.write(`${nevra}: not announced: found ${candidates.length} builder(s) in the mesh, a verdict needs at least ${quorum}\n`)
         ok = false
@@ -117,7 +125,8 @@ export async function run (argv: string[]): Promise<number> {
         replicas,
         quorum,
         chunkSize: manifest.chunkSize,
-        chunkRoot: Buffer.from(manifest.root, 'hex')
+        chunkRoot: Buffer.from(manifest.root, 'hex'),
+        buildroot
       }, key)
       const checked = await node.announce(envelope)
       out.write(`announced ${nevra}: job ${checked.job.slice(0, 16)}, r=${replicas} q=${quorum}, ${manifest.size} bytes\n`)
@@ -240,6 +249,22 @@ async function fetchVerdicts (node: SkylineNode, jobs: Array<{ job: string, nevr
     ok = false
   }
   return ok
+}
+
+/** A buildroot manifest file, checked before anything joins the mesh */
+function readManifest (path: string): Uint8Array {
+  let bytes
+  try {
+    bytes = readFileSync(path)
+  } catch (err: any) {
+    throw new UsageError(`--buildroot: cannot read ${path}: ${err.code ?? err.message}`)
+  }
+  try {
+    parseManifest(bytes)
+  } catch (err: any) {
+    throw new UsageError(`--buildroot ${path}: ${err.message}`)
+  }
+  return bytes
 }
 
 function int (text: string | undefined, flag: string, dflt: number): number {

@@ -176,6 +176,10 @@ export interface Announcement {
   chunkSize: number
   chunkRoot: Uint8Array<ArrayBuffer>
   candidates: Uint8Array<ArrayBuffer>[]
+  buildrootSha256: Uint8Array<ArrayBuffer>
+  buildrootSize: bigint
+  buildrootChunkSize: number
+  buildrootChunkRoot: Uint8Array<ArrayBuffer>
 }
 
 export const Announcement = (() => {
@@ -255,6 +259,26 @@ export const Announcement = (() => {
           }
         }
 
+        if ((obj.buildrootSha256 != null && obj.buildrootSha256.byteLength > 0)) {
+          w.uint32(162)
+          w.bytes(obj.buildrootSha256)
+        }
+
+        if ((obj.buildrootSize != null && obj.buildrootSize !== 0n)) {
+          w.uint32(168)
+          w.uint64(obj.buildrootSize)
+        }
+
+        if ((obj.buildrootChunkSize != null && obj.buildrootChunkSize !== 0)) {
+          w.uint32(176)
+          w.uint32(obj.buildrootChunkSize)
+        }
+
+        if ((obj.buildrootChunkRoot != null && obj.buildrootChunkRoot.byteLength > 0)) {
+          w.uint32(186)
+          w.bytes(obj.buildrootChunkRoot)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -272,7 +296,11 @@ export const Announcement = (() => {
           sequence: 0n,
           chunkSize: 0,
           chunkRoot: uint8ArrayAlloc(0),
-          candidates: []
+          candidates: [],
+          buildrootSha256: uint8ArrayAlloc(0),
+          buildrootSize: 0n,
+          buildrootChunkSize: 0,
+          buildrootChunkRoot: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -335,6 +363,22 @@ export const Announcement = (() => {
               }
 
               obj.candidates.push(reader.bytes())
+              break
+            }
+            case 20: {
+              obj.buildrootSha256 = reader.bytes()
+              break
+            }
+            case 21: {
+              obj.buildrootSize = reader.uint64()
+              break
+            }
+            case 22: {
+              obj.buildrootChunkSize = reader.uint32()
+              break
+            }
+            case 23: {
+              obj.buildrootChunkRoot = reader.bytes()
               break
             }
             default: {
@@ -455,6 +499,34 @@ export const Announcement = (() => {
 
               break
             }
+            case 20: {
+              yield {
+                field: `${prefix}.buildrootSha256`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 21: {
+              yield {
+                field: `${prefix}.buildrootSize`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 22: {
+              yield {
+                field: `${prefix}.buildrootChunkSize`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 23: {
+              yield {
+                field: `${prefix}.buildrootChunkRoot`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -533,6 +605,26 @@ export const Announcement = (() => {
     value: Uint8Array<ArrayBuffer>
   }
 
+  interface AnnouncementBuildrootSha256FieldEvent {
+    field: '$.buildrootSha256'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  interface AnnouncementBuildrootSizeFieldEvent {
+    field: '$.buildrootSize'
+    value: bigint
+  }
+
+  interface AnnouncementBuildrootChunkSizeFieldEvent {
+    field: '$.buildrootChunkSize'
+    value: number
+  }
+
+  interface AnnouncementBuildrootChunkRootFieldEvent {
+    field: '$.buildrootChunkRoot'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   function encode (obj: Partial<Announcement>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Announcement.codec())
   }
@@ -541,7 +633,7 @@ export const Announcement = (() => {
     return decodeMessage(buf, Announcement.codec(), opts)
   }
 
-  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announcement>): Generator<AnnouncementNevraFieldEvent | AnnouncementSrpmSha256FieldEvent | AnnouncementSrpmSizeFieldEvent | AnnouncementTargetFieldEvent | AnnouncementReplicasFieldEvent | AnnouncementQuorumFieldEvent | AnnouncementBeaconFieldEvent | AnnouncementIssuedAtFieldEvent | AnnouncementExpiresAtFieldEvent | AnnouncementSequenceFieldEvent | AnnouncementChunkSizeFieldEvent | AnnouncementChunkRootFieldEvent | AnnouncementCandidatesFieldEvent> {
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announcement>): Generator<AnnouncementNevraFieldEvent | AnnouncementSrpmSha256FieldEvent | AnnouncementSrpmSizeFieldEvent | AnnouncementTargetFieldEvent | AnnouncementReplicasFieldEvent | AnnouncementQuorumFieldEvent | AnnouncementBeaconFieldEvent | AnnouncementIssuedAtFieldEvent | AnnouncementExpiresAtFieldEvent | AnnouncementSequenceFieldEvent | AnnouncementChunkSizeFieldEvent | AnnouncementChunkRootFieldEvent | AnnouncementCandidatesFieldEvent | AnnouncementBuildrootSha256FieldEvent | AnnouncementBuildrootSizeFieldEvent | AnnouncementBuildrootChunkSizeFieldEvent | AnnouncementBuildrootChunkRootFieldEvent> {
     return streamMessage(buf, Announcement.codec(), opts)
   }
   return { codec, encode, decode, stream }
