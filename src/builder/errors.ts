@@ -12,3 +12,13 @@ export class BuildAbortedError extends Error {
   override name = 'AbortError'
   readonly code = 'ABORT_ERR'
 }
+
+/**
+ * The job's buildroot cannot be made as its manifest says (a package missing, one whose digests differ, a set
+ * that does not install, a host that cannot install it): the builder declines the job with this reason,
+ * it never builds in another buildroot.
+ */
+export class BuildrootUnavailableError extends Error {
+  static name = 'BuildrootUnavailableError'
+  override name = 'BuildrootUnavailableError'
+}

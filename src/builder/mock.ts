@@ -8,7 +8,7 @@ import { mkdir, readFile } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { logger as defaultLogger } from '@libp2p/logger'
 import { DEFAULT_BINARY_PAYLOAD, DEFAULT_MOCK_CONFIG, DEFAULT_MOCK_ISOLATION } from './constants.ts'
-import { BuildAbortedError, BuildSetupError } from './errors.ts'
+import { BuildAbortedError, BuildrootUnavailableError, BuildSetupError } from './errors.ts'
 import { resolveLimits } from './limits.ts'
 import { OutputSink, collectFromDir, excerpt, removeQuietly, writeLog } from './outputs.ts'
 import { runLimited } from './process.ts'
@@ -101,6 +101,7 @@ export class MockBuilder implements Builder {
     const { workDir, signal, onProgress } = options
     if (signal?.aborted === true) throw new BuildAbortedError('build aborted before it started')
     if (!basename(srpmPath).endsWith('.src.rpm')) throw new BuildSetupError(`not an SRPM file name: ${basename(srpmPath)}`)
+    if (options.buildroot !== undefined) throw new BuildrootUnavailableError('buildroot cannot be materialised: the mock backend does not build from a buildroot manifest yet (use the rpmbuild backend)')
     const isolation: IsolationReport = {
       sandbox: 'mock',
       namespaces: this.isolation === 'nspawn' ? ['mount', 'pid', 'net', 'ipc', 'uts'] : [],

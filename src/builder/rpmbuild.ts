@@ -10,14 +10,15 @@ import { logger as defaultLogger } from '@libp2p/logger'
 import {
   BUILD_SHELL, DEFAULT_BINARY_PAYLOAD, DEFAULT_SHM_BYTES, DEFAULT_TMPFS_BYTES, REPRODUCIBLE_DEFINES, SANDBOX_HOME, SANDBOX_WORK
 } from './constants.ts'
-import { BuildAbortedError, BuildSetupError } from './errors.ts'
+import { BUILDROOT_DBPATH, checkPackages, installBuildroot, makeRootDir, prepareRoot, removeRoot } from './buildroot.ts'
+import { BuildAbortedError, BuildrootUnavailableError, BuildSetupError } from './errors.ts'
 import { resolveLimits } from './limits.ts'
 import { OUTPUTS_FAILED_EXIT, OUTPUT_SCRIPT, receiveOutputs } from './output-stream.ts'
 import { OutputSink, excerpt, phaseOf, removeQuietly, writeLog, type Outcome } from './outputs.ts'
 import { runLimited, type RunLimitedResult } from './process.ts'
 import { baseEnv, bwrapArgs, execProbe, findTool, memoryWarning, priorityPlan, probeSandbox, uidPlan, unreachableFor, type BwrapFeatures, type PriorityPlan, type UidPlan } from './sandbox.ts'
 import { prepareWorkDir } from './workdir.ts'
-import type { Builder, BuilderInit, BuildLimits, BuildOptions, BuildResult, DetectResult, IsolationReport } from './types.ts'
+import type { Builder, BuilderInit, BuildLimits, BuildOptions, BuildResult, BuildrootInput, DetectResult, IsolationReport } from './types.ts'
 import type { Logger } from '@libp2p/interface'
 
 export type RpmbuildInit = BuilderInit
@@ -41,9 +42,14 @@ export function reproducibleDefines (binaryPayload: string = DEFAULT_BINARY_PAYL
   return defines.flatMap(([k, v]) => ['--define', `${k} ${v}`])
 }
 
-/** rpmbuild's arguments for rebuilding `srpm` (a path inside the sandbox) in `topdir` */
-export function rpmbuildArgs (srpm: string, opts: { topdir: string, binaryPayload?: string, target?: string }): string[] {
+/**
+ * rpmbuild's arguments for rebuilding `srpm` (a path inside the sandbox) in `topdir`; in a buildroot, its rpm
+ * database and the manifest's macros (after the reproducibility macros, so a manifest's `_buildhost` wins)
+ */
+export function rpmbuildArgs (srpm: string, opts: { topdir: string, binaryPayload?: string, target?: string, macros?: Record<string, string>, dbpath?: string }): string[] {
   const args = ['--rebuild', '--define', `_topdir ${opts.topdir}`, ...reproducibleDefines(opts.binaryPayload)]
+  if (opts.dbpath !== undefined) args.push('--define', `_dbpath ${opts.dbpath}`)
+  for (const [k, v] of Object.entries(opts.macros ?? {})) args.push('--define', `${k} ${v}`)
   if (opts.target !== undefined) args.push('--target', checkTarget(opts.target) as string)
   args.push(srpm)
   return args
@@ -113,6 +119,24 @@ export async function probeRpmbuild (init: RpmbuildInit = {}): Promise<DetectRes
   return { builder: new RpmbuildBuilder(init, host), warnings }
 }
 
+/** The version of the `rpm` package a buildroot brings, if it brings one: then its rpm builds, not the host's */
+function buildrootRpmVersion (buildroot: BuildrootInput | undefined): string | undefined {
+  return buildroot?.manifest.packages.find(p => p.name === 'rpm')?.version
+}
+
+/** Checks the packages, installs them into a root of their own and prepares it as the sandbox's / (buildroot.ts) */
+async function materialise (rpm: string, buildroot: BuildrootInput, signal?: AbortSignal): Promise<{ path: string, binds: string[] }> {
+  const paths = await checkPackages(buildroot, signal)
+  const path = await makeRootDir()
+  try {
+    await installBuildroot(rpm, path, paths)
+    return { path, binds: await prepareRoot(path) }
+  } catch (err) {
+    await removeRoot(path)
+    throw err
+  }
+}
+
 export class RpmbuildBuilder implements Builder {
   readonly kind = 'rpmbuild'
   readonly limits: Readonly<BuildLimits>
@@ -132,11 +156,13 @@ export class RpmbuildBuilder implements Builder {
    * bwrap, then the shell that runs rpmbuild and streams its outputs (output-stream.ts). Sandboxed, the SRPM
    * is read from fd SRPM_FD; unsandboxed, the build's tree is `<workDir>/tree`.
    */
-  commandLine (srpmName: string, workDir: string, target?: string): string[] {
+  commandLine (srpmName: string, workDir: string, target?: string, root?: { path: string, binds: readonly string[], macros: Record<string, string> }): string[] {
     const { sandbox, uid, priority } = this.host
     const tree = sandbox !== undefined ? SANDBOX_WORK : join(workDir, 'tree')
     const topdir = join(tree, 'rpmbuild')
-    const rpmbuild = [this.host.rpmbuild, ...rpmbuildArgs(join(tree, 'input', srpmName), { topdir, binaryPayload: this.binaryPayload, target })]
+    const rpmbuild = [this.host.rpmbuild, ...rpmbuildArgs(join(tree, 'input', srpmName), {
+      topdir, binaryPayload: this.binaryPayload, target, macros: root?.macros, dbpath: root !== undefined ? BUILDROOT_DBPATH : undefined
+    })]
     const box = sandbox !== undefined
       ? bwrapArgs({
           bwrap: sandbox.bwrap,
@@ -145,7 +171,8 @@ export class RpmbuildBuilder implements Builder {
           tmpfsBytes: DEFAULT_TMPFS_BYTES,
           shmBytes: DEFAULT_SHM_BYTES,
           srpmName,
-          env: baseEnv(SANDBOX_HOME)
+          env: baseEnv(SANDBOX_HOME),
+          root: root !== undefined ? { path: root.path, binds: root.binds } : undefined
         })
       : []
     return [...priority.prefix, ...uid.prefix, ...box, BUILD_SHELL, '-c', OUTPUT_SCRIPT, 'skyline-build', join(topdir, 'RPMS'), ...rpmbuild]
@@ -164,12 +191,17 @@ export class RpmbuildBuilder implements Builder {
       uidMode: uid.mode,
       priority: priority.report
     }
-    const environment = {
+    const buildroot = options.buildroot
+    if (buildroot !== undefined && sandbox === undefined) throw new BuildrootUnavailableError('buildroot cannot be materialised: it needs the sandbox (bubblewrap)')
+    const environment: BuildResult['environment'] = {
       builder: 'rpmbuild' as const,
-      rpmVersion: this.host.rpmVersion,
+      rpmVersion: buildrootRpmVersion(buildroot) ?? this.host.rpmVersion,
       target: options.target === undefined ? this.host.targetPlatform : await this.platformFor(options.target),
-      binaryPayload: this.binaryPayload
+      binaryPayload: this.binaryPayload,
+      ...(buildroot !== undefined ? { buildroot: buildroot.sha256 } : {})
     }
+    const wanted = buildroot?.manifest.tools.rpm
+    if (wanted !== undefined && wanted !== environment.rpmVersion) throw new BuildrootUnavailableError(`buildroot mismatch: the manifest's rpm is ${wanted}, this build's would be ${environment.rpmVersion} (the buildroot brings no rpm of its own)`)
     const outputDir = join(workDir, 'output')
     const logPath = join(workDir, 'build.log')
     const tree = join(workDir, 'tree') // unsandboxed builds only
@@ -178,17 +210,20 @@ export class RpmbuildBuilder implements Builder {
 
     onProgress?.({ type: 'build:phase', detail: { phase: 'setup' } })
     await prepareWorkDir(workDir)
+    let root: { path: string, binds: string[] } | undefined
     let input
     try {
+      if (buildroot !== undefined) root = await materialise(this.host.rpm, buildroot, signal)
       input = await open(srpmPath, 'r')
       if (sandbox === undefined) await this.prepareTree(tree, srpmPath, srpmName)
     } catch (err: any) {
       await input?.close()
       await removeQuietly(tree)
-      throw err.name === 'BuildSetupError' ? err : new BuildSetupError(`cannot prepare ${workDir}: ${err.message}`)
+      if (root !== undefined) await removeRoot(root.path)
+      throw err.name === 'BuildSetupError' || err.name === 'BuildrootUnavailableError' ? err : new BuildSetupError(`cannot prepare ${workDir}: ${err.message}`)
     }
 
-    const argv = this.commandLine(srpmName, workDir, options.target)
+    const argv = this.commandLine(srpmName, workDir, options.target, root !== undefined ? { ...root, macros: buildroot?.manifest.macros ?? {} } : undefined)
     this.log('building %s in %s: %s', srpmName, workDir, argv.join(' '))
     onProgress?.({ type: 'build:phase', detail: { phase: 'start' } })
     const sink = new OutputSink(outputDir, this.limits.maxOutputBytes)
@@ -215,6 +250,7 @@ export class RpmbuildBuilder implements Builder {
     }).finally(async () => await input.close())
     await writeLog(logPath, run.output).catch(err => this.log.error('cannot write %s: %e', logPath, err))
     await removeQuietly(tree)
+    if (root !== undefined) await removeRoot(root.path)
     if (run.killed === 'aborted') {
       await removeQuietly(outputDir)
       throw new BuildAbortedError(`build of ${srpmName} aborted`)

@@ -111,6 +111,11 @@ export interface SandboxArgsOptions {
   srpmName: string
   /** Environment inside the sandbox */
   env: Record<string, string>
+  /**
+   * A materialised buildroot (buildroot.ts) as the sandbox's `/`, read-only: its directory, and the host
+   * paths bound over it read-only where it lacks them. Without it, the host's SYSTEM_DIRS are bound.
+   */
+  root?: { path: string, binds: readonly string[] }
 }
 
 /** System directories bound read-only, or re-created as the same symlinks (merged /usr) */
@@ -122,7 +127,11 @@ export function bwrapArgs (opts: SandboxArgsOptions): string[] {
   if (opts.features.disableUserns) args.push('--disable-userns')
   args.push('--uid', String(BUILD_UID), '--gid', String(BUILD_GID), '--hostname', 'reproducible',
     '--die-with-parent', '--new-session', '--cap-drop', 'ALL')
-  for (const dir of SYSTEM_DIRS) {
+  if (opts.root !== undefined) {
+    args.push('--ro-bind', opts.root.path, '/')
+    for (const path of opts.root.binds) args.push('--ro-bind', path, path)
+  }
+  for (const dir of opts.root !== undefined ? [] : SYSTEM_DIRS) {
     let st
     try {
       st = lstatSync(dir)

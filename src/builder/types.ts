@@ -1,7 +1,17 @@
 /** The types every builder backend shares: what a build takes, returns and reports (docs/build.md). */
 import type { ComponentLogger } from '@libp2p/interface'
+import type { BuildrootManifest } from '../rules/buildroot.ts'
 
 export type BuilderKind = 'rpmbuild' | 'mock'
+
+/** What a build in a buildroot takes (buildroot.ts): the manifest, its sha256, and a local file for every package */
+export interface BuildrootInput {
+  manifest: BuildrootManifest
+  /** hex sha256 of the manifest's bytes (what the announcement signed), reported in the environment */
+  sha256: string
+  /** content sha256 (hex) → path of a package file the node holds */
+  packages: ReadonlyMap<string, string>
+}
 
 /** One binary RPM of a build */
 export interface BuildFile {
@@ -26,6 +36,8 @@ export type BuildEnvironment = {
   mockConfig?: string
   /** The `_binary_payload` macro */
   binaryPayload: string
+  /** hex sha256 of the buildroot manifest the build ran in, when the job has one */
+  buildroot?: string
 }
 
 /** The limits of one build. `maxConcurrentBuilds` is for the caller, which runs the queue. */
@@ -108,6 +120,11 @@ export interface BuildOptions {
    * unsandboxed build as root runs in `<workDir>/tree` as uid 65534, which must then reach it.
    */
   workDir: string
+  /**
+   * The job's buildroot: the build runs in exactly these packages (buildroot.ts), or `build` rejects with
+   * BuildrootUnavailableError (the job is declined, never built elsewhere)
+   */
+  buildroot?: BuildrootInput
 }
 
 export interface Builder {

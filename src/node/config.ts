@@ -12,6 +12,9 @@ import { ConfigError } from './errors.ts'
 import { isValidContributor } from '../rules/contributor.ts'
 import { DEFAULT_HTTP, DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS } from './constants.ts'
 
+/** @default 20 GiB: the buildroot package cache */
+export const DEFAULT_BUILDROOT_CACHE_BYTES = 20 * 1024 ** 3
+
 export type BuilderKind = 'rpmbuild' | 'mock' | 'none' | 'auto'
 
 /** The config file's shape: every field optional. */
@@ -29,6 +32,8 @@ export interface ConfigFile {
   inboundConnectionThreshold?: number
   dhtClientMode?: boolean
   contributor?: string
+  buildrootMirrors?: string[]
+  buildrootCacheBytes?: number
 }
 
 /** The resolved configuration a node runs with. */
@@ -46,6 +51,10 @@ export interface NodeConfig {
   dhtClientMode: boolean
   /** who runs this node, signed into its attestations for the stats tracker ('' when not set) */
   contributor: string
+  /** dnf repositories (http/https) the packages of a job's buildroot are fetched from (docs/protocols/buildroot.md) */
+  buildrootMirrors: string[]
+  /** size limit of the buildroot package cache, bytes */
+  buildrootCacheBytes: number
   /** where the config came from, for status output */
   configFile: string | undefined
 }
@@ -76,7 +85,9 @@ const FIELDS: Record<keyof ConfigFile, 'string' | 'string[]' | 'number' | 'boole
   maxConnections: 'number',
   inboundConnectionThreshold: 'number',
   dhtClientMode: 'boolean',
-  contributor: 'string'
+  contributor: 'string',
+  buildrootMirrors: 'string[]',
+  buildrootCacheBytes: 'number'
 }
 
 const BUILDERS = new Set(['rpmbuild', 'mock', 'none', 'auto'])
@@ -217,6 +228,15 @@ export function loadConfig (overrides: ConfigOverrides = {}, env: NodeJS.Process
   const contributor = overrides.contributor ?? file.contributor ?? ''
   if (!isValidContributor(contributor)) throw configError(`contributor must be at most 64 printable characters with no leading or trailing space (got ${JSON.stringify(contributor.slice(0, 80))})`)
 
+  const buildrootMirrors = file.buildrootMirrors ?? []
+  for (const m of buildrootMirrors) {
+    let url
+    try { url = new URL(m) } catch {}
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw configError(`${src}: buildrootMirrors: '${m.slice(0, 200)}' is not an http or https URL`)
+  }
+  const buildrootCacheBytes = file.buildrootCacheBytes ?? DEFAULT_BUILDROOT_CACHE_BYTES
+  if (!Number.isSafeInteger(buildrootCacheBytes) || buildrootCacheBytes < 1) throw configError(`${src}: buildrootCacheBytes must be a positive integer`)
+
   return {
     dataDir: resolve(dataDir),
     listen,
@@ -230,6 +250,8 @@ export function loadConfig (overrides: ConfigOverrides = {}, env: NodeJS.Process
     inboundConnectionThreshold: file.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD,
     dhtClientMode: file.dhtClientMode ?? false,
     contributor,
+    buildrootMirrors,
+    buildrootCacheBytes,
     configFile
   }
 }

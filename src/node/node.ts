@@ -31,6 +31,7 @@ import { PeerPenalties } from '../services/penalties.ts'
 import { AnnouncementService } from '../services/announcements.ts'
 import { ControlService, type HaltState } from '../services/control.ts'
 import { JobRunner, type JobProgress } from '../services/jobs.ts'
+import { PackageCache } from '../services/buildroot/package-cache.ts'
 import { VerdictService } from '../services/verdicts.ts'
 import { SyncService, type SyncKind } from '../services/sync.ts'
 import { BuilderProtocol } from '../services/builder-protocol.ts'
@@ -200,7 +201,8 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       workDir: this.workDir!,
       log: logger('skyline:jobs'),
       announcements: this.announcements,
-      accepting: () => this.halted === undefined && !this.verdicts.throttled()
+      accepting: () => this.halted === undefined && !this.verdicts.throttled(),
+      packages: new PackageCache({ directory: join(this.config.dataDir, 'buildroot-packages'), mirrors: this.config.buildrootMirrors, maxBytes: this.config.buildrootCacheBytes, log: logger('skyline:packages') })
     })
     this.verdicts = new VerdictService({
       libp2p,

@@ -18,6 +18,7 @@ import { jobKey } from '../rules/job.ts'
 import { AssignmentError, candidateBytes, jobSeats, MAX_CANDIDATES, parseCandidates } from '../rules/assignment.ts'
 import { panelProblem, type PanelParams } from '../rules/panel.ts'
 import { MAX_CHUNK_SIZE, MAX_CHUNKS, MIN_CHUNK_SIZE } from './blob-limits.ts'
+import { MAX_MANIFEST_BYTES } from '../rules/buildroot.ts'
 
 export { Announcement }
 
@@ -71,6 +72,16 @@ export interface AnnouncementInit {
    * `quorum`, at most MAX_CANDIDATES. Compute the job key with the same `beacon` first.
    */
   candidates: PeerId[]
+  /** the job's buildroot manifest, stored as a blob (docs/protocols/buildroot.md); part of the job key */
+  buildroot?: BuildrootRef
+}
+
+/** A buildroot manifest by content address, and its chunking for the blob protocol */
+export interface BuildrootRef {
+  sha256: Uint8Array
+  size: number | bigint
+  chunkSize: number
+  chunkRoot: Uint8Array
 }
 
 let lastSequence = 0n
@@ -101,7 +112,11 @@ export function createAnnouncement (init: AnnouncementInit, key: AnnouncerKey): 
     sequence: init.sequence ?? nextSequence(now),
     chunkSize: init.chunkSize,
     chunkRoot: new Uint8Array(init.chunkRoot),
-    candidates: init.candidates.map(p => new Uint8Array(candidateBytes(p)))
+    candidates: init.candidates.map(p => new Uint8Array(candidateBytes(p))),
+    buildrootSha256: new Uint8Array(init.buildroot?.sha256 ?? []),
+    buildrootSize: BigInt(init.buildroot?.size ?? 0),
+    buildrootChunkSize: init.buildroot?.chunkSize ?? 0,
+    buildrootChunkRoot: new Uint8Array(init.buildroot?.chunkRoot ?? [])
   }
   checkFields(a, now)
   return signEnvelope(ENVELOPE_KIND.announcement, Announcement.encode(a), key)
@@ -147,7 +162,7 @@ export function checkAnnouncement (envelope: Uint8Array, trusted: TrustedKeys, n
   const opened = openGossipEnvelope(envelope, trusted, ENVELOPE_KIND.announcement, p => Announcement.decode(p, { limits: { candidates: MAX_CANDIDATES } }), 'announcement')
   const a = opened.message
   const candidates = checkFields(a, now)
-  const key = jobKey(a.srpmSha256, a.target, a.beacon)
+  const key = jobKey(a.srpmSha256, a.target, a.beacon, a.buildrootSha256)
   return {
     candidates,
     builders: announcementSeats({ announcement: a, jobKey: key, candidates }),
@@ -177,6 +192,23 @@ function checkRules (a: Announcement): void {
   if (problem !== undefined) bad('malformed', problem)
 }
 
+/** The buildroot fields: all four set (sha256 and root 32 bytes, size 1 byte to MAX_MANIFEST_BYTES, chunking fetchable), or none */
+function checkBuildroot (a: Announcement): void {
+  const set = [a.buildrootSha256.length > 0, a.buildrootSize > 0n, a.buildrootChunkSize > 0, a.buildrootChunkRoot.length > 0]
+  if (set.every(s => !s)) return
+  if (!set.every(s => s)) bad('malformed', 'buildroot: sha256, size, chunk size and chunk root are set together or not at all')
+  if (a.buildrootSha256.length !== 32) bad('malformed', 'buildroot sha256 must be 32 bytes')
+  if (a.buildrootSize > BigInt(MAX_MANIFEST_BYTES)) bad('malformed', `buildroot manifest of ${a.buildrootSize} bytes, over ${MAX_MANIFEST_BYTES}`)
+  if (a.buildrootChunkSize < MIN_CHUNK_SIZE || a.buildrootChunkSize > MAX_CHUNK_SIZE) bad('malformed', `buildroot chunk size ${a.buildrootChunkSize} out of bounds`)
+  if (a.buildrootChunkRoot.length !== 32) bad('malformed', 'buildroot chunk root must be 32 bytes')
+}
+
+/** The buildroot manifest an announcement names, as a blob reference (hex), or undefined */
+export function buildrootRef (a: Announcement): { sha256: string, size: number, chunkSize: number, root: string } | undefined {
+  if (a.buildrootSha256.length === 0) return undefined
+  return { sha256: Buffer.from(a.buildrootSha256).toString('hex'), size: Number(a.buildrootSize), chunkSize: a.buildrootChunkSize, root: Buffer.from(a.buildrootChunkRoot).toString('hex') }
+}
+
 /** Checks every field; returns the parsed candidates */
 export function checkFields (a: Announcement, now: number): PeerId[] {
   if (a.nevra.length > 256 || !NEVRA_RE.test(a.nevra)) bad('malformed', `bad NEVRA '${a.nevra.slice(0, 80)}'`)
@@ -191,6 +223,7 @@ export function checkFields (a: Announcement, now: number): PeerId[] {
   if (Math.ceil(Number(a.srpmSize) / a.chunkSize) > MAX_CHUNKS) bad('malformed', `more than ${MAX_CHUNKS} chunks of ${a.chunkSize} bytes`)
   if (a.chunkRoot.length !== 32) bad('malformed', 'chunk root must be 32 bytes')
   if (a.sequence === 0n) bad('malformed', 'sequence must be set')
+  checkBuildroot(a)
   let candidates: PeerId[]
   try {
     candidates = parseCandidates(a.candidates)

@@ -36,3 +36,4 @@ export {
   type SignaturePacket
 } from './pgp.ts'
 export { SIGTAG, TAG, RPM_TYPE } from './constants.ts'
+export { packageIdentity, type PackageIdentity } from './package-digest.ts'

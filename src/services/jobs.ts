@@ -6,12 +6,15 @@
  * crash or kill -9 is redone on restart, or reported failed after too many attempts.
  */
 import { copyFileSync, linkSync, rmSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TypedEventEmitter, type PeerId, type Logger } from '@libp2p/interface'
 import type { SkylineLibp2p } from './components.ts'
 import type { Store, JobState, BuildRecord } from '../store/store.ts'
-import { announcementSeats, type CheckedAnnouncement } from '../protocols/announce.ts'
-import type { Builder, BuildPhase } from '../builder/index.ts'
+import { announcementSeats, buildrootRef, type CheckedAnnouncement } from '../protocols/announce.ts'
+import { BuildrootUnavailableError, type Builder, type BuildPhase, type BuildrootInput } from '../builder/index.ts'
+import { parseManifest } from '../rules/buildroot.ts'
+import type { PackageCache } from './buildroot/package-cache.ts'
 import type { Keyring } from '../rpm/index.ts'
 import type { AnnouncementService } from './announcements.ts'
 import { makeJobDir } from '../builder/workdir.ts'
@@ -70,6 +73,8 @@ export interface JobRunnerInit {
   accepting?: () => boolean
   /** the checked announcements (one cache for the node) */
   announcements: Pick<AnnouncementService, 'get'>
+  /** where the packages of a job's buildroot come from; without it, jobs with a buildroot are declined */
+  packages?: Pick<PackageCache, 'obtain'>
 }
 
 export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
@@ -184,6 +189,7 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
       return
     }
     const dir = join(this.init.workDir, job)
+    let buildroot: { input: BuildrootInput, release: () => void } | undefined
     try {
       this.setState(job, nevra, 'fetching')
       const srpm = await this.fetchSrpm(job, a, signal)
@@ -194,6 +200,7 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
         return
       }
 
+      buildroot = await this.buildroot(a, signal)
       this.setState(job, nevra, 'building')
       // the builder wants an empty work dir and an SRPM by its file name: link the verified blob beside it,
       // in a fresh 0700 directory of the node (what a previous run left is removed without following links)
@@ -203,6 +210,7 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
       const result = await builder.build(named, {
         signal,
         workDir: join(dir, 'build'),
+        buildroot: buildroot?.input,
         onProgress: evt => {
           if (evt.type === 'build:phase') this.safeDispatchEvent('progress', { detail: { job, phase: evt.detail.phase, at: performance.now() } })
         }
@@ -236,8 +244,40 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
         this.init.log('job %s interrupted: %s', job, err.message)
         return
       }
+      if (err instanceof BuildrootUnavailableError) {
+        // declined: this node cannot build in the job's buildroot, and builds it in no other
+        rmSync(dir, { recursive: true, force: true })
+        this.setState(job, nevra, 'refused', err.message)
+        return
+      }
       this.setState(job, nevra, 'failed', err.message)
+    } finally {
+      buildroot?.release()
     }
+  }
+
+  /**
+   * The job's buildroot, when its announcement names a manifest: the manifest fetched as a blob (checked
+   * against its signed sha256 by the fetch), parsed, and every package it lists obtained and checked.
+   * Throws BuildrootUnavailableError when any of it cannot be had.
+   */
+  private async buildroot (a: CheckedAnnouncement, signal: AbortSignal): Promise<{ input: BuildrootInput, release: () => void } | undefined> {
+    const ref = buildrootRef(a.announcement)
+    if (ref === undefined) return undefined
+    if (this.init.packages === undefined) throw new BuildrootUnavailableError('buildroot cannot be materialised: this node has no package source (buildrootMirrors)')
+    const deadline = AbortSignal.timeout(fetchDeadline(ref.size))
+    const path = await this.init.libp2p.services.blobs.fetch(ref, {
+      signal: AbortSignal.any([signal, deadline]),
+      seeder: a.source !== undefined && !a.source.equals(this.init.libp2p.peerId) ? a.source : undefined
+    })
+    let manifest
+    try {
+      manifest = parseManifest(await readFile(path))
+    } catch (err: any) {
+      throw new BuildrootUnavailableError(err.message)
+    }
+    const { packages, release } = await this.init.packages.obtain(manifest, signal)
+    return { input: { manifest, sha256: ref.sha256, packages }, release }
   }
 
   /**

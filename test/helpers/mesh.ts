@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadConfig, SkylineNode, type ConfigOverrides } from '../../src/node/index.ts'
+import { loadConfig, SkylineNode, type ConfigOverrides, type NodeConfig } from '../../src/node/index.ts'
 import { BUILDER_PROTOCOL } from '../../src/services/candidates.ts'
 
 export interface TestMesh {
@@ -15,8 +15,8 @@ export function tempDir (prefix = 'skyline-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix))
 }
 
-export async function startNode (overrides: ConfigOverrides = {}, options: ConstructorParameters<typeof SkylineNode>[1] = {}): Promise<SkylineNode> {
-  const config = loadConfig({ dataDir: tempDir(), listen: ['/ip4/127.0.0.1/tcp/0'], http: 'off', ...overrides })
+export async function startNode (overrides: ConfigOverrides = {}, options: ConstructorParameters<typeof SkylineNode>[1] = {}, patch: Partial<NodeConfig> = {}): Promise<SkylineNode> {
+  const config = { ...loadConfig({ dataDir: tempDir(), listen: ['/ip4/127.0.0.1/tcp/0'], http: 'off', ...overrides }), ...patch }
   config.inboundConnectionThreshold = 1000
   const node = new SkylineNode(config, options)
   await node.start()
@@ -24,10 +24,10 @@ export async function startNode (overrides: ConfigOverrides = {}, options: Const
 }
 
 /** A bootstrap node and n-1 nodes that join through it. */
-export async function startMesh (n: number, overrides: ConfigOverrides = {}, options: (i: number) => ConstructorParameters<typeof SkylineNode>[1] = () => ({})): Promise<TestMesh> {
-  const first = await startNode(overrides, options(0))
+export async function startMesh (n: number, overrides: ConfigOverrides = {}, options: (i: number) => ConstructorParameters<typeof SkylineNode>[1] = () => ({}), patch: (i: number) => Partial<NodeConfig> = () => ({})): Promise<TestMesh> {
+  const first = await startNode(overrides, options(0), patch(0))
   const boot = first.libp2p.getMultiaddrs()[0].toString()
-  const rest = await Promise.all(Array.from({ length: n - 1 }, async (_, i) => startNode({ ...overrides, bootstrap: [boot] }, options(i + 1))))
+  const rest = await Promise.all(Array.from({ length: n - 1 }, async (_, i) => startNode({ ...overrides, bootstrap: [boot] }, options(i + 1), patch(i + 1))))
   const nodes = [first, ...rest]
   const dirs = nodes.map(n => n.config.dataDir)
   return {

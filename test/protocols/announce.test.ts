@@ -35,6 +35,23 @@ describe('announcements', () => {
     assert.match(c.id, /^[0-9a-f]{64}$/)
   })
 
+  it('a buildroot manifest is part of the job key; its four fields come together, bounded', () => {
+    const beacon = new Uint8Array(32).fill(7)
+    const buildroot = { sha256: new Uint8Array(32).fill(1), size: 1000, chunkSize: 256 * 1024, chunkRoot: new Uint8Array(32).fill(2) }
+    const srpmSha256 = new Uint8Array(32).fill(9)
+    const plain = checkAnnouncement(testAnnouncement(announcer, { beacon, srpmSha256 }), trusted, Date.now())
+    const withRoot = checkAnnouncement(testAnnouncement(announcer, { beacon, srpmSha256, buildroot }), trusted, Date.now())
+    assert.notEqual(withRoot.job, plain.job)
+    assert.deepEqual(withRoot.jobKey, jobKey(plain.announcement.srpmSha256, plain.announcement.target, beacon, buildroot.sha256))
+    const other = checkAnnouncement(testAnnouncement(announcer, { beacon, srpmSha256, buildroot: { ...buildroot, sha256: new Uint8Array(32).fill(3) } }), trusted, Date.now())
+    assert.notEqual(other.job, withRoot.job)
+    const env = SignedEnvelope.decode(testAnnouncement(announcer, { beacon, buildroot }))
+    const a = Announcement.decode(env.payload)
+    for (const bad of [{ buildrootChunkRoot: new Uint8Array(0) }, { buildrootSize: 5n * 1024n * 1024n }, { buildrootSha256: new Uint8Array(31) }]) {
+      rejects(signEnvelope(ENVELOPE_KIND.announcement, Announcement.encode({ ...a, ...bad }), announcer.key), 'malformed')
+    }
+  })
+
   it('signatures cover the exact payload bytes: any flipped byte is refused', () => {
     const bytes = testAnnouncement(announcer)
     const env = SignedEnvelope.decode(bytes)

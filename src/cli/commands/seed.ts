@@ -16,13 +16,15 @@ import {
 import { panelProblem, type PanelParams } from '../../rules/panel.ts'
 import type { PeerId } from '@libp2p/interface'
 import { resolve } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { parseManifest } from '../../rules/buildroot.ts'
 import { randomBytes } from 'node:crypto'
 import type { SkylineNode } from '../../node/index.ts'
 import { agreedResult, publishResult } from '../../services/results.ts'
 import { Progress } from '../progress.ts'
 
 const HELP = `usage: skyline seed --key F --keyring PATH [--bootstrap MA]... [--panel P --escalation E --threshold T]
-                    [--stage SECONDS] [--replicas r --quorum q] [--target T]
+                    [--stage SECONDS] [--replicas r --quorum q] [--target T] [--buildroot MANIFEST]
                     [--listen MA]... [--data-dir D] [--wait SECONDS] [--repo DIR] FILE.src.rpm...
 Verifies each SRPM's RPM signature against the keyring, serves it over the blob protocol, announces it
 signed by the announcer key F, and stays up until every stage-1 builder holds it (or --wait runs out).
@@ -33,7 +35,8 @@ signed by the announcer key F, and stays up until every stage-1 builder holds it
   --replicas r   rules v1 (deprecated): r builders (default ${DEFAULT_REPLICAS}), --quorum q matching builds (default ${DEFAULT_QUORUM})
   --target T     build target recorded in the announcement (default fedora-rawhide-x86_64)
   --wait S       give up waiting for the builders (and verdicts) after S seconds (default 600)
-  --repo DIR     then wait for each job's verdict and fetch the agreed RPMs into a dnf repository at DIR`
+  --repo DIR     then wait for each job's verdict and fetch the agreed RPMs into a dnf repository at DIR
+  --buildroot M  build in exactly the packages of the buildroot manifest M (docs/protocols/buildroot.md)`
 
 const DEFAULT_TARGET = 'fedora-rawhide-x86_64'
 
@@ -53,6 +56,7 @@ export async function run (argv: string[]): Promise<number> {
     target: { type: 'string' },
     wait: { type: 'string' },
     repo: { type: 'string' },
+    buildroot: { type: 'string' },
     help: { type: 'boolean', short: 'h' }
   }, true)
   if (values.help === true) { process.stdout.write(HELP + '\n'); return EXIT_OK }
@@ -79,6 +83,7 @@ export async function run (argv: string[]): Promise<number> {
   const target = values.target ?? DEFAULT_TARGET
   const out = process.stdout
 
+  const buildrootBytes = values.buildroot === undefined ? undefined : readManifest(values.buildroot)
   const key = loadAnnouncerKey(values.key)
   const keyring = await Keyring.load(values.keyring)
 
@@ -117,6 +122,9 @@ export async function run (argv: string[]): Promise<number> {
     await waitForTopicPeers(node, 'announce', 60_000, stop.signal)
     await waitForFirstSync(node, FIRST_SYNC_WAIT_MS, stop.signal)
 
+    const stored = buildrootBytes === undefined ? undefined : await node.libp2p.services.blobs.add(buildrootBytes, { signal: stop.signal })
+    const buildroot = stored === undefined ? undefined : { sha256: Buffer.from(stored.sha256, 'hex'), size: stored.size, chunkSize: stored.chunkSize, chunkRoot: Buffer.from(stored.root, 'hex') }
+    if (stored !== undefined) out.write(`buildroot manifest ${stored.sha256.slice(0, 16)}: ${stored.size} bytes\n`)
     const pending: Array<{ nevra: string, checked: CheckedAnnouncement }> = []
     let ok = true
     for (const { path, nevra } of accepted) {
@@ -125,7 +133,7 @@ export async function run (argv: string[]): Promise<number> {
       // the beacon makes the job key unpredictable until now; the candidates are the builders closest to
       // it that a DHT lookup finds, listed and signed in the announcement so every node ranks the same list
       const beacon = randomBytes(32)
-      const candidates = await lookForCandidates(node, jobKey(srpmSha256, target, beacon), replicas, quorum, nevra, Math.min(waitMs, CANDIDATE_WAIT_MS), stop.signal, panel !== undefined ? beacon : undefined)
+      const candidates = await lookForCandidates(node, jobKey(srpmSha256, target, beacon, buildroot?.sha256), replicas, quorum, nevra, Math.min(waitMs, CANDIDATE_WAIT_MS), stop.signal, panel !== undefined ? beacon : undefined)
       if (candidates.length < quorum) {
         out.write(`${nevra}: not announced: found ${candidates.length} builder(s) in the mesh, a verdict needs at least ${quorum}\n`)
         ok = false
@@ -142,7 +150,8 @@ export async function run (argv: string[]): Promise<number> {
         quorum,
         panel,
         chunkSize: manifest.chunkSize,
-        chunkRoot: Buffer.from(manifest.root, 'hex')
+        chunkRoot: Buffer.from(manifest.root, 'hex'),
+        buildroot
       }, key)
       const checked = await node.announce(envelope)
       const rules = panel !== undefined ? `panel ${panel.panel}+${panel.escalation}, threshold ${panel.threshold}` : `r=${replicas} q=${quorum}`
@@ -267,6 +276,22 @@ async function fetchVerdicts (node: SkylineNode, jobs: Array<{ job: string, nevr
     ok = false
   }
   return ok
+}
+
+/** A buildroot manifest file, checked before anything joins the mesh */
+function readManifest (path: string): Uint8Array {
+  let bytes
+  try {
+    bytes = readFileSync(path)
+  } catch (err: any) {
+    throw new UsageError(`--buildroot: cannot read ${path}: ${err.code ?? err.message}`)
+  }
+  try {
+    parseManifest(bytes)
+  } catch (err: any) {
+    throw new UsageError(`--buildroot ${path}: ${err.message}`)
+  }
+  return bytes
 }
 
 function int (text: string | undefined, flag: string, dflt: number): number {

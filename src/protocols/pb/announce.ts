@@ -179,6 +179,10 @@ export interface Announcement {
   rules: number
   escalation: number
   stageMs: bigint
+  buildrootSha256: Uint8Array<ArrayBuffer>
+  buildrootSize: bigint
+  buildrootChunkSize: number
+  buildrootChunkRoot: Uint8Array<ArrayBuffer>
 }
 
 export const Announcement = (() => {
@@ -273,6 +277,26 @@ export const Announcement = (() => {
           w.uint64(obj.stageMs)
         }
 
+        if ((obj.buildrootSha256 != null && obj.buildrootSha256.byteLength > 0)) {
+          w.uint32(162)
+          w.bytes(obj.buildrootSha256)
+        }
+
+        if ((obj.buildrootSize != null && obj.buildrootSize !== 0n)) {
+          w.uint32(168)
+          w.uint64(obj.buildrootSize)
+        }
+
+        if ((obj.buildrootChunkSize != null && obj.buildrootChunkSize !== 0)) {
+          w.uint32(176)
+          w.uint32(obj.buildrootChunkSize)
+        }
+
+        if ((obj.buildrootChunkRoot != null && obj.buildrootChunkRoot.byteLength > 0)) {
+          w.uint32(186)
+          w.bytes(obj.buildrootChunkRoot)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -293,7 +317,11 @@ export const Announcement = (() => {
           candidates: [],
           rules: 0,
           escalation: 0,
-          stageMs: 0n
+          stageMs: 0n,
+          buildrootSha256: uint8ArrayAlloc(0),
+          buildrootSize: 0n,
+          buildrootChunkSize: 0,
+          buildrootChunkRoot: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -368,6 +396,22 @@ export const Announcement = (() => {
             }
             case 16: {
               obj.stageMs = reader.uint64()
+              break
+            }
+            case 20: {
+              obj.buildrootSha256 = reader.bytes()
+              break
+            }
+            case 21: {
+              obj.buildrootSize = reader.uint64()
+              break
+            }
+            case 22: {
+              obj.buildrootChunkSize = reader.uint32()
+              break
+            }
+            case 23: {
+              obj.buildrootChunkRoot = reader.bytes()
               break
             }
             default: {
@@ -509,6 +553,34 @@ export const Announcement = (() => {
               }
               break
             }
+            case 20: {
+              yield {
+                field: `${prefix}.buildrootSha256`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 21: {
+              yield {
+                field: `${prefix}.buildrootSize`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 22: {
+              yield {
+                field: `${prefix}.buildrootChunkSize`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 23: {
+              yield {
+                field: `${prefix}.buildrootChunkRoot`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -602,6 +674,26 @@ export const Announcement = (() => {
     value: bigint
   }
 
+  interface AnnouncementBuildrootSha256FieldEvent {
+    field: '$.buildrootSha256'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  interface AnnouncementBuildrootSizeFieldEvent {
+    field: '$.buildrootSize'
+    value: bigint
+  }
+
+  interface AnnouncementBuildrootChunkSizeFieldEvent {
+    field: '$.buildrootChunkSize'
+    value: number
+  }
+
+  interface AnnouncementBuildrootChunkRootFieldEvent {
+    field: '$.buildrootChunkRoot'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   function encode (obj: Partial<Announcement>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Announcement.codec())
   }
@@ -610,7 +702,7 @@ export const Announcement = (() => {
     return decodeMessage(buf, Announcement.codec(), opts)
   }
 
-  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announcement>): Generator<AnnouncementNevraFieldEvent | AnnouncementSrpmSha256FieldEvent | AnnouncementSrpmSizeFieldEvent | AnnouncementTargetFieldEvent | AnnouncementReplicasFieldEvent | AnnouncementQuorumFieldEvent | AnnouncementBeaconFieldEvent | AnnouncementIssuedAtFieldEvent | AnnouncementExpiresAtFieldEvent | AnnouncementSequenceFieldEvent | AnnouncementChunkSizeFieldEvent | AnnouncementChunkRootFieldEvent | AnnouncementCandidatesFieldEvent | AnnouncementRulesFieldEvent | AnnouncementEscalationFieldEvent | AnnouncementStageMsFieldEvent> {
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announcement>): Generator<AnnouncementNevraFieldEvent | AnnouncementSrpmSha256FieldEvent | AnnouncementSrpmSizeFieldEvent | AnnouncementTargetFieldEvent | AnnouncementReplicasFieldEvent | AnnouncementQuorumFieldEvent | AnnouncementBeaconFieldEvent | AnnouncementIssuedAtFieldEvent | AnnouncementExpiresAtFieldEvent | AnnouncementSequenceFieldEvent | AnnouncementChunkSizeFieldEvent | AnnouncementChunkRootFieldEvent | AnnouncementCandidatesFieldEvent | AnnouncementRulesFieldEvent | AnnouncementEscalationFieldEvent | AnnouncementStageMsFieldEvent | AnnouncementBuildrootSha256FieldEvent | AnnouncementBuildrootSizeFieldEvent | AnnouncementBuildrootChunkSizeFieldEvent | AnnouncementBuildrootChunkRootFieldEvent> {
     return streamMessage(buf, Announcement.codec(), opts)
   }
   return { codec, encode, decode, stream }

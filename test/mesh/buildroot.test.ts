@@ -1,0 +1,73 @@
+/**
+ * Jobs with a buildroot manifest on a real mesh: builders fetch the manifest as a blob, the packages from
+ * their own mirrors (createrepo_c repositories served on 127.0.0.1), and build in exactly those packages.
+ */
+import assert from 'node:assert/strict'
+import { chmodSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Server } from 'node:http'
+import { startMesh, waitFor, waitForBuilders, tempDir, type TestMesh } from '../helpers/mesh.ts'
+import { testAnnouncer, seedSrpm } from '../helpers/announce.ts'
+import { makeSignedSrpm, missingTools, type SrpmFixture } from '../helpers/srpm.ts'
+import { makeBuildrootPackage, manifestOf, serveMirror } from '../helpers/buildroot.ts'
+import type { JobEvent } from '../../src/services/jobs.ts'
+
+describe('jobs with a buildroot manifest', function () {
+  this.timeout(180_000)
+  const announcer = testAnnouncer()
+  let mesh: TestMesh
+  let dir: string
+  let srpm: SrpmFixture
+  let dep1: string, dep3: string, lib: string
+  const servers: Server[] = []
+  let newerMirror: { url: string, server: Server, requests: string[] }
+  const events: JobEvent[] = []
+
+  before(async function () {
+    if (missingTools(['rpmbuild', 'rpmsign', 'gpg', 'gpgconf', 'bwrap', 'createrepo_c']) !== undefined || process.getuid?.() !== 0) this.skip()
+    dir = tempDir()
+    chmodSync(dir, 0o711)
+    srpm = await makeSignedSrpm(join(dir, 'srpm'), { spec: 'skyline-uses-dep' })
+    const pkgs = join(dir, 'pkgs')
+    dep1 = await makeBuildrootPackage(pkgs, 'skyline-dep', '1.0')
+    const dep2 = await makeBuildrootPackage(pkgs, 'skyline-dep', '2.0')
+    dep3 = await makeBuildrootPackage(pkgs, 'skyline-dep', '3.0')
+    lib = await makeBuildrootPackage(pkgs, 'skyline-lib', '1.0', 'skyline-dep')
+    // two builders see a mirror of the pinned set; the third a mirror that also offers skyline-dep 2.0
+    const pinned = await serveMirror(join(dir, 'mirror-a'), [dep1, lib])
+    newerMirror = await serveMirror(join(dir, 'mirror-b'), [dep1, dep2, lib])
+    servers.push(pinned.server, newerMirror.server)
+    mesh = await startMesh(3, { announcers: [announcer.line], builder: 'rpmbuild', keyring: srpm.keyPath }, () => ({}),
+      i => ({ buildrootMirrors: [i === 2 ? newerMirror.url : pinned.url] }))
+    for (const n of mesh.nodes) n.jobs.addEventListener('job', (e: CustomEvent<JobEvent>) => events.push(e.detail))
+    await waitForBuilders(mesh.nodes)
+  })
+  after(async () => {
+    await mesh?.stop()
+    for (const s of servers) s.close()
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('three builders agree bit-for-bit on a package with BuildRequires, one of them offered a newer version', async () => {
+    const { bytes } = await manifestOf([dep1, lib])
+    const a = await seedSrpm(mesh.nodes[0], announcer, { path: srpm.srpmPath, nevra: srpm.nevra }, { replicas: 3, quorum: 2, buildroot: bytes })
+    await waitFor('three builds', () => events.filter(e => e.job === a.job && e.state === 'built').length === 3, 120_000)
+    await waitFor('a final verdict', () => mesh.nodes.every(n => n.store.verdict(a.job)?.final === true), 60_000)
+    const v = mesh.nodes[0].store.verdict(a.job)!
+    assert.equal(v.verdict, 'agreed')
+    assert.equal(JSON.parse(v.detail).agreeing.length, 3)
+    // the builder whose mirror has skyline-dep 2.0 fetched 1.0, the pinned one
+    assert.ok(newerMirror.requests.some(r => r.endsWith('/skyline-dep-1.0-1.noarch.rpm')), newerMirror.requests.join(' '))
+    assert.ok(!newerMirror.requests.some(r => r.includes('skyline-dep-2.0')))
+  })
+
+  it('a manifest listing a package nobody has is declined by every builder, never built or attested', async () => {
+    const { bytes } = await manifestOf([dep3, lib])
+    const a = await seedSrpm(mesh.nodes[1], announcer, { path: srpm.srpmPath, nevra: srpm.nevra }, { replicas: 3, quorum: 2, buildroot: bytes })
+    await waitFor('three refusals', () => events.filter(e => e.job === a.job && e.state === 'refused').length === 3, 60_000)
+    const mine = events.filter(e => e.job === a.job)
+    assert.ok(!mine.some(e => e.state === 'building' || e.state === 'built' || e.state === 'failed'), JSON.stringify(mine))
+    for (const r of mine.filter(e => e.state === 'refused')) assert.match(r.error ?? '', /buildroot package missing: skyline-dep-3\.0-1\.noarch/)
+    for (const n of mesh.nodes) assert.notEqual(n.store.verdict(a.job)?.verdict, 'disputed')
+  })
+})
