@@ -29,7 +29,7 @@ const NOW = Date.now()
 const BUDGET_MS = 2000
 
 const ENVELOPE_CODES = ['malformed', 'untrusted', 'bad-signature', 'wrong-kind']
-const ANNOUNCE_REASONS = [...ENVELOPE_CODES, 'expired', 'not-yet-valid']
+const ANNOUNCE_REASONS = [...ENVELOPE_CODES, 'expired', 'not-yet-valid', 'unsupported-rules']
 const CONTROL_REASONS = [...ENVELOPE_CODES, 'not-yet-valid']
 
 const validAnnouncement = createAnnouncement({
