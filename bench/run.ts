@@ -35,6 +35,7 @@ const PLAN: Run[] = [
   { label: 'attestation-throughput', file: 'attestation-throughput.ts', args: [], quick: ['--per-builder', '250'] },
   { label: 'control-bytes', file: 'control-bytes.ts', args: [], quick: ['--jobs', '15', '--idle-s', '5'] },
   { label: 'blob-transfer', file: 'blob-transfer.ts', args: [], quick: ['--size-mb', '20'] },
+  { label: 'buildroot-bandwidth', file: 'buildroot-bandwidth.ts', args: [], quick: ['--jobs', '20', '--shared', '10', '--variants', '6'] },
   { label: 'pipeline-overhead', file: 'pipeline-overhead.ts', args: [], quick: ['--runs', '2'] },
   { label: 'build-overhead', file: 'build-overhead.ts', args: [], quick: ['--runs', '2'] },
   { label: 'mass-rebuild', file: 'mass-rebuild.ts', args: [], quick: ['--tally-jobs', '2500', '--slice-nodes', '10', '--slice-jobs', '10', '--slice-rate', '1'] },

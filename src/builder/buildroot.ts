@@ -61,30 +61,39 @@ export async function makeRootDir (): Promise<string> {
   return join(parent, 'root')
 }
 
-/** Removes a root made by makeRootDir, with its parent; never follows links */
+/**
+ * Removes a root made by makeRootDir, with its parent; never follows links. A root installed without root
+ * keeps the packages' read-only directory modes (Fedora's /usr/lib is 0555), which the owner must lift first.
+ */
 export async function removeRoot (root: string): Promise<void> {
+  if ((process.getuid?.() ?? -1) !== 0) await execProbe('chmod', ['-R', 'u+rwX', dirname(root)]).catch(() => {})
   await rm(dirname(root), { recursive: true, force: true }).catch(() => {})
 }
 
 /**
  * Installs the checked packages into `root` (which must not exist) in one rpm transaction with its own
  * database: rpm resolves their dependencies among themselves only, so a set that is not complete fails
- * here with rpm's reason. Needs root (rpm sets file owners, and runs scriptlets chrooted).
+ * here with rpm's reason. rpm sets file owners and runs scriptlets chrooted: as root it runs as it is;
+ * otherwise inside a user namespace of its own that maps the node's uid to 0 (`unshare --user
+ * --map-root-user`), where it may chown to 0 and chroot. Files then belong to the node's uid on the host; a
+ * package with files owned by any other user or group cannot be installed that way (no other id is
+ * mapped) and the job is declined with rpm's reason.
  */
 export async function installBuildroot (rpm: string, root: string, paths: readonly string[]): Promise<void> {
-  if ((process.getuid?.() ?? -1) !== 0) throw new BuildrootUnavailableError('buildroot cannot be materialised: installing packages with rpm --root needs a node running as root')
+  const prefix = (process.getuid?.() ?? -1) === 0 ? [] : USERNS_PREFIX
   await mkdir(root, { mode: 0o755 })
-  const r = await execProbe(rpm, [
-    '--root', root, '--define', `_dbpath ${BUILDROOT_DBPATH}`, '--define', '_pkgverify_level digest',
-    '--initdb'
-  ])
-  if (r.code !== 0) throw new BuildrootUnavailableError(`buildroot cannot be materialised: rpm --initdb: ${r.stderr.trim().split('\n').pop() ?? ''}`)
-  const i = await execProbe(rpm, [
-    '--root', root, '--define', `_dbpath ${BUILDROOT_DBPATH}`, '--define', '_pkgverify_level digest',
-    '-i', '--nosignature', ...paths
-  ])
-  if (i.code !== 0) throw new BuildrootUnavailableError(`buildroot mismatch: the manifest's packages do not install together: ${i.stderr.trim().split('\n').slice(-3).join('; ')}`)
+  const run = async (args: string[]): Promise<{ code: number | null, stderr: string }> => prefix.length === 0
+    ? execProbe(rpm, args)
+    : execProbe(prefix[0], [...prefix.slice(1), rpm, ...args])
+  const common = ['--root', root, '--define', `_dbpath ${BUILDROOT_DBPATH}`, '--define', '_pkgverify_level digest']
+  const r = await run([...common, '--initdb'])
+  if (r.code !== 0) throw new BuildrootUnavailableError(`buildroot cannot be materialised: ${prefix.length > 0 ? 'in a user namespace (unshare --user --map-root-user): ' : ''}rpm --initdb: ${r.stderr.trim().split('\n').pop() ?? ''}`)
+  const i = await run([...common, '-i', '--nosignature', ...paths])
+  if (i.code !== 0) throw new BuildrootUnavailableError(`buildroot mismatch: the manifest's packages do not install together${prefix.length > 0 ? ' (in a user namespace mapping only the node\'s uid to 0)' : ''}: ${i.stderr.trim().split('\n').slice(-3).join('; ')}`)
 }
+
+/** How a node that is not root runs rpm --root: util-linux's unshare, the node's uid mapped to 0 */
+export const USERNS_PREFIX = ['unshare', '--user', '--map-root-user']
 
 /**
  * Prepares `root` to be the sandbox's `/`: the mount points of the sandbox's own file systems, and, for

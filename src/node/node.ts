@@ -32,6 +32,7 @@ import { AnnouncementService } from '../services/announcements.ts'
 import { ControlService, type HaltState } from '../services/control.ts'
 import { JobRunner, type JobProgress } from '../services/jobs.ts'
 import { PackageCache } from '../services/buildroot/package-cache.ts'
+import { PeerPackages } from '../services/buildroot/peer-packages.ts'
 import { VerdictService } from '../services/verdicts.ts'
 import { SyncService, type SyncKind } from '../services/sync.ts'
 import { BuilderProtocol } from '../services/builder-protocol.ts'
@@ -193,6 +194,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     const trusted = (): TrustedKeys => this.trusted
     this.announcements = new AnnouncementService({ store, trusted, log: logger('skyline:announce') })
     this.controls = new ControlService({ store, trusted, log: logger('skyline:control') })
+    const peerPackages = new PeerPackages({ libp2p, blobs: libp2p.services.blobs, log: logger('skyline:packages:peers') })
     this.jobs = new JobRunner({
       libp2p,
       store,
@@ -202,7 +204,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       log: logger('skyline:jobs'),
       announcements: this.announcements,
       accepting: () => this.halted === undefined && !this.verdicts.throttled(),
-      packages: new PackageCache({ directory: join(this.config.dataDir, 'buildroot-packages'), mirrors: this.config.buildrootMirrors, maxBytes: this.config.buildrootCacheBytes, log: logger('skyline:packages') })
+      packages: new PackageCache({ directory: join(this.config.dataDir, 'buildroot-packages'), mirrors: this.config.buildrootMirrors, maxBytes: this.config.buildrootCacheBytes, peers: peerPackages, log: logger('skyline:packages') })
     })
     this.verdicts = new VerdictService({
       libp2p,
@@ -217,7 +219,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       log: logger('skyline:verdicts')
     })
     this.sync = new SyncService({ libp2p, store, log: logger('skyline:sync'), sink: { ingest: async (kind, envelope) => this.ingest(kind, envelope) } })
-    this.parts = [this.controls, this.sync, new BootstrapRedial({ libp2p, bootstrap: this.config.bootstrap, log: this.log })]
+    this.parts = [this.controls, this.sync, peerPackages, new BootstrapRedial({ libp2p, bootstrap: this.config.bootstrap, log: this.log })]
     if (this.builder !== undefined) {
       const builder = this.builder
       this.parts.push(new BuilderProtocol({ libp2p, capabilities: () => ({ builder: builder.kind, concurrency: this.jobs.concurrency, version: VERSION }) }))

@@ -21,7 +21,9 @@ export const PROTOCOLS = {
   /** late joiners and gap repair: docs/protocols/sync.md */
   sync: '/skyline/sync/1.0.0',
   /** registered by nodes that can build; answers one JSON line: docs/protocols/assignment.md */
-  builder: '/skyline/builder/1.0.0'
+  builder: '/skyline/builder/1.0.0',
+  /** which blob holds a buildroot package, by content sha256: docs/protocols/buildroot.md */
+  buildrootPackage: '/skyline/buildroot-package/1.0.0'
 } as const
 
 export const TOPIC_VERSION = 1

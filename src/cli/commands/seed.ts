@@ -17,14 +17,16 @@ import { panelProblem, type PanelParams } from '../../rules/panel.ts'
 import type { PeerId } from '@libp2p/interface'
 import { resolve } from 'node:path'
 import { readFileSync } from 'node:fs'
-import { parseManifest } from '../../rules/buildroot.ts'
+import { encodeManifest, manifestDigest, parseManifest } from '../../rules/buildroot.ts'
+import { manifestFromKoji, parseKojiListing } from '../../services/buildroot/koji.ts'
 import { randomBytes } from 'node:crypto'
 import type { SkylineNode } from '../../node/index.ts'
 import { agreedResult, publishResult } from '../../services/results.ts'
 import { Progress } from '../progress.ts'
 
 const HELP = `usage: skyline seed --key F --keyring PATH [--bootstrap MA]... [--panel P --escalation E --threshold T]
-                    [--stage SECONDS] [--replicas r --quorum q] [--target T] [--buildroot MANIFEST]
+                    [--stage SECONDS] [--replicas r --quorum q] [--target T]
+                    [--buildroot MANIFEST | --koji-buildroot LISTING (--koji-packages DIR | --mirror URL)]
                     [--listen MA]... [--data-dir D] [--wait SECONDS] [--repo DIR] FILE.src.rpm...
 Verifies each SRPM's RPM signature against the keyring, serves it over the blob protocol, announces it
 signed by the announcer key F, and stays up until every stage-1 builder holds it (or --wait runs out).
@@ -36,7 +38,10 @@ signed by the announcer key F, and stays up until every stage-1 builder holds it
   --target T     build target recorded in the announcement (default fedora-rawhide-x86_64)
   --wait S       give up waiting for the builders (and verdicts) after S seconds (default 600)
   --repo DIR     then wait for each job's verdict and fetch the agreed RPMs into a dnf repository at DIR
-  --buildroot M  build in exactly the packages of the buildroot manifest M (docs/protocols/buildroot.md)`
+  --buildroot M  build in exactly the packages of the buildroot manifest M (docs/protocols/buildroot.md)
+  --koji-buildroot L  the manifest of a Koji buildroot listing L ({"getBuildroot": …, "listRPMs": …} as
+                 koji call --json-output returns them), each package's content sha256 read from its file in
+                 --koji-packages DIR or on the dnf mirror --mirror URL (checked against Koji's sigmd5 and size)`
 
 const DEFAULT_TARGET = 'fedora-rawhide-x86_64'
 
@@ -57,6 +62,9 @@ export async function run (argv: string[]): Promise<number> {
     wait: { type: 'string' },
     repo: { type: 'string' },
     buildroot: { type: 'string' },
+    'koji-buildroot': { type: 'string' },
+    'koji-packages': { type: 'string' },
+    mirror: { type: 'string' },
     help: { type: 'boolean', short: 'h' }
   }, true)
   if (values.help === true) { process.stdout.write(HELP + '\n'); return EXIT_OK }
@@ -83,7 +91,7 @@ export async function run (argv: string[]): Promise<number> {
   const target = values.target ?? DEFAULT_TARGET
   const out = process.stdout
 
-  const buildrootBytes = values.buildroot === undefined ? undefined : readManifest(values.buildroot)
+  const buildrootBytes = await buildrootOption(values)
   const key = loadAnnouncerKey(values.key)
   const keyring = await Keyring.load(values.keyring)
 
@@ -276,6 +284,33 @@ async function fetchVerdicts (node: SkylineNode, jobs: Array<{ job: string, nevr
     ok = false
   }
   return ok
+}
+
+/** The manifest bytes --buildroot or --koji-buildroot give, checked before anything joins the mesh */
+async function buildrootOption (values: { buildroot?: string, 'koji-buildroot'?: string, 'koji-packages'?: string, mirror?: string }): Promise<Uint8Array | undefined> {
+  const koji = values['koji-buildroot']
+  if (koji === undefined) {
+    if (values['koji-packages'] !== undefined || values.mirror !== undefined) throw new UsageError('--koji-packages and --mirror go with --koji-buildroot')
+    return values.buildroot === undefined ? undefined : readManifest(values.buildroot)
+  }
+  if (values.buildroot !== undefined) throw new UsageError('--buildroot and --koji-buildroot exclude each other')
+  if ((values['koji-packages'] === undefined) === (values.mirror === undefined)) throw new UsageError('--koji-buildroot needs one of --koji-packages DIR or --mirror URL (where the package files are)')
+  let listing
+  try {
+    listing = parseKojiListing(readFileSync(koji))
+  } catch (err: any) {
+    throw new UsageError(`--koji-buildroot ${koji}: ${err.code ?? err.message}`)
+  }
+  const source = values.mirror !== undefined ? { mirror: values.mirror } : { directory: resolve(values['koji-packages']!) }
+  let manifest
+  try {
+    manifest = await manifestFromKoji(listing, source)
+  } catch (err: any) {
+    throw new UsageError(`--koji-buildroot ${koji}: ${err.message}`)
+  }
+  const bytes = encodeManifest(manifest)
+  process.stdout.write(`Koji buildroot ${listing.buildroot.id}${listing.buildroot.tag_name !== undefined ? ` (${listing.buildroot.tag_name})` : ''}: ${manifest.packages.length} packages, manifest ${Buffer.from(manifestDigest(bytes)).toString('hex').slice(0, 16)}\n`)
+  return bytes
 }
 
 /** A buildroot manifest file, checked before anything joins the mesh */

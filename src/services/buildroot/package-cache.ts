@@ -1,11 +1,11 @@
 /**
  * The node's cache of buildroot packages, by content sha256 (docs/protocols/buildroot.md): every file is
  * checked against its manifest entry (sigmd5 and content sha256, rpm/package-digest.ts) before it is kept
- * or used, so a file damaged on disk is refused, removed and fetched again; what is missing comes from the
- * configured mirrors. The cache is bounded (least recently used files go first, never those of a job in
+ * or used, so a file damaged on disk is refused, removed and fetched again; what is missing comes from
+ * peers that hold it (peer-packages.ts), else from the configured mirrors. The cache is bounded (least recently used files go first, never those of a job in
  * progress).
  */
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { readdir, rename, rm, stat, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -14,6 +14,10 @@ import { packageNevra, SIGNATURE_ALLOWANCE, type BuildrootManifest, type Buildro
 import { packageIdentity } from '../../rpm/index.ts'
 import { BuildrootUnavailableError } from '../../builder/index.ts'
 import { Mirror } from './mirror.ts'
+import type { PeerPackages } from './peer-packages.ts'
+
+/** @default 3 peers tried for one package (each one whose file was not the package is skipped next time) */
+export const PEER_ATTEMPTS = 3
 
 /** @default 20 GiB of buildroot packages */
 export const DEFAULT_PACKAGE_CACHE_BYTES = 20 * 1024 ** 3
@@ -25,12 +29,16 @@ export interface PackageCacheInit {
   mirrors: string[]
   /** @default DEFAULT_PACKAGE_CACHE_BYTES */
   maxBytes?: number
+  /** peers to fetch packages from before the mirrors (and to serve the cached ones to) */
+  peers?: Pick<PeerPackages, 'download' | 'serve'>
   log: Logger
 }
 
 export interface PackageCacheStats {
   /** bytes downloaded from mirrors */
   fromMirrors: number
+  /** bytes downloaded from peers */
+  fromPeers: number
   /** bytes served from the cache */
   fromCache: number
   /** cached files found damaged, removed and fetched again */
@@ -52,12 +60,13 @@ export class PackageCache {
   private readonly init: PackageCacheInit
   private readonly mirrors: Mirror[]
   private readonly inUse = new Map<string, number>()
-  readonly stats: PackageCacheStats = { fromMirrors: 0, fromCache: 0, refused: 0 }
+  readonly stats: PackageCacheStats = { fromMirrors: 0, fromPeers: 0, fromCache: 0, refused: 0 }
 
   constructor (init: PackageCacheInit) {
     this.init = init
     this.mirrors = init.mirrors.map(url => new Mirror(url))
     mkdirSync(init.directory, { recursive: true, mode: 0o755 })
+    init.peers?.serve(sha256 => /^[0-9a-f]{64}$/.test(sha256) && existsSync(this.pathOf(sha256)) ? this.pathOf(sha256) : undefined)
   }
 
   private pathOf (sha256: string): string {
@@ -108,6 +117,7 @@ export class PackageCache {
       await rm(path, { force: true })
     }
     const problems: string[] = []
+    if (await this.fromPeers(p, path, problems, signal)) return path
     for (const mirror of this.mirrors) {
       const tmp = join(this.init.directory, `.part-${randomBytes(8).toString('hex')}`)
       try {
@@ -130,6 +140,34 @@ export class PackageCache {
       }
     }
     throw new BuildrootUnavailableError(`buildroot package missing: ${packageNevra(p)} (sha256 ${p.sha256.slice(0, 16)}…)${problems.length > 0 ? `: ${problems.join('; ')}` : ': no mirror configured'}`)
+  }
+
+  /** Fetches `p` from peers into `path`, checked; a peer whose file is not the package is not asked again for it */
+  private async fromPeers (p: BuildrootPackage, path: string, problems: string[], signal?: AbortSignal): Promise<boolean> {
+    if (this.init.peers === undefined) return false
+    const tried = new Set<string>()
+    for (let attempt = 0; attempt < PEER_ATTEMPTS; attempt++) {
+      const tmp = join(this.init.directory, `.part-${randomBytes(8).toString('hex')}`)
+      try {
+        const peer = await this.init.peers.download(p, tmp, signal, tried)
+        if (peer === undefined) return false
+        tried.add(peer.toString())
+        if (!await matches(tmp, p, signal)) {
+          problems.push(`peer ${peer.toString()}: a different file (sigmd5 or sha256)`)
+          continue
+        }
+        this.stats.fromPeers += (await stat(tmp)).size
+        await rename(tmp, path)
+        return true
+      } catch (err: any) {
+        signal?.throwIfAborted()
+        problems.push(`peers: ${err.message}`)
+        return false
+      } finally {
+        await rm(tmp, { force: true })
+      }
+    }
+    return false
   }
 
   /** Removes the least recently used packages no job holds until the cache fits its limit */
