@@ -302,10 +302,13 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
   /**
    * The candidate builders to list in an announcement of a job: a DHT closest-peers lookup for the job
    * key (compute it with the beacon the announcement will carry), the candidateCount(r) closest eligible
-   * peers, leaving out builders this node holds a ban proof for. Returns fewer when the mesh has fewer builders.
+   * peers, leaving out builders this node holds a ban proof for, and for rules v2 (a beacon given: salted
+   * positions) builders ejected after losing an escalation. Returns fewer when the mesh has fewer builders.
    */
   async findCandidates (jobKey: Uint8Array, replicas: number, options: AbortOptions & { beacon?: Uint8Array } = {}): Promise<PeerId[]> {
-    const excluded = new Set([...this.store.bannedBuilders(), ...this.verdicts.ejectedBuilders()])
+    // ejection is a rule of v2 panels (a lost escalation); a v1 job lists every builder that is not banned
+    const ejected = options.beacon !== undefined ? this.verdicts.ejectedBuilders() : []
+    const excluded = new Set([...this.store.bannedBuilders(), ...ejected])
     return findCandidates(this.libp2p, jobKey, { count: candidateCount(replicas), selfEligible: this.builder !== undefined, excluded, beacon: options.beacon, signal: options.signal, log: this.log })
   }
 
