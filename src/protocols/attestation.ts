@@ -2,9 +2,10 @@
  * Build attestations: what a builder signs with its own libp2p Ed25519 peer key and gossips on
  * /skyline/1/consensus, and how every node checks one before gossipsub forwards it or the tally counts it.
  * The builder's public key is not carried separately: an Ed25519 peer ID embeds it, so the `builder`
- * field is at once the claimed identity and the key that must have signed. Also equivocation proofs
- * (two signed, conflicting claims by one builder for one job) and the ConsensusMessage wrapper of the
- * topic. See docs/protocols/consensus.md.
+ * field is at once the claimed identity and the key that must have signed. Also rules-v2 commitments (a
+ * seat binds itself to its claim before anyone reveals), equivocation proofs (two signed, conflicting
+ * claims by one builder for one job, or a reveal that does not match its commitment) and the
+ * ConsensusMessage wrapper of the topic. Field rules: attestation-fields.ts. See docs/protocols/consensus.md.
  *
  * @example
  * ```ts
@@ -13,49 +14,23 @@
  * const checked = checkConsensusMessage(msg, Date.now()) // throws GossipValidationError
  * ```
  */
-import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
+import { createHash, createPrivateKey, sign, verify, type KeyObject } from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
-import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
-import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Attestation, AttestedFile, ConsensusMessage, EquivocationProof, KeyValue, SignedAttestation } from './pb/attestation.ts'
-import { GossipValidationError } from './gossip.ts'
-import { MAX_CHUNK_SIZE, MAX_CHUNKS, MIN_CHUNK_SIZE } from './blob-limits.ts'
-import { buildHash } from '../rules/build-hash.ts'
-import { isValidContributor } from '../rules/contributor.ts'
-import { isSafeFileName } from '../rules/file-name.ts'
 import {
-  ATTESTATION_DOMAIN, ATTESTATION_MAX_CLOCK_SKEW_MS, MAX_BUILD_DURATION_MS, MAX_ATTESTATION_BYTES, MAX_ATTESTED_FILES, MAX_ENVIRONMENT_BYTES,
-  MAX_ENVIRONMENT_ENTRIES, MAX_ENVIRONMENT_KEY_LENGTH, MAX_ENVIRONMENT_VALUE_LENGTH, MAX_FILE_SIZE,
-  PUBLIC_KEY_CACHE_SIZE
-} from '../rules/constants.ts'
+  ATTESTATION_STATUS, BuilderKeyCache, bad, checkFields, checkFiles, defaultCache, fromHex, hex,
+  type AttestationFile, type AttestationStatus
+} from './attestation-fields.ts'
+import { buildHash } from '../rules/build-hash.ts'
+import { commitmentValue } from '../rules/commitment.ts'
+import { isValidContributor } from '../rules/contributor.ts'
+import { ATTESTATION_DOMAIN, ATTESTATION_MAX_CLOCK_SKEW_MS, MAX_ATTESTATION_BYTES, MAX_ATTESTED_FILES, MAX_ENVIRONMENT_ENTRIES } from '../rules/constants.ts'
 
 export { Attestation, AttestedFile, ConsensusMessage, EquivocationProof, KeyValue, SignedAttestation }
-export { isValidContributor }
-
-/** Wire codes of `Attestation.status` */
-export const ATTESTATION_STATUS = { ok: 1, failed: 2 } as const
-export type AttestationStatus = keyof typeof ATTESTATION_STATUS
+export { ATTESTATION_STATUS, BuilderKeyCache, isValidContributor, type AttestationFile, type AttestationStatus }
 
 const DOMAIN = Buffer.from(ATTESTATION_DOMAIN, 'utf8')
-/** identity multihash (0x00), 36 bytes, protobuf PublicKey { Type = Ed25519 (0x08 0x01), Data = 32 bytes (0x12 0x20) } */
-const ED25519_PEER_ID_PREFIX = Uint8Array.of(0x00, 0x24, 0x08, 0x01, 0x12, 0x20)
-const ED25519_PEER_ID_LENGTH = ED25519_PEER_ID_PREFIX.length + 32
-/** what rpm writes into file names: name-version-release.arch.rpm */
-const ENV_KEY_RE = /^[A-Za-z][A-Za-z0-9_.-]*$/
-// eslint-disable-next-line no-control-regex
-const CONTROL_RE = /[\u0000-\u001f\u007f]/
-
-/**
- * One output file as attested: lowercase hex sha256, size in bytes (the shape of BuildFile); since file
- * entry v2 also the chunk size and hex chunk root under which the builder serves it (both or neither).
- */
-export interface AttestationFile {
-  name: string
-  size: number
-  sha256: string
-  chunkSize?: number
-  chunkRoot?: string
-}
 
 export interface AttestationInit {
   /** the job key, 32 bytes or 64 hex characters */
@@ -74,6 +49,8 @@ export interface AttestationInit {
   contributor?: string
   /** how long the build ran, ms */
   durationMs?: number
+  /** rules v2: the nonce of this builder's commitment (32 bytes or 64 hex characters); makes it a reveal */
+  nonce?: Uint8Array | string
 }
 
 export interface CheckedAttestation {
@@ -96,10 +73,28 @@ export interface CheckedAttestation {
   contributor: string
   /** the claimed build duration, ms */
   durationMs: number
+  /** rules v2: the hex nonce of the builder's commitment; absent in an attestation that reveals nothing */
+  nonce?: string
   /** the exact signed bytes (an encoded Attestation) */
   payload: Uint8Array
   signature: Uint8Array
   /** the encoded SignedAttestation, as received: what to store, sync and put into equivocation proofs */
+  envelope: Uint8Array
+}
+
+/** A rules-v2 commitment, checked: a seat's binding to its claim before anyone reveals (consensus.md) */
+export interface CheckedCommitment {
+  /** hex sha256 of the signed payload */
+  id: string
+  job: string
+  builder: string
+  /** hex commitment value */
+  commitment: string
+  /** the builder's signed time, Unix ms */
+  time: number
+  payload: Uint8Array
+  signature: Uint8Array
+  /** the encoded SignedAttestation, as received */
   envelope: Uint8Array
 }
 
@@ -108,8 +103,8 @@ export interface CheckedEquivocation {
   builder: string
   /** hex job key */
   job: string
-  /** the two conflicting attestations, sorted by id */
-  attestations: [CheckedAttestation, CheckedAttestation]
+  /** the two conflicting attestations or commitments, sorted by id */
+  attestations: [CheckedAttestation | CheckedCommitment, CheckedAttestation | CheckedCommitment]
   /** the encoded EquivocationProof */
   proof: Uint8Array
 }
@@ -117,91 +112,11 @@ export interface CheckedEquivocation {
 export type CheckedConsensusMessage =
   | { type: 'attestation', attestation: CheckedAttestation }
   | { type: 'equivocation', equivocation: CheckedEquivocation }
+  | { type: 'commitment', commitment: CheckedCommitment }
 
 export interface CheckAttestationOptions {
   /** where builders' public keys are cached; a process-wide cache by default */
   cache?: BuilderKeyCache
-}
-
-/**
- * Builders' node:crypto public keys, by the bytes of their peer ID, least recently used evicted. Building
- * a KeyObject costs more than verifying a signature with it, so a busy node keeps one per active builder.
- */
-export class BuilderKeyCache {
-  private readonly entries = new Map<string, { peerId: string, key: KeyObject }>()
-  readonly maxSize: number
-
-  constructor (maxSize: number = PUBLIC_KEY_CACHE_SIZE) {
-    if (!Number.isInteger(maxSize) || maxSize < 1) throw new RangeError(`cache size must be a positive integer (got ${maxSize})`)
-    this.maxSize = maxSize
-  }
-
-  /** The builder's peer ID string and public key; throws GossipValidationError('malformed') for anything but a canonical Ed25519 peer ID */
-  get (builder: Uint8Array): { peerId: string, key: KeyObject } {
-    const id = Buffer.from(builder.buffer, builder.byteOffset, builder.byteLength).toString('hex')
-    const hit = this.entries.get(id)
-    if (hit !== undefined) {
-      // most recently used goes last
-      this.entries.delete(id)
-      this.entries.set(id, hit)
-      return hit
-    }
-    const entry = parseBuilder(builder)
-    this.entries.set(id, entry)
-    if (this.entries.size > this.maxSize) this.entries.delete(this.entries.keys().next().value as string)
-    return entry
-  }
-
-  has (builder: Uint8Array | string): boolean {
-    const id = typeof builder === 'string' ? builder : Buffer.from(builder).toString('hex')
-    return this.entries.has(id)
-  }
-
-  get size (): number {
-    return this.entries.size
-  }
-
-  clear (): void {
-    this.entries.clear()
-  }
-}
-
-const defaultCache = new BuilderKeyCache()
-
-function parseBuilder (builder: Uint8Array): { peerId: string, key: KeyObject } {
-  if (builder.length !== ED25519_PEER_ID_LENGTH || !ED25519_PEER_ID_PREFIX.every((b, i) => builder[i] === b)) {
-    bad('malformed', 'builder is not an Ed25519 peer ID')
-  }
-  let peerId
-  try {
-    peerId = peerIdFromString(uint8ArrayToString(builder, 'base58btc'))
-  } catch (err: any) {
-    bad('malformed', `builder is not a peer ID: ${err.message}`)
-  }
-  if (peerId.type !== 'Ed25519' || peerId.publicKey == null) bad('malformed', 'builder is not an Ed25519 peer ID')
-  const raw = peerId.publicKey.raw
-  if (!Buffer.from(peerId.toMultihash().bytes).equals(builder)) bad('malformed', 'builder peer ID is not canonical')
-  let key: KeyObject
-  try {
-    key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' })
-  } catch (err: any) {
-    bad('malformed', `builder public key unusable: ${err.message}`)
-  }
-  return { peerId: peerId.toString(), key }
-}
-
-function bad (reason: string, message: string): never {
-  throw new GossipValidationError('reject', reason, message)
-}
-
-function hex (bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
-}
-
-function fromHex (value: string | Uint8Array, what: string): Uint8Array<ArrayBuffer> {
-  if (typeof value !== 'string') return new Uint8Array(value)
-  if (!/^[0-9a-f]{64}$/.test(value)) bad('malformed', `${what} must be 64 lowercase hex characters`)
-  return new Uint8Array(Buffer.from(value, 'hex'))
 }
 
 const signingKeys = new WeakMap<PrivateKey, KeyObject>()
@@ -221,13 +136,37 @@ function signingKey (privateKey: PrivateKey): KeyObject {
   return key
 }
 
+/** Checks the fields of a payload, encodes and signs it: the SignedAttestation bytes */
+function signPayload (a: Attestation, privateKey: PrivateKey): Uint8Array<ArrayBuffer> {
+  const key = signingKey(privateKey)
+  checkFields(a)
+  const payload = Attestation.encode(a)
+  const signature = sign(null, Buffer.concat([DOMAIN, payload]), key)
+  return SignedAttestation.encode({ payload, signature: new Uint8Array(signature) })
+}
+
+function emptyPayload (job: Uint8Array | string, privateKey: PrivateKey, time: number | undefined): Attestation {
+  return {
+    job: fromHex(job, 'job'),
+    builder: new Uint8Array(peerIdFromPrivateKey(privateKey).toMultihash().bytes),
+    status: 0,
+    buildHash: new Uint8Array(0),
+    files: [],
+    environment: [],
+    time: BigInt(time ?? Date.now()),
+    contributor: '',
+    durationMs: 0n,
+    commitment: new Uint8Array(0),
+    nonce: new Uint8Array(0)
+  }
+}
+
 /**
  * Builds, checks and signs an attestation with the node's own peer key; returns the SignedAttestation
  * bytes. Files are sorted by name; the build hash is computed from them. Throws GossipValidationError
  * ('malformed') for fields every node would refuse, TypeError for a key that is not Ed25519.
  */
 export function createAttestation (init: AttestationInit, privateKey: PrivateKey): Uint8Array<ArrayBuffer> {
-  const key = signingKey(privateKey)
   const files = (init.files ?? []).map(f => ({
     name: f.name,
     size: BigInt(f.size),
@@ -240,32 +179,32 @@ export function createAttestation (init: AttestationInit, privateKey: PrivateKey
     ? init.environment.map(({ key, value }) => ({ key, value }))
     : Object.entries(init.environment ?? {}).filter((e): e is [string, string] => e[1] !== undefined).map(([key, value]) => ({ key, value }))
   const a: Attestation = {
-    job: fromHex(init.job, 'job'),
-    builder: new Uint8Array(peerIdFromPrivateKey(privateKey).toMultihash().bytes),
+    ...emptyPayload(init.job, privateKey, init.time),
     status: ATTESTATION_STATUS[init.status] ?? 0,
-    buildHash: new Uint8Array(0),
     files,
     environment,
-    time: BigInt(init.time ?? Date.now()),
     contributor: init.contributor ?? '',
-    durationMs: BigInt(Math.max(0, Math.round(init.durationMs ?? 0)))
+    durationMs: BigInt(Math.max(0, Math.round(init.durationMs ?? 0))),
+    nonce: init.nonce === undefined ? new Uint8Array(0) : fromHex(init.nonce, 'nonce')
   }
   if (init.status === 'ok' && files.length > 0) {
     a.buildHash = fromHex(buildHash(checkFiles(files)), 'build hash')
   }
-  checkFields(a)
-  const payload = Attestation.encode(a)
-  const signature = sign(null, Buffer.concat([DOMAIN, payload]), key)
-  return SignedAttestation.encode({ payload, signature: new Uint8Array(signature) })
+  return signPayload(a, privateKey)
 }
 
 /**
- * Checks a SignedAttestation from its bytes alone: size, encoding, every field, the build hash, the
- * builder's signature, the time. Throws GossipValidationError (REJECT) with reason 'oversized',
- * 'malformed', 'bad-signature' or 'not-yet-valid'. Whether the builder is assigned to the job, and
- * duplicates and equivocations, are the caller's checks (against the announcement and its store).
+ * Signs a rules-v2 commitment to a claim (a build hash, hex, or undefined for a failed build) with a
+ * 32-byte nonce the builder keeps until it reveals; returns the SignedAttestation bytes.
  */
-export function checkAttestation (envelope: Uint8Array, now: number, opts: CheckAttestationOptions = {}): CheckedAttestation {
+export function createCommitment (init: { job: Uint8Array | string, buildHash: string | undefined, nonce: Uint8Array, time?: number }, privateKey: PrivateKey): Uint8Array<ArrayBuffer> {
+  const a = emptyPayload(init.job, privateKey, init.time)
+  a.commitment = commitmentValue(a.job, a.builder, init.buildHash === undefined ? undefined : fromHex(init.buildHash, 'build hash'), init.nonce)
+  return signPayload(a, privateKey)
+}
+
+/** Size, encoding, fields and signature of a SignedAttestation (an attestation or a commitment) */
+function openSigned (envelope: Uint8Array, now: number, opts: CheckAttestationOptions): { a: Attestation, kind: 'attestation' | 'commitment', files: AttestationFile[], peerId: string, signed: SignedAttestation } {
   if (envelope.byteLength > MAX_ATTESTATION_BYTES) bad('oversized', `attestation of ${envelope.byteLength} bytes > ${MAX_ATTESTATION_BYTES}`)
   let signed: SignedAttestation
   try {
@@ -284,87 +223,48 @@ export function checkAttestation (envelope: Uint8Array, now: number, opts: Check
   } catch (err: any) {
     bad('malformed', `undecodable attestation: ${err.message}`)
   }
-  const files = checkFields(a)
+  const { kind, files } = checkFields(a)
   const { peerId, key } = (opts.cache ?? defaultCache).get(a.builder)
   if (!verify(null, Buffer.concat([DOMAIN, signed.payload]), key, signed.signature)) bad('bad-signature', `bad attestation signature for builder ${peerId}`)
   const time = Number(a.time)
   if (time > now + ATTESTATION_MAX_CLOCK_SKEW_MS) bad('not-yet-valid', `attestation made ${time - now} ms in the future`)
+  return { a, kind, files, peerId, signed }
+}
 
+/**
+ * Checks a SignedAttestation from its bytes alone: size, encoding, every field, the build hash, the
+ * builder's signature, the time. Throws GossipValidationError (REJECT) with reason 'oversized',
+ * 'malformed' (a commitment included), 'bad-signature' or 'not-yet-valid'. Whether the builder is assigned
+ * to the job, and duplicates and equivocations, are the caller's checks (against the announcement and its store).
+ */
+export function checkAttestation (envelope: Uint8Array, now: number, opts: CheckAttestationOptions = {}): CheckedAttestation {
+  const item = checkSignedItem(envelope, now, opts)
+  if ('commitment' in item) bad('malformed', 'a commitment where an attestation was expected')
+  return item
+}
+
+/** Checks a rules-v2 commitment from its bytes alone, as checkAttestation does an attestation */
+export function checkCommitment (envelope: Uint8Array, now: number, opts: CheckAttestationOptions = {}): CheckedCommitment {
+  const item = checkSignedItem(envelope, now, opts)
+  if (!('commitment' in item)) bad('malformed', 'an attestation where a commitment was expected')
+  return item
+}
+
+function checkSignedItem (envelope: Uint8Array, now: number, opts: CheckAttestationOptions): CheckedAttestation | CheckedCommitment {
+  const { a, kind, files, peerId, signed } = openSigned(envelope, now, opts)
+  const common = { id: createHash('sha256').update(signed.payload).digest('hex'), job: hex(a.job), builder: peerId, time: Number(a.time), payload: signed.payload, signature: signed.signature, envelope }
+  if (kind === 'commitment') return { ...common, commitment: hex(a.commitment) }
   const status: AttestationStatus = a.status === ATTESTATION_STATUS.ok ? 'ok' : 'failed'
   return {
-    id: createHash('sha256').update(signed.payload).digest('hex'),
-    job: hex(a.job),
-    builder: peerId,
+    ...common,
     status,
     ...(status === 'ok' ? { buildHash: hex(a.buildHash) } : {}),
     files,
     environment: a.environment.map(({ key, value }) => ({ key, value })),
-    time,
     contributor: a.contributor,
     durationMs: Number(a.durationMs),
-    payload: signed.payload,
-    signature: signed.signature,
-    envelope
+    ...(a.nonce.length > 0 ? { nonce: hex(a.nonce) } : {})
   }
-}
-
-/** Every field of a decoded attestation; returns the files in their checked form */
-function checkFields (a: Attestation): AttestationFile[] {
-  if (a.job.length !== 32) bad('malformed', 'job must be 32 bytes')
-  if (a.builder.length !== ED25519_PEER_ID_LENGTH || !ED25519_PEER_ID_PREFIX.every((b, i) => a.builder[i] === b)) bad('malformed', 'builder is not an Ed25519 peer ID')
-  if (a.time <= 0n || a.time > BigInt(Number.MAX_SAFE_INTEGER)) bad('malformed', 'time out of bounds')
-  checkEnvironment(a.environment)
-  if (!isValidContributor(a.contributor)) bad('malformed', 'contributor must be at most 64 printable characters')
-  if (a.durationMs > BigInt(MAX_BUILD_DURATION_MS)) bad('malformed', 'build duration out of bounds')
-  const files = checkFiles(a.files)
-  if (a.status === ATTESTATION_STATUS.failed) {
-    if (a.buildHash.length !== 0) bad('malformed', 'a failed build has no build hash')
-    if (files.length !== 0) bad('malformed', 'a failed build has no files')
-  } else if (a.status === ATTESTATION_STATUS.ok) {
-    if (files.length === 0) bad('malformed', 'a successful build lists its files')
-    if (a.buildHash.length !== 32) bad('malformed', 'build hash must be 32 bytes')
-    if (buildHash(files) !== hex(a.buildHash)) bad('malformed', 'build hash does not match the files')
-  } else {
-    bad('malformed', `unknown status ${a.status}`)
-  }
-  return files
-}
-
-function checkFiles (files: ReadonlyArray<{ name: string, size: bigint, sha256: Uint8Array, chunkSize: number, chunkRoot: Uint8Array }>): AttestationFile[] {
-  if (files.length > MAX_ATTESTED_FILES) bad('malformed', `${files.length} files > ${MAX_ATTESTED_FILES}`)
-  const names = new Set<string>()
-  return files.map(f => {
-    if (!isSafeFileName(f.name)) bad('malformed', `unsafe file name ${JSON.stringify(f.name.slice(0, 80))}`)
-    if (names.has(f.name)) bad('malformed', `file ${f.name} listed twice`)
-    names.add(f.name)
-    if (f.size <= 0n || f.size > BigInt(MAX_FILE_SIZE)) bad('malformed', `size of ${f.name} out of bounds`)
-    if (f.sha256.length !== 32) bad('malformed', `sha256 of ${f.name} must be 32 bytes`)
-    const file: AttestationFile = { name: f.name, size: Number(f.size), sha256: hex(f.sha256) }
-    if (f.chunkSize === 0 && f.chunkRoot.length === 0) return file
-    checkChunking(f.name, file.size, f.chunkSize, f.chunkRoot)
-    return { ...file, chunkSize: f.chunkSize, chunkRoot: hex(f.chunkRoot) }
-  })
-}
-
-/** A v2 file entry's chunk size and chunk root: both set, within the blob protocol's limits */
-function checkChunking (name: string, size: number, chunkSize: number, chunkRoot: Uint8Array): void {
-  if (chunkSize < MIN_CHUNK_SIZE || chunkSize > MAX_CHUNK_SIZE) bad('malformed', `chunk size of ${name} must be ${MIN_CHUNK_SIZE}..${MAX_CHUNK_SIZE} bytes`)
-  if (Math.ceil(size / chunkSize) > MAX_CHUNKS) bad('malformed', `${name} has more than ${MAX_CHUNKS} chunks of ${chunkSize} bytes`)
-  if (chunkRoot.length !== 32) bad('malformed', `chunk root of ${name} must be 32 bytes`)
-}
-
-function checkEnvironment (environment: readonly KeyValue[]): void {
-  if (environment.length > MAX_ENVIRONMENT_ENTRIES) bad('malformed', `${environment.length} environment entries > ${MAX_ENVIRONMENT_ENTRIES}`)
-  const keys = new Set<string>()
-  let bytes = 0
-  for (const { key, value } of environment) {
-    if (key.length === 0 || key.length > MAX_ENVIRONMENT_KEY_LENGTH || !ENV_KEY_RE.test(key)) bad('malformed', `bad environment key ${JSON.stringify(key.slice(0, 80))}`)
-    if (keys.has(key)) bad('malformed', `environment key ${key} given twice`)
-    keys.add(key)
-    if (value.length > MAX_ENVIRONMENT_VALUE_LENGTH || CONTROL_RE.test(value)) bad('malformed', `bad environment value for ${key}`)
-    bytes += Buffer.byteLength(key) + Buffer.byteLength(value)
-  }
-  if (bytes > MAX_ENVIRONMENT_BYTES) bad('malformed', `environment of ${bytes} bytes > ${MAX_ENVIRONMENT_BYTES}`)
 }
 
 /**
@@ -379,6 +279,27 @@ export function attestationsConflict (
   return a.builder === b.builder && a.job === b.job && (a.status !== b.status || a.buildHash !== b.buildHash)
 }
 
+/** Whether a reveal (an attestation with a nonce) opens this commitment: same builder and job, and the hash of its claim and nonce equals it */
+export function revealMatches (c: Pick<CheckedCommitment, 'builder' | 'job' | 'commitment' | 'payload'>, r: Pick<CheckedAttestation, 'builder' | 'job' | 'buildHash' | 'nonce'>): boolean {
+  if (c.builder !== r.builder || c.job !== r.job || r.nonce === undefined) return false
+  const builder = Attestation.decode(c.payload).builder
+  const value = commitmentValue(Buffer.from(r.job, 'hex'), builder, r.buildHash === undefined ? undefined : Buffer.from(r.buildHash, 'hex'), Buffer.from(r.nonce, 'hex'))
+  return hex(value) === c.commitment
+}
+
+/**
+ * Whether two signed items by one builder for one job conflict: two attestations with different claims,
+ * two commitments with different values, or a reveal (an attestation with a nonce) that does not open a
+ * commitment. An attestation without a nonce reveals nothing and conflicts with no commitment.
+ */
+export function itemsConflict (a: CheckedAttestation | CheckedCommitment, b: CheckedAttestation | CheckedCommitment): boolean {
+  if (a.builder !== b.builder || a.job !== b.job) return false
+  if ('commitment' in a && 'commitment' in b) return a.commitment !== b.commitment
+  if (!('commitment' in a) && !('commitment' in b)) return attestationsConflict(a, b)
+  const [c, r] = ('commitment' in a ? [a, b] : [b, a]) as [CheckedCommitment, CheckedAttestation]
+  return r.nonce !== undefined && !revealMatches(c, r)
+}
+
 /** An EquivocationProof of two SignedAttestation envelopes (in a canonical order); check them first */
 export function createEquivocationProof (a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
   const pair = [new Uint8Array(a), new Uint8Array(b)].sort((x, y) => Buffer.compare(x, y))
@@ -386,10 +307,10 @@ export function createEquivocationProof (a: Uint8Array, b: Uint8Array): Uint8Arr
 }
 
 /**
- * Checks an EquivocationProof: exactly two attestations, each valid (signature and fields; their time is
- * not held against the proof), by the same builder for the same job, making conflicting claims.
- * Throws GossipValidationError with reason 'oversized', 'malformed', 'bad-signature' (of an inner
- * attestation) or 'not-equivocation'.
+ * Checks an EquivocationProof: exactly two signed items (attestations or commitments), each valid
+ * (signature and fields; their time is not held against the proof), by the same builder for the same
+ * job, conflicting (itemsConflict). Throws GossipValidationError with reason 'oversized', 'malformed',
+ * 'bad-signature' (of an inner item) or 'not-equivocation'.
  */
 export function checkEquivocation (proof: Uint8Array, opts: CheckAttestationOptions = {}): CheckedEquivocation {
   if (proof.byteLength > MAX_ATTESTATION_BYTES) bad('oversized', `equivocation proof of ${proof.byteLength} bytes > ${MAX_ATTESTATION_BYTES}`)
@@ -401,26 +322,23 @@ export function checkEquivocation (proof: Uint8Array, opts: CheckAttestationOpti
   }
   if (p.attestations.length !== 2) bad('malformed', `an equivocation proof carries two attestations, not ${p.attestations.length}`)
   if (!Buffer.from(EquivocationProof.encode(p)).equals(proof)) bad('malformed', 'equivocation proof is not canonically encoded')
-  const [a, b] = p.attestations.map(bytes => checkAttestation(bytes, Number.POSITIVE_INFINITY, opts)).sort((x, y) => x.id < y.id ? -1 : x.id > y.id ? 1 : 0)
+  const [a, b] = p.attestations.map(bytes => checkSignedItem(bytes, Number.POSITIVE_INFINITY, opts)).sort((x, y) => x.id < y.id ? -1 : x.id > y.id ? 1 : 0)
   if (a.builder !== b.builder) bad('not-equivocation', 'attestations by different builders')
   if (a.job !== b.job) bad('not-equivocation', 'attestations for different jobs')
-  if (!attestationsConflict(a, b)) bad('not-equivocation', 'the attestations make the same claim')
+  if (!itemsConflict(a, b)) bad('not-equivocation', 'the attestations make the same claim')
   return { builder: a.builder, job: a.job, attestations: [a, b], proof }
 }
 
-/** Wraps an attestation envelope or an equivocation proof for the consensus topic */
-export function encodeConsensusMessage (msg: { attestation: Uint8Array } | { equivocation: Uint8Array }): Uint8Array<ArrayBuffer> {
-  if ('attestation' in msg) {
-    if (msg.attestation.length === 0) throw new TypeError('empty attestation')
-    return ConsensusMessage.encode({ attestation: new Uint8Array(msg.attestation) })
-  }
-  if (msg.equivocation.length === 0) throw new TypeError('empty equivocation proof')
-  return ConsensusMessage.encode({ equivocation: new Uint8Array(msg.equivocation) })
+/** Wraps an attestation envelope, an equivocation proof or a commitment for the consensus topic */
+export function encodeConsensusMessage (msg: { attestation: Uint8Array } | { equivocation: Uint8Array } | { commitment: Uint8Array }): Uint8Array<ArrayBuffer> {
+  const [field, bytes] = Object.entries(msg)[0] as ['attestation' | 'equivocation' | 'commitment', Uint8Array]
+  if (bytes.length === 0) throw new TypeError(`empty ${field}`)
+  return ConsensusMessage.encode({ attestation: new Uint8Array(0), equivocation: new Uint8Array(0), commitment: new Uint8Array(0), [field]: new Uint8Array(bytes) })
 }
 
 /**
  * The validator of /skyline/1/consensus: decodes the wrapper (exactly one field set) and checks what it
- * carries. Throws GossipValidationError as checkAttestation and checkEquivocation do.
+ * carries. Throws GossipValidationError as checkAttestation, checkCommitment and checkEquivocation do.
  */
 export function checkConsensusMessage (bytes: Uint8Array, now: number, opts: CheckAttestationOptions = {}): CheckedConsensusMessage {
   if (bytes.byteLength > MAX_ATTESTATION_BYTES) bad('oversized', `consensus message of ${bytes.byteLength} bytes > ${MAX_ATTESTATION_BYTES}`)
@@ -432,10 +350,10 @@ export function checkConsensusMessage (bytes: Uint8Array, now: number, opts: Che
   }
   // one encoding per message: a re-wrapped copy (padding, unknown fields) would get a new gossip id
   if (!Buffer.from(ConsensusMessage.encode(m)).equals(bytes)) bad('malformed', 'consensus message is not canonically encoded')
-  const hasAttestation = m.attestation.length > 0
-  const hasEquivocation = m.equivocation.length > 0
-  if (hasAttestation === hasEquivocation) bad('malformed', 'a consensus message carries exactly one of attestation and equivocation')
-  return hasAttestation
+  const set = [m.attestation, m.equivocation, m.commitment].filter(f => f.length > 0).length
+  if (set !== 1) bad('malformed', 'a consensus message carries exactly one of attestation, equivocation and commitment')
+  if (m.commitment.length > 0) return { type: 'commitment', commitment: checkCommitment(m.commitment, now, opts) }
+  return m.attestation.length > 0
     ? { type: 'attestation', attestation: checkAttestation(m.attestation, now, opts) }
     : { type: 'equivocation', equivocation: checkEquivocation(m.equivocation, opts) }
 }

@@ -50,6 +50,8 @@ export interface PanelVerdict extends Verdict {
   escalated: boolean
   /** the seats that build now: stage 1, or stage 1 and the escalation seats once escalated */
   seats: string[]
+  /** agreed only: the agreeing stage-1 seats, the builders the stats tracker credits (stats.md) */
+  credited?: string[]
 }
 
 /** The panel rules' own checks, shared with announcement validation; returns an error message or undefined */
@@ -130,7 +132,10 @@ export function panelTally (input: PanelInput): PanelVerdict {
   const winner = hashes.find(h => counts[h] >= need)
   if (winner !== undefined) {
     const dissenters = hashes.filter(h => h !== winner).flatMap(h => byHash.get(h) ?? []).sort(byString)
-    return { verdict: 'agreed', hash: winner, agreeing: [...(byHash.get(winner) ?? [])].sort(byString), dissenters, ...base, final: true }
+    const agreeing = [...(byHash.get(winner) ?? [])].sort(byString)
+    // escalation seats commit after stage 1's reveals are public: they count toward T but earn no credit
+    const credited = agreeing.filter(s => stage1.includes(s))
+    return { verdict: 'agreed', hash: winner, agreeing, dissenters, ...base, credited, final: true }
   }
   if (failedBuilders.length >= need) return { verdict: 'failed', ...none, ...base, final: true }
   if (escalated) {

@@ -9,8 +9,8 @@
  * - `agreed` / `dissented` / `failed`: how often the node is among a final verdict's agreeing builders,
  *   its dissenters, or its failed builders (agreed and disputed verdicts both name an agreeing side).
  *   `pending`: attested jobs without a final verdict yet.
- * - Credit is granted only for final `agreed` verdicts, to each agreeing builder: the median of the
- *   agreeing builders' claimed build durations in seconds (BOINC's defence against inflated claims:
+ * - Credit is granted only for final `agreed` verdicts, to each agreeing builder (rules v2: each
+ *   `credited` one, the stage-1 seats of the agreeing side): the median of the credited builders' claimed build durations in seconds (BOINC's defence against inflated claims:
  *   one builder cannot raise what the quorum is paid), at least 1 credit per agreed build.
  * - The credit's time is the latest attestation time among the agreeing builders (signed by them, so
  *   the same on every node). `recentCredit` decays each grant with a half-life of 7 days;
@@ -133,7 +133,7 @@ export function computeStats (input: { attestations: readonly StatsAttestation[]
   const finalJobs = new Set<string>()
   for (const v of input.verdicts) {
     totals.jobs++
-    let d: { verdict: string, agreeing?: string[], dissenters?: string[], failedBuilders?: string[] }
+    let d: { verdict: string, agreeing?: string[], dissenters?: string[], failedBuilders?: string[], credited?: string[] }
     try { d = JSON.parse(v.detail) } catch { continue }
     if (!v.final || d.verdict === 'pending') { totals.pending++; continue }
     finalJobs.add(v.job)
@@ -145,13 +145,15 @@ export function computeStats (input: { attestations: readonly StatsAttestation[]
     for (const b of agreeing) row(b).agreed++
     for (const b of d.dissenters ?? []) row(b).dissented++
     for (const b of d.failedBuilders ?? []) row(b).failed++
-    if (d.verdict !== 'agreed' || agreeing.length === 0) continue
-    const claims = (byJob.get(v.job) ?? []).filter(a => a.status === 'ok' && agreeing.includes(a.builder))
+    // rules v2: only the seats that committed before their hash could be copied (`credited`)
+    const credited = d.credited ?? agreeing
+    if (d.verdict !== 'agreed' || credited.length === 0) continue
+    const claims = (byJob.get(v.job) ?? []).filter(a => a.status === 'ok' && credited.includes(a.builder))
     if (claims.length === 0) continue
     const credit = Math.max(MIN_CREDIT, median(claims.map(a => a.durationMs)) / 1000)
     const at = Math.max(...claims.map(a => a.time))
     const decayed = credit * Math.pow(2, -Math.max(0, opts.now - at) / halfLifeMs)
-    for (const b of agreeing) {
+    for (const b of credited) {
       const r = row(b)
       r.credit += credit
       r.recentCredit += decayed

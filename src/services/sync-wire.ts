@@ -25,11 +25,11 @@ export const SYNC_TIMEOUT_MS = 30_000
 /** @default 64 bytes: the largest request */
 const MAX_REQUEST_BYTES = 64
 
-export const SYNC_KIND = { end: 0, announcement: 1, control: 2, attestation: 3, equivocation: 4 } as const
+export const SYNC_KIND = { end: 0, announcement: 1, control: 2, attestation: 3, equivocation: 4, commitment: 5 } as const
 
-export type SyncKind = 'announcement' | 'control' | 'attestation' | 'equivocation'
+export type SyncKind = 'announcement' | 'control' | 'attestation' | 'equivocation' | 'commitment'
 
-const KINDS: Record<number, SyncKind | undefined> = { 1: 'announcement', 2: 'control', 3: 'attestation', 4: 'equivocation' }
+const KINDS: Record<number, SyncKind | undefined> = { 1: 'announcement', 2: 'control', 3: 'attestation', 4: 'equivocation', 5: 'commitment' }
 
 /** Errors a request that could not be read ends with as it is (the peer went away or was slow) */
 const STREAM_ERRORS = new Set(['UnexpectedEOFError', 'InvalidDataLengthError', 'InvalidDataLengthLengthError', 'AbortError', 'TimeoutError'])
@@ -119,9 +119,11 @@ export async function answer (stream: Stream, store: Store, signal: AbortSignal,
   await send(SYNC_KIND.announcement, items.announcements)
   await send(SYNC_KIND.control, items.controls)
   await send(SYNC_KIND.equivocation, items.proofs)
+  // commitments before attestations: a rules-v2 reveal counts only once its commitment is held
+  await send(SYNC_KIND.commitment, items.commitments)
   await send(SYNC_KIND.attestation, items.attestations)
   const c = items.cursor
-  const cursor = SyncCursor.encode({ announcements: BigInt(c.announcements), controls: BigInt(c.controls), attestations: BigInt(c.attestations), proofs: BigInt(c.proofs) })
+  const cursor = SyncCursor.encode({ announcements: BigInt(c.announcements), controls: BigInt(c.controls), attestations: BigInt(c.attestations), proofs: BigInt(c.proofs), commitments: BigInt(c.commitments) })
   await lp.write(SyncItem.encode({ kind: SYNC_KIND.end, cursor }), { signal })
   await stream.close({ signal })
 }
@@ -134,6 +136,7 @@ export function storeHolds (store: Store, kind: SyncKind, envelope: Uint8Array):
       case 'control': return store.hasControl(payloadId(SignedEnvelope.decode(envelope).payload))
       case 'attestation': return store.hasAttestation(payloadId(SignedAttestation.decode(envelope).payload))
       case 'equivocation': return store.hasProof(envelope)
+      case 'commitment': return store.hasCommitment(payloadId(SignedAttestation.decode(envelope).payload))
     }
   } catch {
     // undecodable: the checks will say so
@@ -154,7 +157,7 @@ function decodeCursor (bytes: Uint8Array): SyncCursorRows | undefined {
   if (bytes.byteLength === 0) return undefined
   try {
     const c = SyncCursor.decode(bytes)
-    const rows = { announcements: Number(c.announcements), controls: Number(c.controls), attestations: Number(c.attestations), proofs: Number(c.proofs) }
+    const rows = { announcements: Number(c.announcements), controls: Number(c.controls), attestations: Number(c.attestations), proofs: Number(c.proofs), commitments: Number(c.commitments) }
     return Object.values(rows).every(Number.isSafeInteger) ? rows : undefined
   } catch {
     return undefined

@@ -1,7 +1,7 @@
 /**
  * Consensus on a node: it signs and gossips an attestation for each of its own builds, validates every
  * attestation before gossipsub forwards it (signature, known job, assigned builder, one claim per builder
- * per job, equivocation proofs), stores them, tallies each job with the pure rule of
+ * per job, equivocation proofs; rules v2: commitments, and reveals that open them: reveals.ts), stores them, tallies each job with the pure rule of
  * src/rules/tally.ts, keeps builders' reputation, and throttles the node when the disputed share
  * rises. Every node holding the same attestations reaches the same verdicts.
  */
@@ -13,22 +13,19 @@ import type { PeerPenalties } from './penalties.ts'
 import { GossipValidationError, type GossipInput } from '../protocols/gossip.ts'
 import {
   BuilderKeyCache, attestationsConflict, checkConsensusMessage, createAttestation, createEquivocationProof, encodeConsensusMessage,
-  checkAttestation, checkEquivocation, type CheckedAttestation
+  checkAttestation, checkCommitment, checkEquivocation, type CheckedAttestation, type CheckedCommitment
 } from '../protocols/attestation.ts'
 import { announcementSeats, type CheckedAnnouncement } from '../protocols/announce.ts'
 import type { AnnouncementService } from './announcements.ts'
 import { tally, type Verdict } from '../rules/tally.ts'
-import { Reputation } from '../rules/reputation.ts'
-import { Throttle } from '../rules/throttle.ts'
+import type { Reputation } from '../rules/reputation.ts'
+import type { Throttle } from '../rules/throttle.ts'
+import { Outcomes } from './outcomes.ts'
 import { panelTally } from '../rules/panel.ts'
 import { Republisher } from './republish.ts'
+import { Reveals, type Conflict } from './reveals.ts'
+import { HeldAttestations } from './held.ts'
 
-/** @default 256 jobs: attestations that arrive before their announcement are held this long (bounded) */
-const MAX_EARLY_JOBS = 256
-/** @default 16 attestations held per unknown job */
-const MAX_EARLY_PER_JOB = 16
-/** @default 60 s before held attestations of a job that never got announced are dropped */
-const EARLY_TTL_MS = 60_000
 /** @default 10 s: how often deadlines are checked (jobs past them become no-consensus) */
 const DEADLINE_CHECK_MS = 10_000
 
@@ -71,24 +68,37 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
   private readonly init: VerdictServiceComponents
   private readonly keys = new BuilderKeyCache()
   /** attestations that came before their job's announcement, by job */
-  private readonly early = new Map<string, { at: number, envelopes: Uint8Array[] }>()
+  private readonly early = new HeldAttestations()
   /** per job, tallies run one after the other */
   private readonly tallying = new Map<string, Promise<unknown>>()
-  private readonly reputation: Reputation
-  private readonly throttle = new Throttle()
-  private readonly alertsShown = new Set<string>()
-  readonly alerts: Array<{ kind: string, message: string, at: number }> = []
+  private readonly outcomes: Outcomes
+  /** recent alerts for the operator (status, dashboard) */
+  get alerts (): Outcomes['alerts'] {
+    return this.outcomes.alerts
+  }
+
   private timer: ReturnType<typeof setInterval> | undefined
   /** this node's attestations waiting for peers on the consensus topic */
   private readonly republisher: Republisher
   /** jobs open at start: tallied again at the first deadline check, once the node has its peers back */
   private readonly retallyAtStart = new Set<string>()
+  /** rules v2: commitments taken, reveals checked, this node's own reveals timed */
+  private readonly reveals: Reveals
 
   constructor (init: VerdictServiceComponents) {
     super()
     this.init = init
-    this.reputation = Reputation.fromRows(init.store.reputationRows())
+    this.outcomes = new Outcomes({
+      store: init.store,
+      self: init.libp2p.peerId.toString(),
+      log: init.log,
+      onAlert: (kind, message) => {
+        this.init.log.error('ALERT %s: %s', kind, message)
+        this.safeDispatchEvent('alert', { detail: { kind, message } })
+      }
+    })
     this.republisher = new Republisher({ libp2p: init.libp2p, log: init.log, publish: async record => this.attest(record) })
+    this.reveals = new Reveals({ store: init.store, privateKey: init.privateKey, keys: this.keys, self: init.libp2p.peerId.toString() })
   }
 
   get self (): string {
@@ -96,10 +106,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
   }
 
   start (): void {
-    // final verdicts stored earlier count toward the throttle window again
-    for (const v of this.init.store.verdicts()) {
-      if (v.final && v.verdict !== 'pending') this.throttle.record(v.verdict as any, v.updatedAt, v.job)
-    }
+    this.outcomes.restore()
     // this node's attestations of jobs not yet final, or final but still announced, are gossiped again
     // once it has peers on the topic: a crash may have come between recording and publishing, and a
     // verdict final here (the others' agreement came first) still gains this builder elsewhere (its
@@ -109,7 +116,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
     for (const j of this.init.store.jobs(['built', 'failed'])) {
       const open = this.init.store.verdict(j.job)?.final !== true || Number(this.init.store.announcementForJob(j.job)?.expiresAt ?? 0) > now
       const b = open ? this.init.store.build(j.job) : undefined
-      if (b !== undefined && this.init.store.attestation(j.job, this.self) !== undefined) pending.push(b)
+      if (b !== undefined && (this.init.store.attestation(j.job, this.self) !== undefined || this.init.store.commitment(j.job, this.self) !== undefined)) pending.push(b)
     }
     this.republisher.add(pending)
     // a kill between an attestation's commit and its verdict's leaves the verdict behind: every job
@@ -128,7 +135,9 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
       const b = this.init.store.build(j.job)
       if (b === undefined || this.init.store.attestation(j.job, this.self) !== undefined) continue
       try {
-        this.recordOwn(b)
+        // rules v2: only the commitment now; the reveal waits for the stage's other seats
+        if (this.announcement(j.job)?.panel !== undefined) this.reveals.commitOwn(b)
+        else this.recordOwn(b)
       } catch (err: any) {
         this.init.log.error('attesting %s after restart: %e', j.job, err)
       }
@@ -142,25 +151,25 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
 
   /** Whether new jobs may be taken: not while the disputed share is over the threshold */
   throttled (): boolean {
-    return this.throttle.state(Date.now()).throttled
+    return this.outcomes.throttle.state(Date.now()).throttled
   }
 
   throttleState (): ReturnType<Throttle['state']> {
-    return this.throttle.state(Date.now())
+    return this.outcomes.throttle.state(Date.now())
   }
 
   standing (builder: string): ReturnType<Reputation['get']> {
-    return this.reputation.get(builder, Date.now())
+    return this.outcomes.reputation.get(builder, Date.now())
   }
 
   /** Builders ejected from later panels (a dissent on the losing side within about a half-life): a seeder lists none of them */
   ejectedBuilders (): string[] {
-    return this.reputation.ejected(Date.now())
+    return this.outcomes.reputation.ejected(Date.now())
   }
 
   /** The application score this module contributes to gossipsub for a peer (negative when flagged) */
   appScore (peer: string): number {
-    return this.reputation.appScore(peer, Date.now())
+    return this.outcomes.reputation.appScore(peer, Date.now())
   }
 
   /**
@@ -169,15 +178,35 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
    * content: a crash cannot make this node an equivocator. With no peer on the consensus topic (a node
    * just restarted, or cut off) gossip would reach nobody: it is published once peers are there.
    */
-  async attest (record: BuildRecord): Promise<CheckedAttestation> {
-    const checked = this.recordOwn(record)
-    if (this.republisher.hasTopicPeers()) await this.init.publish(encodeConsensusMessage({ attestation: checked.envelope }))
-    else this.republisher.add([record])
-    return checked
+  async attest (record: BuildRecord): Promise<void> {
+    if (!this.republisher.hasTopicPeers()) {
+      this.republisher.add([record])
+      if (this.announcement(record.job)?.panel !== undefined) this.reveals.commitOwn(record)
+      else this.recordOwn(record)
+      return
+    }
+    const a = this.announcement(record.job)
+    if (a?.panel !== undefined && this.init.store.attestation(record.job, this.self) === undefined) {
+      // rules v2: commit now, reveal once the stage's seats have committed (revealIfDue)
+      await this.init.publish(encodeConsensusMessage({ commitment: this.reveals.commitOwn(record).envelope }))
+      await this.revealIfDue(a)
+      return
+    }
+    await this.init.publish(encodeConsensusMessage({ attestation: this.recordOwn(record).envelope }))
   }
 
-  /** This node's attestation of a build: the recorded one, or a new one signed and recorded */
-  private recordOwn (record: BuildRecord): CheckedAttestation {
+  /** Rules v2: signs, records and gossips this node's reveal of a job once it may (Reveals.dueNonce) */
+  private async revealIfDue (a: CheckedAnnouncement): Promise<void> {
+    if (this.init.store.attestation(a.job, this.self) !== undefined) return
+    const nonce = this.reveals.dueNonce(a, this.assignedSet(a), Date.now())
+    const record = nonce === undefined ? undefined : this.init.store.build(a.job)
+    if (record === undefined) return
+    const checked = this.recordOwn(record, nonce)
+    await this.init.publish(encodeConsensusMessage({ attestation: checked.envelope }))
+  }
+
+  /** This node's attestation of a build: the recorded one, or a new one signed (as a reveal with `nonce`) and recorded */
+  private recordOwn (record: BuildRecord, nonce?: string): CheckedAttestation {
     const mine = this.init.store.attestation(record.job, this.self)
     let envelope: Uint8Array
     if (mine !== undefined) {
@@ -190,7 +219,8 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
         environment: record.environment,
         time: Date.now(),
         contributor: this.init.contributor ?? '',
-        durationMs: record.durationMs
+        durationMs: record.durationMs,
+        ...(nonce !== undefined ? { nonce } : {})
       }, this.init.privateKey)
     }
     const checked = checkAttestation(envelope, Date.now(), { cache: this.keys })
@@ -207,11 +237,15 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
       this.banBuilder(builder, job, m.equivocation.proof)
       return
     }
+    if (m.type === 'commitment') {
+      this.takeCommitment(m.commitment, true)
+      return
+    }
     const a = m.attestation
     if (this.init.store.isBanned(a.builder)) throw new GossipValidationError('reject', 'banned', `builder ${a.builder} is banned for equivocation`)
     const announcement = this.announcement(a.job)
     if (announcement === undefined) {
-      this.holdEarly(a.job, a.envelope)
+      this.early.hold(a.job, a.envelope)
       this.safeDispatchEvent('gap', { detail: { job: a.job } })
       throw new GossipValidationError('ignore', 'unknown-job', `no announcement for job ${a.job.slice(0, 16)} yet; held`)
     }
@@ -220,10 +254,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
       if (existing.id === a.id || !attestationsConflict({ ...existing, buildHash: existing.buildHash }, a)) {
         throw new GossipValidationError('ignore', 'duplicate', 'this builder attested this job already')
       }
-      const proof = createEquivocationProof(existing.envelope, a.envelope)
-      this.banBuilder(a.builder, a.job, proof)
-      this.init.publish(encodeConsensusMessage({ equivocation: proof })).catch(err => this.init.log('publishing an equivocation proof: %e', err))
-      throw new GossipValidationError('reject', 'equivocation', `builder ${a.builder} made two claims for job ${a.job.slice(0, 16)}`)
+      this.equivocated({ builder: a.builder, job: a.job, a: existing.envelope, b: a.envelope })
     }
     if (!this.assignedSet(announcement).includes(a.builder)) {
       // every node ranks the same signed candidate list, so an honest forwarder never sends an attester
@@ -232,16 +263,54 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
       const listed = announcement.candidates.some(p => p.toString() === a.builder)
       throw new GossipValidationError(listed ? 'ignore' : 'reject', 'not-assigned', `${a.builder} is not assigned to job ${a.job.slice(0, 16)}`)
     }
+    if (announcement.panel !== undefined) this.checkReveal(a)
     this.record(a)
+  }
+
+  /** Rules v2: a reveal counts only when it opens its builder's commitment; held a while when none is recorded yet */
+  private checkReveal (a: CheckedAttestation): void {
+    try {
+      const conflict = this.reveals.checkReveal(a)
+      if (conflict !== undefined) this.equivocated(conflict)
+    } catch (err) {
+      if (err instanceof GossipValidationError && err.reason === 'no-commitment') this.early.hold(a.job, a.envelope)
+      throw err
+    }
+  }
+
+  /** Bans the builder of two conflicting signed items, gossips the proof, and REJECTs the message */
+  private equivocated (c: Conflict): never {
+    const proof = createEquivocationProof(c.a, c.b)
+    this.banBuilder(c.builder, c.job, proof)
+    this.init.publish(encodeConsensusMessage({ equivocation: proof })).catch(err => this.init.log('publishing an equivocation proof: %e', err))
+    throw new GossipValidationError('reject', 'equivocation', `builder ${c.builder} made two claims for job ${c.job.slice(0, 16)}`)
+  }
+
+  /** Rules v2: a seat's commitment (Reveals.take); reveals held for it are checked again, and this node may reveal now */
+  private takeCommitment (c: CheckedCommitment, fromGossip: boolean): void {
+    if (this.init.store.isBanned(c.builder)) throw new GossipValidationError('reject', 'banned', `builder ${c.builder} is banned for equivocation`)
+    const a = this.announcement(c.job)
+    if (a === undefined) {
+      this.safeDispatchEvent('gap', { detail: { job: c.job } })
+      throw new GossipValidationError('ignore', 'unknown-job', `no announcement for job ${c.job.slice(0, 16)} yet`)
+    }
+    const conflict = this.reveals.take(c, a, this.assignedSet(a), fromGossip, Date.now())
+    if (conflict !== undefined) this.equivocated(conflict)
+    this.replayHeld(c.job)
+    this.revealIfDue(a).catch(err => this.init.log('revealing %s: %e', c.job, err))
   }
 
   /**
    * Takes an attestation or a proof that came by sync rather than gossip: the same checks, no
    * forwarding. Returns whether it was new.
    */
-  async ingest (kind: 'attestation' | 'equivocation', bytes: Uint8Array): Promise<boolean> {
+  async ingest (kind: 'attestation' | 'equivocation' | 'commitment', bytes: Uint8Array): Promise<boolean> {
     if (bytes.byteLength === 0) return false
     try {
+      if (kind === 'commitment') {
+        this.takeCommitment(checkCommitment(bytes, Date.now(), { cache: this.keys }), false)
+        return true
+      }
       if (kind === 'equivocation') {
         const e = checkEquivocation(bytes, { cache: this.keys })
         if (this.init.store.isBanned(e.builder)) return false
@@ -273,28 +342,14 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
 
   /** Called for every new announcement: attestations that came before it are checked now */
   onAnnouncement (a: CheckedAnnouncement): void {
-    const job = a.job
-    const held = this.early.get(job)
-    if (held === undefined) return
-    this.early.delete(job)
-    for (const envelope of held.envelopes) {
-      this.ingest('attestation', envelope).catch(err => this.init.log('held attestation for %s: %e', job, err))
-    }
+    this.replayHeld(a.job)
   }
 
-  private holdEarly (job: string, envelope: Uint8Array): void {
-    const now = Date.now()
-    for (const [j, e] of this.early) {
-      if (now - e.at > EARLY_TTL_MS) this.early.delete(j)
-      else break
+  /** Attestations held for a job (its announcement, or a rules-v2 commitment, was missing) are checked again */
+  private replayHeld (job: string): void {
+    for (const envelope of this.early.take(job)) {
+      this.ingest('attestation', envelope).catch(err => this.init.log('held attestation for %s: %e', job, err))
     }
-    let held = this.early.get(job)
-    if (held === undefined) {
-      if (this.early.size >= MAX_EARLY_JOBS) this.early.delete(this.early.keys().next().value!)
-      held = { at: now, envelopes: [] }
-      this.early.set(job, held)
-    }
-    if (held.envelopes.length < MAX_EARLY_PER_JOB && !held.envelopes.some(e => Buffer.compare(e, envelope) === 0)) held.envelopes.push(envelope)
   }
 
   private record (a: CheckedAttestation): void {
@@ -338,46 +393,18 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
     const now = Date.now()
     this.init.store.setVerdict({ job, verdict: verdict.verdict, hash: verdict.hash, final: verdict.final, detail, updatedAt: now })
     const event: VerdictEvent = { ...verdict, job, nevra: a.announcement.nevra, replicas: a.announcement.replicas, quorum: a.announcement.quorum }
-    if (verdict.final) this.finalise(event, prev?.reputationApplied ?? false, now)
+    if (verdict.final) this.outcomes.finalise(event, prev?.reputationApplied ?? false, now)
     this.safeDispatchEvent('verdict', { detail: event })
     return verdict
-  }
-
-  private finalise (v: VerdictEvent, applied: boolean, now: number): void {
-    if (v.verdict !== 'pending') this.throttle.record(v.verdict, now, v.job)
-    if (!applied && (v.verdict === 'agreed' || v.verdict === 'disputed')) {
-      for (const b of v.agreeing) this.reputation.record(b, 'agree', now)
-      for (const b of v.dissenters) this.reputation.record(b, 'dissent', now)
-      this.init.store.saveReputation(this.reputation.toRows().filter(r => v.agreeing.includes(r.builder) || v.dissenters.includes(r.builder)))
-      this.init.store.markReputationApplied(v.job)
-      for (const b of v.dissenters) {
-        const standing = this.reputation.get(b, now)
-        if (standing.flagged) this.init.log('builder %s flagged: %d dissents', b, standing.dissent.toFixed(1))
-      }
-    }
-    if (v.dissenters.includes(this.self)) {
-      this.alert('dissent', `this node's build of ${v.nevra} disagrees with the mesh: it attested another hash than the ${v.agreeing.length} builders of ${v.hash?.slice(0, 16) ?? '?'}`)
-      if (this.reputation.get(this.self, now).flagged) {
-        this.alert('flagged', 'this node is flagged: its builds disagreed with the mesh more than once; check its toolchain and builder (skyline status)')
-      }
-    }
-    const t = this.throttle.state(now)
-    if (t.throttled) this.alert('throttle', `the mesh is throttled: ${(t.disputedShare * 100).toFixed(0)}% of recent verdicts are disputed; no new jobs are taken`)
-  }
-
-  private alert (kind: 'dissent' | 'flagged' | 'throttle', message: string): void {
-    const key = `${kind}:${message}`
-    if (this.alertsShown.has(key)) return
-    this.alertsShown.add(key)
-    this.alerts.push({ kind, message, at: Date.now() })
-    if (this.alerts.length > 100) this.alerts.shift()
-    this.init.log.error('ALERT %s: %s', kind, message)
-    this.safeDispatchEvent('alert', { detail: { kind, message } })
   }
 
   private checkDeadlines (): void {
     for (const job of this.retallyAtStart) void this.retally(job)
     this.retallyAtStart.clear()
+    for (const job of this.reveals.unrevealed()) {
+      const a = this.announcement(job)
+      if (a !== undefined) this.revealIfDue(a).catch(err => this.init.log('revealing %s: %e', job, err))
+    }
     const now = Date.now()
     for (const j of this.init.store.openJobs()) {
       // past the job's deadline, or (rules v2) past stage 1's while a stage-1 seat is silent: escalation

@@ -67,6 +67,19 @@ export interface SyncCursorRows {
   controls: number
   attestations: number
   proofs: number
+  commitments: number
+}
+
+/** A rules-v2 commitment as stored; `nonce` only on this node's own */
+export interface CommitmentRow {
+  id: string
+  job: string
+  builder: string
+  commitment: string
+  time: number
+  receivedAt: number
+  envelope: Uint8Array
+  nonce?: string
 }
 
 export interface StoredAnnouncement {
@@ -95,6 +108,10 @@ export function announcementRow (checked: CheckedAnnouncement, receivedAt = Date
     receivedAt,
     envelope: checked.envelope
   }
+}
+
+export function rowToCommitment (r: any): CommitmentRow {
+  return { id: r.id, job: r.job, builder: r.builder, commitment: r.commitment, time: Number(r.time), receivedAt: Number(r.received_at), envelope: new Uint8Array(r.envelope), ...(r.nonce !== null ? { nonce: r.nonce } : {}) }
 }
 
 export function rowToAttestation (r: any): AttestationRow {

@@ -77,5 +77,17 @@ export const MIGRATIONS: string[] = [
    )`,
   // the stats tracker: who runs each builder and how long its build took, from the signed attestation
   'ALTER TABLE attestations ADD COLUMN contributor TEXT NOT NULL DEFAULT \'\'',
-  'ALTER TABLE attestations ADD COLUMN duration_ms INTEGER NOT NULL DEFAULT 0'
+  'ALTER TABLE attestations ADD COLUMN duration_ms INTEGER NOT NULL DEFAULT 0',
+  // rules v2 commit-reveal: a seat's signed commitment before it reveals (docs/protocols/consensus.md)
+  `CREATE TABLE commitments (
+     id TEXT PRIMARY KEY,            -- hex sha256 of the signed payload
+     job TEXT NOT NULL,
+     builder TEXT NOT NULL,          -- peer ID
+     commitment TEXT NOT NULL,       -- hex commitment value
+     time INTEGER NOT NULL,          -- the builder's own time, Unix ms
+     received_at INTEGER NOT NULL,
+     envelope BLOB NOT NULL,         -- the exact SignedAttestation bytes
+     nonce TEXT,                     -- this node's own commitments only: the hex nonce it reveals with
+     UNIQUE (job, builder)           -- one commitment per builder per job; a second is an equivocation
+   )`
 ]

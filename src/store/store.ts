@@ -11,8 +11,8 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { MIGRATIONS } from './schema.ts'
 import {
-  rowToAnnouncement, rowToAttestation, rowToJob, rowToVerdict,
-  type AttestationRow, type BuildRecord, type ControlRow, type JobRow, type JobState, type StoredAnnouncement, type SyncCursorRows, type VerdictRow
+  rowToAnnouncement, rowToAttestation, rowToCommitment, rowToJob, rowToVerdict,
+  type AttestationRow, type BuildRecord, type CommitmentRow, type ControlRow, type JobRow, type JobState, type StoredAnnouncement, type SyncCursorRows, type VerdictRow
 } from './rows.ts'
 
 export * from './rows.ts'
@@ -194,6 +194,31 @@ export class Store {
     return rows.map(rowToAttestation)
   }
 
+  /** Records a rules-v2 commitment; false when this builder already has one for this job */
+  addCommitment (c: CommitmentRow): boolean {
+    return this.sql('INSERT OR IGNORE INTO commitments (id, job, builder, commitment, time, received_at, envelope, nonce) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(c.id, c.job, c.builder, c.commitment, c.time, c.receivedAt, c.envelope, c.nonce ?? null).changes > 0
+  }
+
+  commitment (job: string, builder: string): CommitmentRow | undefined {
+    const r = this.sql('SELECT * FROM commitments WHERE job = ? AND builder = ?').get(job, builder)
+    return r === undefined ? undefined : rowToCommitment(r)
+  }
+
+  /** A job's commitments, by builder */
+  commitments (job: string): CommitmentRow[] {
+    return this.sql('SELECT * FROM commitments WHERE job = ? ORDER BY builder').all(job).map(rowToCommitment)
+  }
+
+  /** This node's own commitments (those with a nonce) */
+  ownCommitments (): CommitmentRow[] {
+    return this.sql('SELECT * FROM commitments WHERE nonce IS NOT NULL').all().map(rowToCommitment)
+  }
+
+  hasCommitment (id: string): boolean {
+    return this.sql('SELECT 1 FROM commitments WHERE id = ?').get(id) !== undefined
+  }
+
   /**
    * What a sync answer carries: per kind, the rows stored after `after` (rowids; these tables are only
    * ever appended to, so rowids only grow), oldest first, at most `limit` of each kind, with the cursor
@@ -204,7 +229,7 @@ export class Store {
    * announcements are never sent. Runs without yielding, so nothing stored meanwhile falls between the
    * list and the cursor.
    */
-  syncItems (since: number, limit: number, after?: SyncCursorRows): { announcements: Uint8Array[], attestations: Uint8Array[], controls: Uint8Array[], proofs: Uint8Array[], cursor: SyncCursorRows } {
+  syncItems (since: number, limit: number, after?: SyncCursorRows): { announcements: Uint8Array[], attestations: Uint8Array[], controls: Uint8Array[], proofs: Uint8Array[], commitments: Uint8Array[], cursor: SyncCursorRows } {
     const page = (table: string, column: string, time: string, from: number | undefined, extra = '', params: number[] = []): { rows: Uint8Array[], last: number } => {
       const newest = Number((this.sql(`SELECT max(rowid) AS m FROM ${table}`).get() as { m: number | null }).m ?? 0)
       const start = from !== undefined && from <= newest ? from : undefined
@@ -217,12 +242,14 @@ export class Store {
     const t = page('attestations', 'envelope', 'time', after?.attestations)
     const c = page('control', 'envelope', 'issued_at', after?.controls)
     const p = page('banned', 'proof', 'banned_at', after?.proofs)
+    const m = page('commitments', 'envelope', 'time', after?.commitments)
     return {
+      commitments: m.rows,
       announcements: a.rows,
       attestations: t.rows,
       controls: c.rows,
       proofs: p.rows,
-      cursor: { announcements: a.last, attestations: t.last, controls: c.last, proofs: p.last }
+      cursor: { announcements: a.last, attestations: t.last, controls: c.last, proofs: p.last, commitments: m.last }
     }
   }
 

@@ -205,7 +205,7 @@ describe('fuzz: attestations, equivocation proofs, consensus messages (attestati
       const e = attempt('checkEquivocation', () => checkEquivocation(EquivocationProof.encode({ attestations: list.map(x => new Uint8Array(x)) })))
       if (e === undefined) return
       assert.equal(list.length, 2)
-      const [a, b] = e.attestations
+      const [a, b] = e.attestations as [CheckedAttestation, CheckedAttestation]
       assert.equal(a.builder, b.builder)
       assert.equal(a.job, b.job)
       assert.ok(a.status !== b.status || a.buildHash !== b.buildHash, 'the same claim twice is no equivocation')
@@ -219,7 +219,7 @@ describe('fuzz: attestations, equivocation proofs, consensus messages (attestati
       const m = attempt('checkConsensusMessage', () => checkConsensusMessage(bytes, NOW))
       if (m === undefined) return
       if (m.type === 'attestation') assert.ok(equalBytes(m.attestation.envelope, okA))
-      else assert.ok(equalBytes(m.equivocation.proof, ConsensusMessage.decode(bytes).equivocation) && m.equivocation.builder === alice.id)
+      else assert.ok(m.type === 'equivocation' && equalBytes(m.equivocation.proof, ConsensusMessage.decode(bytes).equivocation) && m.equivocation.builder === alice.id)
     }), { runs: 1500 })
   })
 

@@ -108,7 +108,7 @@ describe('fuzz: gossip validation on a live node (announce, control, consensus)'
     }
     for (const hex of accepted.consensus) {
       const m = checkConsensusMessage(Buffer.from(hex, 'hex'), Number.POSITIVE_INFINITY)
-      const envelopes = m.type === 'attestation' ? [m.attestation.envelope] : m.equivocation.attestations.map(a => a.envelope)
+      const envelopes = m.type === 'attestation' ? [m.attestation.envelope] : m.type === 'commitment' ? [m.commitment.envelope] : m.equivocation.attestations.map(a => a.envelope)
       for (const e of envelopes) assert.ok(inner.has(Buffer.from(e).toString('hex')), 'consensus: a changed attestation was accepted')
     }
     if (process.env.DEBUG_FUZZ !== undefined) {

@@ -13,11 +13,14 @@ import { buildHash } from '../../src/rules/build-hash.ts'
 export class PoisoningBuilder implements Builder {
   readonly inner: Builder
   poison = false
+  /** builds nothing: the build waits until it is aborted (a seat that never builds, e.g. a copier) */
+  stall = false
   constructor (inner: Builder) { this.inner = inner }
   get kind (): Builder['kind'] { return this.inner.kind }
   get limits (): Builder['limits'] { return this.inner.limits }
 
   async build (srpmPath: string, options: BuildOptions): Promise<BuildResult> {
+    if (this.stall) await new Promise<never>((_resolve, reject) => options.signal?.addEventListener('abort', () => reject(new Error('aborted'))))
     const result = await this.inner.build(srpmPath, options)
     if (!this.poison || result.status !== 'ok') return result
     const first = result.files[0]

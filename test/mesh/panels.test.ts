@@ -7,6 +7,9 @@ import { makeSignedSrpms } from '../helpers/srpms.ts'
 import { missingTools } from '../helpers/srpm.ts'
 import { PoisoningBuilder } from '../helpers/byzantine.ts'
 import { rankBySaltedPosition } from '../../src/rules/position.ts'
+import { computeStats } from '../../src/rules/stats.ts'
+import { createAttestation, encodeConsensusMessage, type CheckedAttestation } from '../../src/protocols/attestation.ts'
+import { loadOrCreateIdentity } from '../../src/node/identity.ts'
 import { jobKey } from '../../src/rules/job.ts'
 import { detectBuilder } from '../../src/builder/index.ts'
 import type { SkylineNode } from '../../src/node/index.ts'
@@ -74,5 +77,41 @@ describe('rules v2: a panel with escalation, over real builders (5 nodes)', func
     const next = await seeder.findCandidates(randomBytes(32), 4, { beacon: randomBytes(32) })
     assert.ok(!next.some(p => p.toString() === poisoner.peerId), 'an ejected builder was listed again')
     for (const n of mesh.nodes) assert.equal(n.verdicts.throttled(), false)
+  })
+  it('commit, then reveal: a stage-1 seat that never builds copies the first honest reveal it sees; the copy never counts, the copier earns no credit, and the job still ends agreed on the true hash everywhere', async () => {
+    const seeder = mesh.nodes[0]
+    const copier = mesh.nodes[4]
+    poisoners[4].stall = true
+    const { privateKey } = await loadOrCreateIdentity(copier.config.dataDir)
+    const m = await seeder.libp2p.services.blobs.add(srpms[1].path)
+    const sha = Buffer.from(m.sha256, 'hex')
+    let beacon = randomBytes(32)
+    const everyone = mesh.nodes.map(n => n.libp2p.peerId)
+    const ejected = new Set(seeder.verdicts.ejectedBuilders())
+    const rank = (b: Buffer): string[] => rankBySaltedPosition(jobKey(sha, TARGET, b), b, everyone).map(String).filter(p => !ejected.has(p))
+    while (!rank(beacon).slice(0, 2).includes(copier.peerId)) beacon = randomBytes(32)
+    const creditOf = (n: SkylineNode): number => computeStats(n.store.statsInput(), { self: n.peerId, now: Date.now() }).nodes.find(s => s.peerId === copier.peerId)?.credit ?? 0
+    const creditBefore = new Map(mesh.nodes.map(n => [n, creditOf(n)]))
+    // the copier gossips a copy of the first honest attestation of the job that reaches it
+    let copied = false
+    copier.verdicts.addEventListener('attestation', (e: CustomEvent<CheckedAttestation>) => {
+      const a = e.detail
+      if (copied || a.builder === copier.peerId || a.status !== 'ok') return
+      copied = true
+      const copy = createAttestation({ job: a.job, status: 'ok', files: a.files, environment: a.environment, nonce: randomBytes(32) }, privateKey)
+      copier.publish('consensus', encodeConsensusMessage({ attestation: copy })).catch(() => {})
+    })
+    const checked = await seedSrpm(seeder, announcer, srpms[1], { replicas: 0, quorum: 0, target: TARGET, beacon, panel: { ...PANEL, stageMs: 15_000 } })
+    assert.ok(checked.builders.slice(0, 2).some(p => p.toString() === copier.peerId))
+    await waitFor('a final verdict on every node', () => mesh.nodes.every(n => verdicts.get(n)?.get(checked.job)?.final === true), 300_000, 200)
+    assert.ok(copied, 'the copier saw no honest attestation to copy')
+    for (const n of mesh.nodes) {
+      const v = verdicts.get(n)!.get(checked.job)!
+      assert.equal(v.verdict, 'agreed', `node ${n.peerId}`)
+      assert.ok(!v.agreeing.includes(copier.peerId), `node ${n.peerId} counts the copy`)
+      assert.equal(n.store.attestation(checked.job, copier.peerId), undefined, `node ${n.peerId} stored the copy`)
+      assert.equal(creditOf(n), creditBefore.get(n), `node ${n.peerId} credits the copier`)
+    }
+    poisoners[4].stall = false
   })
 })

@@ -44,6 +44,8 @@ export function rawAttestation (b: TestBuilder, over: Partial<Attestation> = {})
     time: BigInt(Date.now()),
     contributor: '',
     durationMs: 1000n,
+    commitment: new Uint8Array(0),
+    nonce: new Uint8Array(0),
     ...over
   }
 }

@@ -37,6 +37,9 @@ describe('panel tally (rules v2)', () => {
     const resolved = run([...three, ok('e0'), ok('e1')], { stageDeadlinePassed: true })
     assert.equal(resolved.verdict, 'agreed')
     assert.deepEqual(resolved.missing, ['e2', 's3'])
+    // the escalation seats committed after stage 1's hashes were public: counted, never credited
+    assert.deepEqual(resolved.credited, ['s0', 's1', 's2'])
+    assert.deepEqual(run(STAGE1.map(s => ok(s))).credited, [...STAGE1].sort())
   })
 
   it('one dissent escalates; T seats of H then agree, the dissenter named on the losing side', () => {

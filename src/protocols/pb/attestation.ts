@@ -308,6 +308,8 @@ export interface Attestation {
   time: bigint
   contributor: string
   durationMs: bigint
+  commitment: Uint8Array<ArrayBuffer>
+  nonce: Uint8Array<ArrayBuffer>
 }
 
 export const Attestation = (() => {
@@ -369,6 +371,16 @@ export const Attestation = (() => {
           w.uint64(obj.durationMs)
         }
 
+        if ((obj.commitment != null && obj.commitment.byteLength > 0)) {
+          w.uint32(82)
+          w.bytes(obj.commitment)
+        }
+
+        if ((obj.nonce != null && obj.nonce.byteLength > 0)) {
+          w.uint32(90)
+          w.bytes(obj.nonce)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -382,7 +394,9 @@ export const Attestation = (() => {
           environment: [],
           time: 0n,
           contributor: '',
-          durationMs: 0n
+          durationMs: 0n,
+          commitment: uint8ArrayAlloc(0),
+          nonce: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -437,6 +451,14 @@ export const Attestation = (() => {
             }
             case 9: {
               obj.durationMs = reader.uint64()
+              break
+            }
+            case 10: {
+              obj.commitment = reader.bytes()
+              break
+            }
+            case 11: {
+              obj.nonce = reader.bytes()
               break
             }
             default: {
@@ -544,6 +566,20 @@ export const Attestation = (() => {
               }
               break
             }
+            case 10: {
+              yield {
+                field: `${prefix}.commitment`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 11: {
+              yield {
+                field: `${prefix}.nonce`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -633,6 +669,16 @@ export const Attestation = (() => {
     value: bigint
   }
 
+  interface AttestationCommitmentFieldEvent {
+    field: '$.commitment'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  interface AttestationNonceFieldEvent {
+    field: '$.nonce'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   function encode (obj: Partial<Attestation>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Attestation.codec())
   }
@@ -641,7 +687,7 @@ export const Attestation = (() => {
     return decodeMessage(buf, Attestation.codec(), opts)
   }
 
-  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Attestation>): Generator<AttestationJobFieldEvent | AttestationBuilderFieldEvent | AttestationStatusFieldEvent | AttestationBuildHashFieldEvent | AttestationFilesNameFieldEvent | AttestationFilesSizeFieldEvent | AttestationFilesSha256FieldEvent | AttestationFilesChunkSizeFieldEvent | AttestationFilesChunkRootFieldEvent | AttestationEnvironmentKeyFieldEvent | AttestationEnvironmentValueFieldEvent | AttestationTimeFieldEvent | AttestationContributorFieldEvent | AttestationDurationMsFieldEvent> {
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Attestation>): Generator<AttestationJobFieldEvent | AttestationBuilderFieldEvent | AttestationStatusFieldEvent | AttestationBuildHashFieldEvent | AttestationFilesNameFieldEvent | AttestationFilesSizeFieldEvent | AttestationFilesSha256FieldEvent | AttestationFilesChunkSizeFieldEvent | AttestationFilesChunkRootFieldEvent | AttestationEnvironmentKeyFieldEvent | AttestationEnvironmentValueFieldEvent | AttestationTimeFieldEvent | AttestationContributorFieldEvent | AttestationDurationMsFieldEvent | AttestationCommitmentFieldEvent | AttestationNonceFieldEvent> {
     return streamMessage(buf, Attestation.codec(), opts)
   }
   return { codec, encode, decode, stream }
@@ -872,6 +918,7 @@ export const EquivocationProof = (() => {
 export interface ConsensusMessage {
   attestation: Uint8Array<ArrayBuffer>
   equivocation: Uint8Array<ArrayBuffer>
+  commitment: Uint8Array<ArrayBuffer>
 }
 
 export const ConsensusMessage = (() => {
@@ -894,13 +941,19 @@ export const ConsensusMessage = (() => {
           w.bytes(obj.equivocation)
         }
 
+        if ((obj.commitment != null && obj.commitment.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.commitment)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
           attestation: uint8ArrayAlloc(0),
-          equivocation: uint8ArrayAlloc(0)
+          equivocation: uint8ArrayAlloc(0),
+          commitment: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -915,6 +968,10 @@ export const ConsensusMessage = (() => {
             }
             case 2: {
               obj.equivocation = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.commitment = reader.bytes()
               break
             }
             default: {
@@ -946,6 +1003,13 @@ export const ConsensusMessage = (() => {
               }
               break
             }
+            case 3: {
+              yield {
+                field: `${prefix}.commitment`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -968,6 +1032,11 @@ export const ConsensusMessage = (() => {
     value: Uint8Array<ArrayBuffer>
   }
 
+  interface ConsensusMessageCommitmentFieldEvent {
+    field: '$.commitment'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   function encode (obj: Partial<ConsensusMessage>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, ConsensusMessage.codec())
   }
@@ -976,7 +1045,7 @@ export const ConsensusMessage = (() => {
     return decodeMessage(buf, ConsensusMessage.codec(), opts)
   }
 
-  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ConsensusMessage>): Generator<ConsensusMessageAttestationFieldEvent | ConsensusMessageEquivocationFieldEvent> {
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ConsensusMessage>): Generator<ConsensusMessageAttestationFieldEvent | ConsensusMessageEquivocationFieldEvent | ConsensusMessageCommitmentFieldEvent> {
     return streamMessage(buf, ConsensusMessage.codec(), opts)
   }
   return { codec, encode, decode, stream }

@@ -257,6 +257,7 @@ export interface SyncCursor {
   controls: bigint
   attestations: bigint
   proofs: bigint
+  commitments: bigint
 }
 
 export const SyncCursor = (() => {
@@ -289,6 +290,11 @@ export const SyncCursor = (() => {
           w.uint64(obj.proofs)
         }
 
+        if ((obj.commitments != null && obj.commitments !== 0n)) {
+          w.uint32(40)
+          w.uint64(obj.commitments)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -297,7 +303,8 @@ export const SyncCursor = (() => {
           announcements: 0n,
           controls: 0n,
           attestations: 0n,
-          proofs: 0n
+          proofs: 0n,
+          commitments: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -320,6 +327,10 @@ export const SyncCursor = (() => {
             }
             case 4: {
               obj.proofs = reader.uint64()
+              break
+            }
+            case 5: {
+              obj.commitments = reader.uint64()
               break
             }
             default: {
@@ -365,6 +376,13 @@ export const SyncCursor = (() => {
               }
               break
             }
+            case 5: {
+              yield {
+                field: `${prefix}.commitments`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -397,6 +415,11 @@ export const SyncCursor = (() => {
     value: bigint
   }
 
+  interface SyncCursorCommitmentsFieldEvent {
+    field: '$.commitments'
+    value: bigint
+  }
+
   function encode (obj: Partial<SyncCursor>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, SyncCursor.codec())
   }
@@ -405,7 +428,7 @@ export const SyncCursor = (() => {
     return decodeMessage(buf, SyncCursor.codec(), opts)
   }
 
-  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncCursor>): Generator<SyncCursorAnnouncementsFieldEvent | SyncCursorControlsFieldEvent | SyncCursorAttestationsFieldEvent | SyncCursorProofsFieldEvent> {
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncCursor>): Generator<SyncCursorAnnouncementsFieldEvent | SyncCursorControlsFieldEvent | SyncCursorAttestationsFieldEvent | SyncCursorProofsFieldEvent | SyncCursorCommitmentsFieldEvent> {
     return streamMessage(buf, SyncCursor.codec(), opts)
   }
   return { codec, encode, decode, stream }

@@ -1,0 +1,62 @@
+/**
+ * Commit, then reveal (rules v2; docs/protocols/consensus.md, "Commit, then reveal"): what a seat's
+ * commitment binds, when each stage's commitments close, and when a seat may reveal. Pure.
+ *
+ * @example
+ * ```ts
+ * const c = commitmentValue(job, builderMultihash, buildHash, nonce) // 32 bytes, signed into the commitment
+ * if (mayReveal({ stage: 1, committedSeats, stageSeats, now, deadline: commitDeadline(panel, 1) })) reveal()
+ * ```
+ */
+import { createHash } from 'node:crypto'
+
+/** The domain of the commitment hash */
+export const COMMIT_DOMAIN = 'skyline/commit/v1'
+/** Length of the reveal's random nonce, bytes */
+export const NONCE_BYTES = 32
+/**
+ * @default 30 s: a commitment is taken from gossip only when it arrives at most this long after its signed
+ * time, and a seat whose stage did not fully commit reveals only this long after the stage's commit
+ * deadline, so nobody can sign a back-dated commitment after seeing a reveal and still get it forwarded
+ */
+export const REVEAL_GRACE_MS = 30_000
+
+const DOMAIN = Buffer.from(COMMIT_DOMAIN, 'ascii')
+
+/**
+ * sha256(COMMIT_DOMAIN || job (32 bytes) || builder (peer ID multihash) || build hash (32 bytes, none
+ * for a failed build) || nonce (32 bytes)), as 32 bytes.
+ */
+export function commitmentValue (job: Uint8Array, builder: Uint8Array, buildHash: Uint8Array | undefined, nonce: Uint8Array): Uint8Array<ArrayBuffer> {
+  if (job.length !== 32) throw new RangeError('job must be 32 bytes')
+  if (nonce.length !== NONCE_BYTES) throw new RangeError(`nonce must be ${NONCE_BYTES} bytes`)
+  if (buildHash !== undefined && buildHash.length !== 32 && buildHash.length !== 0) throw new RangeError('build hash must be 32 bytes')
+  return new Uint8Array(createHash('sha256').update(DOMAIN).update(job).update(builder).update(buildHash ?? new Uint8Array(0)).update(nonce).digest())
+}
+
+export interface CommitWindows {
+  /** stage 1's deadline, Unix ms (issued_at + stage_ms) */
+  stageDeadline: number
+  /** the job's deadline (expires_at), Unix ms */
+  expiresAt: number
+}
+
+/**
+ * The last signed time a commitment of a seat of this stage may carry: stage 1 (seats 1..P) its stage
+ * deadline; stage 2 (the escalation seats) one stage later, `stageDeadline + (stageDeadline − issuedAt)`,
+ * but at most halfway from stage 1's deadline to the job's, so its reveals still land before the job ends.
+ */
+export function commitDeadline (w: CommitWindows & { issuedAt: number }, stage: 1 | 2): number {
+  if (stage === 1) return w.stageDeadline
+  const oneStage = w.stageDeadline - w.issuedAt
+  const halfway = w.stageDeadline + Math.floor((w.expiresAt - w.stageDeadline) / 2)
+  return Math.min(w.stageDeadline + oneStage, halfway)
+}
+
+/**
+ * Whether a seat that committed may reveal now: once every seat of its stage committed, or
+ * REVEAL_GRACE_MS after the stage's commit deadline.
+ */
+export function mayReveal (o: { stageSeats: readonly string[], committed: ReadonlySet<string>, deadline: number, now: number }): boolean {
+  return o.stageSeats.every(s => o.committed.has(s)) || o.now > o.deadline + REVEAL_GRACE_MS
+}
