@@ -80,15 +80,20 @@ export async function partitionScenario (opts: PartitionOptions): Promise<void> 
   const sideOf = (n: NodeProc): 'a' | 'bc' => n.name.startsWith('a') ? 'a' : 'bc'
   const sideA = nodes.filter(n => sideOf(n) === 'a')
   const sideBC = nodes.filter(n => sideOf(n) === 'bc')
-  // a0 first; b0 and c0 join through it; every other node through its own namespace's first node
+  // a0 first; b0 and c0 join through it; every other node through its own namespace's first node, one
+  // after the other, and dials every node already up too: nodes that start together learn of each other
+  // only from a later DHT query (on a busy machine, minutes later), so the whole mesh is made, not found
   const first = nodes[0]
   await first.start()
   for (const head of nodes.filter(n => n !== first && n.name.endsWith('0'))) {
     head.opts.bootstrap = [first.address]
     await head.start()
   }
-  for (const n of nodes.filter(n => !n.running)) n.opts.bootstrap = [nodes.find(o => o.name === `${n.name[0]}0`)!.address]
-  await Promise.all(nodes.filter(n => !n.running).map(async n => n.start()))
+  for (const n of nodes.filter(n => !n.running)) {
+    const head = nodes.find(o => o.name === `${n.name[0]}0`)!
+    n.opts.bootstrap = [head.address, ...nodes.filter(o => o.running && o !== head).map(o => o.address)]
+    await n.start()
+  }
   const nameOf = new Map(nodes.map(n => [n.peerId, n.name]))
   const names = (ids: string[]): string => ids.map(p => nameOf.get(p) ?? p.slice(-6)).join(',')
   log(`${nodes.length} node processes started (${since()})`)
