@@ -21,6 +21,7 @@ import { Registry } from 'prom-client'
 import { DHT_PROTOCOL } from './constants.ts'
 import { TOPIC_NAMES, stringifyTopic } from '../protocols/ids.ts'
 import { blobService } from '../services/blob/index.ts'
+import { connectionLimits, connectionTrim } from '../services/connection-trim.ts'
 import type { SkylineLibp2p } from '../services/components.ts'
 
 export interface Libp2pOptions {
@@ -121,6 +122,7 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
   // A mesh of loopback or LAN addresses (tests, a lab, network namespaces) keeps private addresses in
   // DHT records; a node with a public listen address drops them, as the public DHT does.
   const lan = [...opts.listen, ...(opts.announce ?? [])].every(ma => isPrivate(ma))
+  const limits = connectionLimits(opts.maxConnections)
   const libp2p = await createLibp2p({
     // started by the caller once its protocol handlers are registered, so that the first identify
     // exchange with every peer already lists them (a builder seen without its builder protocol would be
@@ -138,7 +140,10 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
       ? [bootstrap({ list: opts.bootstrap!.map(ma => ma.toString()), timeout: 0 })]
       : [],
     connectionManager: {
-      maxConnections: opts.maxConnections,
+      // libp2p refuses inbound connections past its limit: it is set above the node's own, so that a full
+      // node still lets newcomers in long enough to learn peers; the trim service below holds the limit
+      // (src/services/connection-trim.ts)
+      maxConnections: limits.hard,
       inboundConnectionThreshold: opts.inboundConnectionThreshold,
       // kad-dht keeps its closest peers alive (a KEEP_ALIVE tag) and libp2p redials them when they drop:
       // by default five times over about 30 s, which a partition or an outage of a few minutes outlasts,
@@ -185,7 +190,8 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
         awaitRpcHandler: true,
         awaitRpcMessageHandler: true
       }),
-      blobs: blobService({ directory: opts.blobDir })
+      blobs: blobService({ directory: opts.blobDir }),
+      trim: connectionTrim({ limits })
     }
   })
   return libp2p

@@ -1,0 +1,68 @@
+/**
+ * Joining past a full bootstrap node: the mesh's only bootstrap node is at its connection limit (lowered
+ * to 3 here), and newcomers that know only it still join the mesh: it lets them in long enough to learn
+ * peers from its DHT, they connect to those peers, and it prunes back under its limit afterwards.
+ */
+import { strict as assert } from 'node:assert'
+import { rmSync } from 'node:fs'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { loadConfig, SkylineNode } from '../../src/node/index.ts'
+import { tempDir, startNode, waitFor } from '../helpers/mesh.ts'
+import { testAnnouncer, testAnnouncement } from '../helpers/announce.ts'
+
+const BOOTSTRAP_LIMIT = 3
+
+describe('joining through a bootstrap node at its connection limit', function () {
+  this.timeout(90_000)
+  const nodes: SkylineNode[] = []
+  const announcer = testAnnouncer()
+
+  after(async () => {
+    await Promise.allSettled(nodes.map(async n => n.stop()))
+    for (const n of nodes) rmSync(n.config.dataDir, { recursive: true, force: true })
+  })
+
+  it('lets every newcomer in, and they find the rest of the mesh through it', async () => {
+    const config = loadConfig({ dataDir: tempDir(), listen: ['/ip4/127.0.0.1/tcp/0'], http: 'off', announcers: [announcer.line] })
+    config.inboundConnectionThreshold = 1000
+    config.maxConnections = BOOTSTRAP_LIMIT
+    const boot = new SkylineNode(config)
+    await boot.start()
+    nodes.push(boot)
+    const bootAddr = boot.libp2p.getMultiaddrs()[0].toString()
+
+    const early = await Promise.all(Array.from({ length: BOOTSTRAP_LIMIT }, async () => startNode({ bootstrap: [bootAddr], announcers: [announcer.line] })))
+    nodes.push(...early)
+    await waitFor('the bootstrap node at its limit', () => boot.libp2p.getConnections().length >= BOOTSTRAP_LIMIT, 20_000)
+
+    const newcomers = await Promise.all(Array.from({ length: 3 }, async () => startNode({ bootstrap: [bootAddr], announcers: [announcer.line] })))
+    nodes.push(...newcomers)
+    const others = (n: SkylineNode): number => n.libp2p.getPeers().filter(p => !p.equals(boot.libp2p.peerId)).length
+    await waitFor('every newcomer connected to peers other than the bootstrap node', () => newcomers.every(n => others(n) >= 2), 30_000)
+
+    // the mesh works for them: a newcomer's gossip reaches every node
+    await waitFor('the newcomer in an announce-topic mesh', () => newcomers[0].status().topics['/skyline/1/announce'].meshPeers.length > 0, 30_000)
+    const payload = testAnnouncement(announcer)
+    const received = new Set<string>([newcomers[0].peerId])
+    for (const n of nodes) {
+      n.addEventListener('message', evt => { if (evt.detail.topic === 'announce' && Buffer.from(evt.detail.data).equals(payload)) received.add(n.peerId) })
+    }
+    await newcomers[0].libp2p.services.pubsub.publish('/skyline/1/announce', payload)
+    await waitFor('a newcomer\'s announcement at every node', () => received.size === nodes.length, 20_000)
+
+    // and the bootstrap node is back under its limit once the newcomers' grace has passed
+    await waitFor('the bootstrap node pruned back to its limit', () => boot.libp2p.getConnections().length <= BOOTSTRAP_LIMIT, 30_000)
+    assert.ok(newcomers.every(n => others(n) >= 1), 'a newcomer lost its connections to the mesh')
+  })
+  it('a newcomer refused by its bootstrap nodes dials the peers it has learned', async () => {
+    const known = await startNode()
+    nodes.push(known)
+    // its only bootstrap address refuses every connection (nothing listens there)
+    const absent = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    const newcomer = await startNode({ bootstrap: [`/ip4/127.0.0.1/tcp/9/p2p/${absent.toString()}`] })
+    nodes.push(newcomer)
+    await newcomer.libp2p.peerStore.merge(known.libp2p.peerId, { multiaddrs: known.libp2p.getMultiaddrs() })
+    await waitFor('the newcomer connected to the peer it learned', () => newcomer.libp2p.getConnections(known.libp2p.peerId).length > 0, 15_000)
+  })
+})
