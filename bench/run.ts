@@ -38,6 +38,8 @@ const PLAN: Run[] = [
   { label: 'buildroot-bandwidth', file: 'buildroot-bandwidth.ts', args: [], quick: ['--jobs', '20', '--shared', '10', '--variants', '6'] },
   { label: 'pipeline-overhead', file: 'pipeline-overhead.ts', args: [], quick: ['--runs', '2'] },
   { label: 'build-overhead', file: 'build-overhead.ts', args: [], quick: ['--runs', '2'] },
+  // 50 nodes fit 2 CPUs; 200 and 1,000 need a larger machine (bench/scale-sim.ts, scripts/pack-device.sh)
+  { label: 'scale-sim', file: 'scale-sim.ts', args: ['--sizes', '50'], quick: ['--sizes', '20', '--jobs', '5'] },
   { label: 'mass-rebuild', file: 'mass-rebuild.ts', args: [], quick: ['--tally-jobs', '2500', '--slice-nodes', '10', '--slice-jobs', '10', '--slice-rate', '1'] },
   {
     label: 'collusion',

@@ -1,0 +1,217 @@
+/**
+ * The scale simulation behind bench/scale-sim.ts and its CI test: `nodes` real builder nodes, many per
+ * OS process (bench/lib/sim-worker.ts, `workers` processes), and a seeder, on 127.0.0.1. Every builder
+ * bootstraps from the first `bootstrap` nodes only (so those run full and must let newcomers in: see
+ * src/services/connection-trim.ts). Then the seeder announces `jobs` real jobs (signed SRPMs, the quick
+ * builder) at `rate` per second and the run measures, per node: join time, announcement delivery,
+ * announcement → final verdict, the fraction of final verdicts, CPU, control bytes, the seeder's bytes,
+ * and memory.
+ */
+import { mkdirSync, readdirSync, existsSync, rmSync, mkdtempSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { Worker, cpuTicks } from './worker.ts'
+import type { SimReply, SimRequest } from './sim-worker.ts'
+import { makeSignedSrpms } from '../../test/helpers/srpms.ts'
+import { generateAnnouncerKey } from '../../src/protocols/signing.ts'
+import { sleep, spread, type Spread } from './summary.ts'
+
+const WORKER = resolve(import.meta.dirname, 'sim-worker.ts')
+type W = Worker<SimRequest, SimReply>
+
+export interface ScaleSimOptions {
+  nodes: number
+  workers: number
+  jobs: number
+  /** announcements per second */
+  rate: number
+  replicas: number
+  quorum: number
+  /** builders that are the others' bootstrap list */
+  bootstrap: number
+  /** seconds to wait for every node to join */
+  joinS: number
+  /** seconds of idle mesh, for the idle CPU */
+  idleS: number
+  /** seconds to wait for final verdicts after the last announcement */
+  waitS: number
+  /** a folder with prebuilt signed SRPMs (key.asc and srpms/): used if there, else made there */
+  srpmDir?: string
+  log: (line: string) => void
+}
+
+export interface ScaleSimResult {
+  nodes: number
+  workers: number
+  jobs: number
+  /** ms from a node's start to its first announce-topic mesh peer, over all nodes */
+  join: Spread
+  joined: number
+  /** seeder's announce → arrival, over every (job, node) */
+  delivery: Spread
+  /** announce → final verdict, over every (job, node) that reached one */
+  final: Spread
+  /** final verdicts held / jobs × (nodes + seeder) */
+  finalFraction: number
+  agreedFraction: number
+  /** builds per builder, max / mean */
+  buildsMaxOverMean: number
+  /** core-ms per node per job, less the idle mesh's */
+  cpuMsPerNodePerJob: number
+  /** idle CPU per node, percent of one core */
+  idleCpuPerNode: number
+  /** control bytes (wire less blob) per builder node per job, over the run */
+  bytesPerNodePerJob: number
+  seederBytesPerJob: number
+  /** RSS of the worker processes / nodes, MB */
+  rssPerNodeMB: number
+  heapPerNodeMB: number
+  connections: Spread
+}
+
+/** Signed SRPMs and their key, made once into `dir` and reused */
+async function srpmsIn (dir: string, jobs: number): Promise<{ keyPath: string, srpms: Array<{ path: string, nevra: string }> }> {
+  const keyPath = join(dir, 'first', 'key.asc')
+  const have = existsSync(join(dir, 'srpms')) ? readdirSync(join(dir, 'srpms')).filter(f => f.endsWith('.rpm')).sort() : []
+  if (existsSync(keyPath) && have.length >= jobs) {
+    return { keyPath, srpms: have.slice(0, jobs).map(f => ({ path: join(dir, 'srpms', f), nevra: f.replace(/\.rpm$/, '') })) }
+  }
+  mkdirSync(dir, { recursive: true })
+  return makeSignedSrpms(dir, jobs)
+}
+
+export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'skyline-sim-'))
+  const workers: W[] = []
+  try {
+    const { keyPath, srpms } = await srpmsIn(o.srpmDir ?? join(dir, 'srpms'), o.jobs)
+    const announcer = generateAnnouncerKey()
+    const announcers = [announcer.publicLine('skyline-sim').trim()]
+    const nWorkers = Math.max(1, Math.min(o.workers, o.nodes))
+    for (let i = 0; i < nWorkers; i++) workers.push(new Worker<SimRequest, SimReply>(WORKER, i))
+    const share = (i: number): { first: number, count: number } => {
+      const per = Math.floor(o.nodes / nWorkers)
+      const extra = o.nodes % nWorkers
+      return { first: i * per + Math.min(i, extra), count: per + (i < extra ? 1 : 0) }
+    }
+    const t0 = Date.now()
+    // the bootstrap nodes first (in worker 0), then everyone else at once
+    const boot = await workers[0].request({ type: 'start', first: 0, count: Math.min(o.bootstrap, o.nodes), dataDir: dir, bootstrap: [], announcers, keyring: keyPath }, 120_000)
+    const rest0 = share(0)
+    await Promise.all(workers.map(async (w, i) => {
+      const s = share(i)
+      const first = i === 0 ? o.bootstrap : s.first
+      const count = i === 0 ? Math.max(0, rest0.count - o.bootstrap) : s.count
+      if (count > 0) await w.request({ type: 'start', first, count, dataDir: dir, bootstrap: boot.addrs, announcers, keyring: keyPath }, 600_000)
+    }))
+    const seederW = workers[nWorkers - 1]
+    await seederW.request({ type: 'start', first: o.nodes, count: 1, dataDir: dir, bootstrap: boot.addrs, announcers, keyring: keyPath, seederPem: announcer.privatePem }, 120_000)
+    o.log(`${o.nodes} nodes in ${nWorkers} processes and a seeder started in ${((Date.now() - t0) / 1000).toFixed(1)} s; waiting for them to join`)
+
+    const status = async (): Promise<Array<Extract<SimReply, { type: 'status' }>>> => Promise.all(workers.map(async w => w.request({ type: 'status' }, 60_000)))
+    const joinDeadline = Date.now() + o.joinS * 1000
+    for (;;) {
+      const st = await status()
+      const joined = st.reduce((a, s) => a + s.joined, 0)
+      if (joined >= o.nodes + 1 || Date.now() > joinDeadline) break
+      await sleep(1000)
+    }
+    const pids = workers.map(w => w.pid)
+    const ticks = (): number => pids.reduce((a, p) => a + cpuTicks(p), 0)
+    const idle0 = ticks()
+    const ti = Date.now()
+    await sleep(o.idleS * 1000)
+    const idleRate = (ticks() - idle0) / 100 / ((Date.now() - ti) / 1000)
+    o.log(`idle mesh: ${(idleRate * 100 / (o.nodes + 1)).toFixed(2)}% of a core per node`)
+
+    const bytes0 = await Promise.all(workers.map(async w => w.request({ type: 'bytes' }, 60_000)))
+    const run0 = ticks()
+    const tRun = Date.now()
+    const announced = new Map<string, number>()
+    for (const [i, s] of srpms.entries()) {
+      const due = tRun + i * 1000 / o.rate
+      if (due > Date.now()) await sleep(due - Date.now())
+      const r = await seederW.request({ type: 'seed', path: s.path, nevra: s.nevra, replicas: o.replicas, quorum: o.quorum }, 120_000)
+      announced.set(r.job, r.at)
+    }
+    const expected = announced.size * (o.nodes + 1)
+    const deadline = Date.now() + o.waitS * 1000
+    for (;;) {
+      const got = (await status()).reduce((a, s) => a + s.finals, 0)
+      if (got >= expected || Date.now() > deadline) break
+      await sleep(500)
+    }
+    const windowS = (Date.now() - tRun) / 1000
+    const cpuS = (ticks() - run0) / 100 - idleRate * windowS
+    const bytes1 = await Promise.all(workers.map(async w => w.request({ type: 'bytes' }, 60_000)))
+    const connections = (await status()).flatMap(s => s.connections)
+    const collected = await Promise.all(workers.map(async w => w.request({ type: 'collect' }, 120_000)))
+    await Promise.allSettled(workers.map(async w => w.request({ type: 'stop' }, 60_000)))
+
+    const records = collected.flatMap(c => c.nodes)
+    const builders = records.filter(r => !r.seeder)
+    const delivery: number[] = []
+    const final: number[] = []
+    let agreed = 0
+    for (const r of records) {
+      for (const [job, at] of r.arrivals) if (announced.has(job) && !r.seeder) delivery.push(at - announced.get(job)!)
+      for (const [job, at, verdict] of r.finals) {
+        if (!announced.has(job)) continue
+        final.push(at - announced.get(job)!)
+        if (verdict === 'agreed') agreed++
+      }
+    }
+    const builds = spread(builders.map(r => r.builds))
+    const jobs = announced.size
+    const sum = (xs: Array<Extract<SimReply, { type: 'bytes' }>>, k: 'builders' | 'seeder'): number => xs.reduce((a, x) => a + x[k], 0)
+    const joinTimes = records.map(r => r.joinMs).filter(x => Number.isFinite(x))
+    return {
+      nodes: o.nodes,
+      workers: nWorkers,
+      jobs,
+      join: spread(joinTimes),
+      joined: joinTimes.length,
+      delivery: spread(delivery),
+      final: spread(final),
+      finalFraction: final.length / expected,
+      agreedFraction: agreed / expected,
+      buildsMaxOverMean: builds.max / builds.mean,
+      cpuMsPerNodePerJob: cpuS * 1000 / (o.nodes + 1) / jobs,
+      idleCpuPerNode: idleRate * 100 / (o.nodes + 1),
+      bytesPerNodePerJob: (sum(bytes1, 'builders') - sum(bytes0, 'builders')) / o.nodes / jobs,
+      seederBytesPerJob: (sum(bytes1, 'seeder') - sum(bytes0, 'seeder')) / jobs,
+      rssPerNodeMB: collected.reduce((a, c) => a + c.rss, 0) / 2 ** 20 / (o.nodes + 1),
+      heapPerNodeMB: collected.reduce((a, c) => a + c.heapUsed, 0) / 2 ** 20 / (o.nodes + 1),
+      connections: spread(connections)
+    }
+  } finally {
+    for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Default worker processes: one per CPU */
+export const DEFAULT_WORKERS = availableParallelism()
+
+/** The results of several sizes side by side, as a markdown table */
+export function describeScaleSim (rs: ScaleSimResult[]): string {
+  const f = (x: number, d = 0): string => Number.isFinite(x) ? x.toFixed(d) : '-'
+  const rows: Array<[string, (r: ScaleSimResult) => string]> = [
+    ['processes', r => String(r.workers)],
+    ['jobs', r => String(r.jobs)],
+    ['joined (of nodes + seeder)', r => `${r.joined} of ${r.nodes + 1}`],
+    ['join time p50 / p99 / max (s)', r => `${f(r.join.median / 1000, 1)} / ${f(r.join.p99 / 1000, 1)} / ${f(r.join.max / 1000, 1)}`],
+    ['connections per node min / median / max', r => `${r.connections.min} / ${r.connections.median} / ${r.connections.max}`],
+    ['announcement delivery p50 / p99 (ms)', r => `${f(r.delivery.median)} / ${f(r.delivery.p99)}`],
+    ['announcement → final verdict p50 / p99 (ms)', r => `${f(r.final.median)} / ${f(r.final.p99)}`],
+    ['final verdicts (agreed)', r => `${f(r.finalFraction * 100, 1)}% (${f(r.agreedFraction * 100, 1)}%)`],
+    ['builds per builder max / mean', r => f(r.buildsMaxOverMean, 2)],
+    ['CPU per node per job (ms)', r => f(r.cpuMsPerNodePerJob, 1)],
+    ['idle CPU per node (% of a core)', r => f(r.idleCpuPerNode, 2)],
+    ['control bytes per node per job (KB)', r => f(r.bytesPerNodePerJob / 1024, 1)],
+    ['seeder bytes per job (KB)', r => f(r.seederBytesPerJob / 1024, 1)],
+    ['memory per node: RSS / JS heap (MB)', r => `${f(r.rssPerNodeMB, 1)} / ${f(r.heapPerNodeMB, 1)}`]
+  ]
+  const head = `| | ${rs.map(r => `${r.nodes} nodes`).join(' | ')} |\n| --- |${rs.map(() => ' --- |').join('')}`
+  return [head, ...rows.map(([name, fn]) => `| ${name} | ${rs.map(fn).join(' | ')} |`)].join('\n')
+}

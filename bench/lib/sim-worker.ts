@@ -1,0 +1,195 @@
+/**
+ * Many nodes of the scale simulation (bench/scale-sim.ts) in one OS process, driven over IPC: real
+ * SkylineNodes (TCP on 127.0.0.1, gossipsub, Kademlia, assignment, tally) with the bench's QuickBuilder,
+ * and, in the worker that is told to, the seeder (no builder, DHT client mode, as `skyline seed`).
+ * It records per node when it joined (its first announce-topic mesh peer), when each announcement
+ * arrived, and when each job's verdict became final; and it sums the nodes' libp2p byte counters (each
+ * node has its own Prometheus registry, so the counters are per node even with many in one process).
+ */
+import { mkdirSync } from 'node:fs'
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { jobKey } from '../../src/rules/job.ts'
+import { loadConfig, SkylineNode } from '../../src/node/index.ts'
+import { stringifyTopic } from '../../src/protocols/ids.ts'
+import { createAnnouncement } from '../../src/protocols/announce.ts'
+import { rawPublicKey, type AnnouncerKey } from '../../src/protocols/signing.ts'
+import { QuickBuilder } from './quick-builder.ts'
+
+/** Parent → worker */
+export type SimRequest =
+  | { type: 'start', first: number, count: number, dataDir: string, bootstrap: string[], announcers: string[], keyring: string, seederPem?: string }
+  | { type: 'status' }
+  | { type: 'seed', path: string, nevra: string, replicas: number, quorum: number }
+  | { type: 'bytes' }
+  | { type: 'collect' }
+  | { type: 'stop' }
+
+/** One node's record, as collected */
+export interface SimNodeRecord {
+  seeder: boolean
+  /** ms from its start() to its first announce-topic mesh peer (NaN: never) */
+  joinMs: number
+  /** job → when its announcement arrived */
+  arrivals: Array<[string, number]>
+  /** job → when its verdict became final, and which */
+  finals: Array<[string, number, string]>
+  builds: number
+}
+
+/** Worker → parent */
+export type SimReply =
+  | { type: 'start', addrs: string[] }
+  | { type: 'status', nodes: number, joined: number, finals: number, connections: number[] }
+  | { type: 'seed', job: string, at: number }
+  | { type: 'bytes', builders: number, seeder: number }
+  | { type: 'collect', nodes: SimNodeRecord[], rss: number, heapUsed: number }
+  | { type: 'stop' }
+  | { type: 'error', request: string, message: string }
+
+/** Milliseconds on the machine's clock, comparable across processes on one host */
+const now = (): number => performance.timeOrigin + performance.now()
+/** nodes of one worker started at once */
+const START_CONCURRENCY = 4
+
+interface SimNode {
+  node: SkylineNode
+  builder: QuickBuilder | undefined
+  startedAt: number
+  joinedAt: number
+  arrivals: Map<string, number>
+  finals: Map<string, [number, string]>
+}
+
+const nodes: SimNode[] = []
+let seeder: { sim: SimNode, key: AnnouncerKey } | undefined
+let joinTimer: ReturnType<typeof setInterval> | undefined
+
+async function startOne (dataDir: string, bootstrap: string[], announcers: string[], keyring: string, seederPem?: string): Promise<SimNode> {
+  mkdirSync(dataDir, { recursive: true })
+  const config = loadConfig({ dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], http: 'off', bootstrap, builder: 'none', announcers, keyring })
+  // every node connects from 127.0.0.1
+  config.inboundConnectionThreshold = 1_000_000
+  if (seederPem !== undefined) config.dhtClientMode = true
+  const builder = seederPem === undefined ? new QuickBuilder() : undefined
+  const node = new SkylineNode(config, { builder })
+  const sim: SimNode = { node, builder, startedAt: now(), joinedAt: NaN, arrivals: new Map(), finals: new Map() }
+  node.addEventListener('announcement', evt => { if (!sim.arrivals.has(evt.detail.job)) sim.arrivals.set(evt.detail.job, now()) })
+  await node.start()
+  node.verdicts.addEventListener('verdict', evt => {
+    if (evt.detail.final && !sim.finals.has(evt.detail.job)) sim.finals.set(evt.detail.job, [now(), evt.detail.verdict])
+  })
+  return sim
+}
+
+/** Marks each node's join: the first time it has a peer in the announce topic's mesh */
+function watchJoins (): void {
+  joinTimer ??= setInterval(() => {
+    for (const s of [...nodes, ...(seeder !== undefined ? [seeder.sim] : [])]) {
+      if (Number.isNaN(s.joinedAt) && meshPeers(s.node) > 0) s.joinedAt = now()
+    }
+  }, 100)
+}
+
+/** Peers in the announce topic's mesh (gossipsub has getMeshPeers; its exported interface does not declare it) */
+function meshPeers (node: SkylineNode): number {
+  const pubsub = node.libp2p.services.pubsub as unknown as { getMeshPeers: (topic: string) => unknown[] }
+  return pubsub.getMeshPeers(stringifyTopic('announce')).length
+}
+
+function controlBytes (counters: Array<{ labels: Partial<Record<string, string | number>>, value: number }>): number {
+  let wire = 0
+  let blob = 0
+  for (const v of counters) {
+    const protocol = String(v.labels.protocol).replace(/ (sent|received)$/, '')
+    if (protocol === 'global') wire += v.value
+    else if (protocol.startsWith('/skyline/blob/')) blob += v.value
+  }
+  return wire - blob
+}
+
+async function bytesOf (s: SimNode): Promise<number> {
+  const metric = s.node.registry.getSingleMetric('libp2p_data_transfer_bytes_total')
+  return metric === undefined ? 0 : controlBytes((await metric.get()).values)
+}
+
+async function handle (req: SimRequest): Promise<SimReply> {
+  switch (req.type) {
+    case 'start': {
+      watchJoins()
+      if (req.seederPem !== undefined) {
+        const privateKey = createPrivateKey(req.seederPem)
+        seeder = { sim: await startOne(join(req.dataDir, 'seeder'), req.bootstrap, req.announcers, req.keyring, req.seederPem), key: { privateKey, publicKey: rawPublicKey(createPublicKey(privateKey)) } }
+        return { type: 'start', addrs: seeder.sim.node.libp2p.getMultiaddrs().map(String) }
+      }
+      const started: SimNode[] = []
+      for (let i = 0; i < req.count; i += START_CONCURRENCY) {
+        const batch = Array.from({ length: Math.min(START_CONCURRENCY, req.count - i) }, (_, k) => req.first + i + k)
+        started.push(...await Promise.all(batch.map(async n => startOne(join(req.dataDir, `node-${n}`), req.bootstrap, req.announcers, req.keyring))))
+      }
+      nodes.push(...started)
+      return { type: 'start', addrs: started.map(s => s.node.libp2p.getMultiaddrs().map(String).find(a => a.startsWith('/ip4/127.0.0.1/'))!) }
+    }
+    case 'status': {
+      const all = [...nodes, ...(seeder !== undefined ? [seeder.sim] : [])]
+      return {
+        type: 'status',
+        nodes: all.length,
+        joined: all.filter(s => !Number.isNaN(s.joinedAt)).length,
+        finals: all.reduce((a, s) => a + s.finals.size, 0),
+        connections: all.map(s => s.node.libp2p.getConnections().length)
+      }
+    }
+    case 'seed': {
+      if (seeder === undefined) throw new Error('not the seeder\'s worker')
+      const { node } = seeder.sim
+      const m = await node.libp2p.services.blobs.add(req.path)
+      const beacon = randomBytes(32)
+      const candidates = await node.findCandidates(jobKey(Buffer.from(m.sha256, 'hex'), 'fedora-41-x86_64', beacon), req.replicas)
+      const envelope = createAnnouncement({
+        beacon, candidates, nevra: req.nevra, srpmSha256: Buffer.from(m.sha256, 'hex'), srpmSize: m.size, target: 'fedora-41-x86_64',
+        replicas: req.replicas, quorum: req.quorum, chunkSize: m.chunkSize, chunkRoot: Buffer.from(m.root, 'hex')
+      }, seeder.key)
+      const at = now()
+      const checked = await node.announce(envelope)
+      return { type: 'seed', job: checked.job, at }
+    }
+    case 'bytes': {
+      let builders = 0
+      for (const s of nodes) builders += await bytesOf(s)
+      return { type: 'bytes', builders, seeder: seeder !== undefined ? await bytesOf(seeder.sim) : 0 }
+    }
+    case 'collect': {
+      const all = [...nodes, ...(seeder !== undefined ? [seeder.sim] : [])]
+      const mem = process.memoryUsage()
+      return {
+        type: 'collect',
+        nodes: all.map(s => ({
+          seeder: s === seeder?.sim,
+          joinMs: s.joinedAt - s.startedAt,
+          arrivals: [...s.arrivals],
+          finals: [...s.finals].map(([job, [at, verdict]]) => [job, at, verdict]),
+          builds: s.builder?.builds ?? 0
+        })),
+        rss: mem.rss,
+        heapUsed: mem.heapUsed
+      }
+    }
+    case 'stop':
+      clearInterval(joinTimer)
+      await Promise.allSettled([...nodes, ...(seeder !== undefined ? [seeder.sim] : [])].map(async s => s.node.stop()))
+      return { type: 'stop' }
+  }
+}
+
+process.on('message', (req: SimRequest & { id: number }) => {
+  handle(req).then(
+    reply => process.send!({ ...reply, id: req.id }),
+    (err: any) => process.send!({ type: 'error', request: req.type, message: String(err?.stack ?? err), id: req.id })
+  )
+})
+// the parent went away (finished, crashed or was interrupted): do not linger
+process.on('disconnect', () => {
+  setTimeout(() => process.exit(0), 3000).unref()
+  void Promise.allSettled(nodes.map(async s => s.node.stop())).finally(() => process.exit(0))
+})
