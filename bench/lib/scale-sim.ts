@@ -7,9 +7,9 @@
  * announcement → final verdict, the fraction of final verdicts, CPU, control bytes, the seeder's bytes,
  * and memory.
  */
-import { mkdirSync, readdirSync, existsSync, rmSync, mkdtempSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readdirSync, existsSync, rmSync, mkdtempSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { Worker, cpuTicks } from './worker.ts'
 import type { SimReply, SimRequest } from './sim-worker.ts'
 import { makeSignedSrpms } from '../../test/helpers/srpms.ts'
@@ -69,22 +69,29 @@ export interface ScaleSimResult {
   connections: Spread
 }
 
-/** Signed SRPMs and their key, made once into `dir` and reused */
-async function srpmsIn (dir: string, jobs: number): Promise<{ keyPath: string, srpms: Array<{ path: string, nevra: string }> }> {
-  const keyPath = join(dir, 'first', 'key.asc')
-  const have = existsSync(join(dir, 'srpms')) ? readdirSync(join(dir, 'srpms')).filter(f => f.endsWith('.rpm')).sort() : []
-  if (existsSync(keyPath) && have.length >= jobs) {
-    return { keyPath, srpms: have.slice(0, jobs).map(f => ({ path: join(dir, 'srpms', f), nevra: f.replace(/\.rpm$/, '') })) }
+/**
+ * `jobs` signed SRPMs and their key in `dir` (dir/key.asc, dir/srpms/*.rpm): made there once (rpmbuild and
+ * gpg needed), then reused, also on a machine without them (scripts/pack-device.sh ships them)
+ */
+export async function prepareSrpms (dir: string, jobs: number): Promise<{ keyPath: string, srpms: Array<{ path: string, nevra: string }> }> {
+  const keyPath = join(dir, 'key.asc')
+  const out = join(dir, 'srpms')
+  const have = (): string[] => existsSync(out) ? readdirSync(out).filter(f => f.endsWith('.rpm')).sort() : []
+  if (!existsSync(keyPath) || have().length < jobs) {
+    const made = await makeSignedSrpms(join(dir, 'work'), jobs)
+    mkdirSync(out, { recursive: true })
+    copyFileSync(made.keyPath, keyPath)
+    for (const s of made.srpms) copyFileSync(s.path, join(out, basename(s.path)))
+    rmSync(join(dir, 'work'), { recursive: true, force: true })
   }
-  mkdirSync(dir, { recursive: true })
-  return makeSignedSrpms(dir, jobs)
+  return { keyPath, srpms: have().slice(0, jobs).map(f => ({ path: join(out, f), nevra: f.replace(/\.rpm$/, '') })) }
 }
 
 export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> {
   const dir = mkdtempSync(join(tmpdir(), 'skyline-sim-'))
   const workers: W[] = []
   try {
-    const { keyPath, srpms } = await srpmsIn(o.srpmDir ?? join(dir, 'srpms'), o.jobs)
+    const { keyPath, srpms } = await prepareSrpms(o.srpmDir ?? join(dir, 'srpms'), o.jobs)
     const announcer = generateAnnouncerKey()
     const announcers = [announcer.publicLine('skyline-sim').trim()]
     const nWorkers = Math.max(1, Math.min(o.workers, o.nodes))
@@ -108,7 +115,7 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
     await seederW.request({ type: 'start', first: o.nodes, count: 1, dataDir: dir, bootstrap: boot.addrs, announcers, keyring: keyPath, seederPem: announcer.privatePem }, 120_000)
     o.log(`${o.nodes} nodes in ${nWorkers} processes and a seeder started in ${((Date.now() - t0) / 1000).toFixed(1)} s; waiting for them to join`)
 
-    const status = async (): Promise<Array<Extract<SimReply, { type: 'status' }>>> => Promise.all(workers.map(async w => w.request({ type: 'status' }, 60_000)))
+    const status = async (): Promise<Array<Extract<SimReply, { type: 'status' }>>> => Promise.all(workers.map(async w => w.request({ type: 'status' }, 180_000)))
     const joinDeadline = Date.now() + o.joinS * 1000
     for (;;) {
       const st = await status()

@@ -73,6 +73,15 @@ export const GOSSIP_DEGREE = { D: 4, Dlo: 3, Dhi: 6, Dscore: 2, Dlazy: 3 }
 /** @default 128 bytes: smaller messages are cheaper to receive twice than to refuse with an IDONTWANT */
 export const GOSSIP_IDONTWANT_MIN_BYTES = 128
 
+/**
+ * The resolution of prom-client's event-loop delay monitor (`nodejs_eventloop_lag_*`): its default of
+ * 10 ms wakes the process 100 times a second, which was most of an idle node's CPU (0.45-0.48% of a core
+ * for one idle node, 0.085-0.088% at 1 s: docs/bench.md). A daemon's lag is still visible at 1 s.
+ *
+ * @default 1_000
+ */
+export const EVENT_LOOP_MONITOR_MS = 1_000
+
 /** Largest gossip RPC frame accepted from a peer: the biggest topic payload plus framing and control. */
 const MAX_GOSSIP_RPC = 256 * 1024
 
@@ -156,7 +165,7 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
       maxParallelReconnects: MAX_PARALLEL_RECONNECTS
     },
     connectionMonitor: { pingInterval: CONNECTION_PING_INTERVAL_MS },
-    metrics: prometheusMetrics({ registry: opts.registry, collectDefaultMetrics: true }),
+    metrics: prometheusMetrics({ registry: opts.registry, collectDefaultMetrics: true, defaultMetrics: { eventLoopMonitoringPrecision: EVENT_LOOP_MONITOR_MS } }),
     services: {
       identify: identify(),
       ping: ping(),
