@@ -34,6 +34,8 @@ export interface ConfigFile {
   contributor?: string
   buildrootMirrors?: string[]
   buildrootCacheBytes?: number
+  maxUpload?: string
+  maxDownload?: string
 }
 
 /** The resolved configuration a node runs with. */
@@ -55,6 +57,10 @@ export interface NodeConfig {
   buildrootMirrors: string[]
   /** size limit of the buildroot package cache, bytes */
   buildrootCacheBytes: number
+  /** blob bytes this node serves per second, all peers together (0: no cap) */
+  maxUpload: number
+  /** blob bytes this node fetches per second (0: no cap) */
+  maxDownload: number
   /** where the config came from, for status output */
   configFile: string | undefined
 }
@@ -70,6 +76,8 @@ export interface ConfigOverrides {
   keyring?: string
   announcers?: string[]
   contributor?: string
+  maxUpload?: string
+  maxDownload?: string
 }
 
 const FIELDS: Record<keyof ConfigFile, 'string' | 'string[]' | 'number' | 'boolean'> = {
@@ -87,7 +95,9 @@ const FIELDS: Record<keyof ConfigFile, 'string' | 'string[]' | 'number' | 'boole
   dhtClientMode: 'boolean',
   contributor: 'string',
   buildrootMirrors: 'string[]',
-  buildrootCacheBytes: 'number'
+  buildrootCacheBytes: 'number',
+  maxUpload: 'string',
+  maxDownload: 'string'
 }
 
 const BUILDERS = new Set(['rpmbuild', 'mock', 'none', 'auto'])
@@ -140,6 +150,15 @@ export function parseConfigFile (text: string, source: string): ConfigFile {
     out[key] = value
   }
   return out as ConfigFile
+}
+
+const RATE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }
+
+/** A rate in bytes per second: digits and an optional K, M or G (binary: 1K = 1024), e.g. `512K`; 0 for no cap */
+export function parseRate (text: string, where: string): number {
+  const m = /^\s*(\d{1,12})\s*([KMG]?)(?:i?B)?(?:\/s)?\s*$/i.exec(text)
+  if (m === null) throw configError(`${where}: bad rate '${text.slice(0, 80)}' (bytes per second: 0, 500K, 2M)`)
+  return Number(m[1]) * RATE_UNITS[m[2].toUpperCase()]
 }
 
 export function parseMultiaddr (text: string, where: string): Multiaddr {
@@ -252,6 +271,8 @@ export function loadConfig (overrides: ConfigOverrides = {}, env: NodeJS.Process
     contributor,
     buildrootMirrors,
     buildrootCacheBytes,
+    maxUpload: parseRate(overrides.maxUpload ?? file.maxUpload ?? '0', overrides.maxUpload != null ? '--max-upload' : `${src}: maxUpload`),
+    maxDownload: parseRate(overrides.maxDownload ?? file.maxDownload ?? '0', overrides.maxDownload != null ? '--max-download' : `${src}: maxDownload`),
     configFile
   }
 }

@@ -38,6 +38,9 @@ export interface Libp2pOptions {
   registry?: Registry
   /** the blob store's directory (default: a per-peer directory under the system temp dir) */
   blobDir?: string
+  /** blob bytes served / fetched per second (0 or absent: no cap) */
+  maxUpload?: number
+  maxDownload?: number
 }
 
 /** @default 25 redials of a lost keep-alive peer (about 35 minutes with the backoff below) */
@@ -199,7 +202,7 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
         awaitRpcHandler: true,
         awaitRpcMessageHandler: true
       }),
-      blobs: blobService({ directory: opts.blobDir }),
+      blobs: blobService({ directory: opts.blobDir, maxUpload: opts.maxUpload, maxDownload: opts.maxDownload }),
       trim: connectionTrim({ limits })
     }
   })

@@ -143,7 +143,9 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       inboundConnectionThreshold: config.inboundConnectionThreshold,
       dhtClientMode: config.dhtClientMode,
       registry: this.registry,
-      blobDir: join(config.dataDir, 'blobs')
+      blobDir: join(config.dataDir, 'blobs'),
+      maxUpload: config.maxUpload,
+      maxDownload: config.maxDownload
     })
     this.workDir = buildWorkDir(config.dataDir)
     this.createServices(privateKey)

@@ -15,7 +15,7 @@ import { loadConfig, parseConfigFile, type ConfigFile } from '../../src/node/con
 import { check } from './runs.ts'
 import { assertNamed, timed } from './mutate.ts'
 
-const FIELDS = ['dataDir', 'listen', 'announce', 'bootstrap', 'bootstrapFile', 'http', 'builder', 'keyring', 'announcers', 'maxConnections', 'inboundConnectionThreshold', 'dhtClientMode', 'contributor']
+const FIELDS = ['dataDir', 'listen', 'announce', 'bootstrap', 'bootstrapFile', 'http', 'builder', 'keyring', 'announcers', 'maxConnections', 'inboundConnectionThreshold', 'dhtClientMode', 'contributor', 'maxUpload', 'maxDownload']
 const PEER = '12D3KooWEoaukeNaCpvJ3Fmdb1KBrqfH3vkjmn8yZZMGE4knMve3'
 
 /** Strings a config field may meet: multiaddrs good and bad, host:port forms, paths, prototype names */

@@ -9,7 +9,8 @@ import { attachServiceLog, type LogFormat, type ServiceLog } from '../node-log.t
 
 const HELP = `usage: skyline node [--config F] [--data-dir D] [--listen MA]... [--bootstrap MA]...
                     [--http HOST:PORT|off] [--builder rpmbuild|mock|none|auto] [--keyring PATH] [--announcer PUBKEY_FILE]...
-                    [--contributor NAME] [--log-format text|json]
+                    [--contributor NAME] [--max-upload RATE] [--max-download RATE]
+                    [--log-format text|json]
 
 Runs a Skyline mesh node until SIGINT or SIGTERM.
   --config F        JSON config file (docs/config.md); default $SKYLINE_CONFIG or ~/.config/skyline/config.json if present
@@ -21,6 +22,8 @@ Runs a Skyline mesh node until SIGINT or SIGTERM.
   --keyring PATH    Fedora OpenPGP keys (a file or a folder of RPM-GPG-KEY-* files)
   --announcer F     a trusted announcer public key file (repeatable)
   --contributor N   your name on the stats tracker's leaderboard, signed into this node's attestations
+  --max-upload R    cap on the blob bytes this node serves per second (e.g. 500K, 2M; default: none)
+  --max-download R  cap on the blob bytes this node fetches per second (default: none)
   --log-format F    text (default) or json: one line per job, verdict, alert, halt (JSON lines for journald)`
 
 /** @default 8 s for a clean stop before the process exits regardless */
@@ -44,6 +47,8 @@ export async function run (argv: string[]): Promise<number> {
     keyring: { type: 'string' },
     announcer: { type: 'string', multiple: true },
     contributor: { type: 'string' },
+    'max-upload': { type: 'string' },
+    'max-download': { type: 'string' },
     'log-format': { type: 'string' },
     help: { type: 'boolean', short: 'h' }
   })
@@ -62,7 +67,9 @@ export async function run (argv: string[]): Promise<number> {
     builder: values.builder,
     keyring: values.keyring,
     announcers: values.announcer,
-    contributor: values.contributor
+    contributor: values.contributor,
+    maxUpload: values['max-upload'],
+    maxDownload: values['max-download']
   })
   const node = new SkylineNode(config)
   await node.start()

@@ -5,6 +5,7 @@ import { lpStream, RateLimiter } from '@libp2p/utils'
 import * as C from './constants.ts'
 import { BlobStore } from './store.ts'
 import { Swarm } from './swarm.ts'
+import { Bandwidth } from './bandwidth.ts'
 import { cidForSha256 } from './cid.ts'
 import { validateRef, joinHashes, splitHashes, computeRoot, isSha256Hex, checkChunking, chunkCount, type BlobRef, type Manifest } from './manifest.ts'
 import { countBits, validBitfield } from './bitfield.ts'
@@ -46,6 +47,8 @@ export class BlobServiceImpl extends TypedEventEmitter<BlobServiceEvents> implem
   private readonly log: Logger
   private readonly rateLimiter: RateLimiter
   private readonly uploads: Slots
+  private readonly upload: Bandwidth
+  private readonly download: Bandwidth
   private readonly streamsPerPeer = new Map<string, number>()
   private readonly bans = new Map<string, number>()
   private readonly swarms = new Map<string, Swarm>()
@@ -79,7 +82,9 @@ export class BlobServiceImpl extends TypedEventEmitter<BlobServiceEvents> implem
       findProvidersMaxInterval: init.findProvidersMaxInterval ?? C.FIND_PROVIDERS_MAX_INTERVAL,
       swarmMinChunks: init.swarmMinChunks ?? C.SWARM_MIN_CHUNKS,
       banDuration: init.banDuration ?? C.BAN_DURATION,
-      noProvidersTimeout: init.noProvidersTimeout ?? C.NO_PROVIDERS_TIMEOUT
+      noProvidersTimeout: init.noProvidersTimeout ?? C.NO_PROVIDERS_TIMEOUT,
+      maxUpload: init.maxUpload ?? 0,
+      maxDownload: init.maxDownload ?? 0
     }
     this.store = new BlobStore({
       directory: init.directory ?? join(tmpdir(), 'skyline-blobs', components.peerId.toString()),
@@ -88,6 +93,8 @@ export class BlobServiceImpl extends TypedEventEmitter<BlobServiceEvents> implem
     })
     this.rateLimiter = new RateLimiter({ points: this.init.maxRequestsPerSecond, duration: 1 })
     this.uploads = new Slots(this.init.maxConcurrentUploads)
+    this.upload = new Bandwidth(this.init.maxUpload)
+    this.download = new Bandwidth(this.init.maxDownload)
     this.counters = { uploaded: 0, downloaded: 0, badChunks: 0, blobs: new Map(), peers: new Map() }
     const m = components.metrics
     this.metrics = {
@@ -165,6 +172,7 @@ export class BlobServiceImpl extends TypedEventEmitter<BlobServiceEvents> implem
     const signers = options.rootSignedBy === undefined ? undefined : new Set(options.rootSignedBy.map(String))
     const swarm = new Swarm({
       ref,
+      download: this.download,
       store: this.store,
       self: this.components.peerId,
       log: this.components.logger.forComponent(`skyline:blob:fetch:${ref.sha256.slice(0, 8)}`),
@@ -343,6 +351,7 @@ export class BlobServiceImpl extends TypedEventEmitter<BlobServiceEvents> implem
     await this.uploads.acquire(signal)
     try {
       const data = await this.store.readChunk(req.sha256, req.index)
+      if (data !== undefined && !this.upload.tryTake(data.byteLength)) return encodeResponse({ type: req.type, index: req.index, status: C.STATUS_BUSY })
       if (data === undefined) {
         const known = this.store.openedPartial(req.sha256) !== undefined || this.store.has(req.sha256)
         return encodeResponse({ type: req.type, index: req.index, status: known ? C.STATUS_NOT_HAVE : C.STATUS_NOT_FOUND })

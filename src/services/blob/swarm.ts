@@ -20,7 +20,8 @@
  */
 import type { Logger, PeerId, PeerInfo, Stream } from '@libp2p/interface'
 import * as C from './constants.ts'
-import { chunkCount, manifestMatches, splitHashes, type BlobRef, type Manifest } from './manifest.ts'
+import { chunkCount, chunkLength, manifestMatches, splitHashes, type BlobRef, type Manifest } from './manifest.ts'
+import type { Bandwidth } from './bandwidth.ts'
 import { hasBit, validBitfield, countBits } from './bitfield.ts'
 import { BlobProtocolError, ChunkHashMismatchError, NoProvidersError } from './errors.ts'
 import { Channel } from './channel.ts'
@@ -34,6 +35,8 @@ import type { BlobProgressEvent, BlobServiceInit, Severity } from './types.ts'
 
 export interface SwarmInit {
   ref: BlobRef
+  /** the node's download cap, shared by all fetches */
+  download: Bandwidth
   store: BlobStore
   self: PeerId
   log: Logger
@@ -343,6 +346,11 @@ export class Swarm {
       }
       this.picker.inflight.add(index)
       p.inflight++
+      if (this.s.download.rate > 0 && !await this.waitForDownload(index)) {
+        this.picker.inflight.delete(index)
+        p.inflight--
+        break
+      }
       p.waitingSince ??= Date.now()
       const deadline = AbortSignal.timeout(this.s.init.chunkTimeout)
       const cut = p.requests.signal
@@ -377,6 +385,16 @@ export class Swarm {
   }
 
   /** A chunk from `p`: verified and written, or its sender blamed (if blameable) and dropped */
+  /** Waits for the download cap to allow chunk `index`; false when the fetch ended meanwhile */
+  private async waitForDownload (index: number): Promise<boolean> {
+    try {
+      await this.s.download.take(chunkLength(this.ref, index), this.signal)
+      return true
+    } catch {
+      return false
+    }
+  }
+
   private async received (p: SwarmPeer, index: number, data: Uint8Array): Promise<void> {
     try {
       if (await this.partial!.writeChunk(index, data)) {

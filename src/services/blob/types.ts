@@ -49,6 +49,10 @@ export interface BlobServiceInit {
   banDuration?: number
   /** a fetch that receives no verified chunk for this long fails with NoProvidersError; @default 60_000 ms */
   noProvidersTimeout?: number
+  /** chunk bytes served per second, all peers together (above it a chunk request is answered BUSY); @default 0: no cap */
+  maxUpload?: number
+  /** chunk bytes fetched per second, all fetches together; @default 0: no cap */
+  maxDownload?: number
 }
 
 /** The parts of libp2p's registrar the service uses */
