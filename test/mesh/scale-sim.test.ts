@@ -15,6 +15,7 @@ describe('scale simulation, reduced size', function () {
     assert.equal(r.jobs, 3)
     assert.equal(r.agreedFraction, 1, `final agreed verdicts: ${(r.agreedFraction * 100).toFixed(1)}%`)
     assert.ok(r.join.max < 30_000)
-    assert.ok(r.bytesPerNodePerJob > 0 && r.cpuMsPerNodePerJob > 0 && r.rssPerNodeMB > 0)
+    // CPU less the idle mesh's can come out at or below zero on a busy machine: only bytes and memory are checked
+    assert.ok(r.bytesPerNodePerJob > 0 && r.rssPerNodeMB > 0)
   })
 })
