@@ -5,7 +5,7 @@
  * to ask, when, and from where (cursors, times); one exchange on the wire is src/services/sync-wire.ts.
  *
  * A node asks only when it has a reason: SYNC_PEERS peers when it starts (or restarts), every other peer
- * it meets in its first REJOIN_WINDOW_MS (for what is new since it started: one that restarted with it
+ * it meets in its first REJOIN_WINDOW_MS, up to REJOIN_PEERS (for what is new since it started: one that restarted with it
  * may hold an attestation of its own that nobody else has yet), a peer that lost every connection and
  * came back (a partition healed, the peer restarted), a few peers when an item points at something it
  * does not hold (`gap()`), and one peer every ANTI_ENTROPY_MS. A second exchange with the same peer
@@ -40,6 +40,12 @@ export const SYNC_JITTER_MS = 500
  * new since it started: seen from a node that was down, every peer is one that came back
  */
 export const REJOIN_WINDOW_MS = 120_000
+/**
+ * @default 8: peers asked in that window beyond the start round. A node that starts into a large mesh
+ * meets many peers; a peer restarted with it is among the first it meets (both dial their bootstrap
+ * list), and its own attestations are gossiped again once it has topic peers (republish.ts)
+ */
+export const REJOIN_PEERS = 8
 /** @default 5 s: a peer that disconnected and came back is asked again after at least this long */
 const RECONNECT_RESYNC_MS = 5_000
 /**
@@ -77,6 +83,8 @@ export interface SyncInit {
   gapIntervalMs?: number
   /** @default ANTI_ENTROPY_MS (0: never) */
   antiEntropyMs?: number
+  /** @default REJOIN_PEERS */
+  rejoinPeers?: number
 }
 
 export class SyncService {
@@ -88,6 +96,9 @@ export class SyncService {
   private readonly jitterMs: number
   private readonly gapIntervalMs: number
   private readonly antiEntropyMs: number
+  private readonly rejoinPeers: number
+  /** peers asked in the rejoin window so far */
+  private rejoinAsked = 0
   /** per peer: the cursor of its last complete answer (sent back next time), and when that was */
   private readonly cursors = new Map<string, Uint8Array>()
   private readonly lastComplete = new Map<string, number>()
@@ -138,6 +149,7 @@ export class SyncService {
     this.jitterMs = init.jitterMs ?? SYNC_JITTER_MS
     this.gapIntervalMs = init.gapIntervalMs ?? GAP_INTERVAL_MS
     this.antiEntropyMs = init.antiEntropyMs ?? ANTI_ENTROPY_MS
+    this.rejoinPeers = init.rejoinPeers ?? REJOIN_PEERS
   }
 
   async start (): Promise<void> {
@@ -150,6 +162,7 @@ export class SyncService {
     // a node that starts knows nothing recent for sure: its first peers are asked for the whole horizon
     this.startWanted = this.peers
     this.metSinceStart.clear()
+    this.rejoinAsked = 0
     this.startedAt = Date.now()
     if (this.antiEntropyMs > 0) {
       this.antiEntropyTimer = setInterval(() => { this.askSome(1, 'periodic') }, this.antiEntropyMs)
@@ -216,7 +229,8 @@ export class SyncService {
     if (this.startWanted > 0) {
       this.startWanted--
       this.enqueue(peerId, 'start', 0)
-    } else if (Date.now() - this.startedAt < REJOIN_WINDOW_MS) {
+    } else if (Date.now() - this.startedAt < REJOIN_WINDOW_MS && this.rejoinAsked < this.rejoinPeers) {
+      this.rejoinAsked++
       // the start round's peers answered with what they held then; a peer that came back with this node
       // (both restarted) may hold what it made just before, an attestation of its own that never got out:
       // asked for what is new since this node started (less the margin), a short answer
