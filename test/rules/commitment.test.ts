@@ -8,7 +8,6 @@ import { buildHash } from '../../src/rules/build-hash.ts'
 import { commitDeadline, commitmentValue, mayReveal, REVEAL_GRACE_MS } from '../../src/rules/commitment.ts'
 import { randomJob, rawAttestation, signAttestation, testBuilder, testFiles } from './helpers.ts'
 
-const NOW = Date.now()
 
 describe('commit, then reveal (rules v2): commitments, reveals, mismatch proofs', () => {
   it('a reveal opens its commitment; another hash, another nonce or another builder does not', async () => {
@@ -17,17 +16,17 @@ describe('commit, then reveal (rules v2): commitments, reveals, mismatch proofs'
     const job = randomJob()
     const nonce = randomBytes(32)
     const hash = buildHash(testFiles())
-    const c = checkCommitment(createCommitment({ job, buildHash: hash, nonce }, alice.key), NOW)
+    const c = checkCommitment(createCommitment({ job, buildHash: hash, nonce }, alice.key), Date.now())
     assert.equal(c.commitment, Buffer.from(commitmentValue(job, alice.builder, Buffer.from(hash, 'hex'), nonce)).toString('hex'))
-    const reveal = checkAttestation(createAttestation({ job, status: 'ok', files: testFiles(), nonce }, alice.key), NOW)
+    const reveal = checkAttestation(createAttestation({ job, status: 'ok', files: testFiles(), nonce }, alice.key), Date.now())
     assert.equal(reveal.nonce, nonce.toString('hex'))
     assert.ok(revealMatches(c, reveal))
-    assert.ok(!revealMatches(c, checkAttestation(createAttestation({ job, status: 'ok', files: testFiles('b'), nonce }, alice.key), NOW)))
-    assert.ok(!revealMatches(c, checkAttestation(createAttestation({ job, status: 'ok', files: testFiles(), nonce: randomBytes(32) }, alice.key), NOW)))
-    assert.ok(!revealMatches(c, checkAttestation(createAttestation({ job, status: 'ok', files: testFiles(), nonce }, bob.key), NOW)))
+    assert.ok(!revealMatches(c, checkAttestation(createAttestation({ job, status: 'ok', files: testFiles('b'), nonce }, alice.key), Date.now())))
+    assert.ok(!revealMatches(c, checkAttestation(createAttestation({ job, status: 'ok', files: testFiles(), nonce: randomBytes(32) }, alice.key), Date.now())))
+    assert.ok(!revealMatches(c, checkAttestation(createAttestation({ job, status: 'ok', files: testFiles(), nonce }, bob.key), Date.now())))
     // a failed build commits to no hash
-    const failed = checkCommitment(createCommitment({ job, buildHash: undefined, nonce }, alice.key), NOW)
-    assert.ok(revealMatches(failed, checkAttestation(createAttestation({ job, status: 'failed', nonce }, alice.key), NOW)))
+    const failed = checkCommitment(createCommitment({ job, buildHash: undefined, nonce }, alice.key), Date.now())
+    assert.ok(revealMatches(failed, checkAttestation(createAttestation({ job, status: 'failed', nonce }, alice.key), Date.now())))
   })
 
   it('the commitment carries no hash: it is 32 bytes that name nothing without the nonce, and the checkers keep the two kinds apart', async () => {
@@ -35,9 +34,9 @@ describe('commit, then reveal (rules v2): commitments, reveals, mismatch proofs'
     const job = randomJob()
     const envelope = createCommitment({ job, buildHash: buildHash(testFiles()), nonce: randomBytes(32) }, alice.key)
     assert.ok(!Buffer.from(envelope).includes(Buffer.from(buildHash(testFiles()), 'hex')))
-    assert.throws(() => checkAttestation(envelope, NOW), /commitment where an attestation/)
-    assert.throws(() => checkCommitment(createAttestation({ job, status: 'ok', files: testFiles() }, alice.key), NOW), /attestation where a commitment/)
-    const m = checkConsensusMessage(encodeConsensusMessage({ commitment: envelope }), NOW)
+    assert.throws(() => checkAttestation(envelope, Date.now()), /commitment where an attestation/)
+    assert.throws(() => checkCommitment(createAttestation({ job, status: 'ok', files: testFiles() }, alice.key), Date.now()), /attestation where a commitment/)
+    const m = checkConsensusMessage(encodeConsensusMessage({ commitment: envelope }), Date.now())
     assert.equal(m.type, 'commitment')
   })
 
@@ -47,15 +46,15 @@ describe('commit, then reveal (rules v2): commitments, reveals, mismatch proofs'
     const empty = { status: 0, buildHash: new Uint8Array(0), files: [], environment: [], durationMs: 0n, commitment }
     const signed = async (over: Parameters<typeof rawAttestation>[1]): Promise<Uint8Array> => signAttestation(rawAttestation(alice, over), alice.key)
     const ok = await signed(empty)
-    assert.doesNotThrow(() => checkCommitment(ok, NOW))
+    assert.doesNotThrow(() => checkCommitment(ok, Date.now()))
     const short = await signed({ ...empty, commitment: commitment.subarray(0, 31) })
-    assert.throws(() => checkCommitment(short, NOW), /commitment must be 32 bytes/)
+    assert.throws(() => checkCommitment(short, Date.now()), /commitment must be 32 bytes/)
     const withStatus = await signed({ ...empty, status: 1 })
-    assert.throws(() => checkCommitment(withStatus, NOW), /carries only/)
+    assert.throws(() => checkCommitment(withStatus, Date.now()), /carries only/)
     const withNonce = await signed({ ...empty, nonce: new Uint8Array(32) })
-    assert.throws(() => checkCommitment(withNonce, NOW), /carries only/)
+    assert.throws(() => checkCommitment(withNonce, Date.now()), /carries only/)
     const badNonce = await signed({ nonce: new Uint8Array(31) })
-    assert.throws(() => checkAttestation(badNonce, NOW), /nonce must be 32 bytes/)
+    assert.throws(() => checkAttestation(badNonce, Date.now()), /nonce must be 32 bytes/)
   })
 
   it('a reveal that does not open its commitment is an equivocation; so are two commitments; a matching pair and an attestation without a nonce are not', async () => {
