@@ -68,6 +68,8 @@ describe('sync: asks for a reason, sends what is new', function () {
     await waitFor('a connected mesh', () => mesh!.nodes.every(n => n.libp2p.getPeers().length >= 5), 30_000)
     const ids = [await announce(mesh.nodes[0]), await announce(mesh.nodes[1])]
     await waitFor('the announcements everywhere', () => mesh!.nodes.every(n => ids.every(id => n.store.hasAnnouncement(id))))
+    // past gossipsub's message cache (5 heartbeats): a late node can only get them by sync, never by IHAVE
+    await sleep(6000)
     const a = await node()
     for (const n of mesh.nodes) await connect(a, n)
     await waitFor('the late node to hold both announcements', () => ids.every(id => a.store.hasAnnouncement(id)))
