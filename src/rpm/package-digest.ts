@@ -10,20 +10,10 @@ import { SIGTAG } from './constants.ts'
 import { RpmFormatError } from './errors.ts'
 import { hex } from './header.ts'
 import { readRpmFile } from './reader.ts'
+import type { BuildrootPackage } from '../rules/buildroot.ts'
 
-export interface PackageIdentity {
-  name: string
-  /** null when the package has no epoch */
-  epoch: number | null
-  version: string
-  release: string
-  arch: string
-  /** RPMSIGTAG_MD5, lowercase hex */
-  sigmd5: string
-  /** size of this file */
-  size: number
-  /** sha256 of the bytes after the signature header, lowercase hex */
-  sha256: string
+/** A package's identity as a buildroot manifest records it (src/rules/buildroot.ts), read from the file */
+export interface PackageIdentity extends BuildrootPackage {
   /** the MD5 of the same bytes as read, which must equal `sigmd5` */
   contentMd5: string
 }
