@@ -8,7 +8,6 @@ import { buildHash } from '../../src/rules/build-hash.ts'
 import { commitDeadline, commitmentValue, mayReveal, REVEAL_GRACE_MS } from '../../src/rules/commitment.ts'
 import { randomJob, rawAttestation, signAttestation, testBuilder, testFiles } from './helpers.ts'
 
-
 describe('commit, then reveal (rules v2): commitments, reveals, mismatch proofs', () => {
   it('a reveal opens its commitment; another hash, another nonce or another builder does not', async () => {
     const alice = await testBuilder()
