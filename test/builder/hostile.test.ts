@@ -4,11 +4,10 @@
  * only when rpmbuild, rpmsign, gpg or bwrap are not installed.
  */
 import assert from 'node:assert/strict'
-import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { chmod, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { detectBuilder, type Builder } from '../../src/builder/index.ts'
-import { makeSignedSrpm, missingTools } from '../helpers/srpm.ts'
+import { makeSignedSrpm, rpmbuildForTest } from '../helpers/srpm.ts'
 
 /** The number a spec printed as `<label>: <n> bytes`, or -1 when it printed none */
 function reported (log: string, label: string): number {
@@ -22,16 +21,8 @@ describe('build: hostile spec files attacking the node', function () {
   let builder: Builder
 
   before(async function () {
-    const missing = missingTools(['rpmbuild', 'rpmsign', 'gpg', 'gpgconf', 'bwrap'])
-    if (missing !== undefined) {
-      console.warn(`      skipped: ${missing} not installed (scripts/setup.sh installs them)`)
-      this.skip()
-    }
-    const detected = await detectBuilder('rpmbuild')
-    assert.ok(detected.builder !== undefined, `no rpmbuild builder: ${detected.reason}`)
-    builder = detected.builder
-    dir = await mkdtemp(join(tmpdir(), 'skyline-hostile-test-'))
-    await chmod(dir, 0o711) // were the build to reach the host as uid 65534, these paths would not stop it
+    // were the build to reach the host as uid 65534, the directory's mode would not stop it
+    ({ builder, dir } = await rpmbuildForTest(this, 'skyline-hostile-test-'))
   })
 
   after(async () => {

@@ -4,12 +4,11 @@
  */
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { detectBuilder, sha256File, type Builder, type BuildProgressEvent } from '../../src/builder/index.ts'
-import { makeSignedSrpm, missingTools, type SrpmFixture } from '../helpers/srpm.ts'
+import { makeSignedSrpm, rpmbuildForTest, type SrpmFixture } from '../helpers/srpm.ts'
 
 /** Paths of the files in an RPM */
 function listFiles (rpm: string): string[] {
@@ -31,17 +30,7 @@ describe('build: rpmbuild in bubblewrap', function () {
   let hello: SrpmFixture
 
   before(async function () {
-    const missing = missingTools(['rpmbuild', 'rpmsign', 'gpg', 'gpgconf', 'bwrap'])
-    if (missing !== undefined) {
-      console.warn(`      skipped: ${missing} not installed (scripts/setup.sh installs them)`)
-      this.skip()
-    }
-    // the tools are here: a sandbox that does not work is a failure, not a skip
-    const detected = await detectBuilder('rpmbuild')
-    assert.ok(detected.builder !== undefined, `no rpmbuild builder: ${detected.reason}`)
-    builder = detected.builder
-    dir = await mkdtemp(join(tmpdir(), 'skyline-build-test-'))
-    await chmod(dir, 0o711) // as root, builds run as uid 65534, which must reach the work dirs
+    ({ builder, dir } = await rpmbuildForTest(this, 'skyline-build-test-'))
     hello = await makeSignedSrpm(join(dir, 'hello'))
   })
 

@@ -9,9 +9,11 @@
  */
 import { execFile } from 'node:child_process'
 import { accessSync, constants as fsConstants } from 'node:fs'
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import assert from 'node:assert/strict'
+import { chmod, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { reproducibleDefines } from '../../src/builder/index.ts'
+import { detectBuilder, reproducibleDefines, type Builder } from '../../src/builder/index.ts'
 
 export const SPECS_DIR = resolve(import.meta.dirname, '../fixtures/specs')
 export const DEMO_SPEC = resolve(import.meta.dirname, '../../packaging/demo/hello-skyline.spec')
@@ -97,4 +99,22 @@ export async function makeSignedSrpm (dir: string, opts: MakeSrpmOptions = {}): 
   }
   const nevra = (await run('rpm', ['-qp', '--nosignature', '--qf', '%{NAME}-%{VERSION}-%{RELEASE}.src', srpmPath], env)).trim()
   return { srpmPath, keyPath, nevra, gnupgHome }
+}
+
+/**
+ * The rpmbuild builder and a temporary directory (0711: as root, builds run as uid 65534, which must
+ * reach the work dirs) for a builder test's `before` hook. Skips the suite, saying why, where the tools
+ * are missing; with the tools here, a sandbox that does not work is a failure, not a skip.
+ */
+export async function rpmbuildForTest (ctx: Mocha.Context, prefix: string): Promise<{ builder: Builder, dir: string }> {
+  const missing = missingTools(['rpmbuild', 'rpmsign', 'gpg', 'gpgconf', 'bwrap'])
+  if (missing !== undefined) {
+    console.warn(`      skipped: ${missing} not installed (scripts/setup.sh installs them)`)
+    ctx.skip()
+  }
+  const detected = await detectBuilder('rpmbuild')
+  assert.ok(detected.builder !== undefined, `no rpmbuild builder: ${detected.reason}`)
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  await chmod(dir, 0o711)
+  return { builder: detected.builder, dir }
 }
