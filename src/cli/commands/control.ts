@@ -3,6 +3,7 @@ import { parse } from '../args.ts'
 import { UsageError } from '../errors.ts'
 import { loadAnnouncerKey } from '../../protocols/signing.ts'
 import { createControl, MAX_REASON } from '../../protocols/control.ts'
+import { stringifyTopic } from '../../protocols/ids.ts'
 import { startClientNode, waitForTopicPeers } from '../client-node.ts'
 
 const HELP = `usage: skyline control halt|resume --key F --bootstrap MA... [--reason TEXT]
@@ -33,7 +34,7 @@ export async function run (argv: string[]): Promise<number> {
     const c = await node.control(envelope)
     // let gossip carry it before this node leaves
     await new Promise(resolve => setTimeout(resolve, 1500))
-    process.stdout.write(`${c.action} sent to the mesh (${node.libp2p.services.pubsub.getSubscribers('/skyline/1/control').length} peers)${c.reason !== '' ? `: ${c.reason}` : ''}\n`)
+    process.stdout.write(`${c.action} sent to the mesh (${node.libp2p.services.pubsub.getSubscribers(stringifyTopic('control')).length} peers)${c.reason !== '' ? `: ${c.reason}` : ''}\n`)
     return 0
   } finally {
     await node.stop()
