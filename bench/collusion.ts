@@ -55,7 +55,9 @@ import type { VerdictEvent } from '../src/services/verdicts.ts'
 import { markdownTable, reportFigures } from './lib/summary.ts'
 import { tallyHarness } from './lib/tally-harness.ts'
 import { candidateCount } from '../src/rules/assignment.ts'
-import { exactGoal, monteCarloGoal } from './lib/panel-goal.ts'
+import { exactGoal, monteCarloGoal, withRetries } from './lib/panel-goal.ts'
+/** The first announcement and at most two re-announcements of a blocked job (issue 12) */
+const ANNOUNCE_ATTEMPTS = 3
 import { DEFAULT_ESCALATION, DEFAULT_PANEL, DEFAULT_THRESHOLD } from '../src/protocols/announce.ts'
 
 const { values: opts } = parseArgs({
@@ -391,6 +393,21 @@ out.push(`rules v2 goal table: panel P = ${PANEL.panel}, escalation E = ${PANEL.
 out.push(`(exact: binomial over salted seats; MC: the real jobSeats + panelTally, N = ${GOAL_N} identities per mesh, every identity listed)`)
 out.push('')
 out.push(markdownTable(goalRows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']))
+out.push('')
+// a blocked job is re-announced with a fresh beacon, at most twice (docs/protocols/announce.md, "Re-announcement")
+const retryRows: string[][] = [['attacker share', 'IDs', 'forged: exact', 'MC (jobs)', 'still blocked: exact', 'MC', 'agreed true: exact', 'MC', 'builds/job: exact', 'MC']]
+for (const f of SHARES) {
+  const exact = withRetries(exactGoal(PANEL, f), ANNOUNCE_ATTEMPTS)
+  for (const ids of ['random', 'ground'] as const) {
+    const make = ids === 'random' ? (_h: PeerId[], a: number) => Array.from({ length: a }, randomPeer) : (h: PeerId[], a: number) => groundAttackers(h, a, 5).peers
+    const mc = monteCarloGoal(PANEL, GOAL_N, f, Number(opts['goal-meshes']), Number(opts['goal-jobs']), randomPeer, make, ANNOUNCE_ATTEMPTS)
+    goalFigures.push({ share: f, ids, attempts: ANNOUNCE_ATTEMPTS, exact, mc })
+    retryRows.push([pct(f), ids, fmtP(exact.forged), `${fmtP(mc.forged)} (${mc.jobs})`, fmtP(exact.blocked), fmtP(mc.blocked), fmtP(exact.agreedTrue), fmtP(mc.agreedTrue), exact.builds.toFixed(2), mc.builds.toFixed(2)])
+  }
+}
+out.push(`with re-announcement: a blocked job is announced again with a fresh beacon, ${ANNOUNCE_ATTEMPTS} announcements at most`)
+out.push('')
+out.push(markdownTable(retryRows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']))
 out.push('')
 if (opts['goal-only'] === true) {
   process.stdout.write(out.join('\n') + '\n')

@@ -41,6 +41,23 @@ export function exactGoal ({ panel: P, escalation: E, threshold: T }: PanelParam
   return { forged, blocked, agreedTrue, builds: P + E * (1 - binom(P, f, 0)) }
 }
 
+/**
+ * The same figures when a blocked job is re-announced with a fresh beacon, at most `attempts - 1` times
+ * (docs/protocols/announce.md): each attempt is an independent draw of the seats, so attempt i happens with
+ * probability blocked^(i-1), and a job stays blocked only when every attempt is.
+ */
+export function withRetries (one: GoalFigures, attempts: number): GoalFigures {
+  let reach = 1
+  let forged = 0; let agreedTrue = 0; let builds = 0
+  for (let i = 0; i < attempts; i++) {
+    forged += reach * one.forged
+    agreedTrue += reach * one.agreedTrue
+    builds += reach * one.builds
+    reach *= one.blocked
+  }
+  return { forged, blocked: reach, agreedTrue, builds }
+}
+
 const H = 'a'.repeat(64)
 const X = 'b'.repeat(64)
 
@@ -48,7 +65,7 @@ const X = 'b'.repeat(64)
  * Monte Carlo over the real code: `meshes` meshes of n identities (a = round(f n) attackers, made by
  * `attackers(honest, a)`), `jobs` random jobs each (random SRPM hash and beacon), every identity listed.
  */
-export function monteCarloGoal (params: PanelParams, n: number, f: number, meshes: number, jobs: number, randomPeer: () => PeerId, attackers: (honest: PeerId[], a: number) => PeerId[]): GoalFigures & { jobs: number } {
+export function monteCarloGoal (params: PanelParams, n: number, f: number, meshes: number, jobs: number, randomPeer: () => PeerId, attackers: (honest: PeerId[], a: number) => PeerId[], attempts = 1): GoalFigures & { jobs: number } {
   const a = Math.max(1, Math.round(f * n))
   let forged = 0; let blocked = 0; let agreedTrue = 0; let builds = 0; let seats = 0; let held = 0
   for (let m = 0; m < meshes; m++) {
@@ -57,17 +74,25 @@ export function monteCarloGoal (params: PanelParams, n: number, f: number, meshe
     const isBad = new Set(bad.map(String))
     const all = [...honest, ...bad]
     for (let j = 0; j < jobs; j++) {
-      const beacon = randomBytes(32)
-      const ranked = jobSeats({ jobKey: jobKey(randomBytes(32), 'fedora-41-x86_64', beacon), beacon, salted: true }, all, params.panel + params.escalation).map(String)
-      const attestations: TallyAttestation[] = ranked.map(s => ({ builder: s, status: 'ok', buildHash: isBad.has(s) ? X : H }))
-      const v = panelTally({ ...params, seats: ranked, attestations, stageDeadlinePassed: false, deadlinePassed: false })
-      if (v.verdict === 'agreed' && v.hash === X) forged++
-      else if (v.verdict === 'agreed') agreedTrue++
-      else if (v.verdict === 'blocked') blocked++
-      builds += v.seats.length
-      const stage1 = ranked.slice(0, params.panel)
-      seats += stage1.length
-      held += stage1.filter(s => isBad.has(s)).length
+      const srpm = randomBytes(32)
+      // a blocked job is announced again with a fresh beacon, up to `attempts` announcements in all
+      for (let attempt = 1; attempt <= attempts; attempt++) {
+        const beacon = randomBytes(32)
+        const ranked = jobSeats({ jobKey: jobKey(srpm, 'fedora-41-x86_64', beacon), beacon, salted: true }, all, params.panel + params.escalation).map(String)
+        const attestations: TallyAttestation[] = ranked.map(s => ({ builder: s, status: 'ok', buildHash: isBad.has(s) ? X : H }))
+        const v = panelTally({ ...params, seats: ranked, attestations, stageDeadlinePassed: false, deadlinePassed: false })
+        builds += v.seats.length
+        if (attempt === 1) {
+          const stage1 = ranked.slice(0, params.panel)
+          seats += stage1.length
+          held += stage1.filter(s => isBad.has(s)).length
+        }
+        if (v.verdict === 'blocked' && attempt < attempts) continue
+        if (v.verdict === 'agreed' && v.hash === X) forged++
+        else if (v.verdict === 'agreed') agreedTrue++
+        else if (v.verdict === 'blocked') blocked++
+        break
+      }
     }
   }
   const total = meshes * jobs
