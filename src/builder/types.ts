@@ -1,6 +1,7 @@
 /** The types every builder backend shares: what a build takes, returns and reports (docs/build.md). */
 import type { ComponentLogger } from '@libp2p/interface'
 import type { BuildrootManifest } from '../rules/buildroot.ts'
+import type { MockBootstrapImage } from './mock-config.ts'
 
 export type BuilderKind = 'rpmbuild' | 'mock'
 
@@ -149,7 +150,20 @@ export interface BuilderInit {
   mockConfig?: string
   /** mock's isolation. @default DEFAULT_MOCK_ISOLATION ('nspawn') */
   mockIsolation?: 'simple' | 'nspawn'
+  /**
+   * Jobs with a buildroot manifest built with `mock --hermetic-build` (mock 5.7+) from a lockfile instead
+   * of a generated config; mock requires a prepared bootstrap image for it. Absent (the default), or with
+   * an older mock: a generated config.
+   */
+  mockHermetic?: MockHermeticInit
   logger?: ComponentLogger
+}
+
+/** The bootstrap image of hermetic mock builds (docs/build.md, "A Fedora volunteer with mock") */
+export interface MockHermeticInit {
+  bootstrap: MockBootstrapImage
+  /** The image as `skopeo copy … dir:DIR` (or mock-hermetic-repo) left it; linked into each job's repository */
+  imageDir: string
 }
 
 export interface DetectResult {

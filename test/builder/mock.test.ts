@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { MockBuilder, mockArgs } from '../../src/builder/index.ts'
-import { rpmVersionFromInstalled } from '../../src/builder/mock.ts'
+import { mockHasHermetic, rpmVersionFromInstalled } from '../../src/builder/mock.ts'
 
 describe('build: mock arguments (argument construction only; mock is not run here)', () => {
   it('rebuilds with the config, result dir, isolation and the reproducibility defines', () => {
@@ -29,6 +29,20 @@ describe('build: mock arguments (argument construction only; mock is not run her
     assert.throws(() => mockArgs('a.src.rpm', { config: '--enable-network', resultDir: 'r', isolation: 'nspawn' }), { name: 'BuildSetupError' })
     assert.throws(() => mockArgs('a.src.rpm', { config: 'fedora 41', resultDir: 'r', isolation: 'nspawn' }), { name: 'BuildSetupError' })
     assert.throws(() => mockArgs('a.src.rpm', { config: 'default', resultDir: 'r', isolation: 'chroot' as any }), { name: 'BuildSetupError' })
+  })
+
+  it('takes a generated config or a hermetic lockfile, never both, and then no --define', () => {
+    const hermetic = mockArgs('/s/a.src.rpm', { hermetic: { lockfile: '/w/buildroot_lock.json', repo: '/w/repo' }, resultDir: '/w/result', isolation: 'nspawn', macrosInConfig: true })
+    assert.deepEqual(hermetic, ['--rebuild', '/s/a.src.rpm', '--hermetic-build', '/w/buildroot_lock.json', '/w/repo', '--resultdir', '/w/result', '--isolation=nspawn'])
+    assert.deepEqual(mockArgs('/s/a.src.rpm', { config: '/w/mock.cfg', resultDir: '/w/result', isolation: 'simple', macrosInConfig: true }),
+      ['--rebuild', '/s/a.src.rpm', '-r', '/w/mock.cfg', '--resultdir', '/w/result', '--isolation=simple'])
+    assert.throws(() => mockArgs('a.src.rpm', { config: 'x', hermetic: { lockfile: '/l', repo: '/r' }, resultDir: 'r', isolation: 'nspawn' }), { name: 'BuildSetupError' })
+    assert.throws(() => mockArgs('a.src.rpm', { resultDir: 'r', isolation: 'nspawn' }), { name: 'BuildSetupError' })
+    assert.throws(() => mockArgs('a.src.rpm', { hermetic: { lockfile: '--x', repo: '/r' }, resultDir: 'r', isolation: 'nspawn' }), { name: 'BuildSetupError' })
+    assert.equal(mockHasHermetic('5.7'), true)
+    assert.equal(mockHasHermetic('6.7'), true)
+    assert.equal(mockHasHermetic('5.6.1'), false)
+    assert.equal(mockHasHermetic(undefined), false)
   })
 
   it('runs mock under nice/ionice/chrt', () => {
