@@ -280,3 +280,31 @@ export function mockLockfile (opts: MockLockfileOptions): Record<string, unknown
     }
   }
 }
+
+/**
+ * The bootstrap image recorded in a buildroot_lock.json that mock itself wrote (`mock
+ * --calculate-build-dependencies`): `config.bootstrap_image`, `config.bootstrap_image_ready` (which
+ * --hermetic-build requires) and the `bootstrap` object. Throws an Error saying what is missing.
+ */
+export function bootstrapFromLockfile (lock: unknown): MockBootstrapImage {
+  const l = lock as { config?: Record<string, unknown>, bootstrap?: Record<string, unknown> } | null
+  const text = (v: unknown, what: string): string => {
+    if (typeof v !== 'string' || !/^[A-Za-z0-9_.:/@+-]{1,300}$/.test(v)) throw new Error(`the lockfile has no usable ${what}`)
+    return v
+  }
+  if (l?.config?.bootstrap_image_ready !== true) throw new Error('the lockfile does not record bootstrap_image_ready = True, which mock --hermetic-build requires')
+  return {
+    image: text(l.config.bootstrap_image, 'config.bootstrap_image'),
+    pullDigest: text(l.bootstrap?.pull_digest, 'bootstrap.pull_digest'),
+    imageDigest: text(l.bootstrap?.image_digest, 'bootstrap.image_digest'),
+    architecture: text(l.bootstrap?.architecture, 'bootstrap.architecture'),
+    id: text(l.bootstrap?.id, 'bootstrap.id')
+  }
+}
+
+/** Where mock-hermetic-repo (and mock --hermetic-build) keep the bootstrap image in a repository: `<image without its tag>@<pull digest>` */
+export function bootstrapImagePath (image: MockBootstrapImage): string {
+  const name = `${image.image.split(':')[0]}@${image.pullDigest}`
+  if (name.split('/').some(part => part === '' || part === '.' || part === '..')) refuse(`bad bootstrap image name ${JSON.stringify(name.slice(0, 200))}`)
+  return name
+}

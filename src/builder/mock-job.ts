@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path'
 import { REPRODUCIBLE_DEFINES } from './constants.ts'
 import { BuildrootUnavailableError } from './errors.ts'
 import { makeJobRepository } from './mock-buildroot.ts'
-import { mockConfigText, mockLockfile, targetArchOf } from './mock-config.ts'
+import { bootstrapImagePath, mockConfigText, mockLockfile, targetArchOf } from './mock-config.ts'
 import type { BuildrootInput, MockHermeticInit } from './types.ts'
 
 /** The environment's `mockConfig` of a build from a generated config, the same on every builder */
@@ -49,14 +49,9 @@ function checkRpm (buildroot: BuildrootInput): void {
   }
 }
 
-/**
- * Where mock looks for the bootstrap image of a hermetic build: `<repo>/<image without its tag>@<pull
- * digest>` (process_hermetic_build_config in mock's config.py). The image directory is linked there.
- */
+/** Links the bootstrap image into the repository where a hermetic build looks for it (bootstrapImagePath) */
 async function linkBootstrapImage (repoDir: string, hermetic: MockHermeticInit): Promise<void> {
-  const name = `${hermetic.bootstrap.image.split(':')[0]}@${hermetic.bootstrap.pullDigest}`
-  if (name.split('/').some(part => part === '' || part === '.' || part === '..')) throw new BuildrootUnavailableError(`bad bootstrap image name ${JSON.stringify(name.slice(0, 200))}`)
-  const at = join(repoDir, name)
+  const at = join(repoDir, bootstrapImagePath(hermetic.bootstrap))
   await mkdir(dirname(at), { recursive: true })
   await symlink(resolve(hermetic.imageDir), at)
 }

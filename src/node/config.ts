@@ -9,6 +9,8 @@ import { isAbsolute, join, resolve, dirname } from 'node:path'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ConfigError } from './errors.ts'
+import { bootstrapFromLockfile, bootstrapImagePath } from '../builder/mock-config.ts'
+import type { MockHermeticInit } from '../builder/types.ts'
 import { isValidContributor } from '../rules/contributor.ts'
 import { DEFAULT_HTTP, DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS } from './constants.ts'
 
@@ -36,6 +38,10 @@ export interface ConfigFile {
   buildrootCacheBytes?: number
   maxUpload?: string
   maxDownload?: string
+  mockConfig?: string
+  mockIsolation?: string
+  mockHermeticLock?: string
+  mockHermeticRepo?: string
 }
 
 /** The resolved configuration a node runs with. */
@@ -61,6 +67,8 @@ export interface NodeConfig {
   maxUpload: number
   /** blob bytes this node fetches per second (0: no cap) */
   maxDownload: number
+  /** the mock builder's settings (docs/build.md, "A Fedora volunteer with mock") */
+  mock: { config?: string, isolation?: 'simple' | 'nspawn', hermetic?: MockHermeticInit }
   /** where the config came from, for status output */
   configFile: string | undefined
 }
@@ -97,7 +105,11 @@ const FIELDS: Record<keyof ConfigFile, 'string' | 'string[]' | 'number' | 'boole
   buildrootMirrors: 'string[]',
   buildrootCacheBytes: 'number',
   maxUpload: 'string',
-  maxDownload: 'string'
+  maxDownload: 'string',
+  mockConfig: 'string',
+  mockIsolation: 'string',
+  mockHermeticLock: 'string',
+  mockHermeticRepo: 'string'
 }
 
 const BUILDERS = new Set(['rpmbuild', 'mock', 'none', 'auto'])
@@ -214,6 +226,25 @@ function readText (path: string, what: string): string {
   }
 }
 
+/**
+ * The mock builder's settings from the file: the config (`-r`), the isolation, and for hermetic builds a
+ * buildroot_lock.json mock wrote (its bootstrap image) with the repository mock-hermetic-repo made from it.
+ */
+function mockSettings (file: ConfigFile, src: string, rel: (p: string) => string): NodeConfig['mock'] {
+  if (file.mockConfig !== undefined && (!/^[A-Za-z0-9_./+-]{1,200}$/.test(file.mockConfig) || file.mockConfig.startsWith('-'))) throw configError(`${src}: mockConfig: bad mock config '${file.mockConfig.slice(0, 80)}'`)
+  if (file.mockIsolation !== undefined && file.mockIsolation !== 'nspawn' && file.mockIsolation !== 'simple') throw configError(`${src}: mockIsolation must be nspawn or simple (got '${file.mockIsolation.slice(0, 80)}')`)
+  const mock: NodeConfig['mock'] = { config: file.mockConfig, isolation: file.mockIsolation as 'simple' | 'nspawn' | undefined }
+  if ((file.mockHermeticLock === undefined) !== (file.mockHermeticRepo === undefined)) throw configError(`${src}: mockHermeticLock and mockHermeticRepo go together`)
+  if (file.mockHermeticLock === undefined || file.mockHermeticRepo === undefined) return mock
+  const lockPath = rel(file.mockHermeticLock)
+  try {
+    const bootstrap = bootstrapFromLockfile(JSON.parse(readText(lockPath, 'mock lockfile')))
+    return { ...mock, hermetic: { bootstrap, imageDir: join(rel(file.mockHermeticRepo), bootstrapImagePath(bootstrap)) } }
+  } catch (err: any) {
+    throw err instanceof ConfigError ? err : configError(`${src}: mockHermeticLock ${lockPath}: ${err.message}`)
+  }
+}
+
 /** Resolves the configuration from defaults, the config file and command-line overrides. */
 export function loadConfig (overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): NodeConfig {
   const configFile = overrides.configFile
@@ -273,6 +304,7 @@ export function loadConfig (overrides: ConfigOverrides = {}, env: NodeJS.Process
     buildrootCacheBytes,
     maxUpload: parseRate(overrides.maxUpload ?? file.maxUpload ?? '0', overrides.maxUpload != null ? '--max-upload' : `${src}: maxUpload`),
     maxDownload: parseRate(overrides.maxDownload ?? file.maxDownload ?? '0', overrides.maxDownload != null ? '--max-download' : `${src}: maxDownload`),
+    mock: mockSettings(file, src, rel),
     configFile
   }
 }

@@ -128,7 +128,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       const { Keyring } = await import('../rpm/index.ts')
       this.keyring = await Keyring.load(config.keyring)
     }
-    const detected = this.builderOverride !== undefined ? { builder: this.builderOverride, warnings: [] } : await detectBuilder(config.builder)
+    const detected = this.builderOverride !== undefined ? { builder: this.builderOverride, warnings: [] } : await detectBuilder(config.builder, { mockConfig: config.mock.config, mockIsolation: config.mock.isolation, mockHermetic: config.mock.hermetic })
     this.builder = detected.builder
     this.builderNote = detected.builder === undefined ? detected.reason : undefined
     this.builderWarnings = detected.warnings
