@@ -129,7 +129,9 @@ describe('build: mock config of a job with a buildroot manifest', function () {
       await rm(root, { recursive: true, force: true })
       await mkdir(join(root, 'etc', 'yum.repos.d'), { recursive: true })
       await writeFile(join(root, 'etc', 'yum.repos.d', 'newer.repo'), `[newer]\nbaseurl=file://${join(dir, 'newer')}\ngpgcheck=0\n`)
-      execFileSync(dnf, ['--installroot', root, '-c', conf, '--releasever', '42', ...setup.split(' ')], { stdio: 'pipe' })
+      // mock's invocation: --installroot, the chroot's config, --releasever only when the config sets one
+      const releasever = opts.releasever !== undefined ? ['--releasever', opts.releasever] : []
+      execFileSync(dnf, ['--installroot', root, '-c', conf, ...releasever, ...setup.split(' ')], { stdio: 'pipe' })
       // what mock's package_state plugin writes into installed_pkgs.log
       const log = execFileSync('rpm', ['-qa', '--root', root, '--qf', '%{nevra} %{buildtime} %{size} installed\n'], { encoding: 'utf8' })
       assert.equal(compareInstalled(input.manifest, parseInstalledLog(log)), undefined, `${setup}: ${log}`)
