@@ -9,6 +9,7 @@ import type { Store } from '../store/store.ts'
 import type { VerdictService } from '../services/verdicts.ts'
 import type { JobProgress } from '../services/jobs.ts'
 import type { HaltState } from '../services/control.ts'
+import type { OfficialVerdict } from '../rules/official.ts'
 
 export interface NodeStatus {
   peerId: string
@@ -27,7 +28,7 @@ export interface NodeStatus {
   throttle: { throttled: boolean, disputedShare: number, window: { size: number, disputed: number, ms: number } }
   alerts: Array<{ kind: string, message: string, at: number }>
   reputation: { agree: number, dissent: number, flagged: boolean }
-  verdicts: Array<{ job: string, nevra: string | null, verdict: string, hash?: string, agreeing: string[], dissenters: string[], failedBuilders: string[], equivocators: string[], final: boolean }>
+  verdicts: Array<{ job: string, nevra: string | null, verdict: string, hash?: string, agreeing: string[], dissenters: string[], failedBuilders: string[], equivocators: string[], final: boolean, official?: OfficialVerdict }>
   jobs: Array<{ job: string, nevra: string | null, state: string, error: string | null, updatedAt: number, progress?: { phase: string, done?: number, total?: number } }>
 }
 

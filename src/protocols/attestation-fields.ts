@@ -13,6 +13,7 @@ import { buildHash } from '../rules/build-hash.ts'
 import { NONCE_BYTES } from '../rules/commitment.ts'
 import { isValidContributor } from '../rules/contributor.ts'
 import { isSafeFileName } from '../rules/file-name.ts'
+import { MAX_DIFFERING_FIELDS, MAX_OFFICIAL_DIFFERENCES, REPRODUCES, claimProblem, type OfficialClaim, type Reproduces } from '../rules/official.ts'
 import {
   MAX_BUILD_DURATION_MS, MAX_ATTESTED_FILES, MAX_ENVIRONMENT_BYTES, MAX_ENVIRONMENT_ENTRIES, MAX_ENVIRONMENT_KEY_LENGTH,
   MAX_ENVIRONMENT_VALUE_LENGTH, MAX_FILE_SIZE, PUBLIC_KEY_CACHE_SIZE
@@ -128,25 +129,28 @@ export function fromHex (value: string | Uint8Array, what: string): Uint8Array<A
  * (`commitment` set, 32 bytes) carries only job, builder and time besides it; an attestation carries a
  * status, its hash and files, and, as a rules-v2 reveal, a 32-byte nonce.
  */
-export function checkFields (a: Attestation): { kind: 'attestation' | 'commitment', files: AttestationFile[] } {
+export function checkFields (a: Attestation): { kind: 'attestation' | 'commitment', files: AttestationFile[], official: OfficialClaim } {
   if (a.job.length !== 32) bad('malformed', 'job must be 32 bytes')
   if (a.builder.length !== ED25519_PEER_ID_LENGTH || !ED25519_PEER_ID_PREFIX.every((b, i) => a.builder[i] === b)) bad('malformed', 'builder is not an Ed25519 peer ID')
   if (a.time <= 0n || a.time > BigInt(Number.MAX_SAFE_INTEGER)) bad('malformed', 'time out of bounds')
   if (a.commitment.length > 0) {
     if (a.commitment.length !== 32) bad('malformed', 'commitment must be 32 bytes')
-    if (a.status !== 0 || a.buildHash.length > 0 || a.files.length > 0 || a.environment.length > 0 || a.contributor !== '' || a.durationMs !== 0n || a.nonce.length > 0) {
+    if (a.status !== 0 || a.buildHash.length > 0 || a.files.length > 0 || a.environment.length > 0 || a.contributor !== '' || a.durationMs !== 0n || a.nonce.length > 0 ||
+      a.official !== 0 || a.officialDifferences.length > 0) {
       bad('malformed', 'a commitment carries only job, builder, time and the commitment')
     }
-    return { kind: 'commitment', files: [] }
+    return { kind: 'commitment', files: [], official: UNKNOWN }
   }
   if (a.nonce.length !== 0 && a.nonce.length !== NONCE_BYTES) bad('malformed', `nonce must be ${NONCE_BYTES} bytes`)
   checkEnvironment(a.environment)
   if (!isValidContributor(a.contributor)) bad('malformed', 'contributor must be at most 64 printable characters')
   if (a.durationMs > BigInt(MAX_BUILD_DURATION_MS)) bad('malformed', 'build duration out of bounds')
   const files = checkFiles(a.files)
+  const official = checkOfficial(a)
   if (a.status === ATTESTATION_STATUS.failed) {
     if (a.buildHash.length !== 0) bad('malformed', 'a failed build has no build hash')
     if (files.length !== 0) bad('malformed', 'a failed build has no files')
+    if (official.reproduces !== 'unknown') bad('malformed', 'a failed build claims nothing about the official build')
   } else if (a.status === ATTESTATION_STATUS.ok) {
     if (files.length === 0) bad('malformed', 'a successful build lists its files')
     if (a.buildHash.length !== 32) bad('malformed', 'build hash must be 32 bytes')
@@ -154,7 +158,23 @@ export function checkFields (a: Attestation): { kind: 'attestation' | 'commitmen
   } else {
     bad('malformed', `unknown status ${a.status}`)
   }
-  return { kind: 'attestation', files }
+  return { kind: 'attestation', files, official }
+}
+
+const UNKNOWN: OfficialClaim = { reproduces: 'unknown', differences: [] }
+const REPRODUCES_BY_CODE = new Map(Object.entries(REPRODUCES).map(([k, v]) => [v as number, k as Reproduces]))
+
+/** Decode limits of fields 14 (attestation v3): at most MAX_OFFICIAL_DIFFERENCES entries of at most MAX_DIFFERING_FIELDS fields */
+export const OFFICIAL_DECODE_LIMITS = { officialDifferences: MAX_OFFICIAL_DIFFERENCES, officialDifferences$: { fields: MAX_DIFFERING_FIELDS } }
+
+/** Fields 13–14 (attestation v3): a known code, and differences by the rules of src/rules/official.ts */
+export function checkOfficial (a: Pick<Attestation, 'official' | 'officialDifferences'>): OfficialClaim {
+  const reproduces = REPRODUCES_BY_CODE.get(a.official)
+  if (reproduces === undefined) bad('malformed', `unknown official comparison code ${a.official}`)
+  const claim: OfficialClaim = { reproduces, differences: a.officialDifferences.map(d => ({ name: d.name, fields: [...d.fields] })) }
+  const problem = claimProblem(claim)
+  if (problem !== undefined) bad('malformed', `official comparison: ${problem}`)
+  return claim
 }
 
 export function checkFiles (files: ReadonlyArray<{ name: string, size: bigint, sha256: Uint8Array, chunkSize: number, chunkRoot: Uint8Array }>): AttestationFile[] {

@@ -17,17 +17,18 @@
 import { createHash, createPrivateKey, sign, verify, type KeyObject } from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { Attestation, AttestedFile, ConsensusMessage, EquivocationProof, KeyValue, SignedAttestation } from './pb/attestation.ts'
+import { Attestation, AttestedFile, ConsensusMessage, EquivocationProof, KeyValue, OfficialDifference, SignedAttestation } from './pb/attestation.ts'
 import {
-  ATTESTATION_STATUS, BuilderKeyCache, bad, checkFields, checkFiles, defaultCache, fromHex, hex,
+  ATTESTATION_STATUS, BuilderKeyCache, OFFICIAL_DECODE_LIMITS, bad, checkFields, checkFiles, defaultCache, fromHex, hex,
   type AttestationFile, type AttestationStatus
 } from './attestation-fields.ts'
+import { REPRODUCES, type OfficialClaim } from '../rules/official.ts'
 import { buildHash } from '../rules/build-hash.ts'
 import { commitmentValue } from '../rules/commitment.ts'
 import { isValidContributor } from '../rules/contributor.ts'
 import { ATTESTATION_DOMAIN, ATTESTATION_MAX_CLOCK_SKEW_MS, MAX_ATTESTATION_BYTES, MAX_ATTESTED_FILES, MAX_ENVIRONMENT_ENTRIES } from '../rules/constants.ts'
 
-export { Attestation, AttestedFile, ConsensusMessage, EquivocationProof, KeyValue, SignedAttestation }
+export { Attestation, AttestedFile, ConsensusMessage, EquivocationProof, KeyValue, OfficialDifference, SignedAttestation }
 export { ATTESTATION_STATUS, BuilderKeyCache, isValidContributor, type AttestationFile, type AttestationStatus }
 
 const DOMAIN = Buffer.from(ATTESTATION_DOMAIN, 'utf8')
@@ -51,6 +52,8 @@ export interface AttestationInit {
   durationMs?: number
   /** rules v2: the nonce of this builder's commitment (32 bytes or 64 hex characters); makes it a reveal */
   nonce?: Uint8Array | string
+  /** attestation v3: how the outputs compare with the official build (src/rules/official.ts); unknown when absent */
+  official?: OfficialClaim
 }
 
 export interface CheckedAttestation {
@@ -75,6 +78,8 @@ export interface CheckedAttestation {
   durationMs: number
   /** rules v2: the hex nonce of the builder's commitment; absent in an attestation that reveals nothing */
   nonce?: string
+  /** attestation v3: the builder's comparison with the official build; absent when unknown */
+  official?: OfficialClaim
   /** the exact signed bytes (an encoded Attestation) */
   payload: Uint8Array
   signature: Uint8Array
@@ -157,7 +162,9 @@ function emptyPayload (job: Uint8Array | string, privateKey: PrivateKey, time: n
     contributor: '',
     durationMs: 0n,
     commitment: new Uint8Array(0),
-    nonce: new Uint8Array(0)
+    nonce: new Uint8Array(0),
+    official: 0,
+    officialDifferences: []
   }
 }
 
@@ -185,7 +192,9 @@ export function createAttestation (init: AttestationInit, privateKey: PrivateKey
     environment,
     contributor: init.contributor ?? '',
     durationMs: BigInt(Math.max(0, Math.round(init.durationMs ?? 0))),
-    nonce: init.nonce === undefined ? new Uint8Array(0) : fromHex(init.nonce, 'nonce')
+    nonce: init.nonce === undefined ? new Uint8Array(0) : fromHex(init.nonce, 'nonce'),
+    official: REPRODUCES[init.official?.reproduces ?? 'unknown'],
+    officialDifferences: (init.official?.differences ?? []).map(d => ({ name: d.name, fields: [...d.fields] }))
   }
   if (init.status === 'ok' && files.length > 0) {
     a.buildHash = fromHex(buildHash(checkFiles(files)), 'build hash')
@@ -204,7 +213,7 @@ export function createCommitment (init: { job: Uint8Array | string, buildHash: s
 }
 
 /** Size, encoding, fields and signature of a SignedAttestation (an attestation or a commitment) */
-function openSigned (envelope: Uint8Array, now: number, opts: CheckAttestationOptions): { a: Attestation, kind: 'attestation' | 'commitment', files: AttestationFile[], peerId: string, signed: SignedAttestation } {
+function openSigned (envelope: Uint8Array, now: number, opts: CheckAttestationOptions): { a: Attestation, kind: 'attestation' | 'commitment', files: AttestationFile[], official: OfficialClaim, peerId: string, signed: SignedAttestation } {
   if (envelope.byteLength > MAX_ATTESTATION_BYTES) bad('oversized', `attestation of ${envelope.byteLength} bytes > ${MAX_ATTESTATION_BYTES}`)
   let signed: SignedAttestation
   try {
@@ -219,16 +228,16 @@ function openSigned (envelope: Uint8Array, now: number, opts: CheckAttestationOp
 
   let a: Attestation
   try {
-    a = Attestation.decode(signed.payload, { limits: { files: MAX_ATTESTED_FILES, environment: MAX_ENVIRONMENT_ENTRIES } })
+    a = Attestation.decode(signed.payload, { limits: { files: MAX_ATTESTED_FILES, environment: MAX_ENVIRONMENT_ENTRIES, ...OFFICIAL_DECODE_LIMITS } })
   } catch (err: any) {
     bad('malformed', `undecodable attestation: ${err.message}`)
   }
-  const { kind, files } = checkFields(a)
+  const { kind, files, official } = checkFields(a)
   const { peerId, key } = (opts.cache ?? defaultCache).get(a.builder)
   if (!verify(null, Buffer.concat([DOMAIN, signed.payload]), key, signed.signature)) bad('bad-signature', `bad attestation signature for builder ${peerId}`)
   const time = Number(a.time)
   if (time > now + ATTESTATION_MAX_CLOCK_SKEW_MS) bad('not-yet-valid', `attestation made ${time - now} ms in the future`)
-  return { a, kind, files, peerId, signed }
+  return { a, kind, files, official, peerId, signed }
 }
 
 /**
@@ -251,7 +260,7 @@ export function checkCommitment (envelope: Uint8Array, now: number, opts: CheckA
 }
 
 function checkSignedItem (envelope: Uint8Array, now: number, opts: CheckAttestationOptions): CheckedAttestation | CheckedCommitment {
-  const { a, kind, files, peerId, signed } = openSigned(envelope, now, opts)
+  const { a, kind, files, official, peerId, signed } = openSigned(envelope, now, opts)
   const common = { id: createHash('sha256').update(signed.payload).digest('hex'), job: hex(a.job), builder: peerId, time: Number(a.time), payload: signed.payload, signature: signed.signature, envelope }
   if (kind === 'commitment') return { ...common, commitment: hex(a.commitment) }
   const status: AttestationStatus = a.status === ATTESTATION_STATUS.ok ? 'ok' : 'failed'
@@ -263,7 +272,21 @@ function checkSignedItem (envelope: Uint8Array, now: number, opts: CheckAttestat
     environment: a.environment.map(({ key, value }) => ({ key, value })),
     contributor: a.contributor,
     durationMs: Number(a.durationMs),
-    ...(a.nonce.length > 0 ? { nonce: hex(a.nonce) } : {})
+    ...(a.nonce.length > 0 ? { nonce: hex(a.nonce) } : {}),
+    ...(official.reproduces !== 'unknown' ? { official } : {})
+  }
+}
+
+/**
+ * The official-build claim (fields 13–14) of a stored attestation, an envelope checked when it was
+ * received: decoded again without the signature check; unknown for one that no longer decodes
+ */
+export function officialClaimOf (envelope: Uint8Array): OfficialClaim {
+  try {
+    const a = Attestation.decode(SignedAttestation.decode(envelope).payload, { limits: { files: MAX_ATTESTED_FILES, environment: MAX_ENVIRONMENT_ENTRIES, ...OFFICIAL_DECODE_LIMITS } })
+    return checkFields(a).official
+  } catch {
+    return { reproduces: 'unknown', differences: [] }
   }
 }
 

@@ -18,6 +18,8 @@ export const MAX_MANIFEST_MACROS = 256
 export const MAX_MANIFEST_TOOLS = 32
 /** @default 1024 official output files */
 export const MAX_OFFICIAL_FILES = 1024
+/** @default 512 per-tag digests in one official file's entry (a built package's main header has about 100 tags) */
+export const MAX_OFFICIAL_TAGS = 512
 /** @default 1024 bytes: a macro value (one line) */
 export const MAX_MACRO_VALUE = 1024
 
@@ -43,6 +45,11 @@ export interface OfficialFile {
   name: string
   /** content sha256 (after the signature header), lowercase hex */
   sha256: string
+  /**
+   * optional: the digest of each main-header tag by tag number (decimal), so builders can name the header
+   * fields that differ (src/rpm/official.ts `headerTagDigests`: 32 lowercase hex digits each)
+   */
+  tags?: Record<string, string>
 }
 
 export interface BuildrootManifest {
@@ -70,6 +77,7 @@ const MACRO_RE = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/
 const TOOL_RE = /^[A-Za-z0-9._+-]{1,64}$/
 const FILE_RE = /^[A-Za-z0-9._+~^-]{1,255}\.rpm$/
 const HEX32 = /^[0-9a-f]{32}$/
+const TAG_NUMBER_RE = /^[1-9][0-9]{0,8}$/
 const HEX64 = /^[0-9a-f]{64}$/
 
 /** `name-[epoch:]version-release.arch` */
@@ -98,8 +106,15 @@ export function encodeManifest (m: BuildrootManifest): Uint8Array {
     macros: sortedRecord(m.macros),
     tools: sortedRecord(m.tools)
   }
-  if (m.official !== undefined) canonical.official = [...m.official].sort((a, b) => compareBytes(a.name, b.name)).map(f => ({ name: f.name, sha256: f.sha256 }))
+  if (m.official !== undefined) canonical.official = [...m.official].sort((a, b) => compareBytes(a.name, b.name)).map(officialCanonical)
   return new TextEncoder().encode(JSON.stringify(canonical))
+}
+
+/** An official entry's canonical form: name, sha256, then `tags` (when given) in ascending tag order */
+function officialCanonical (f: OfficialFile): Record<string, unknown> {
+  if (f.tags === undefined) return { name: f.name, sha256: f.sha256 }
+  // integer-like keys: JSON.stringify writes them in ascending numeric order whatever the insertion order
+  return { name: f.name, sha256: f.sha256, tags: { ...f.tags } }
 }
 
 /** sha256 (32 bytes) of a manifest's canonical bytes: what the announcement signs */
@@ -136,6 +151,14 @@ function checkPackage (p: any, i: number): BuildrootPackage {
   return p as BuildrootPackage
 }
 
+function checkOfficial (f: any, i: number): OfficialFile {
+  if (typeof f?.name !== 'string' || !FILE_RE.test(f.name)) fail(`official file ${i}: bad name`)
+  if (typeof f.sha256 !== 'string' || !HEX64.test(f.sha256)) fail(`official file ${i}: bad sha256`)
+  if (f.tags === undefined) return { name: f.name, sha256: f.sha256 }
+  const tags = record(f.tags, `tags of official file ${i}`, MAX_OFFICIAL_TAGS, TAG_NUMBER_RE, v => HEX32.test(v))
+  return { name: f.name, sha256: f.sha256, tags }
+}
+
 /**
  * Parses and checks a manifest: size, format, every field, no package named twice (by name and arch, as
  * rpm installs them), and canonical encoding. Throws ManifestError with the reason.
@@ -165,11 +188,9 @@ export function parseManifest (bytes: Uint8Array): BuildrootManifest {
   }
   if (json.official !== undefined) {
     if (!Array.isArray(json.official) || json.official.length > MAX_OFFICIAL_FILES) fail(`official must be an array of at most ${MAX_OFFICIAL_FILES} files`)
-    manifest.official = json.official.map((f: any, i: number) => {
-      if (typeof f?.name !== 'string' || !FILE_RE.test(f.name)) fail(`official file ${i}: bad name`)
-      if (typeof f.sha256 !== 'string' || !HEX64.test(f.sha256)) fail(`official file ${i}: bad sha256`)
-      return { name: f.name, sha256: f.sha256 }
-    })
+    const official: OfficialFile[] = json.official.map(checkOfficial)
+    if (new Set(official.map(f => f.name)).size !== official.length) fail('an official file is listed twice')
+    manifest.official = official
   }
   if (Buffer.compare(Buffer.from(encodeManifest(manifest)), Buffer.from(bytes)) !== 0) fail('not in canonical form (encode it with encodeManifest)')
   return manifest

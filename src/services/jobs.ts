@@ -12,8 +12,10 @@ import { TypedEventEmitter, type PeerId, type Logger } from '@libp2p/interface'
 import type { SkylineLibp2p } from './components.ts'
 import type { Store, JobState, BuildRecord } from '../store/store.ts'
 import { announcementSeats, buildrootRef, type CheckedAnnouncement } from '../protocols/announce.ts'
-import { BuildrootUnavailableError, type Builder, type BuildPhase, type BuildrootInput } from '../builder/index.ts'
+import { BuildrootUnavailableError, type Builder, type BuildPhase, type BuildResult, type BuildrootInput } from '../builder/index.ts'
 import { parseManifest } from '../rules/buildroot.ts'
+import type { OfficialClaim } from '../rules/official.ts'
+import { compareWithOfficial } from '../rpm/official.ts'
 import type { PackageCache } from './buildroot/package-cache.ts'
 import type { Keyring } from '../rpm/index.ts'
 import type { AnnouncementService } from './announcements.ts'
@@ -223,7 +225,8 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
         environment: { ...result.environment, sandbox: result.isolation.sandbox, nice: String(result.isolation.priority.nice) } as Record<string, string>,
         durationMs: result.durationMs,
         logExcerpt: result.status === 'failed' ? `${result.reason ?? ''}\n${result.logExcerpt ?? ''}`.trim() : undefined,
-        finishedAt: Date.now()
+        finishedAt: Date.now(),
+        official: await this.compareOfficial(job, buildroot?.input, result, signal)
       }
       // the output RPMs go into the blob store (content-addressed), so agreeing builders can serve them;
       // not announced in the DHT: results are fetched from the agreeing builders by peer ID (results.ts),
@@ -278,6 +281,23 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
     }
     const { packages, release } = await this.init.packages.obtain(manifest, signal)
     return { input: { manifest, sha256: ref.sha256, packages }, release }
+  }
+
+  /**
+   * How a successful build's outputs compare with the official build its manifest lists (attested with
+   * them, docs/protocols/consensus.md); undefined without official digests, and when the outputs cannot be
+   * read (logged: the build itself stands)
+   */
+  private async compareOfficial (job: string, buildroot: BuildrootInput | undefined, result: BuildResult, signal: AbortSignal): Promise<OfficialClaim | undefined> {
+    const official = buildroot?.manifest.official
+    if (official === undefined || official.length === 0 || result.status !== 'ok') return undefined
+    try {
+      return await compareWithOfficial(result.files.map(f => ({ name: f.name, path: join(result.outputDir, f.name) })), official, { signal })
+    } catch (err: any) {
+      signal.throwIfAborted()
+      this.init.log('job %s: comparing with the official build: %s', job.slice(0, 12), err.message)
+      return undefined
+    }
   }
 
   /**

@@ -26,6 +26,7 @@ import { checkAttestation, type AttestationFile } from '../protocols/attestation
 import { isSafeFileName } from '../rules/file-name.ts'
 import { sha256File } from '../builder/hash.ts'
 import { buildHash } from '../rules/build-hash.ts'
+import type { OfficialVerdict } from '../rules/official.ts'
 
 export interface AgreedResult {
   job: string
@@ -43,6 +44,8 @@ export interface AgreedResult {
   signed: Record<string, AttestationFile[]>
   /** ids of the agreeing attestations (provenance) */
   attestations: string[]
+  /** how the agreed outputs compare with the official (Koji) build, as the verdict records the agreeing builders' claim; absent when unknown */
+  official?: OfficialVerdict
 }
 
 export type ResultLookup =
@@ -65,7 +68,7 @@ export class ResultFetchError extends Error {
 export function agreedResult (node: ResultSource, job: string): ResultLookup {
   const v = node.store.verdict(job)
   if (v === undefined) return { ok: false, verdict: 'pending', final: false, reason: 'no attestation yet' }
-  const detail = JSON.parse(v.detail) as { verdict: string, hash?: string, agreeing: string[], dissenters: string[], final: boolean }
+  const detail = JSON.parse(v.detail) as { verdict: string, hash?: string, agreeing: string[], dissenters: string[], final: boolean, official?: OfficialVerdict }
   if (detail.verdict !== 'agreed' || !v.final) {
     const reason = detail.verdict === 'agreed'
       ? `agreed so far by ${detail.agreeing.length}, waiting for the other builders`
@@ -89,7 +92,7 @@ export function agreedResult (node: ResultSource, job: string): ResultLookup {
   }
   if (files === undefined) return { ok: false, verdict: 'agreed', final: true, reason: 'the agreeing attestations are not in the store' }
   const nevra = node.store.announcementForJob(job)?.nevra ?? job
-  return { ok: true, result: { job, nevra, hash, files, agreeing: [...detail.agreeing].sort(), signed, attestations: ids.sort() } }
+  return { ok: true, result: { job, nevra, hash, files, agreeing: [...detail.agreeing].sort(), signed, attestations: ids.sort(), ...(detail.official !== undefined ? { official: detail.official } : {}) } }
 }
 
 export interface FetchProgress {

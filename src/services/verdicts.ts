@@ -13,11 +13,12 @@ import type { PeerPenalties } from './penalties.ts'
 import { GossipValidationError, type GossipInput } from '../protocols/gossip.ts'
 import {
   BuilderKeyCache, attestationsConflict, checkConsensusMessage, createAttestation, createEquivocationProof, encodeConsensusMessage,
-  checkAttestation, checkCommitment, checkEquivocation, type CheckedAttestation, type CheckedCommitment
+  checkAttestation, checkCommitment, checkEquivocation, officialClaimOf, type CheckedAttestation, type CheckedCommitment
 } from '../protocols/attestation.ts'
 import { announcementSeats, type CheckedAnnouncement } from '../protocols/announce.ts'
 import type { AnnouncementService } from './announcements.ts'
 import { tally, type Verdict } from '../rules/tally.ts'
+import { agreedClaim, type OfficialVerdict } from '../rules/official.ts'
 import type { Reputation } from '../rules/reputation.ts'
 import type { Throttle } from '../rules/throttle.ts'
 import { Outcomes } from './outcomes.ts'
@@ -38,6 +39,8 @@ export interface VerdictEvent extends Verdict {
   escalated?: boolean
   /** rules v2: the seats that build now */
   seats?: string[]
+  /** agreed or disputed: how the agreed outputs compare with the official build, as the agreeing builders claim (consensus.md) */
+  official?: OfficialVerdict
 }
 
 export interface VerdictServiceEvents {
@@ -220,6 +223,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
         time: Date.now(),
         contributor: this.init.contributor ?? '',
         durationMs: record.durationMs,
+        official: record.official,
         ...(nonce !== undefined ? { nonce } : {})
       }, this.init.privateKey)
     }
@@ -386,7 +390,9 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
     const v = a.panel !== undefined
       ? panelTally({ ...a.panel, seats: assigned, attestations: counted, stageDeadlinePassed: Date.now() > a.panel.stageDeadline, deadlinePassed })
       : tally({ replicas: a.announcement.replicas, quorum: a.announcement.quorum, assigned, attestations: counted, deadlinePassed })
-    const verdict = { ...v, equivocators: [...new Set([...v.equivocators, ...attestations.filter(x => banned.has(x.builder)).map(x => x.builder)])].sort() }
+    const verdict: Verdict & { official?: OfficialVerdict } = { ...v, equivocators: [...new Set([...v.equivocators, ...attestations.filter(x => banned.has(x.builder)).map(x => x.builder)])].sort() }
+    const official = v.hash === undefined ? undefined : agreedClaim(attestations.filter(x => v.agreeing.includes(x.builder)).map(x => officialClaimOf(x.envelope)))
+    if (official !== undefined) verdict.official = official
     const detail = JSON.stringify(verdict)
     const prev = this.init.store.verdict(job)
     if (prev?.detail === detail) return verdict

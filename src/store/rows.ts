@@ -1,5 +1,6 @@
 /** The rows of the node's store, as the rest of the node sees them, and their conversion from SQLite rows. */
 import type { CheckedAnnouncement } from '../protocols/announce.ts'
+import type { OfficialClaim } from '../rules/official.ts'
 
 export interface AttestationRow {
   id: string
@@ -59,6 +60,8 @@ export interface BuildRecord {
   durationMs: number
   logExcerpt: string | undefined
   finishedAt: number
+  /** how the outputs compare with the official build the job's manifest lists (attested with them); absent when it lists none */
+  official?: OfficialClaim
 }
 
 /** Where a sync answer stopped, per kind: rowids of the answering node's store (src/services/sync.ts) */

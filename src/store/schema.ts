@@ -89,5 +89,7 @@ export const MIGRATIONS: string[] = [
      envelope BLOB NOT NULL,         -- the exact SignedAttestation bytes
      nonce TEXT,                     -- this node's own commitments only: the hex nonce it reveals with
      UNIQUE (job, builder)           -- one commitment per builder per job; a second is an equivocation
-   )`
+   )`,
+  // attestation v3: a build's comparison with the official build, JSON {reproduces, differences} (NULL: none)
+  'ALTER TABLE builds ADD COLUMN official TEXT'
 ]

@@ -138,8 +138,9 @@ export class Store {
   /** Records a finished build and its job's final state in one transaction; `reason` for a failed one */
   recordBuild (b: BuildRecord, reason = 'build failed'): void {
     this.transaction(() => {
-      this.sql(`INSERT OR REPLACE INTO builds (job, status, build_hash, files, environment, duration_ms, log_excerpt, finished_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(b.job, b.status, b.buildHash ?? null, JSON.stringify(b.files), JSON.stringify(b.environment), b.durationMs, b.logExcerpt ?? null, b.finishedAt)
+      this.sql(`INSERT OR REPLACE INTO builds (job, status, build_hash, files, environment, duration_ms, log_excerpt, finished_at, official)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(b.job, b.status, b.buildHash ?? null, JSON.stringify(b.files), JSON.stringify(b.environment), b.durationMs, b.logExcerpt ?? null, b.finishedAt,
+        b.official === undefined ? null : JSON.stringify(b.official))
       this.setJobState(b.job, b.status === 'ok' ? 'built' : 'failed', b.status === 'ok' ? undefined : reason, b.finishedAt)
     })
   }
@@ -155,7 +156,8 @@ export class Store {
       environment: JSON.parse(r.environment),
       durationMs: Number(r.duration_ms),
       logExcerpt: r.log_excerpt ?? undefined,
-      finishedAt: Number(r.finished_at)
+      finishedAt: Number(r.finished_at),
+      ...(r.official !== null ? { official: JSON.parse(r.official) } : {})
     }
   }
 

@@ -104,5 +104,8 @@ describe('skyline seed (as a process)', function () {
     const noKey = await runCli(['seed', '--keyring', srpm.keyPath, srpm.srpmPath])
     assert.equal(noKey.code, 2)
     assert.match(noKey.stderr, /--key F .* is required/)
+    const officialAlone = await seed('--official', srpm.srpmPath, srpm.srpmPath)
+    assert.equal(officialAlone.code, 2)
+    assert.match(officialAlone.stderr, /--official goes with --buildroot or --koji-buildroot/)
   })
 })

@@ -6,6 +6,11 @@ import { startMesh, tempDir, waitFor, type TestMesh } from '../helpers/mesh.ts'
 import { testAnnouncer, seedSrpm } from '../helpers/announce.ts'
 import { makeSignedSrpm, missingTools } from '../helpers/srpm.ts'
 import { SKYLINE, collect } from '../helpers/cli.ts'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { attestationLine, verdictLine } from '../../src/cli/commands/watch.ts'
+import { checkAttestation, createAttestation } from '../../src/protocols/attestation.ts'
+import { officialPhrase, type OfficialClaim } from '../../src/rules/official.ts'
+import type { VerdictEvent } from '../../src/services/verdicts.ts'
 
 /** The JSON Schema of docs/protocols/watch-json.md: the documented contract the output is held to */
 const SCHEMA = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(readFileSync(resolve(import.meta.dirname, '../../docs/protocols/watch-json.md'), 'utf8'))![1])
@@ -101,5 +106,36 @@ describe('skyline watch (as a process)', function () {
     const r = await collect(spawn(SKYLINE, ['watch', '--bootstrap', '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, XDG_CONFIG_HOME: '/nonexistent' } }), 15_000)
     assert.equal(r.code, 2)
     assert.match(r.stderr, /no trusted announcer/)
+  })
+})
+
+describe('skyline watch: the comparison with the official build in its lines', () => {
+  const peer = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
+  const hash = 'a'.repeat(64)
+  const claim: OfficialClaim = { reproduces: 'partly', differences: [{ name: 'hello-2.12-1.fc42.x86_64.rpm', fields: ['BUILDTIME', 'BUILDHOST'] }] }
+  const verdict: VerdictEvent = {
+    job: 'b'.repeat(64), nevra: 'hello-2.12-1.fc42.src', replicas: 3, quorum: 2, verdict: 'agreed', hash, agreeing: [peer], dissenters: [], failedBuilders: [],
+    equivocators: [], missing: [], counts: { [hash]: 1 }, final: true, official: { ...claim, claimedBy: 1, of: 1 }
+  }
+
+  it('a verdict line carries `official` within the documented schema, and the human line says it', () => {
+    const line = verdictLine(verdict)
+    assert.deepEqual(schemaErrors(line, SCHEMA), [], JSON.stringify(line))
+    assert.deepEqual(line.official, { ...claim, claimedBy: 1, of: 1 })
+    assert.equal(officialPhrase(verdict), ", reproduces Koji's build: partly (hello-2.12-1.fc42.x86_64.rpm: BUILDTIME, BUILDHOST)")
+    assert.equal(officialPhrase({ official: { reproduces: 'yes', differences: [] } }), ", reproduces Koji's build: yes")
+    // without a comparison, no key and no phrase: the line is what it was
+    assert.equal('official' in verdictLine({ ...verdict, official: undefined }), false)
+    assert.equal(officialPhrase({ ...verdict, official: undefined }), '')
+    // a claim outside the schema (an unknown summary) is what the schema catches
+    assert.notDeepEqual(schemaErrors({ ...line, official: { reproduces: 'maybe', differences: [] } }, SCHEMA), [])
+  })
+
+  it('an attestation line carries its builder\'s claim within the schema', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const a = checkAttestation(createAttestation({ job: 'c'.repeat(64), status: 'ok', files: [{ name: 'hello-2.12-1.fc42.x86_64.rpm', size: 10, sha256: hash }], official: claim }, key), Date.now())
+    const line = attestationLine(a, 'hello-2.12-1.fc42.src')
+    assert.deepEqual(schemaErrors(line, SCHEMA), [], JSON.stringify(line))
+    assert.deepEqual(line.official, claim)
   })
 })

@@ -46,6 +46,8 @@ export function rawAttestation (b: TestBuilder, over: Partial<Attestation> = {})
     durationMs: 1000n,
     commitment: new Uint8Array(0),
     nonce: new Uint8Array(0),
+    official: 0,
+    officialDifferences: [],
     ...over
   }
 }

@@ -13,6 +13,7 @@ import { loadConfig, type SkylineNode } from '../../node/index.ts'
 import { defaultConfigFile } from './node.ts'
 import { agreedResult, publishResult } from '../../services/results.ts'
 import { Progress } from '../progress.ts'
+import { officialPhrase } from '../../rules/official.ts'
 
 const HELP = `usage: skyline fetch --repo DIR --bootstrap MA... --announcer F... [--all] [--follow] [--wait SECONDS]
                      [--config F] [--data-dir D] [--listen MA]... [--json] [JOB | NEVRA | ANNOUNCEMENT-ID]...
@@ -94,8 +95,8 @@ export async function run (argv: string[]): Promise<number> {
         })
         progress.clear()
         fetched++
-        say({ type: 'fetched', job, nevra: res.nevra, hash: res.hash, files: res.files, agreeing: res.agreeing, repo, written: out.written, kept: out.kept },
-          `${res.nevra}: agreed ${res.hash.slice(0, 16)} by ${res.agreeing.length} builders; ${res.files.map(f => `${f.name} (sha256 ${f.sha256.slice(0, 12)} checked)`).join(', ')} -> ${repo}`)
+        say({ type: 'fetched', job, nevra: res.nevra, hash: res.hash, files: res.files, agreeing: res.agreeing, repo, written: out.written, kept: out.kept, ...(res.official !== undefined ? { official: res.official } : {}) },
+          `${res.nevra}: agreed ${res.hash.slice(0, 16)} by ${res.agreeing.length} builders${officialPhrase(res)}; ${res.files.map(f => `${f.name} (sha256 ${f.sha256.slice(0, 12)} checked)`).join(', ')} -> ${repo}`)
       } catch (err: any) {
         progress.clear()
         if (stop.signal.aborted) throw err

@@ -19,6 +19,7 @@ import { resolve } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { encodeManifest, manifestDigest, parseManifest } from '../../rules/buildroot.ts'
 import { manifestFromKoji, parseKojiListing } from '../../services/buildroot/koji.ts'
+import { withOfficialEntries } from '../../rpm/official.ts'
 import { randomBytes } from 'node:crypto'
 import type { SkylineNode } from '../../node/index.ts'
 import { agreedResult, publishResult } from '../../services/results.ts'
@@ -26,7 +27,7 @@ import { Progress } from '../progress.ts'
 
 const HELP = `usage: skyline seed --key F --keyring PATH [--bootstrap MA]... [--panel P --escalation E --threshold T]
                     [--stage SECONDS] [--replicas r --quorum q] [--target T]
-                    [--buildroot MANIFEST | --koji-buildroot LISTING (--koji-packages DIR | --mirror URL)]
+                    [--buildroot MANIFEST | --koji-buildroot LISTING (--koji-packages DIR | --mirror URL)] [--official RPM]...
                     [--listen MA]... [--data-dir D] [--wait SECONDS] [--repo DIR] FILE.src.rpm...
 Verifies each SRPM's RPM signature against the keyring, serves it over the blob protocol, announces it
 signed by the announcer key F, and stays up until every stage-1 builder holds it (or --wait runs out).
@@ -41,7 +42,9 @@ signed by the announcer key F, and stays up until every stage-1 builder holds it
   --buildroot M  build in exactly the packages of the buildroot manifest M (docs/protocols/buildroot.md)
   --koji-buildroot L  the manifest of a Koji buildroot listing L ({"getBuildroot": …, "listRPMs": …} as
                  koji call --json-output returns them), each package's content sha256 read from its file in
-                 --koji-packages DIR or on the dnf mirror --mirror URL (checked against Koji's sigmd5 and size)`
+                 --koji-packages DIR or on the dnf mirror --mirror URL (checked against Koji's sigmd5 and size)
+  --official RPM the official (Koji) build's output packages, into the manifest by content sha256 and header
+                 tag digests: builders say whether they reproduce them (docs/protocols/buildroot.md)`
 
 const DEFAULT_TARGET = 'fedora-rawhide-x86_64'
 
@@ -65,6 +68,7 @@ export async function run (argv: string[]): Promise<number> {
     'koji-buildroot': { type: 'string' },
     'koji-packages': { type: 'string' },
     mirror: { type: 'string' },
+    official: { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' }
   }, true)
   if (values.help === true) { process.stdout.write(HELP + '\n'); return EXIT_OK }
@@ -91,7 +95,7 @@ export async function run (argv: string[]): Promise<number> {
   const target = values.target ?? DEFAULT_TARGET
   const out = process.stdout
 
-  const buildrootBytes = await buildrootOption(values)
+  const buildrootBytes = await officialOption(await buildrootOption(values), values.official)
   const key = loadAnnouncerKey(values.key)
   const keyring = await Keyring.load(values.keyring)
 
@@ -311,6 +315,19 @@ async function buildrootOption (values: { buildroot?: string, 'koji-buildroot'?:
   const bytes = encodeManifest(manifest)
   process.stdout.write(`Koji buildroot ${listing.buildroot.id}${listing.buildroot.tag_name !== undefined ? ` (${listing.buildroot.tag_name})` : ''}: ${manifest.packages.length} packages, manifest ${Buffer.from(manifestDigest(bytes)).toString('hex').slice(0, 16)}\n`)
   return bytes
+}
+
+/** --official RPM...: the manifest with the official build's outputs (withOfficialEntries), checked like any */
+async function officialOption (bytes: Uint8Array | undefined, files: string[] | undefined): Promise<Uint8Array | undefined> {
+  if (files === undefined) return bytes
+  if (bytes === undefined) throw new UsageError('--official goes with --buildroot or --koji-buildroot: the official digests travel in the manifest')
+  try {
+    const out = encodeManifest(await withOfficialEntries(parseManifest(bytes), files))
+    parseManifest(out)
+    return out
+  } catch (err: any) {
+    throw new UsageError(`--official: ${err.message}`)
+  }
 }
 
 /** A buildroot manifest file, checked before anything joins the mesh */

@@ -16,6 +16,7 @@ import { defaultConfigFile } from './node.ts'
 import type { CheckedAnnouncement } from '../../protocols/announce.ts'
 import type { CheckedAttestation } from '../../protocols/attestation.ts'
 import type { VerdictEvent } from '../../services/verdicts.ts'
+import { officialPhrase } from '../../rules/official.ts'
 
 const HELP = `usage: skyline watch --bootstrap MA... [--announcer F]... [--config F] [--json] [--data-dir D]
 Joins the mesh without building and prints announcements, attestations and verdicts as they arrive.
@@ -48,7 +49,7 @@ function announcementLine (c: CheckedAnnouncement): WatchLine {
 }
 
 /** An attestation line; `hash` only for an ok build, `nevra` only when the announcement is known */
-function attestationLine (a: CheckedAttestation, nevra: string | undefined): WatchLine {
+export function attestationLine (a: CheckedAttestation, nevra: string | undefined): WatchLine {
   return {
     type: 'attestation',
     job: a.job,
@@ -60,12 +61,13 @@ function attestationLine (a: CheckedAttestation, nevra: string | undefined): Wat
     files: a.files.map(f => ({ name: f.name, size: Number(f.size), sha256: f.sha256 })),
     time: a.time,
     contributor: a.contributor,
-    durationMs: a.durationMs
+    durationMs: a.durationMs,
+    ...(a.official !== undefined ? { official: a.official } : {})
   }
 }
 
 /** A verdict line: the tally as /status lists it under `verdicts`, with the job's r and q */
-function verdictLine (v: VerdictEvent): WatchLine {
+export function verdictLine (v: VerdictEvent): WatchLine {
   return {
     type: 'verdict',
     job: v.job,
@@ -80,7 +82,8 @@ function verdictLine (v: VerdictEvent): WatchLine {
     equivocators: v.equivocators,
     missing: v.missing,
     counts: v.counts,
-    final: v.final
+    final: v.final,
+    ...(v.official !== undefined ? { official: v.official } : {})
   }
 }
 
@@ -137,7 +140,7 @@ function print (node: Awaited<ReturnType<typeof startClientNode>>, json: boolean
   node.verdicts.addEventListener('verdict', (e: CustomEvent<VerdictEvent>) => {
     const v = e.detail
     out(verdictLine(v),
-      `verdict    ${v.nevra}: ${v.verdict}${v.hash !== undefined ? `(${v.hash.slice(0, 16)})` : ''}${v.final ? '' : ' (so far)'}${v.dissenters.length > 0 ? `, dissenters ${v.dissenters.map(short).join(' ')}` : ''}`)
+      `verdict    ${v.nevra}: ${v.verdict}${v.hash !== undefined ? `(${v.hash.slice(0, 16)})` : ''}${v.final ? '' : ' (so far)'}${v.dissenters.length > 0 ? `, dissenters ${v.dissenters.map(short).join(' ')}` : ''}${officialPhrase(v)}`)
   })
   if (!json) process.stderr.write(`watching the mesh as ${node.peerId} (Ctrl-C to stop)\n`)
 }

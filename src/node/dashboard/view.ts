@@ -226,7 +226,7 @@ export function jobsView (s: DashStatus, now: number): VNode {
 export function verdictsView (s: DashStatus): VNode {
   const list = s.verdicts.slice().reverse()
   return section('verdicts', 'Verdicts',
-    table('Verdicts this node has tallied, newest first', ['Package', 'Verdict', 'Build hash', '#Agreeing', 'Dissenters and failures'], list.map(function (v) {
+    table('Verdicts this node has tallied, newest first', ['Package', 'Verdict', 'Build hash', '#Agreeing', 'Dissenters and failures', 'Reproduces Koji\'s build'], list.map(function (v) {
       const against: Child[] = []
       if (v.dissenters.length > 0) against.push(h('div', null, 'dissent: ', peers(v.dissenters, s.peerId)))
       if (v.failedBuilders.length > 0) against.push(h('div', null, 'failed: ', peers(v.failedBuilders, s.peerId)))
@@ -236,9 +236,22 @@ export function verdictsView (s: DashStatus): VNode {
         h('span', { class: 'nowrap' }, badge(v.verdict, v.verdict), ' ', v.final ? h('span', { class: 'final' }, 'final') : h('span', { class: 'muted' }, 'so far')),
         shortHash(v.hash),
         h('span', { title: v.agreeing.join('\n') }, String(v.agreeing.length)),
-        against.length > 0 ? against : h('span', { class: 'muted' }, 'none')
+        against.length > 0 ? against : h('span', { class: 'muted' }, 'none'),
+        kojiCell(v)
       ]
     }), 'No verdicts yet: none of the jobs this node has heard of has been tallied.'))
+}
+
+/** Whether the agreed outputs reproduce the official (Koji) build, as the agreeing builders claim: yes, or partly / no with the differing packages and header fields */
+export function kojiCell (v: DashVerdict): Child {
+  const o = v.official
+  if (o === undefined || o === null) return h('span', { class: 'muted' }, '–')
+  const claimedBy = o.claimedBy + ' of ' + o.of + ' agreeing builders'
+  if (o.reproduces === 'yes') return h('span', { title: claimedBy }, badge('yes', 'yes'))
+  return h('div', { title: claimedBy }, badge(o.reproduces, o.reproduces),
+    h('ul', { class: 'plain' }, o.differences.map(function (d) {
+      return h('li', null, h('span', { class: 'nevra' }, d.name), d.fields.length > 0 ? ': ' + d.fields.join(', ') : '')
+    })))
 }
 
 export function meshView (s: DashStatus): VNode {
@@ -336,6 +349,6 @@ export function leaderboardParts (stats: MeshStats | null, now: number): Parts {
 /** Every function the browser needs, in an order where each is defined before the page runs */
 export const VIEW_FUNCTIONS: Array<(...args: any[]) => unknown> = [
   h, safeAttr, shortId, peer, peers, shortHash, duration, when, num, badge, section, table, facts,
-  summaryView, alertsView, statsRow, recordView, progressCell, pkg, jobsView, verdictsView, meshView,
+  summaryView, alertsView, statsRow, recordView, progressCell, pkg, jobsView, kojiCell, verdictsView, meshView,
   contributorName, statsCells, nodesTable, contributorsTable, totalsView, leadersView, dashboardParts, leaderboardParts
 ]

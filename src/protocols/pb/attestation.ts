@@ -298,6 +298,138 @@ export const KeyValue = (() => {
   return { codec, encode, decode, stream }
 })()
 
+export interface OfficialDifference {
+  name: string
+  fields: string[]
+}
+
+export const OfficialDifference = (() => {
+  let _codec: Codec<OfficialDifference>
+
+  const codec = (): Codec<OfficialDifference> => {
+    if (_codec == null) {
+      _codec = message<OfficialDifference>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.name != null && obj.name !== '')) {
+          w.uint32(10)
+          w.string(obj.name)
+        }
+
+        if (obj.fields != null && obj.fields.length > 0) {
+          for (const value of obj.fields) {
+            w.uint32(18)
+            w.string(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          name: '',
+          fields: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.name = reader.string()
+              break
+            }
+            case 2: {
+              if (opts.limits?.fields != null && obj.fields.length === opts.limits.fields) {
+                throw new MaxLengthError('Decode error - repeated field "fields" had too many elements')
+              }
+
+              obj.fields.push(reader.string())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          fields: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.name`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              if (opts.limits?.fields != null && obj.fields === opts.limits.fields) {
+                throw new MaxLengthError('Streaming decode error - repeated field "fields" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.fields[]`,
+                index: obj.fields,
+                value: reader.string()
+              }
+
+              obj.fields++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  interface OfficialDifferenceNameFieldEvent {
+    field: '$.name'
+    value: string
+  }
+
+  interface OfficialDifferenceFieldsFieldEvent {
+    field: '$.fields[]'
+    index: number
+    value: string
+  }
+
+  function encode (obj: Partial<OfficialDifference>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, OfficialDifference.codec())
+  }
+
+  function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<OfficialDifference>): OfficialDifference {
+    return decodeMessage(buf, OfficialDifference.codec(), opts)
+  }
+
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<OfficialDifference>): Generator<OfficialDifferenceNameFieldEvent | OfficialDifferenceFieldsFieldEvent> {
+    return streamMessage(buf, OfficialDifference.codec(), opts)
+  }
+  return { codec, encode, decode, stream }
+})()
+
 export interface Attestation {
   job: Uint8Array<ArrayBuffer>
   builder: Uint8Array<ArrayBuffer>
@@ -310,6 +442,8 @@ export interface Attestation {
   durationMs: bigint
   commitment: Uint8Array<ArrayBuffer>
   nonce: Uint8Array<ArrayBuffer>
+  official: number
+  officialDifferences: OfficialDifference[]
 }
 
 export const Attestation = (() => {
@@ -381,6 +515,18 @@ export const Attestation = (() => {
           w.bytes(obj.nonce)
         }
 
+        if ((obj.official != null && obj.official !== 0)) {
+          w.uint32(104)
+          w.uint32(obj.official)
+        }
+
+        if (obj.officialDifferences != null && obj.officialDifferences.length > 0) {
+          for (const value of obj.officialDifferences) {
+            w.uint32(114)
+            OfficialDifference.codec().encode(value, w)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -396,7 +542,9 @@ export const Attestation = (() => {
           contributor: '',
           durationMs: 0n,
           commitment: uint8ArrayAlloc(0),
-          nonce: uint8ArrayAlloc(0)
+          nonce: uint8ArrayAlloc(0),
+          official: 0,
+          officialDifferences: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -461,6 +609,20 @@ export const Attestation = (() => {
               obj.nonce = reader.bytes()
               break
             }
+            case 13: {
+              obj.official = reader.uint32()
+              break
+            }
+            case 14: {
+              if (opts.limits?.officialDifferences != null && obj.officialDifferences.length === opts.limits.officialDifferences) {
+                throw new MaxLengthError('Decode error - repeated field "officialDifferences" had too many elements')
+              }
+
+              obj.officialDifferences.push(OfficialDifference.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.officialDifferences$
+              }))
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -472,7 +634,8 @@ export const Attestation = (() => {
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
           files: 0,
-          environment: 0
+          environment: 0,
+          officialDifferences: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -580,6 +743,31 @@ export const Attestation = (() => {
               }
               break
             }
+            case 13: {
+              yield {
+                field: `${prefix}.official`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 14: {
+              if (opts.limits?.officialDifferences != null && obj.officialDifferences === opts.limits.officialDifferences) {
+                throw new MaxLengthError('Streaming decode error - repeated field "officialDifferences" had too many elements')
+              }
+
+              for (const evt of OfficialDifference.codec().stream(reader, reader.uint32(), `${prefix}.officialDifferences[]`, {
+                limits: opts.limits?.officialDifferences$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.officialDifferences
+                }
+              }
+
+              obj.officialDifferences++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -679,6 +867,23 @@ export const Attestation = (() => {
     value: Uint8Array<ArrayBuffer>
   }
 
+  interface AttestationOfficialFieldEvent {
+    field: '$.official'
+    value: number
+  }
+
+  interface AttestationOfficialDifferencesNameFieldEvent {
+    field: '$.officialDifferences[].name'
+    value: string
+    index: number
+  }
+
+  interface AttestationOfficialDifferencesFieldsFieldEvent {
+    field: '$.officialDifferences[].fields[]'
+    index: number
+    value: string
+  }
+
   function encode (obj: Partial<Attestation>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Attestation.codec())
   }
@@ -687,7 +892,7 @@ export const Attestation = (() => {
     return decodeMessage(buf, Attestation.codec(), opts)
   }
 
-  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Attestation>): Generator<AttestationJobFieldEvent | AttestationBuilderFieldEvent | AttestationStatusFieldEvent | AttestationBuildHashFieldEvent | AttestationFilesNameFieldEvent | AttestationFilesSizeFieldEvent | AttestationFilesSha256FieldEvent | AttestationFilesChunkSizeFieldEvent | AttestationFilesChunkRootFieldEvent | AttestationEnvironmentKeyFieldEvent | AttestationEnvironmentValueFieldEvent | AttestationTimeFieldEvent | AttestationContributorFieldEvent | AttestationDurationMsFieldEvent | AttestationCommitmentFieldEvent | AttestationNonceFieldEvent> {
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Attestation>): Generator<AttestationJobFieldEvent | AttestationBuilderFieldEvent | AttestationStatusFieldEvent | AttestationBuildHashFieldEvent | AttestationFilesNameFieldEvent | AttestationFilesSizeFieldEvent | AttestationFilesSha256FieldEvent | AttestationFilesChunkSizeFieldEvent | AttestationFilesChunkRootFieldEvent | AttestationEnvironmentKeyFieldEvent | AttestationEnvironmentValueFieldEvent | AttestationTimeFieldEvent | AttestationContributorFieldEvent | AttestationDurationMsFieldEvent | AttestationCommitmentFieldEvent | AttestationNonceFieldEvent | AttestationOfficialFieldEvent | AttestationOfficialDifferencesNameFieldEvent | AttestationOfficialDifferencesFieldsFieldEvent> {
     return streamMessage(buf, Attestation.codec(), opts)
   }
   return { codec, encode, decode, stream }
