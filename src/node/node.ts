@@ -39,6 +39,8 @@ import { BuilderProtocol } from '../services/builder-protocol.ts'
 import { BootstrapRedial } from '../services/redial.ts'
 import { findCandidates } from '../services/candidates.ts'
 import { candidateCount } from '../rules/assignment.ts'
+import { RULES_V2 } from '../protocols/announce.ts'
+import type { EligibilityPolicy } from '../rules/eligibility.ts'
 import { computeStats, type MeshStats } from '../rules/stats.ts'
 
 const VERSION: string = pkg.version
@@ -206,6 +208,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       log: logger('skyline:jobs'),
       announcements: this.announcements,
       accepting: () => this.halted === undefined && !this.verdicts.throttled(),
+      seating: a => this.verdicts.seating(a),
       packages: new PackageCache({ directory: join(this.config.dataDir, 'buildroot-packages'), mirrors: this.config.buildrootMirrors, maxBytes: this.config.buildrootCacheBytes, peers: peerPackages, log: logger('skyline:packages') })
     })
     this.verdicts = new VerdictService({
@@ -302,16 +305,21 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
   }
 
   /**
-   * The candidate builders to list in an announcement of a job: a DHT closest-peers lookup for the job
-   * key (compute it with the beacon the announcement will carry), the candidateCount(r) closest eligible
-   * peers, leaving out builders this node holds a ban proof for, and for rules v2 (a beacon given: salted
-   * positions) builders ejected after losing an escalation. Returns fewer when the mesh has fewer builders.
+   * The candidate builders to list in an announcement of a job (candidates.ts): the candidateCount(seats)
+   * best-ranked eligible peers, leaving out builders this node holds a ban proof for. Rules v2 (`beacon`
+   * required): ranked by salted position; with K = 0 builders ejected after losing an escalation are left
+   * out, with a policy K > 0 eligibility is judged from this node's log as of `issuedAt` (default now) and
+   * up to `probation` non-eligible ones are listed too. Returns fewer when the mesh has fewer builders.
    */
-  async findCandidates (jobKey: Uint8Array, replicas: number, options: AbortOptions & { beacon?: Uint8Array } = {}): Promise<PeerId[]> {
-    // ejection is a rule of v2 panels (a lost escalation); a v1 job lists every builder that is not banned
-    const ejected = options.beacon !== undefined ? this.verdicts.ejectedBuilders() : []
+  async findCandidates (jobKey: Uint8Array, seats: number, options: AbortOptions & { rules?: number, beacon?: Uint8Array, policy?: EligibilityPolicy, issuedAt?: number } = {}): Promise<PeerId[]> {
+    const v2 = options.rules === RULES_V2
+    if (v2 && options.beacon === undefined) throw new Error('rules v2 candidates are ranked by salted position: a beacon is required')
+    const policy = v2 ? options.policy : undefined
+    const ejected = v2 && (policy?.builds ?? 0) === 0 ? this.verdicts.ejectedBuilders() : []
     const excluded = new Set([...this.store.bannedBuilders(), ...ejected])
-    return findCandidates(this.libp2p, jobKey, { count: candidateCount(replicas), selfEligible: this.builder !== undefined, excluded, beacon: options.beacon, signal: options.signal, log: this.log })
+    const judge = policy !== undefined && policy.builds > 0 ? { policy, issuedAt: options.issuedAt ?? Date.now() } : undefined
+    const isEligible = judge === undefined ? undefined : (peer: string) => this.verdicts.eligibility.standing(peer, judge.policy.builds, judge.policy.days, judge.issuedAt).eligible
+    return findCandidates(this.libp2p, jobKey, { count: candidateCount(seats), selfEligible: this.builder !== undefined, excluded, beacon: v2 ? options.beacon : undefined, isEligible, probation: policy?.probation, signal: options.signal, log: this.log })
   }
 
   /** Checks, records and gossips an announcement made by this node's operator (skyline seed) */

@@ -10,6 +10,7 @@ import type { VerdictService } from '../services/verdicts.ts'
 import type { JobProgress } from '../services/jobs.ts'
 import type { HaltState } from '../services/control.ts'
 import type { OfficialVerdict } from '../rules/official.ts'
+import type { EligibilityReport } from '../services/eligibility.ts'
 
 export interface NodeStatus {
   peerId: string
@@ -29,6 +30,10 @@ export interface NodeStatus {
   alerts: Array<{ kind: string, message: string, at: number }>
   reputation: { agree: number, dissent: number, flagged: boolean }
   verdicts: Array<{ job: string, nevra: string | null, verdict: string, hash?: string, agreeing: string[], dissenters: string[], failedBuilders: string[], equivocators: string[], final: boolean, official?: OfficialVerdict }>
+  /** rules v2: the latest 50 jobs whose stage 1 escalated, and how they ended */
+  escalations: Array<{ job: string, nevra: string | null, verdict: string, hash?: string, final: boolean, dissenters: string[], updatedAt: number }>
+  /** rules v2: the policy in force, this node's standing (eligible or on probation), ejected builders, omissions found */
+  eligibility: EligibilityReport
   jobs: Array<{ job: string, nevra: string | null, state: string, error: string | null, updatedAt: number, progress?: { phase: string, done?: number, total?: number } }>
 }
 
@@ -83,6 +88,8 @@ export function nodeStatus (s: StatusSources): NodeStatus {
     alerts: s.verdicts.alerts,
     reputation: s.verdicts.standing(lp.peerId.toString()),
     verdicts: s.store.verdicts().slice(-50).map(v => ({ job: v.job, nevra: nevra(v.job), ...JSON.parse(v.detail) })),
+    escalations: escalations(s.store, nevra),
+    eligibility: s.verdicts.eligibility.report(lp.peerId.toString(), new Set(s.verdicts.ejectedBuilders()), Date.now()),
     jobs: s.store.jobs().slice(-200).map(j => {
       const p = s.progress.get(j.job)
       const active = p !== undefined && (j.state === 'fetching' || j.state === 'building')
@@ -96,4 +103,14 @@ export function nodeStatus (s: StatusSources): NodeStatus {
       }
     })
   }
+}
+
+/** The latest 50 escalated rules-v2 jobs (stage 1 not unanimous), with how they ended */
+function escalations (store: Store, nevra: (job: string) => string | null): NodeStatus['escalations'] {
+  const out: NodeStatus['escalations'] = []
+  for (const v of store.verdicts()) {
+    const d = JSON.parse(v.detail)
+    if (d.escalated === true) out.push({ job: v.job, nevra: nevra(v.job), verdict: v.verdict, ...(v.hash !== undefined ? { hash: v.hash } : {}), final: v.final, dissenters: d.dissenters ?? [], updatedAt: v.updatedAt })
+  }
+  return out.slice(-50)
 }

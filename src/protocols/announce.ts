@@ -17,6 +17,7 @@ import { GossipValidationError } from './gossip.ts'
 import { jobKey } from '../rules/job.ts'
 import { AssignmentError, candidateBytes, jobSeats, MAX_CANDIDATES, parseCandidates } from '../rules/assignment.ts'
 import { panelProblem, type PanelParams } from '../rules/panel.ts'
+import { policyProblem, splitSeats, type EligibilityPolicy } from '../rules/eligibility.ts'
 import { MAX_CHUNK_SIZE, MAX_CHUNKS, MIN_CHUNK_SIZE } from './blob-limits.ts'
 import { MAX_MANIFEST_BYTES } from '../rules/buildroot.ts'
 
@@ -67,6 +68,8 @@ export interface AnnouncementInit {
    * and the stage-1 deadline (ms after issue); replicas and quorum are then ignored. Without it, rules v1.
    */
   panel?: PanelParams & { stageMs?: number }
+  /** rules v2: the eligibility policy (fields 17–19; docs/protocols/assignment.md, "The eligible set"); absent: K = 0 */
+  policy?: EligibilityPolicy
   /**
    * the eligible builders near the job key, from the seeder's DHT lookup (findCandidates); at least
    * `quorum`, at most MAX_CANDIDATES. Compute the job key with the same `beacon` first.
@@ -106,6 +109,9 @@ export function createAnnouncement (init: AnnouncementInit, key: AnnouncerKey): 
     rules: init.panel !== undefined ? RULES_V2 : RULES_V1,
     escalation: init.panel?.escalation ?? 0,
     stageMs: init.panel !== undefined ? BigInt(init.panel.stageMs ?? DEFAULT_STAGE_MS) : 0n,
+    eligibleBuilds: init.policy?.builds ?? 0,
+    eligibleDays: init.policy?.days ?? 0,
+    probationSeats: init.policy?.probation ?? 0,
     beacon: new Uint8Array(init.beacon ?? randomBytes(32)),
     issuedAt: BigInt(now),
     expiresAt: BigInt(now + (init.validityMs ?? DEFAULT_VALIDITY_MS)),
@@ -136,10 +142,14 @@ export interface CheckedAnnouncement {
   source?: PeerId
   /** the listed candidates, parsed */
   candidates: PeerId[]
-  /** the job's seats with no bans, best-ranked first: v1 the r closest candidates, v2 the P+E first by salted position */
+  /**
+   * the job's seats with no bans, best-ranked first: v1 the r closest candidates, v2 the P+E first by salted
+   * position, every candidate counted as eligible (with a policy K > 0 a node's own seats come from its log:
+   * VerdictService.seating)
+   */
   builders: PeerId[]
-  /** rules v2's panel, undefined for v1 */
-  panel?: PanelParams & { stageDeadline: number }
+  /** rules v2's panel and eligibility policy, undefined for v1 */
+  panel?: PanelParams & { stageDeadline: number, policy: EligibilityPolicy }
 }
 
 /** How many seats a job has: v1 r, v2 P+E */
@@ -148,9 +158,23 @@ export function seatCount (a: Announcement): number {
 }
 
 /** A job's seats (banned builders left out), best-ranked first, by the announcement's rules */
-export function announcementSeats (a: Pick<CheckedAnnouncement, 'announcement' | 'jobKey' | 'candidates'>, banned?: ReadonlySet<string>): PeerId[] {
-  const salted = a.announcement.rules === RULES_V2
-  return jobSeats({ jobKey: a.jobKey, beacon: a.announcement.beacon, salted }, a.candidates, seatCount(a.announcement), banned)
+export function announcementSeats (a: Pick<CheckedAnnouncement, 'announcement' | 'jobKey' | 'candidates'>, banned?: ReadonlySet<string>, isEligible?: (peer: string) => boolean): PeerId[] {
+  return announcementSeating(a, banned, isEligible).seats
+}
+
+/**
+ * A job's seats and probation seats (docs/protocols/assignment.md, "The eligible set"): the candidates
+ * ranked by the announcement's rules, banned builders left out; the first P+E that `isEligible` accepts
+ * are the seats, the first `probation_seats` it refuses are the probation seats. Without `isEligible`, or
+ * with K = 0, every candidate is eligible (no probation).
+ */
+export function announcementSeating (a: Pick<CheckedAnnouncement, 'announcement' | 'jobKey' | 'candidates'>, banned?: ReadonlySet<string>, isEligible?: (peer: string) => boolean): { seats: PeerId[], probation: PeerId[] } {
+  const { announcement: n } = a
+  const salted = n.rules === RULES_V2
+  const job = { jobKey: a.jobKey, beacon: n.beacon, salted }
+  if (!salted || n.eligibleBuilds === 0 || isEligible === undefined) return { seats: jobSeats(job, a.candidates, seatCount(n), banned), probation: [] }
+  const ranked = jobSeats(job, a.candidates, a.candidates.length, banned)
+  return splitSeats(ranked, p => isEligible(p.toString()), seatCount(n), n.probationSeats)
 }
 
 /**
@@ -166,7 +190,7 @@ export function checkAnnouncement (envelope: Uint8Array, trusted: TrustedKeys, n
   return {
     candidates,
     builders: announcementSeats({ announcement: a, jobKey: key, candidates }),
-    ...(a.rules === RULES_V2 ? { panel: { panel: a.replicas, escalation: a.escalation, threshold: a.quorum, stageDeadline: Number(a.issuedAt + a.stageMs) } } : {}),
+    ...(a.rules === RULES_V2 ? { panel: { panel: a.replicas, escalation: a.escalation, threshold: a.quorum, stageDeadline: Number(a.issuedAt + a.stageMs), policy: { builds: a.eligibleBuilds, days: a.eligibleDays, probation: a.probationSeats } } } : {}),
     id: createHash('sha256').update(opened.payload).digest('hex'),
     job: Buffer.from(key).toString('hex'),
     jobKey: key,
@@ -184,11 +208,13 @@ function bad (reason: string, message: string): never {
 function checkRules (a: Announcement): void {
   if (a.rules === RULES_V1) {
     if (a.escalation !== 0 || a.stageMs !== 0n) bad('malformed', 'escalation and stage deadline are rules v2 fields')
+    if (a.eligibleBuilds !== 0 || a.eligibleDays !== 0 || a.probationSeats !== 0) bad('malformed', 'the eligibility policy is a rules v2 field')
     if (a.quorum < 1 || a.quorum > a.replicas || 2 * a.quorum <= a.replicas) bad('malformed', `quorum ${a.quorum} must be a majority of replicas ${a.replicas}`)
     return
   }
   if (a.rules !== RULES_V2) bad('unsupported-rules', `assignment rules ${a.rules} unknown (this node knows ${RULES_V1} and ${RULES_V2})`)
-  const problem = panelProblem({ panel: a.replicas, escalation: a.escalation, threshold: a.quorum })
+  const problem = panelProblem({ panel: a.replicas, escalation: a.escalation, threshold: a.quorum }) ??
+    policyProblem({ builds: a.eligibleBuilds, days: a.eligibleDays, probation: a.probationSeats }, seatCount(a))
   if (problem !== undefined) bad('malformed', problem)
 }
 

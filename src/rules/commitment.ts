@@ -54,9 +54,42 @@ export function commitDeadline (w: CommitWindows & { issuedAt: number }, stage: 
 }
 
 /**
- * Whether a seat that committed may reveal now: once every seat of its stage committed, or
- * REVEAL_GRACE_MS after the stage's commit deadline.
+ * @default 2 minutes: how long stage 1 waits, after its last seat committed, for the probation seats'
+ * commitments before it reveals (a silent probation seat delays a job by this much, never more)
  */
-export function mayReveal (o: { stageSeats: readonly string[], committed: ReadonlySet<string>, deadline: number, now: number }): boolean {
-  return o.stageSeats.every(s => o.committed.has(s)) || o.now > o.deadline + REVEAL_GRACE_MS
+export const PROBATION_WAIT_MS = 2 * 60_000
+
+export interface RevealWindow {
+  /** the seats of the revealing seat's stage */
+  stageSeats: readonly string[]
+  /** builders with a commitment recorded, and their signed commitment times */
+  committed: ReadonlyMap<string, number>
+  /** the stage's commit deadline */
+  deadline: number
+  now: number
+  /** stage 1 only: the probation seats it waits for, at most PROBATION_WAIT_MS after its own last commitment */
+  probation?: readonly string[]
+}
+
+/**
+ * Whether a seat that committed may reveal now: once every seat of its stage committed (stage 1 with
+ * probation seats: and every probation seat too, or PROBATION_WAIT_MS after the latest signed time of its
+ * stage's commitments), or REVEAL_GRACE_MS after the stage's commit deadline.
+ */
+export function mayReveal (o: RevealWindow): boolean {
+  if (o.now > o.deadline + REVEAL_GRACE_MS) return true
+  if (!o.stageSeats.every(s => o.committed.has(s))) return false
+  const trial = o.probation ?? []
+  if (trial.every(s => o.committed.has(s))) return true
+  const lastCommit = Math.max(...o.stageSeats.map(s => o.committed.get(s) ?? 0))
+  return o.now > lastCommit + PROBATION_WAIT_MS
+}
+
+/**
+ * Whether a probation seat's reveal may be compared with the verdict: its commitment was signed before
+ * the earliest signed reveal of a stage-1 seat (`stage1RevealTimes`), so it did not copy a public hash.
+ */
+export function committedBeforeReveals (commitTime: number | undefined, stage1RevealTimes: readonly number[]): boolean {
+  if (commitTime === undefined) return false
+  return stage1RevealTimes.every(t => commitTime < t)
 }

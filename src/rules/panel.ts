@@ -17,6 +17,8 @@
  * An agreed verdict after escalation names the other hashes' seats as `dissenters`: the losing side.
  * Every verdict but `pending` is final: T > (P+E)/2 seats of one hash cannot be outvoted, and stage 1
  * ends only when all P seats have spoken.
+ * Probation seats (`probation`): their attestations never count; once agreed, they are compared with the
+ * verdict (`probationAgreeing`, `probationDissenters`), which is how newcomers earn eligibility.
  *
  * @example
  * ```ts
@@ -43,6 +45,11 @@ export interface PanelInput extends PanelParams {
   stageDeadlinePassed: boolean
   /** whether the job's deadline (the announcement's expiry) passed: an escalated job still open is blocked */
   deadlinePassed: boolean
+  /**
+   * the job's probation seats (docs/protocols/assignment.md, "Probation"): their attestations never count
+   * toward the verdict; once it is agreed they are compared with it
+   */
+  probation?: readonly string[]
 }
 
 export interface PanelVerdict extends Verdict {
@@ -52,6 +59,10 @@ export interface PanelVerdict extends Verdict {
   seats: string[]
   /** agreed only: the agreeing stage-1 seats, the builders the stats tracker credits (stats.md) */
   credited?: string[]
+  /** with probation seats only: those seats, and (agreed) which of them revealed the agreed hash or another */
+  probation?: string[]
+  probationAgreeing?: string[]
+  probationDissenters?: string[]
 }
 
 /** The panel rules' own checks, shared with announcement validation; returns an error message or undefined */
@@ -120,6 +131,7 @@ export function panelTally (input: PanelInput): PanelVerdict {
   for (const h of hashes) counts[h] = byHash.get(h)?.length ?? 0
   const missing = seats.filter(s => !claims.has(s)).sort(byString)
   const base = {
+    ...probationOutcome(input, ranked),
     failedBuilders: failedBuilders.sort(byString),
     equivocators: seats.filter(s => equivocators.has(s)).sort(byString),
     missing,
@@ -135,7 +147,7 @@ export function panelTally (input: PanelInput): PanelVerdict {
     const agreeing = [...(byHash.get(winner) ?? [])].sort(byString)
     // escalation seats commit after stage 1's reveals are public: they count toward T but earn no credit
     const credited = agreeing.filter(s => stage1.includes(s))
-    return { verdict: 'agreed', hash: winner, agreeing, dissenters, ...base, credited, final: true }
+    return { verdict: 'agreed', hash: winner, agreeing, dissenters, ...base, credited, ...probationOutcome(input, ranked, winner), final: true }
   }
   if (failedBuilders.length >= need) return { verdict: 'failed', ...none, ...base, final: true }
   if (escalated) {
@@ -144,4 +156,21 @@ export function panelTally (input: PanelInput): PanelVerdict {
     if (!reachable || input.deadlinePassed) return { verdict: 'blocked', ...none, ...base, final: true }
   }
   return { verdict: 'pending', ...none, ...base, final: false }
+}
+
+/**
+ * Probation seats compared with an agreed hash: those that revealed it and those that revealed another
+ * (failed builds are neither); just the seats before a verdict; nothing when the job has none.
+ */
+function probationOutcome (input: PanelInput, ranked: readonly string[], agreed?: string): Pick<PanelVerdict, 'probation' | 'probationAgreeing' | 'probationDissenters'> {
+  const trial = [...new Set(input.probation ?? [])].filter(s => !ranked.includes(s)).sort(byString)
+  if (trial.length === 0) return {}
+  if (agreed === undefined) return { probation: trial }
+  const { claims, equivocators } = claimsOf(new Set(trial), input.attestations)
+  const ok = (s: string): boolean => !equivocators.has(s) && (claims.get(s) ?? 'failed').startsWith('ok:')
+  return {
+    probation: trial,
+    probationAgreeing: trial.filter(s => ok(s) && claims.get(s) === `ok:${agreed}`),
+    probationDissenters: trial.filter(s => ok(s) && claims.get(s) !== `ok:${agreed}`)
+  }
 }

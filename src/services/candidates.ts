@@ -32,6 +32,12 @@ export interface FindCandidatesOptions extends AbortOptions {
    * builder this node finds (its whole routing table, not only the part near the job's point)
    */
   beacon?: Uint8Array
+  /**
+   * rules v2 with a policy K > 0: whether a builder is eligible by this node's log. The `count` best-ranked
+   * eligible builders are listed, and up to `probation` best-ranked ones that are not (probation seats)
+   */
+  isEligible?: (peer: string) => boolean
+  probation?: number
   log?: Logger
 }
 
@@ -81,16 +87,25 @@ async function pick (libp2p: SkylineLibp2p, candidates: Map<string, PeerId>, job
     ? rankBySaltedPosition(jobKey, opts.beacon, candidates.values())
     : sortByDistance(jobKadId(jobKey), candidates.values())
   const chosen: PeerId[] = []
+  const trial: PeerId[] = []
+  const probation = opts.isEligible !== undefined ? opts.probation ?? 0 : 0
   const batchSize = Math.max(4, Math.min(opts.count, 16))
-  for (let i = 0; i < sorted.length && chosen.length < opts.count; i += batchSize) {
+  for (let i = 0; i < sorted.length && (chosen.length < opts.count || trial.length < probation); i += batchSize) {
     const batch = sorted.slice(i, i + batchSize)
-    const eligible = await Promise.all(batch.map(async p => isEligible(libp2p, p, opts)))
-    batch.forEach((p, j) => { if (eligible[j] && chosen.length < opts.count) chosen.push(p) })
+    const reachable = await Promise.all(batch.map(async p => isListable(libp2p, p, opts)))
+    batch.forEach((p, j) => {
+      if (!reachable[j]) return
+      if (opts.isEligible?.(p.toString()) ?? true) {
+        if (chosen.length < opts.count) chosen.push(p)
+      } else if (trial.length < probation) {
+        trial.push(p)
+      }
+    })
   }
-  return chosen
+  return [...chosen, ...trial]
 }
 
-async function isEligible (libp2p: SkylineLibp2p, peer: PeerId, opts: FindCandidatesOptions): Promise<boolean> {
+async function isListable (libp2p: SkylineLibp2p, peer: PeerId, opts: FindCandidatesOptions): Promise<boolean> {
   if (peer.type !== 'Ed25519' || opts.excluded?.has(peer.toString()) === true) return false
   if (peer.equals(libp2p.peerId)) return opts.selfEligible
   const known = await protocolsOf(libp2p, peer)

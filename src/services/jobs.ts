@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { TypedEventEmitter, type PeerId, type Logger } from '@libp2p/interface'
 import type { SkylineLibp2p } from './components.ts'
 import type { Store, JobState, BuildRecord } from '../store/store.ts'
-import { announcementSeats, buildrootRef, type CheckedAnnouncement } from '../protocols/announce.ts'
+import { announcementSeating, buildrootRef, type CheckedAnnouncement } from '../protocols/announce.ts'
 import { BuildrootUnavailableError, type Builder, type BuildPhase, type BuildResult, type BuildrootInput } from '../builder/index.ts'
 import { parseManifest } from '../rules/buildroot.ts'
 import type { OfficialClaim } from '../rules/official.ts'
@@ -77,6 +77,11 @@ export interface JobRunnerInit {
   announcements: Pick<AnnouncementService, 'get'>
   /** where the packages of a job's buildroot come from; without it, jobs with a buildroot are declined */
   packages?: Pick<PackageCache, 'obtain'>
+  /**
+   * a job's seats and probation seats, banned builders left out, as this node's log judges eligibility
+   * (VerdictService.seating); @default every candidate eligible (announcementSeating)
+   */
+  seating?: (a: CheckedAnnouncement) => { seats: PeerId[], probation: PeerId[] }
 }
 
 export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
@@ -129,11 +134,11 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
     // a node that cannot build has nothing to decide (the tally works out builders on its own)
     if (this.init.builder === undefined) return []
     // the seats by the announcement's rules (builders banned for equivocation give their seat to the
-    // next): no network, the same answer on every node. Rules v2: stage 1's P seats build, the E
-    // escalation seats only once this node's tally escalated the job
-    const seats = announcementSeats(a, new Set(this.init.store.bannedBuilders()))
+    // next): no network, the same answer on every node. Rules v2: stage 1's P seats and the probation
+    // seats build, the E escalation seats only once this node's tally escalated the job
+    const { seats, probation } = this.init.seating?.(a) ?? announcementSeating(a, new Set(this.init.store.bannedBuilders()))
     const escalated = a.panel !== undefined && this.escalated(a.job)
-    const builders = a.panel !== undefined && !escalated ? seats.slice(0, a.panel.panel) : seats
+    const builders = [...(a.panel !== undefined && !escalated ? seats.slice(0, a.panel.panel) : seats), ...probation]
     const mine = builders.some(p => p.equals(this.init.libp2p.peerId))
     this.safeDispatchEvent('assignment', { detail: { job: a.job, nevra: a.announcement.nevra, builders: builders.map(String), mine } })
     if (mine && !this.stopped) {

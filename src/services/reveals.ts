@@ -12,7 +12,7 @@ import type { Store, BuildRecord } from '../store/store.ts'
 import { GossipValidationError } from '../protocols/gossip.ts'
 import { checkAttestation, checkCommitment, createCommitment, itemsConflict, revealMatches, type BuilderKeyCache, type CheckedAttestation, type CheckedCommitment } from '../protocols/attestation.ts'
 import type { CheckedAnnouncement } from '../protocols/announce.ts'
-import { commitDeadline, mayReveal, NONCE_BYTES, REVEAL_GRACE_MS } from '../rules/commitment.ts'
+import { commitDeadline, committedBeforeReveals, mayReveal, NONCE_BYTES, REVEAL_GRACE_MS } from '../rules/commitment.ts'
 
 export interface RevealComponents {
   store: Store
@@ -27,6 +27,14 @@ export interface SeatStage {
   stage: 1 | 2
   stageSeats: string[]
   deadline: number
+  /** a stage-1 seat: the probation seats it waits for a while before it reveals */
+  probation?: string[]
+}
+
+/** A rules-v2 job's seats (best-ranked first, bans left out) and probation seats, as peer ID strings */
+export interface SeatList {
+  seats: readonly string[]
+  probation: readonly string[]
 }
 
 /** Two signed items of one builder for one job that conflict: what an equivocation proof carries */
@@ -44,13 +52,19 @@ export class Reveals {
     this.init = init
   }
 
-  /** The stage of a seat of a rules-v2 job (`seats` best-ranked first, bans left out); undefined for no seat */
-  stageOf (a: CheckedAnnouncement, seats: readonly string[], builder: string): SeatStage | undefined {
+  /**
+   * The stage of a seat of a rules-v2 job; undefined for no seat. A probation seat commits and reveals
+   * with stage 1, waiting for stage 1's seats; stage 1's seats wait a while for it (mayReveal).
+   */
+  stageOf (a: CheckedAnnouncement, list: SeatList, builder: string): SeatStage | undefined {
+    const { seats, probation } = list
     const i = seats.indexOf(builder)
-    if (a.panel === undefined || i < 0) return undefined
+    if (a.panel === undefined || (i < 0 && !probation.includes(builder))) return undefined
     const windows = { issuedAt: Number(a.announcement.issuedAt), stageDeadline: a.panel.stageDeadline, expiresAt: Number(a.announcement.expiresAt) }
-    const stage = i < a.panel.panel ? 1 : 2
-    return { stage, stageSeats: stage === 1 ? seats.slice(0, a.panel.panel) : seats.slice(a.panel.panel), deadline: commitDeadline(windows, stage) }
+    const stage1 = seats.slice(0, a.panel.panel)
+    if (i < 0) return { stage: 1, stageSeats: stage1, deadline: commitDeadline(windows, 1) }
+    if (i < a.panel.panel) return { stage: 1, stageSeats: stage1, deadline: commitDeadline(windows, 1), probation: [...probation] }
+    return { stage: 2, stageSeats: seats.slice(a.panel.panel), deadline: commitDeadline(windows, 2) }
   }
 
   /**
@@ -60,7 +74,7 @@ export class Reveals {
    * listed spare, a duplicate, a commitment signed after its stage's deadline, or (gossip) one that
    * arrives more than REVEAL_GRACE_MS after its signed time.
    */
-  take (c: CheckedCommitment, a: CheckedAnnouncement, seats: readonly string[], fromGossip: boolean, now: number): Conflict | undefined {
+  take (c: CheckedCommitment, a: CheckedAnnouncement, seats: SeatList, fromGossip: boolean, now: number): Conflict | undefined {
     if (a.panel === undefined) throw new GossipValidationError('reject', 'not-v2', `job ${c.job.slice(0, 16)} has no commit-reveal (rules v1)`)
     const seat = this.stageOf(a, seats, c.builder)
     if (seat === undefined) {
@@ -109,13 +123,22 @@ export class Reveals {
   }
 
   /** The nonce this node reveals a job with, when it committed and may reveal now; undefined otherwise */
-  dueNonce (a: CheckedAnnouncement, seats: readonly string[], now: number): string | undefined {
+  dueNonce (a: CheckedAnnouncement, seats: SeatList, now: number): string | undefined {
     const mine = this.init.store.commitment(a.job, this.init.self)
     if (mine?.nonce === undefined) return undefined
     const seat = this.stageOf(a, seats, this.init.self)
     if (seat === undefined) return undefined
-    const committed = new Set(this.init.store.commitments(a.job).map(c => c.builder))
-    return mayReveal({ stageSeats: seat.stageSeats, committed, deadline: seat.deadline, now }) ? mine.nonce : undefined
+    const committed = new Map(this.init.store.commitments(a.job).map(c => [c.builder, c.time]))
+    return mayReveal({ stageSeats: seat.stageSeats, committed, deadline: seat.deadline, now, probation: seat.probation }) ? mine.nonce : undefined
+  }
+
+  /**
+   * The probation seats whose reveals may be compared with a job's verdict: those that committed before
+   * the earliest signed reveal of a stage-1 seat (`stage1`), so they could not have copied a public hash
+   */
+  comparableProbation (job: string, stage1: readonly string[], probation: readonly string[], attestations: ReadonlyArray<{ builder: string, time: number }>): Set<string> {
+    const revealTimes = attestations.filter(x => stage1.includes(x.builder)).map(x => x.time)
+    return new Set(probation.filter(b => committedBeforeReveals(this.init.store.commitment(job, b)?.time, revealTimes)))
   }
 
   /** Jobs this node committed to and has not revealed yet */

@@ -15,7 +15,7 @@ import {
   BuilderKeyCache, attestationsConflict, checkConsensusMessage, createAttestation, createEquivocationProof, encodeConsensusMessage,
   checkAttestation, checkCommitment, checkEquivocation, officialClaimOf, type CheckedAttestation, type CheckedCommitment
 } from '../protocols/attestation.ts'
-import { announcementSeats, type CheckedAnnouncement } from '../protocols/announce.ts'
+import type { CheckedAnnouncement } from '../protocols/announce.ts'
 import type { AnnouncementService } from './announcements.ts'
 import { tally, type Verdict } from '../rules/tally.ts'
 import { agreedClaim, type OfficialVerdict } from '../rules/official.ts'
@@ -24,8 +24,9 @@ import type { Throttle } from '../rules/throttle.ts'
 import { Outcomes } from './outcomes.ts'
 import { panelTally } from '../rules/panel.ts'
 import { Republisher } from './republish.ts'
-import { Reveals, type Conflict } from './reveals.ts'
+import { Reveals, type Conflict, type SeatList } from './reveals.ts'
 import { HeldAttestations } from './held.ts'
+import { Eligibility, type Seating } from './eligibility.ts'
 
 /** @default 10 s: how often deadlines are checked (jobs past them become no-consensus) */
 const DEADLINE_CHECK_MS = 10_000
@@ -87,6 +88,8 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
   private readonly retallyAtStart = new Set<string>()
   /** rules v2: commitments taken, reveals checked, this node's own reveals timed */
   private readonly reveals: Reveals
+  /** rules v2: builders' records, the eligible set and probation seats of each job, lists checked */
+  readonly eligibility: Eligibility
 
   constructor (init: VerdictServiceComponents) {
     super()
@@ -102,6 +105,8 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
     })
     this.republisher = new Republisher({ libp2p: init.libp2p, log: init.log, publish: async record => this.attest(record) })
     this.reveals = new Reveals({ store: init.store, privateKey: init.privateKey, keys: this.keys, self: init.libp2p.peerId.toString() })
+    this.eligibility = new Eligibility({ store: init.store, announcements: init.announcements, metrics: init.libp2p.metrics, log: init.log })
+    this.eligibility.load()
   }
 
   get self (): string {
@@ -201,7 +206,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
   /** Rules v2: signs, records and gossips this node's reveal of a job once it may (Reveals.dueNonce) */
   private async revealIfDue (a: CheckedAnnouncement): Promise<void> {
     if (this.init.store.attestation(a.job, this.self) !== undefined) return
-    const nonce = this.reveals.dueNonce(a, this.assignedSet(a), Date.now())
+    const nonce = this.reveals.dueNonce(a, this.seatList(a), Date.now())
     const record = nonce === undefined ? undefined : this.init.store.build(a.job)
     if (record === undefined) return
     const checked = this.recordOwn(record, nonce)
@@ -260,12 +265,15 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
       }
       this.equivocated({ builder: a.builder, job: a.job, a: existing.envelope, b: a.envelope })
     }
-    if (!this.assignedSet(announcement).includes(a.builder)) {
+    const seats = this.seatList(announcement)
+    if (!seats.seats.includes(a.builder) && !seats.probation.includes(a.builder)) {
       // every node ranks the same signed candidate list, so an honest forwarder never sends an attester
       // the announcement does not list: REJECT; a listed spare may hold a banned builder's seat on a node
-      // that has a ban proof this one lacks: IGNORE
+      // that has a ban proof this one lacks, and a listed builder this node's log does not make eligible
+      // counts for nothing here: IGNORE
       const listed = announcement.candidates.some(p => p.toString() === a.builder)
-      throw new GossipValidationError(listed ? 'ignore' : 'reject', 'not-assigned', `${a.builder} is not assigned to job ${a.job.slice(0, 16)}`)
+      const reason = listed && !this.eligibility.eligible(announcement, a.builder) ? 'not-eligible' : 'not-assigned'
+      throw new GossipValidationError(listed ? 'ignore' : 'reject', reason, `${a.builder} holds no seat of job ${a.job.slice(0, 16)} (${reason})`)
     }
     if (announcement.panel !== undefined) this.checkReveal(a)
     this.record(a)
@@ -298,7 +306,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
       this.safeDispatchEvent('gap', { detail: { job: c.job } })
       throw new GossipValidationError('ignore', 'unknown-job', `no announcement for job ${c.job.slice(0, 16)} yet`)
     }
-    const conflict = this.reveals.take(c, a, this.assignedSet(a), fromGossip, Date.now())
+    const conflict = this.reveals.take(c, a, this.seatList(a), fromGossip, Date.now())
     if (conflict !== undefined) this.equivocated(conflict)
     this.replayHeld(c.job)
     this.revealIfDue(a).catch(err => this.init.log('revealing %s: %e', c.job, err))
@@ -336,17 +344,28 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
 
   /**
    * The seats of a job: the candidates its signed announcement lists, ranked by its rules (v1: the r
-   * closest by Kademlia key; v2: the P+E first by salted position), builders banned for equivocation
-   * replaced by the next. No network, and no peer the announcement does not list: the same set on every
-   * node that holds the same announcement and proofs.
+   * closest by Kademlia key; v2: the P+E first by salted position that are eligible by this node's log),
+   * builders banned for equivocation replaced by the next; and v2's probation seats. No network, and no
+   * peer the announcement does not list: the same seats on every node that holds the same announcement,
+   * proofs and log.
    */
-  private assignedSet (a: CheckedAnnouncement, banned = new Set(this.init.store.bannedBuilders())): string[] {
-    return announcementSeats(a, banned).map(String)
+  seating (a: CheckedAnnouncement, banned = new Set(this.init.store.bannedBuilders())): Seating {
+    return this.eligibility.seating(a, banned)
   }
 
-  /** Called for every new announcement: attestations that came before it are checked now */
+  private seatList (a: CheckedAnnouncement, banned?: Set<string>): SeatList {
+    const { seats, probation } = this.seating(a, banned)
+    return { seats: seats.map(String), probation: probation.map(String) }
+  }
+
+  /**
+   * Called for every new announcement: attestations that came before it are checked now, and its list
+   * against this node's log (Eligibility.checkList: this node and its peers are the builders it knows)
+   */
   onAnnouncement (a: CheckedAnnouncement): void {
     this.replayHeld(a.job)
+    const self = this.init.libp2p.peerId
+    this.eligibility.checkList(a, [...(this.init.selfEligible ? [self] : []), ...this.init.libp2p.getPeers()], new Set(this.init.store.bannedBuilders()))
   }
 
   /** Attestations held for a job (its announcement, or a rules-v2 commitment, was missing) are checked again */
@@ -383,12 +402,14 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
     const a = this.announcement(job)
     if (a === undefined) return undefined
     const banned = new Set(this.init.store.bannedBuilders())
-    const assigned = this.assignedSet(a, banned)
+    const { seats: assigned, probation } = this.seatList(a, banned)
     const attestations = this.init.store.attestations(job)
-    const counted = attestations.filter(x => !banned.has(x.builder)).map(x => ({ builder: x.builder, status: x.status, buildHash: x.buildHash }))
     const deadlinePassed = Date.now() > Number(a.announcement.expiresAt)
+    const comparable = this.reveals.comparableProbation(job, assigned.slice(0, a.panel?.panel ?? 0), probation, attestations)
+    const counted = attestations.filter(x => !banned.has(x.builder) && (!probation.includes(x.builder) || comparable.has(x.builder)))
+      .map(x => ({ builder: x.builder, status: x.status, buildHash: x.buildHash }))
     const v = a.panel !== undefined
-      ? panelTally({ ...a.panel, seats: assigned, attestations: counted, stageDeadlinePassed: Date.now() > a.panel.stageDeadline, deadlinePassed })
+      ? panelTally({ ...a.panel, seats: assigned, probation, attestations: counted, stageDeadlinePassed: Date.now() > a.panel.stageDeadline, deadlinePassed })
       : tally({ replicas: a.announcement.replicas, quorum: a.announcement.quorum, assigned, attestations: counted, deadlinePassed })
     const verdict: Verdict & { official?: OfficialVerdict } = { ...v, equivocators: [...new Set([...v.equivocators, ...attestations.filter(x => banned.has(x.builder)).map(x => x.builder)])].sort() }
     const official = v.hash === undefined ? undefined : agreedClaim(attestations.filter(x => v.agreeing.includes(x.builder)).map(x => officialClaimOf(x.envelope)))
@@ -398,6 +419,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
     if (prev?.detail === detail) return verdict
     const now = Date.now()
     this.init.store.setVerdict({ job, verdict: verdict.verdict, hash: verdict.hash, final: verdict.final, detail, updatedAt: now })
+    if (verdict.final || prev?.final === true) this.eligibility.refresh(job)
     const event: VerdictEvent = { ...verdict, job, nevra: a.announcement.nevra, replicas: a.announcement.replicas, quorum: a.announcement.quorum }
     if (verdict.final) this.outcomes.finalise(event, prev?.reputationApplied ?? false, now)
     this.safeDispatchEvent('verdict', { detail: event })

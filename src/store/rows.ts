@@ -92,6 +92,8 @@ export interface StoredAnnouncement {
   sequence: bigint
   nevra: string
   srpmSha256: string
+  /** the announcer's signed issue time, Unix ms (0: a row stored before it was kept) */
+  issuedAt: number
   expiresAt: number
   receivedAt: number
   envelope: Uint8Array
@@ -107,6 +109,7 @@ export function announcementRow (checked: CheckedAnnouncement, receivedAt = Date
     sequence: a.sequence,
     nevra: a.nevra,
     srpmSha256: Buffer.from(a.srpmSha256).toString('hex'),
+    issuedAt: Number(a.issuedAt),
     expiresAt: Number(a.expiresAt),
     receivedAt,
     envelope: checked.envelope
@@ -137,6 +140,7 @@ export function rowToAnnouncement (r: any): StoredAnnouncement {
     sequence: BigInt(r.sequence),
     nevra: r.nevra,
     srpmSha256: r.srpm_sha256,
+    issuedAt: Number(r.issued_at ?? 0),
     expiresAt: Number(r.expires_at),
     receivedAt: Number(r.received_at),
     envelope: new Uint8Array(r.envelope)

@@ -91,5 +91,8 @@ export const MIGRATIONS: string[] = [
      UNIQUE (job, builder)           -- one commitment per builder per job; a second is an equivocation
    )`,
   // attestation v3: a build's comparison with the official build, JSON {reproduces, differences} (NULL: none)
-  'ALTER TABLE builds ADD COLUMN official TEXT'
+  'ALTER TABLE builds ADD COLUMN official TEXT',
+  // rules v2 eligibility: the announcer's signed issue time of each job, the time of its build events
+  // (0 for rows stored before: filled in from the envelope at start, src/services/eligibility.ts)
+  'ALTER TABLE announcements ADD COLUMN issued_at INTEGER NOT NULL DEFAULT 0'
 ]

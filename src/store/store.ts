@@ -76,8 +76,8 @@ export class Store {
 
   /** Records an announcement; false if one with this id was already there */
   addAnnouncement (a: StoredAnnouncement): boolean {
-    const r = this.sql(`INSERT INTO announcements (id, job, announcer, sequence, nevra, srpm_sha256, expires_at, received_at, envelope)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(a.id, a.job, a.announcer, a.sequence, a.nevra, a.srpmSha256, a.expiresAt, a.receivedAt, a.envelope)
+    const r = this.sql(`INSERT INTO announcements (id, job, announcer, sequence, nevra, srpm_sha256, issued_at, expires_at, received_at, envelope)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(a.id, a.job, a.announcer, a.sequence, a.nevra, a.srpmSha256, a.issuedAt, a.expiresAt, a.receivedAt, a.envelope)
     return r.changes > 0
   }
 
@@ -330,6 +330,30 @@ export class Store {
         .map((r: any) => ({ job: r.job, builder: r.builder, status: r.status, time: Number(r.time), contributor: r.contributor, durationMs: Number(r.duration_ms) })),
       verdicts: this.sql('SELECT job, final, detail FROM verdicts').all().map((r: any) => ({ job: r.job, final: r.final === 1, detail: r.detail }))
     }
+  }
+
+  /** Jobs whose announcement row predates the issued_at column (0): the eligibility service fills it in */
+  jobsWithoutIssuedAt (): string[] {
+    return this.sql('SELECT DISTINCT job FROM announcements WHERE issued_at = 0').all().map((r: any) => r.job)
+  }
+
+  /** The jobs of the newest announcements by issue time */
+  newestJobs (limit: number): string[] {
+    return this.sql('SELECT job FROM announcements ORDER BY issued_at DESC, id LIMIT ?').all(limit).map((r: any) => r.job)
+  }
+
+  setIssuedAt (job: string, issuedAt: number): void {
+    this.sql('UPDATE announcements SET issued_at = ? WHERE job = ? AND issued_at = 0').run(issuedAt, job)
+  }
+
+  /**
+   * What eligibility is judged from (src/rules/eligibility.ts): the final agreed and disputed verdicts, each
+   * with its job's issue time (the earliest announcement of the job), all of them or one job's.
+   */
+  buildHistory (job?: string): Array<{ job: string, issuedAt: number, detail: string }> {
+    const rows = this.sql(`SELECT v.job AS job, v.detail AS detail, min(a.issued_at) AS issued_at FROM verdicts v JOIN announcements a ON a.job = v.job
+      WHERE v.final = 1 AND v.verdict IN ('agreed', 'disputed') AND a.issued_at > 0 AND (? IS NULL OR v.job = ?) GROUP BY v.job`).all(job ?? null, job ?? null)
+    return rows.map((r: any) => ({ job: r.job, issuedAt: Number(r.issued_at), detail: r.detail }))
   }
 
   integrityCheck (): string {

@@ -1,7 +1,7 @@
 import { randomBytes, createHash } from 'node:crypto'
 import { createPrivateKey, createPublicKey } from 'node:crypto'
 import { generateAnnouncerKey, rawPublicKey, type AnnouncerKey } from '../../src/protocols/signing.ts'
-import { createAnnouncement, type AnnouncementInit, type CheckedAnnouncement } from '../../src/protocols/announce.ts'
+import { createAnnouncement, RULES_V1, RULES_V2, type AnnouncementInit, type CheckedAnnouncement } from '../../src/protocols/announce.ts'
 import type { SkylineNode } from '../../src/node/index.ts'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromMultihash } from '@libp2p/peer-id'
@@ -40,14 +40,14 @@ export function testAnnouncement (announcer: TestAnnouncer, over: Partial<Announ
  * Stores an SRPM in a node's blob store and announces it from that node, listing the candidates the node
  * finds in the mesh (or `candidates`); returns the checked announcement
  */
-export async function seedSrpm (node: SkylineNode, announcer: TestAnnouncer, srpm: { path: string, nevra: string }, opts: { replicas: number, quorum: number, beacon?: Uint8Array, target?: string, candidates?: PeerId[], panel?: AnnouncementInit['panel'], buildroot?: Uint8Array }): Promise<CheckedAnnouncement> {
+export async function seedSrpm (node: SkylineNode, announcer: TestAnnouncer, srpm: { path: string, nevra: string }, opts: { replicas: number, quorum: number, beacon?: Uint8Array, target?: string, candidates?: PeerId[], panel?: AnnouncementInit['panel'], policy?: AnnouncementInit['policy'], buildroot?: Uint8Array }): Promise<CheckedAnnouncement> {
   const m = await node.libp2p.services.blobs.add(srpm.path)
   const beacon = opts.beacon ?? randomBytes(32)
   const target = opts.target ?? 'fedora-41-x86_64'
   const br = opts.buildroot === undefined ? undefined : await node.libp2p.services.blobs.add(opts.buildroot)
   const buildroot = br === undefined ? undefined : { sha256: Buffer.from(br.sha256, 'hex'), size: br.size, chunkSize: br.chunkSize, chunkRoot: Buffer.from(br.root, 'hex') }
   const seats = opts.panel !== undefined ? opts.panel.panel + opts.panel.escalation : opts.replicas
-  const candidates = opts.candidates ?? await node.findCandidates(jobKey(Buffer.from(m.sha256, 'hex'), target, beacon, buildroot?.sha256), seats, { beacon: opts.panel !== undefined ? beacon : undefined })
+  const candidates = opts.candidates ?? await node.findCandidates(jobKey(Buffer.from(m.sha256, 'hex'), target, beacon, buildroot?.sha256), seats, { rules: opts.panel !== undefined ? RULES_V2 : RULES_V1, beacon, policy: opts.policy })
   return node.announce(createAnnouncement({
     candidates,
     nevra: srpm.nevra,
@@ -57,6 +57,7 @@ export async function seedSrpm (node: SkylineNode, announcer: TestAnnouncer, srp
     replicas: opts.replicas,
     quorum: opts.quorum,
     panel: opts.panel,
+    policy: opts.policy,
     chunkSize: m.chunkSize,
     chunkRoot: Buffer.from(m.root, 'hex'),
     beacon,

@@ -14,6 +14,7 @@ import { jobKey } from '../../src/rules/job.ts'
 import { detectBuilder } from '../../src/builder/index.ts'
 import type { SkylineNode } from '../../src/node/index.ts'
 import type { VerdictEvent } from '../../src/services/verdicts.ts'
+import { RULES_V2 } from '../../src/protocols/announce.ts'
 
 const TARGET = 'fedora-41-x86_64'
 /** a small rules-v2 panel: 2 stage-1 seats, 2 escalation seats, 3 of the 4 decide */
@@ -74,7 +75,7 @@ describe('rules v2: a panel with escalation, over real builders (5 nodes)', func
     assert.ok(v.agreeing.length >= PANEL.threshold)
     assert.ok(!v.agreeing.includes(poisoner.peerId))
     assert.ok(seeder.verdicts.ejectedBuilders().includes(poisoner.peerId))
-    const next = await seeder.findCandidates(randomBytes(32), 4, { beacon: randomBytes(32) })
+    const next = await seeder.findCandidates(randomBytes(32), 4, { rules: RULES_V2, beacon: randomBytes(32) })
     assert.ok(!next.some(p => p.toString() === poisoner.peerId), 'an ejected builder was listed again')
     for (const n of mesh.nodes) assert.equal(n.verdicts.throttled(), false)
   })

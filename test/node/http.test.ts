@@ -40,6 +40,16 @@ function stubStatus (): NodeStatus {
       { job: JOB, nevra: `evil-1.0-1.fc41.src${EVIL}`, verdict: 'disputed', hash: 'f'.repeat(64), agreeing: [SELF, 'B'.repeat(52)], dissenters: [OTHER], failedBuilders: [], equivocators: [], final: true },
       { job: 'cd'.repeat(32), nevra: null, verdict: 'pending', agreeing: [], dissenters: [], failedBuilders: [OTHER], equivocators: [OTHER], final: false }
     ],
+    escalations: [
+      { job: JOB, nevra: `esc-1.0-1.fc41.src${EVIL}`, verdict: 'agreed', hash: 'e'.repeat(64), final: true, dissenters: [OTHER], updatedAt: NOW - 3000 },
+      { job: '23'.repeat(32), nevra: null, verdict: 'blocked', final: true, dissenters: [], updatedAt: NOW - 2000 }
+    ],
+    eligibility: {
+      policy: { builds: 3, days: 7, probation: 2, job: JOB, issuedAt: NOW - 60_000 },
+      self: { eligible: false, counted: 1, needed: 3, firstAgreedAt: NOW - 86_400_000, lostAt: null },
+      ejections: [{ builder: OTHER, since: NOW - 7200_000, counted: 0, needed: 3 }],
+      omissions: [{ job: JOB, builders: [`12D3KooWOmitted${EVIL}`], at: NOW - 1000 }]
+    },
     jobs: [
       { job: JOB, nevra: `evil-1.0-1.fc41.src${EVIL}`, state: 'built', error: null, updatedAt: NOW - 10_000 },
       { job: 'ef'.repeat(32), nevra: 'hello-1-1.fc41.src', state: 'fetching', error: null, updatedAt: NOW, progress: { phase: 'fetch', done: 300, total: 1000 } },
@@ -140,7 +150,13 @@ describe('http: the dashboard routes with a stub node', () => {
     assert.ok(r.body.includes('halt &lt;script&gt;'))
     assert.ok(r.body.includes('title="12D3KooWOther&lt;script&gt;'))
     // the sections
-    for (const id of ['summary', 'alerts', 'jobs', 'verdicts', 'record', 'mesh', 'leaders']) assert.match(r.body, new RegExp(`id="${id}"`))
+    for (const id of ['summary', 'alerts', 'jobs', 'verdicts', 'panels', 'escalations', 'ejections', 'record', 'mesh', 'leaders']) assert.match(r.body, new RegExp(`id="${id}"`))
+    // rules v2: this node on probation, an escalation and how it ended, an ejected builder, an omission
+    assert.match(r.body, /badge b-probation">on probation<\/span> 1 of 3 agreed builds counted, the first at least 7 days before/)
+    assert.ok(r.body.includes('esc-1.0-1.fc41.src&lt;script&gt;'))
+    assert.match(r.body, /badge b-blocked">blocked</)
+    assert.match(r.body, /<td class="n">0 of 3<\/td>/)
+    assert.ok(r.body.includes('12D3KooWOmitted&lt;script&gt;'))
     assert.match(r.body, /class="banner halt" role="alert"/)
     assert.match(r.body, /badge b-disputed">disputed</)
     assert.match(r.body, /<progress value="300" max="1000"/)
@@ -256,13 +272,15 @@ describe('dashboard views', () => {
     same(shipped.leaderboardParts(stubStats(), NOW), leaderboardParts(stubStats(), NOW))
     same(shipped.leaderboardParts(null, NOW), leaderboardParts(null, NOW))
     // a quiet node: no alerts, no jobs, no verdicts, no connections, no builds
-    const quiet = { ...stubStatus(), halted: null, throttle: { throttled: false, disputedShare: 0, window: { size: 0, disputed: 0, ms: 3_600_000 } }, alerts: [], reputation: { agree: 0, dissent: 0, flagged: false }, verdicts: [], jobs: [], connections: [], builder: { kind: null, note: 'bwrap missing', warnings: [] } }
+    const quiet = { ...stubStatus(), escalations: [], eligibility: { policy: null, self: null, ejections: [], omissions: [] }, halted: null, throttle: { throttled: false, disputedShare: 0, window: { size: 0, disputed: 0, ms: 3_600_000 } }, alerts: [], reputation: { agree: 0, dissent: 0, flagged: false }, verdicts: [], jobs: [], connections: [], builder: { kind: null, note: 'bwrap missing', warnings: [] } }
     const empty = { ...stubStats(), nodes: [], contributors: [] }
     same(shipped.dashboardParts(quiet, empty, NOW), dashboardParts(quiet, empty, NOW))
     const html = toHtml(dashboardParts(quiet, empty, NOW).sections)
     assert.match(html, /No alerts/)
     assert.match(html, /not been assigned a job/)
     assert.match(html, /No verdicts yet/)
+    assert.match(html, /No escalations/)
+    assert.match(html, /no rules-v2 announcement yet/)
     assert.match(html, /No builds on record yet/)
     assert.match(toHtml(dashboardParts(quiet, empty, NOW).summary), /none: relays and tallies only \(bwrap missing\)/)
   })

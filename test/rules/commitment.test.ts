@@ -5,7 +5,7 @@ import {
   encodeConsensusMessage, revealMatches
 } from '../../src/protocols/attestation.ts'
 import { buildHash } from '../../src/rules/build-hash.ts'
-import { commitDeadline, commitmentValue, mayReveal, REVEAL_GRACE_MS } from '../../src/rules/commitment.ts'
+import { commitDeadline, commitmentValue, committedBeforeReveals, mayReveal, PROBATION_WAIT_MS, REVEAL_GRACE_MS } from '../../src/rules/commitment.ts'
 import { randomJob, rawAttestation, signAttestation, testBuilder, testFiles } from './helpers.ts'
 
 describe('commit, then reveal (rules v2): commitments, reveals, mismatch proofs', () => {
@@ -77,8 +77,23 @@ describe('commit, then reveal (rules v2): commitments, reveals, mismatch proofs'
     assert.equal(commitDeadline(w, 2), 2000)
     assert.equal(commitDeadline({ ...w, expiresAt: 1500 }, 2), 1250)
     const stageSeats = ['a', 'b']
-    assert.equal(mayReveal({ stageSeats, committed: new Set(['a']), deadline: 1000, now: 1000 + REVEAL_GRACE_MS }), false)
-    assert.equal(mayReveal({ stageSeats, committed: new Set(['a']), deadline: 1000, now: 1001 + REVEAL_GRACE_MS }), true)
-    assert.equal(mayReveal({ stageSeats, committed: new Set(['a', 'b']), deadline: 1000, now: 0 }), true)
+    assert.equal(mayReveal({ stageSeats, committed: new Map([['a', 10]]), deadline: 1000, now: 1000 + REVEAL_GRACE_MS }), false)
+    assert.equal(mayReveal({ stageSeats, committed: new Map([['a', 10]]), deadline: 1000, now: 1001 + REVEAL_GRACE_MS }), true)
+    assert.equal(mayReveal({ stageSeats, committed: new Map([['a', 10], ['b', 20]]), deadline: 1000, now: 0 }), true)
+  })
+
+  it('probation: stage 1 waits for the probation seats\' commitments at most PROBATION_WAIT_MS after its own last one; a probation reveal is compared only when committed before stage 1\'s first reveal', () => {
+    const stageSeats = ['a', 'b']
+    const committed = new Map([['a', 100], ['b', 200]])
+    const deadline = 10 * PROBATION_WAIT_MS
+    assert.equal(mayReveal({ stageSeats, committed, deadline, now: 300, probation: ['p'] }), false)
+    assert.equal(mayReveal({ stageSeats, committed, deadline, now: 200 + PROBATION_WAIT_MS, probation: ['p'] }), false)
+    assert.equal(mayReveal({ stageSeats, committed, deadline, now: 201 + PROBATION_WAIT_MS, probation: ['p'] }), true)
+    assert.equal(mayReveal({ stageSeats, committed: new Map([...committed, ['p', 250]]), deadline, now: 300, probation: ['p'] }), true)
+    assert.equal(mayReveal({ stageSeats: ['a', 'b', 'c'], committed, deadline, now: 201 + PROBATION_WAIT_MS, probation: ['p'] }), false)
+    assert.equal(committedBeforeReveals(250, [300, 400]), true)
+    assert.equal(committedBeforeReveals(300, [300, 400]), false)
+    assert.equal(committedBeforeReveals(undefined, []), false)
+    assert.equal(committedBeforeReveals(250, []), true)
   })
 })

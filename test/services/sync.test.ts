@@ -182,7 +182,7 @@ describe('sync: asks for a reason, sends what is new', function () {
 describe('store: sync cursors', () => {
   function fill (store: Store, n: number, from = 0): void {
     for (let i = from; i < from + n; i++) {
-      store.addAnnouncement({ id: `id${i}`, job: `job${i}`, announcer: 'k', sequence: BigInt(i), nevra: 'n', srpmSha256: 's', expiresAt: Date.now() + 60_000, receivedAt: Date.now(), envelope: Uint8Array.of(i) })
+      store.addAnnouncement({ id: `id${i}`, job: `job${i}`, announcer: 'k', sequence: BigInt(i), nevra: 'n', srpmSha256: 's', issuedAt: Date.now(), expiresAt: Date.now() + 60_000, receivedAt: Date.now(), envelope: Uint8Array.of(i) })
     }
   }
 

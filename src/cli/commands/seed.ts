@@ -10,10 +10,11 @@ import { jobKey } from '../../rules/job.ts'
 import { Keyring, verifyRpmFile } from '../../rpm/index.ts'
 import { loadAnnouncerKey } from '../../protocols/signing.ts'
 import {
-  createAnnouncement, DEFAULT_ESCALATION, DEFAULT_PANEL, DEFAULT_QUORUM, DEFAULT_REPLICAS, DEFAULT_STAGE_MS, DEFAULT_THRESHOLD, MAX_REPLICAS,
+  createAnnouncement, DEFAULT_ESCALATION, DEFAULT_PANEL, DEFAULT_QUORUM, DEFAULT_REPLICAS, DEFAULT_STAGE_MS, DEFAULT_THRESHOLD, MAX_REPLICAS, RULES_V1, RULES_V2,
   type CheckedAnnouncement
 } from '../../protocols/announce.ts'
 import { panelProblem, type PanelParams } from '../../rules/panel.ts'
+import { policyProblem, type EligibilityPolicy } from '../../rules/eligibility.ts'
 import type { PeerId } from '@libp2p/interface'
 import { resolve } from 'node:path'
 import { readFileSync } from 'node:fs'
@@ -26,7 +27,8 @@ import { agreedResult, publishResult } from '../../services/results.ts'
 import { Progress } from '../progress.ts'
 
 const HELP = `usage: skyline seed --key F --keyring PATH [--bootstrap MA]... [--panel P --escalation E --threshold T]
-                    [--stage SECONDS] [--replicas r --quorum q] [--target T]
+                    [--stage SECONDS] [--eligible-builds K [--eligible-days D] [--probation N]]
+                    [--replicas r --quorum q] [--target T]
                     [--buildroot MANIFEST | --koji-buildroot LISTING (--koji-packages DIR | --mirror URL)] [--official RPM]...
                     [--listen MA]... [--data-dir D] [--wait SECONDS] [--repo DIR] FILE.src.rpm...
 Verifies each SRPM's RPM signature against the keyring, serves it over the blob protocol, announces it
@@ -35,6 +37,9 @@ signed by the announcer key F, and stays up until every stage-1 builder holds it
                  silence E more build (--escalation, default ${DEFAULT_ESCALATION}) and T of the P+E seats decide
                  (--threshold, default ${DEFAULT_THRESHOLD}); silent stage-1 seats escalate after --stage S seconds
                  (default ${DEFAULT_STAGE_MS / 1000}). The mesh must hold P+E eligible builders
+  --eligible-builds K  rules v2's eligibility policy (default 0: every builder is eligible): a builder holds a
+                 seat only with K agreed builds, its first at least --eligible-days D days ago (default 0);
+                 --probation N more not yet eligible builders build on probation, never counted (default 0)
   --replicas r   rules v1 (deprecated): r builders (default ${DEFAULT_REPLICAS}), --quorum q matching builds (default ${DEFAULT_QUORUM})
   --target T     build target recorded in the announcement (default fedora-rawhide-x86_64)
   --wait S       give up waiting for the builders (and verdicts) after S seconds (default 600)
@@ -61,6 +66,9 @@ export async function run (argv: string[]): Promise<number> {
     escalation: { type: 'string' },
     threshold: { type: 'string' },
     stage: { type: 'string' },
+    'eligible-builds': { type: 'string' },
+    'eligible-days': { type: 'string' },
+    probation: { type: 'string' },
     target: { type: 'string' },
     wait: { type: 'string' },
     repo: { type: 'string' },
@@ -90,6 +98,10 @@ export async function run (argv: string[]): Promise<number> {
     if (problem !== undefined) throw new UsageError(`--panel/--escalation/--threshold: ${problem}`)
     if (panel.stageMs < 1000) throw new UsageError('--stage must be at least 1 second')
   }
+  const policy: EligibilityPolicy = { builds: int(values['eligible-builds'], '--eligible-builds', 0), days: int(values['eligible-days'], '--eligible-days', 0), probation: int(values.probation, '--probation', 0) }
+  if (policy.builds > 0 && panel === undefined) throw new UsageError('--eligible-builds is a rules v2 (--panel) option')
+  const policyError = policyProblem(policy, replicas)
+  if (policyError !== undefined) throw new UsageError(`--eligible-builds/--eligible-days/--probation: ${policyError}`)
   if (replicas > MAX_REPLICAS) throw new UsageError(`--replicas must be at most ${MAX_REPLICAS} (got ${replicas})`)
   if (quorum > replicas || 2 * quorum <= replicas) throw new UsageError(`--quorum must be a strict majority of the replicas: more than ${replicas / 2} and at most ${replicas} (got ${quorum})`)
   const target = values.target ?? DEFAULT_TARGET
@@ -145,7 +157,7 @@ export async function run (argv: string[]): Promise<number> {
       // the beacon makes the job key unpredictable until now; the candidates are the builders closest to
       // it that a DHT lookup finds, listed and signed in the announcement so every node ranks the same list
       const beacon = randomBytes(32)
-      const candidates = await lookForCandidates(node, jobKey(srpmSha256, target, beacon, buildroot?.sha256), replicas, quorum, nevra, Math.min(waitMs, CANDIDATE_WAIT_MS), stop.signal, panel !== undefined ? beacon : undefined)
+      const candidates = await lookForCandidates(node, jobKey(srpmSha256, target, beacon, buildroot?.sha256), replicas, quorum, nevra, Math.min(waitMs, CANDIDATE_WAIT_MS), stop.signal, panel !== undefined ? { beacon, policy } : undefined)
       if (candidates.length < quorum) {
         out.write(`${nevra}: not announced: found ${candidates.length} builder(s) in the mesh, a verdict needs at least ${quorum}\n`)
         ok = false
@@ -161,6 +173,7 @@ export async function run (argv: string[]): Promise<number> {
         replicas,
         quorum,
         panel,
+        policy: panel !== undefined ? policy : undefined,
         chunkSize: manifest.chunkSize,
         chunkRoot: Buffer.from(manifest.root, 'hex'),
         buildroot
@@ -173,8 +186,9 @@ export async function run (argv: string[]): Promise<number> {
 
     const deadline = Date.now() + waitMs
     for (const p of pending) {
-      // rules v2: stage 1 builds; escalation seats fetch from the stage-1 builders if they are called
-      const builders = p.checked.builders.slice(0, p.checked.panel?.panel ?? p.checked.builders.length)
+      // rules v2: stage 1 and the probation seats build; escalation seats fetch from them if they are called
+      const { seats, probation } = node.verdicts.seating(p.checked)
+      const builders = [...seats.slice(0, p.checked.panel?.panel ?? seats.length), ...probation]
       out.write(`${p.nevra}: builders ${builders.map(b => b.toString().slice(-8)).join(', ')}\n`)
       const sha = Buffer.from(p.checked.announcement.srpmSha256).toString('hex')
       const reached = new Set<string>()
@@ -232,11 +246,11 @@ async function waitForFirstSync (node: SkylineNode, waitMs: number, signal: Abor
  * found, since a mesh that has just started may not have answered yet; fewer than r after the wait are
  * taken with a warning (the job still reaches a verdict with q), fewer than q are not enough.
  */
-async function lookForCandidates (node: SkylineNode, key: Uint8Array, replicas: number, quorum: number, nevra: string, waitMs: number, signal: AbortSignal, beacon?: Uint8Array): Promise<PeerId[]> {
+async function lookForCandidates (node: SkylineNode, key: Uint8Array, replicas: number, quorum: number, nevra: string, waitMs: number, signal: AbortSignal, v2?: { beacon: Uint8Array, policy: EligibilityPolicy }): Promise<PeerId[]> {
   const until = Date.now() + waitMs
   let found: PeerId[] = []
   while (!signal.aborted) {
-    found = await node.findCandidates(key, replicas, { signal, beacon })
+    found = await node.findCandidates(key, replicas, { signal, rules: v2 !== undefined ? RULES_V2 : RULES_V1, beacon: v2?.beacon, policy: v2?.policy })
     if (found.length >= replicas || Date.now() >= until) break
     await new Promise(resolve => setTimeout(resolve, 2_000))
   }

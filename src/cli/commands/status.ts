@@ -47,8 +47,26 @@ export function formatStatus (s: NodeStatus): string {
     ...s.alerts.map(a => `  alert (${a.kind}): ${a.message}`),
     `jobs         ${s.jobs.length === 0 ? 'none' : ''}`,
     ...s.jobs.slice(-20).map(j => `  ${j.job.slice(0, 16)} ${j.nevra ?? ''} ${j.state}${j.progress !== undefined ? ` [${j.progress.phase}${j.progress.total !== undefined ? ` ${Math.floor(100 * (j.progress.done ?? 0) / Math.max(1, j.progress.total))}%` : ''}]` : ''}${j.error != null ? ` (${j.error})` : ''}`),
+    ...panelLines(s),
     `verdicts     ${s.verdicts.length === 0 ? 'none' : ''}`,
     ...s.verdicts.slice(-20).map(v => `  ${v.job.slice(0, 16)} ${v.nevra ?? ''} ${v.verdict}${v.hash != null ? `(${v.hash.slice(0, 16)})` : ''}${v.final ? '' : ' so far'}${v.dissenters.length > 0 ? `, dissenters ${v.dissenters.map(d => d.slice(-8)).join(' ')}` : ''}`)
   ]
   return lines.join('\n') + '\n'
+}
+
+/** Rules v2: the eligibility policy, this node's standing, ejections, omissions and escalations */
+function panelLines (s: NodeStatus): string[] {
+  const { policy, self, ejections, omissions } = s.eligibility
+  const standing = policy === null || self === null
+    ? 'no rules-v2 announcement yet'
+    : policy.builds === 0
+      ? 'every listed builder is eligible (K = 0)'
+      : `K=${policy.builds} agreed builds over ${policy.days} days, ${policy.probation} probation seats; this node ${self.eligible ? 'ELIGIBLE' : 'ON PROBATION'}: ${self.counted} of ${policy.builds} agreed builds counted`
+  return [
+    `eligibility  ${standing}`,
+    ...ejections.slice(0, 20).map(e => `  ejected ${e.builder} since ${new Date(e.since).toISOString()}${e.needed > 0 ? ` (${e.counted} of ${e.needed} agreed builds since)` : ''}`),
+    ...omissions.slice(-10).map(o => `  omission: job ${o.job.slice(0, 16)} lists none of ${o.builders.join(' ')} (better ranked, eligible by this node's log)`),
+    `escalations  ${s.escalations.length === 0 ? 'none' : ''}`,
+    ...s.escalations.slice(-20).map(v => `  ${v.job.slice(0, 16)} ${v.nevra ?? ''} ${v.verdict}${v.hash !== undefined ? `(${v.hash.slice(0, 16)})` : ''}${v.final ? '' : ' so far'}${v.dissenters.length > 0 ? `, losing side ${v.dissenters.map(d => d.slice(-8)).join(' ')}` : ''}`)
+  ]
 }

@@ -64,7 +64,7 @@ td code { overflow-wrap: anywhere; }
 .badge { display: inline-block; padding: 0.05rem 0.45rem; border-radius: 0.7rem; font-size: 0.8rem; font-weight: 600; background: var(--none-bg); color: var(--none-fg); white-space: nowrap; }
 .b-agreed, .b-built, .b-good, .b-yes { background: var(--ok-bg); color: var(--ok-fg); }
 .b-disputed, .b-failed, .b-flagged, .b-halt, .b-dissent, .b-refused, .b-no { background: var(--bad-bg); color: var(--bad-fg); }
-.b-no-consensus, .b-throttle, .b-throttled, .b-partly { background: var(--warn-bg); color: var(--warn-fg); }
+.b-no-consensus, .b-blocked, .b-throttle, .b-throttled, .b-partly, .b-probation, .b-omission { background: var(--warn-bg); color: var(--warn-fg); }
 .b-pending, .b-queued, .b-fetching, .b-building { background: var(--info-bg); color: var(--info-fg); }
 .banner { margin: 0.6rem 0 0.2rem; padding: 0.6rem 0.8rem; border-radius: 6px; }
 .banner.halt { background: var(--bad-bg); color: var(--bad-fg); border: 2px solid currentColor; }

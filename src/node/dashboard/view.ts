@@ -254,6 +254,36 @@ export function kojiCell (v: DashVerdict): Child {
     })))
 }
 
+/** Rules v2: this node's standing (eligible or on probation), escalated jobs and how they ended, ejected builders, omissions */
+export function panelsView (s: DashStatus, now: number): VNode {
+  const e = s.eligibility
+  const p = e.policy
+  const me = e.self
+  const standing: Child = p === null || me === null
+    ? 'no rules-v2 announcement yet'
+    : p.builds === 0 || me.eligible
+      ? h('span', null, badge('good', 'eligible'), p.builds > 0 ? ' ' + me.counted + ' of ' + p.builds + ' agreed builds counted' : '')
+      : h('span', null, badge('probation', 'on probation'), ' ' + me.counted + ' of ' + p.builds + ' agreed builds counted' + (p.days > 0 ? ', the first at least ' + p.days + ' days before' : ''))
+  return section('panels', 'Panels',
+    facts([
+      ['Policy', p === null ? '–' : p.builds === 0 ? 'every listed builder is eligible (K = 0)' : 'K = ' + p.builds + ' agreed builds, first ' + p.days + ' days before; ' + p.probation + ' probation seats'],
+      ['This node', standing]
+    ]),
+    h('h3', null, 'Escalations'),
+    table('Jobs whose stage 1 escalated, newest first', ['Package', 'Ended', 'Build hash', 'Losing side'], s.escalations.slice().reverse().map(function (v) {
+      return [pkg(v.job, v.nevra), h('span', { class: 'nowrap' }, badge(v.verdict, v.verdict), ' ', v.final ? h('span', { class: 'final' }, 'final') : h('span', { class: 'muted' }, 'so far')), shortHash(v.hash), v.dissenters.length > 0 ? peers(v.dissenters, s.peerId) : h('span', { class: 'muted' }, 'none')]
+    }), 'No escalations: every stage 1 was unanimous.', 'escalations'),
+    h('h3', null, 'Ejections'),
+    table('Builders on the losing side and not back yet', ['Builder', 'Since', '#Agreed builds since'], e.ejections.map(function (x) {
+      return [peer(x.builder, s.peerId), when(x.since, now), x.needed > 0 ? x.counted + ' of ' + x.needed : String(x.counted)]
+    }), 'No builder is ejected.', 'ejections'),
+    e.omissions.length > 0
+      ? h('ul', { class: 'alerts' }, e.omissions.slice().reverse().map(function (o) {
+          return h('li', { class: 'alert' }, badge('omission', 'omission'), ' job ' + o.job.slice(0, 12) + '… lists none of ', peers(o.builders, s.peerId), ', better ranked and eligible by this node\'s log (', when(o.at, now), ')')
+        }))
+      : null)
+}
+
 export function meshView (s: DashStatus): VNode {
   const conns = s.connections.slice().sort(function (a, b) { return a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0 })
   const topics = Object.keys(s.topics).sort()
@@ -323,7 +353,7 @@ export function dashboardParts (s: DashStatus, stats: MeshStats | null, now: num
   return {
     title: 'Skyline node ' + shortId(s.peerId),
     summary: summaryView(s, now),
-    sections: [alertsView(s, now), jobsView(s, now), verdictsView(s), recordView(s, stats, now), meshView(s), leadersView(stats)]
+    sections: [alertsView(s, now), jobsView(s, now), verdictsView(s), panelsView(s, now), recordView(s, stats, now), meshView(s), leadersView(stats)]
   }
 }
 
@@ -349,6 +379,6 @@ export function leaderboardParts (stats: MeshStats | null, now: number): Parts {
 /** Every function the browser needs, in an order where each is defined before the page runs */
 export const VIEW_FUNCTIONS: Array<(...args: any[]) => unknown> = [
   h, safeAttr, shortId, peer, peers, shortHash, duration, when, num, badge, section, table, facts,
-  summaryView, alertsView, statsRow, recordView, progressCell, pkg, jobsView, kojiCell, verdictsView, meshView,
+  summaryView, alertsView, statsRow, recordView, progressCell, pkg, jobsView, kojiCell, verdictsView, panelsView, meshView,
   contributorName, statsCells, nodesTable, contributorsTable, totalsView, leadersView, dashboardParts, leaderboardParts
 ]

@@ -179,6 +179,9 @@ export interface Announcement {
   rules: number
   escalation: number
   stageMs: bigint
+  eligibleBuilds: number
+  eligibleDays: number
+  probationSeats: number
   buildrootSha256: Uint8Array<ArrayBuffer>
   buildrootSize: bigint
   buildrootChunkSize: number
@@ -277,6 +280,21 @@ export const Announcement = (() => {
           w.uint64(obj.stageMs)
         }
 
+        if ((obj.eligibleBuilds != null && obj.eligibleBuilds !== 0)) {
+          w.uint32(136)
+          w.uint32(obj.eligibleBuilds)
+        }
+
+        if ((obj.eligibleDays != null && obj.eligibleDays !== 0)) {
+          w.uint32(144)
+          w.uint32(obj.eligibleDays)
+        }
+
+        if ((obj.probationSeats != null && obj.probationSeats !== 0)) {
+          w.uint32(152)
+          w.uint32(obj.probationSeats)
+        }
+
         if ((obj.buildrootSha256 != null && obj.buildrootSha256.byteLength > 0)) {
           w.uint32(162)
           w.bytes(obj.buildrootSha256)
@@ -318,6 +336,9 @@ export const Announcement = (() => {
           rules: 0,
           escalation: 0,
           stageMs: 0n,
+          eligibleBuilds: 0,
+          eligibleDays: 0,
+          probationSeats: 0,
           buildrootSha256: uint8ArrayAlloc(0),
           buildrootSize: 0n,
           buildrootChunkSize: 0,
@@ -396,6 +417,18 @@ export const Announcement = (() => {
             }
             case 16: {
               obj.stageMs = reader.uint64()
+              break
+            }
+            case 17: {
+              obj.eligibleBuilds = reader.uint32()
+              break
+            }
+            case 18: {
+              obj.eligibleDays = reader.uint32()
+              break
+            }
+            case 19: {
+              obj.probationSeats = reader.uint32()
               break
             }
             case 20: {
@@ -553,6 +586,27 @@ export const Announcement = (() => {
               }
               break
             }
+            case 17: {
+              yield {
+                field: `${prefix}.eligibleBuilds`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 18: {
+              yield {
+                field: `${prefix}.eligibleDays`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 19: {
+              yield {
+                field: `${prefix}.probationSeats`,
+                value: reader.uint32()
+              }
+              break
+            }
             case 20: {
               yield {
                 field: `${prefix}.buildrootSha256`,
@@ -674,6 +728,21 @@ export const Announcement = (() => {
     value: bigint
   }
 
+  interface AnnouncementEligibleBuildsFieldEvent {
+    field: '$.eligibleBuilds'
+    value: number
+  }
+
+  interface AnnouncementEligibleDaysFieldEvent {
+    field: '$.eligibleDays'
+    value: number
+  }
+
+  interface AnnouncementProbationSeatsFieldEvent {
+    field: '$.probationSeats'
+    value: number
+  }
+
   interface AnnouncementBuildrootSha256FieldEvent {
     field: '$.buildrootSha256'
     value: Uint8Array<ArrayBuffer>
@@ -702,7 +771,7 @@ export const Announcement = (() => {
     return decodeMessage(buf, Announcement.codec(), opts)
   }
 
-  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announcement>): Generator<AnnouncementNevraFieldEvent | AnnouncementSrpmSha256FieldEvent | AnnouncementSrpmSizeFieldEvent | AnnouncementTargetFieldEvent | AnnouncementReplicasFieldEvent | AnnouncementQuorumFieldEvent | AnnouncementBeaconFieldEvent | AnnouncementIssuedAtFieldEvent | AnnouncementExpiresAtFieldEvent | AnnouncementSequenceFieldEvent | AnnouncementChunkSizeFieldEvent | AnnouncementChunkRootFieldEvent | AnnouncementCandidatesFieldEvent | AnnouncementRulesFieldEvent | AnnouncementEscalationFieldEvent | AnnouncementStageMsFieldEvent | AnnouncementBuildrootSha256FieldEvent | AnnouncementBuildrootSizeFieldEvent | AnnouncementBuildrootChunkSizeFieldEvent | AnnouncementBuildrootChunkRootFieldEvent> {
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announcement>): Generator<AnnouncementNevraFieldEvent | AnnouncementSrpmSha256FieldEvent | AnnouncementSrpmSizeFieldEvent | AnnouncementTargetFieldEvent | AnnouncementReplicasFieldEvent | AnnouncementQuorumFieldEvent | AnnouncementBeaconFieldEvent | AnnouncementIssuedAtFieldEvent | AnnouncementExpiresAtFieldEvent | AnnouncementSequenceFieldEvent | AnnouncementChunkSizeFieldEvent | AnnouncementChunkRootFieldEvent | AnnouncementCandidatesFieldEvent | AnnouncementRulesFieldEvent | AnnouncementEscalationFieldEvent | AnnouncementStageMsFieldEvent | AnnouncementEligibleBuildsFieldEvent | AnnouncementEligibleDaysFieldEvent | AnnouncementProbationSeatsFieldEvent | AnnouncementBuildrootSha256FieldEvent | AnnouncementBuildrootSizeFieldEvent | AnnouncementBuildrootChunkSizeFieldEvent | AnnouncementBuildrootChunkRootFieldEvent> {
     return streamMessage(buf, Announcement.codec(), opts)
   }
   return { codec, encode, decode, stream }
