@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
-import { startMesh, waitFor, waitForBuilders, tempDir, type TestMesh } from '../helpers/mesh.ts'
+import { startMesh, startNode, waitFor, waitForBuilders, tempDir, type TestMesh } from '../helpers/mesh.ts'
 import { testAnnouncer, seedSrpm } from '../helpers/announce.ts'
 import { makeSignedSrpms } from '../helpers/srpms.ts'
 import { missingTools } from '../helpers/srpm.ts'
@@ -9,6 +9,8 @@ import { rankBySaltedPosition } from '../../src/rules/position.ts'
 import { computeStats } from '../../src/rules/stats.ts'
 import { jobKey } from '../../src/rules/job.ts'
 import type { CheckedAnnouncement } from '../../src/protocols/announce.ts'
+import { createAttestation, createCommitment, encodeConsensusMessage } from '../../src/protocols/attestation.ts'
+import { loadOrCreateIdentity } from '../../src/node/identity.ts'
 import type { SkylineNode } from '../../src/node/index.ts'
 import type { VerdictEvent } from '../../src/services/verdicts.ts'
 
@@ -26,13 +28,16 @@ describe('rules v2: the eligible set and probation seats, over real builders (5 
   let mesh: TestMesh
   let dir: string
   let srpms: Array<{ path: string, nevra: string }>
+  let keyPath: string
+  let stranger: SkylineNode | undefined
   const verdicts = new Map<SkylineNode, Map<string, Detail>>()
 
   before(async function () {
     if (missingTools(['rpmbuild', 'rpmsign', 'gpg', 'gpgconf', 'bwrap']) !== undefined) this.skip()
     dir = tempDir()
-    const made = await makeSignedSrpms(dir, 3)
+    const made = await makeSignedSrpms(dir, 4)
     srpms = made.srpms
+    keyPath = made.keyPath
     mesh = await startMesh(5, { announcers: [announcer.line], builder: 'rpmbuild', keyring: made.keyPath })
     for (const n of mesh.nodes) {
       const m = new Map<string, Detail>()
@@ -43,15 +48,17 @@ describe('rules v2: the eligible set and probation seats, over real builders (5 
   })
 
   after(async () => {
+    await stranger?.stop()
+    if (stranger !== undefined) rmSync(stranger.config.dataDir, { recursive: true, force: true })
     await mesh?.stop()
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
   })
 
   /** A beacon for `srpm` under which `want` holds the given ranks among every node */
-  async function beaconWhere (srpm: { path: string }, want: (ranked: string[]) => boolean): Promise<Uint8Array> {
+  async function beaconWhere (srpm: { path: string }, want: (ranked: string[]) => boolean, nodes = mesh.nodes): Promise<Uint8Array> {
     const m = await mesh.nodes[0].libp2p.services.blobs.add(srpm.path)
     const sha = Buffer.from(m.sha256, 'hex')
-    const everyone = mesh.nodes.map(n => n.libp2p.peerId)
+    const everyone = nodes.map(n => n.libp2p.peerId)
     for (;;) {
       const beacon = randomBytes(32)
       if (want(rankBySaltedPosition(jobKey(sha, TARGET, beacon), beacon, everyone).map(String))) return beacon
@@ -121,5 +128,47 @@ describe('rules v2: the eligible set and probation seats, over real builders (5 
     assert.ok(v2.credited?.includes(newcomer.peerId))
     assert.equal(newcomer.status().eligibility.self?.eligible, true)
     assert.equal(newcomer.status().eligibility.self?.counted, 2)
+  })
+
+  it('a seat claimed by a builder that is not eligible counts for nothing; an eligible builder ranked better than the list\'s seats but left out of it is reported by the nodes that know it', async () => {
+    const seeder = mesh.nodes[0]
+    const omitted = mesh.nodes[3]
+    stranger = await startNode({ announcers: [announcer.line], builder: 'rpmbuild', keyring: keyPath, bootstrap: [seeder.libp2p.getMultiaddrs()[0].toString()] })
+    await waitForBuilders([...mesh.nodes, stranger])
+    const everyone = [...mesh.nodes, stranger]
+    // the stranger (no record) ranks first, the left-out veteran second: better than any listed seat
+    const b = await beaconWhere(srpms[3], r => r[0] === stranger!.peerId && r[1] === omitted.peerId, everyone)
+    const listed = everyone.filter(n => n !== omitted).map(n => n.libp2p.peerId)
+    const before = new Map(everyone.map(n => [n, n.verdicts.eligibility.omissions.length]))
+    const checked = await seedSrpm(seeder, announcer, srpms[3], { replicas: 0, quorum: 0, target: TARGET, beacon: b, panel: PANEL, policy: { builds: 1, days: 0, probation: 0 }, candidates: listed })
+    for (const n of everyone) {
+      const s = n.verdicts.seating(checked)
+      assert.ok(!s.seats.some(p => p.equals(stranger!.libp2p.peerId)), `node ${n.peerId} seats the stranger`)
+      assert.deepEqual(s.probation, [])
+    }
+    // the stranger claims a seat anyway: a commitment, then a reveal of a hash it never built
+    const { privateKey } = await loadOrCreateIdentity(stranger.config.dataDir)
+    const nonce = randomBytes(32)
+    const fake = { name: 'x-1-1.fc41.x86_64.rpm', size: 1, sha256: 'c'.repeat(64) }
+    const claim = createAttestation({ job: checked.job, status: 'ok', files: [fake], environment: {}, nonce }, privateKey)
+    const { checkAttestation } = await import('../../src/protocols/attestation.ts')
+    const buildHash = checkAttestation(claim, Date.now()).buildHash
+    await stranger.publish('consensus', encodeConsensusMessage({ commitment: createCommitment({ job: checked.job, buildHash, nonce }, privateKey) }))
+    await stranger.publish('consensus', encodeConsensusMessage({ attestation: claim }))
+    const v = await finalEverywhere(checked)
+    for (const n of everyone) {
+      const w = verdicts.get(n)?.get(checked.job) ?? v
+      assert.equal(w.verdict, 'agreed', `node ${n.peerId}`)
+      assert.ok(!w.agreeing.includes(stranger.peerId) && !w.dissenters.includes(stranger.peerId))
+      assert.equal(n.store.attestation(checked.job, stranger.peerId), undefined, `node ${n.peerId} stored the claim`)
+      assert.equal(n.store.commitment(checked.job, stranger.peerId), undefined, `node ${n.peerId} stored the commitment`)
+    }
+    // the left-out veteran knows itself eligible; the seeder knows it among its peers
+    for (const n of [omitted, seeder]) {
+      const found = n.verdicts.eligibility.omissions.slice(before.get(n))
+      assert.ok(found.some(o => o.job === checked.job && o.builders.includes(omitted.peerId)), `node ${n.peerId} did not report the omission`)
+      assert.ok(!found.some(o => o.builders.includes(stranger!.peerId)), 'a builder that is not eligible is never an omission')
+    }
+    assert.ok(seeder.status().eligibility.omissions.some(o => o.job === checked.job))
   })
 })
