@@ -313,13 +313,12 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
    */
   async findCandidates (jobKey: Uint8Array, seats: number, options: AbortOptions & { rules?: number, beacon?: Uint8Array, policy?: EligibilityPolicy, issuedAt?: number } = {}): Promise<PeerId[]> {
     const v2 = options.rules === RULES_V2
-    if (v2 && options.beacon === undefined) throw new Error('rules v2 candidates are ranked by salted position: a beacon is required')
-    const policy = v2 ? options.policy : undefined
-    const ejected = v2 && (policy?.builds ?? 0) === 0 ? this.verdicts.ejectedBuilders() : []
+    if (v2 !== (options.beacon !== undefined)) throw new Error('candidates: rules v2 (rules: RULES_V2) and a beacon go together')
+    const listing = v2 ? this.verdicts.eligibility.listing(options.policy, options.issuedAt ?? Date.now()) : {}
+    // ejection is a rule of v2 panels; with a policy K > 0 it is part of eligibility (probation may seat them)
+    const ejected = v2 && listing.isEligible === undefined ? this.verdicts.ejectedBuilders() : []
     const excluded = new Set([...this.store.bannedBuilders(), ...ejected])
-    const judge = policy !== undefined && policy.builds > 0 ? { policy, issuedAt: options.issuedAt ?? Date.now() } : undefined
-    const isEligible = judge === undefined ? undefined : (peer: string) => this.verdicts.eligibility.standing(peer, judge.policy.builds, judge.policy.days, judge.issuedAt).eligible
-    return findCandidates(this.libp2p, jobKey, { count: candidateCount(seats), selfEligible: this.builder !== undefined, excluded, beacon: v2 ? options.beacon : undefined, isEligible, probation: policy?.probation, signal: options.signal, log: this.log })
+    return findCandidates(this.libp2p, jobKey, { count: candidateCount(seats), selfEligible: this.builder !== undefined, excluded, beacon: options.beacon, ...listing, signal: options.signal, log: this.log })
   }
 
   /** Checks, records and gossips an announcement made by this node's operator (skyline seed) */

@@ -134,6 +134,15 @@ export class Eligibility {
     return standing(peer, this.history(peer), builds, days, issuedAt)
   }
 
+  /**
+   * What a seeder lists under `policy` (findCandidates): with K > 0, whom this node's log makes eligible
+   * for a job issued at `issuedAt`, and how many probation seats to fill; nothing to judge with K = 0
+   */
+  listing (policy: EligibilityPolicy | undefined, issuedAt: number): { isEligible?: (peer: string) => boolean, probation?: number } {
+    if (policy === undefined || policy.builds === 0) return {}
+    return { isEligible: peer => this.standing(peer, policy.builds, policy.days, issuedAt).eligible, probation: policy.probation }
+  }
+
   /** Whether a builder is eligible for a job (always, for rules v1 and a policy with K = 0) */
   eligible (a: CheckedAnnouncement, peer: string): boolean {
     const policy = a.panel?.policy

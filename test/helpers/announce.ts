@@ -1,7 +1,7 @@
 import { randomBytes, createHash } from 'node:crypto'
 import { createPrivateKey, createPublicKey } from 'node:crypto'
 import { generateAnnouncerKey, rawPublicKey, type AnnouncerKey } from '../../src/protocols/signing.ts'
-import { createAnnouncement, RULES_V1, RULES_V2, type AnnouncementInit, type CheckedAnnouncement } from '../../src/protocols/announce.ts'
+import { createAnnouncement, RULES_V2, type AnnouncementInit, type CheckedAnnouncement } from '../../src/protocols/announce.ts'
 import type { SkylineNode } from '../../src/node/index.ts'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromMultihash } from '@libp2p/peer-id'
@@ -47,7 +47,7 @@ export async function seedSrpm (node: SkylineNode, announcer: TestAnnouncer, srp
   const br = opts.buildroot === undefined ? undefined : await node.libp2p.services.blobs.add(opts.buildroot)
   const buildroot = br === undefined ? undefined : { sha256: Buffer.from(br.sha256, 'hex'), size: br.size, chunkSize: br.chunkSize, chunkRoot: Buffer.from(br.root, 'hex') }
   const seats = opts.panel !== undefined ? opts.panel.panel + opts.panel.escalation : opts.replicas
-  const candidates = opts.candidates ?? await node.findCandidates(jobKey(Buffer.from(m.sha256, 'hex'), target, beacon, buildroot?.sha256), seats, { rules: opts.panel !== undefined ? RULES_V2 : RULES_V1, beacon, policy: opts.policy })
+  const candidates = opts.candidates ?? await node.findCandidates(jobKey(Buffer.from(m.sha256, 'hex'), target, beacon, buildroot?.sha256), seats, opts.panel !== undefined ? { rules: RULES_V2, beacon, policy: opts.policy } : {})
   return node.announce(createAnnouncement({
     candidates,
     nevra: srpm.nevra,
