@@ -8,6 +8,7 @@
 import type { Counter, Metrics, PeerId } from '@libp2p/interface'
 import type { Store } from '../store/store.ts'
 import type { AnnouncementService } from './announcements.ts'
+import type { SeatList } from './reveals.ts'
 import { announcementSeating, type CheckedAnnouncement } from '../protocols/announce.ts'
 import { rankBySaltedPosition } from '../rules/position.ts'
 import { standing, verdictEvents, type BuildEvent, type EligibilityPolicy, type Standing } from '../rules/eligibility.ts'
@@ -158,8 +159,14 @@ export class Eligibility {
   }
 
   /** A job's seats and probation seats, banned builders left out, by this node's log */
-  seating (a: CheckedAnnouncement, banned: ReadonlySet<string>): Seating {
+  seating (a: CheckedAnnouncement, banned: ReadonlySet<string> = new Set(this.init.store.bannedBuilders())): Seating {
     return announcementSeating(a, banned, peer => this.eligible(a, peer))
+  }
+
+  /** The same, as peer ID strings */
+  seatList (a: CheckedAnnouncement, banned?: ReadonlySet<string>): SeatList {
+    const { seats, probation } = this.seating(a, banned)
+    return { seats: seats.map(String), probation: probation.map(String) }
   }
 
   /**

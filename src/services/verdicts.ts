@@ -24,7 +24,7 @@ import type { Throttle } from '../rules/throttle.ts'
 import { Outcomes } from './outcomes.ts'
 import { panelTally } from '../rules/panel.ts'
 import { Republisher } from './republish.ts'
-import { Reveals, type Conflict, type SeatList } from './reveals.ts'
+import { Reveals, type Conflict } from './reveals.ts'
 import { HeldAttestations } from './held.ts'
 import { Eligibility, type Seating } from './eligibility.ts'
 
@@ -206,7 +206,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
   /** Rules v2: signs, records and gossips this node's reveal of a job once it may (Reveals.dueNonce) */
   private async revealIfDue (a: CheckedAnnouncement): Promise<void> {
     if (this.init.store.attestation(a.job, this.self) !== undefined) return
-    const nonce = this.reveals.dueNonce(a, this.seatList(a), Date.now())
+    const nonce = this.reveals.dueNonce(a, this.eligibility.seatList(a), Date.now())
     const record = nonce === undefined ? undefined : this.init.store.build(a.job)
     if (record === undefined) return
     const checked = this.recordOwn(record, nonce)
@@ -265,7 +265,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
       }
       this.equivocated({ builder: a.builder, job: a.job, a: existing.envelope, b: a.envelope })
     }
-    const seats = this.seatList(announcement)
+    const seats = this.eligibility.seatList(announcement)
     if (!seats.seats.includes(a.builder) && !seats.probation.includes(a.builder)) {
       // every node ranks the same signed candidate list, so an honest forwarder never sends an attester
       // the announcement does not list: REJECT; a listed spare may hold a banned builder's seat on a node
@@ -306,7 +306,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
       this.safeDispatchEvent('gap', { detail: { job: c.job } })
       throw new GossipValidationError('ignore', 'unknown-job', `no announcement for job ${c.job.slice(0, 16)} yet`)
     }
-    const conflict = this.reveals.take(c, a, this.seatList(a), fromGossip, Date.now())
+    const conflict = this.reveals.take(c, a, this.eligibility.seatList(a), fromGossip, Date.now())
     if (conflict !== undefined) this.equivocated(conflict)
     this.replayHeld(c.job)
     this.revealIfDue(a).catch(err => this.init.log('revealing %s: %e', c.job, err))
@@ -349,13 +349,8 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
    * peer the announcement does not list: the same seats on every node that holds the same announcement,
    * proofs and log.
    */
-  seating (a: CheckedAnnouncement, banned = new Set(this.init.store.bannedBuilders())): Seating {
-    return this.eligibility.seating(a, banned)
-  }
-
-  private seatList (a: CheckedAnnouncement, banned?: Set<string>): SeatList {
-    const { seats, probation } = this.seating(a, banned)
-    return { seats: seats.map(String), probation: probation.map(String) }
+  seating (a: CheckedAnnouncement): Seating {
+    return this.eligibility.seating(a)
   }
 
   /**
@@ -402,7 +397,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
     const a = this.announcement(job)
     if (a === undefined) return undefined
     const banned = new Set(this.init.store.bannedBuilders())
-    const { seats: assigned, probation } = this.seatList(a, banned)
+    const { seats: assigned, probation } = this.eligibility.seatList(a, banned)
     const attestations = this.init.store.attestations(job)
     const deadlinePassed = Date.now() > Number(a.announcement.expiresAt)
     const comparable = this.reveals.comparableProbation(job, assigned.slice(0, a.panel?.panel ?? 0), probation, attestations)
