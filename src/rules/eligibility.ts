@@ -74,12 +74,16 @@ export function policyProblem (p: EligibilityPolicy, seats: number): string | un
 export function standing (peer: string, history: readonly BuildEvent[], builds: number, days: number, issuedAt: number): Standing {
   let lostAt: number | null = null
   let firstAgreedAt: number | null = null
-  const mine = history.filter(e => e.builder === peer && e.issuedAt < issuedAt)
-  for (const e of mine) {
-    if (e.outcome === 'lost') lostAt = Math.max(lostAt ?? e.issuedAt, e.issuedAt)
-    else firstAgreedAt = Math.min(firstAgreedAt ?? e.issuedAt, e.issuedAt)
+  const agreedAt: number[] = []
+  for (const e of history) {
+    if (e.builder !== peer || e.issuedAt >= issuedAt) continue
+    if (e.outcome === 'lost') lostAt = lostAt === null || e.issuedAt > lostAt ? e.issuedAt : lostAt
+    else {
+      agreedAt.push(e.issuedAt)
+      if (firstAgreedAt === null || e.issuedAt < firstAgreedAt) firstAgreedAt = e.issuedAt
+    }
   }
-  const counted = mine.filter(e => e.outcome === 'agreed' && (lostAt === null || e.issuedAt > lostAt)).length
+  const counted = lostAt === null ? agreedAt.length : agreedAt.filter(t => t > (lostAt as number)).length
   const oldEnough = days === 0 || (firstAgreedAt !== null && firstAgreedAt <= issuedAt - days * DAY_MS)
   return { eligible: builds === 0 || (counted >= builds && oldEnough), counted, needed: builds, firstAgreedAt, lostAt }
 }

@@ -53,7 +53,7 @@ export class Eligibility {
   private readonly records = new Map<string, Map<string, BuildEvent>>()
   /** builders each job's events name, to replace them when its verdict changes */
   private readonly named = new Map<string, string[]>()
-  /** per job, the eligibility judged for each candidate so far; cleared when a record changes */
+  /** per job, the eligibility judged for each candidate so far; a builder's entries go when its record changes */
   private readonly judged = new Map<string, Map<string, boolean>>()
   /** the latest 50 omissions found (status, dashboard) */
   readonly omissions: Omission[] = []
@@ -102,11 +102,14 @@ export class Eligibility {
 
   /** A job's verdict changed: its build events are read again */
   refresh (job: string): void {
-    for (const b of this.named.get(job) ?? []) this.records.get(b)?.delete(job)
+    const before = this.named.get(job) ?? []
+    for (const b of before) this.records.get(b)?.delete(job)
     this.named.delete(job)
     const [h] = this.init.store.buildHistory(job)
     if (h !== undefined) this.apply(h)
-    this.judged.clear()
+    // only the builders this verdict names may be judged otherwise now
+    const changed = new Set([...before, ...(this.named.get(job) ?? [])])
+    for (const m of this.judged.values()) for (const b of changed) m.delete(b)
   }
 
   private apply (h: { job: string, issuedAt: number, detail: string }): void {

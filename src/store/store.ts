@@ -351,8 +351,9 @@ export class Store {
    * with its job's issue time (the earliest announcement of the job), all of them or one job's.
    */
   buildHistory (job?: string): Array<{ job: string, issuedAt: number, detail: string }> {
-    const rows = this.sql(`SELECT v.job AS job, v.detail AS detail, min(a.issued_at) AS issued_at FROM verdicts v JOIN announcements a ON a.job = v.job
-      WHERE v.final = 1 AND v.verdict IN ('agreed', 'disputed') AND a.issued_at > 0 AND (? IS NULL OR v.job = ?) GROUP BY v.job`).all(job ?? null, job ?? null)
+    const query = `SELECT v.job AS job, v.detail AS detail, min(a.issued_at) AS issued_at FROM verdicts v JOIN announcements a ON a.job = v.job
+      WHERE v.final = 1 AND v.verdict IN ('agreed', 'disputed') AND a.issued_at > 0`
+    const rows = job === undefined ? this.sql(`${query} GROUP BY v.job`).all() : this.sql(`${query} AND v.job = ? GROUP BY v.job`).all(job)
     return rows.map((r: any) => ({ job: r.job, issuedAt: Number(r.issued_at), detail: r.detail }))
   }
 
