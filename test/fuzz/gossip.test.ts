@@ -30,7 +30,7 @@ import { checkAsync } from './runs.ts'
 import { bytesField, concat, equalBytes, garbage, mutants, paddedVarint } from './mutate.ts'
 
 const REASONS = new Set(['ok', 'unsigned', 'oversized', 'malformed', 'untrusted', 'bad-signature', 'wrong-kind', 'expired', 'not-yet-valid',
-  'duplicate', 'sequence-reused', 'stale', 'not-equivocation', 'banned', 'unknown-job', 'equivocation', 'not-assigned', 'starting', 'unsupported-rules'])
+  'duplicate', 'sequence-reused', 'stale', 'not-equivocation', 'banned', 'unknown-job', 'equivocation', 'not-assigned', 'not-eligible', 'starting', 'unsupported-rules'])
 
 describe('fuzz: gossip validation on a live node (announce, control, consensus)', function () {
   this.timeout(180_000)

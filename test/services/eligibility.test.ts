@@ -4,6 +4,9 @@ import { Store, announcementRow } from '../../src/store/store.ts'
 import { checkAnnouncement, type CheckedAnnouncement } from '../../src/protocols/announce.ts'
 import { TrustedKeys } from '../../src/protocols/signing.ts'
 import { Eligibility } from '../../src/services/eligibility.ts'
+import { Reveals } from '../../src/services/reveals.ts'
+import { BuilderKeyCache } from '../../src/protocols/attestation.ts'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { rankBySaltedPosition } from '../../src/rules/position.ts'
 import { randomPeerId, testAnnouncement, testAnnouncer } from '../helpers/announce.ts'
 
@@ -106,5 +109,15 @@ describe('eligibility on a node: records from the store, seats and probation per
     assert.deepEqual(e.omissions.map(o => [o.job, o.builders]), [[next.job, [outsider.toString()]]])
     const open = announce(t0 + 2000, { builds: 0, days: 0, probation: 0 })
     assert.deepEqual(e.checkList(open, [outsider], new Set()), [], 'K = 0: nothing to check')
+  })
+
+  it('a probation reveal is compared only when its seat committed before stage 1\'s first reveal (a copy of a public hash earns nothing)', async () => {
+    const reveals = new Reveals({ store, privateKey: await generateKeyPair('Ed25519'), keys: new BuilderKeyCache(), self: 'me' })
+    const commit = (builder: string, time: number): void => { store.addCommitment({ id: `c-${builder}`, job: 'j', builder, commitment: '00', time, receivedAt: time, envelope: Uint8Array.of(1) }) }
+    commit('early', 1000)
+    commit('late', 2500)
+    const stage1Reveals = [{ builder: 's0', time: 2000 }, { builder: 's1', time: 3000 }, { builder: 'early', time: 2600 }, { builder: 'late', time: 2700 }]
+    assert.deepEqual([...reveals.comparableProbation('j', ['s0', 's1'], ['early', 'late', 'silent'], stage1Reveals)], ['early'])
+    assert.deepEqual([...reveals.comparableProbation('j', ['s0', 's1'], ['early', 'late'], [])], ['early', 'late'], 'no stage-1 reveal yet: nothing public to copy')
   })
 })
