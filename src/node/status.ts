@@ -10,6 +10,7 @@ import type { VerdictService } from '../services/verdicts.ts'
 import type { JobProgress } from '../services/jobs.ts'
 import type { HaltState } from '../services/control.ts'
 import type { OfficialVerdict } from '../rules/official.ts'
+import type { PackageCacheStats } from '../services/buildroot/package-cache.ts'
 
 export interface NodeStatus {
   peerId: string
@@ -30,6 +31,8 @@ export interface NodeStatus {
   reputation: { agree: number, dissent: number, flagged: boolean }
   verdicts: Array<{ job: string, nevra: string | null, verdict: string, hash?: string, agreeing: string[], dissenters: string[], failedBuilders: string[], equivocators: string[], final: boolean, official?: OfficialVerdict }>
   jobs: Array<{ job: string, nevra: string | null, state: string, error: string | null, updatedAt: number, progress?: { phase: string, done?: number, total?: number } }>
+  /** buildroot package bytes since the node started: downloaded from mirrors, from peers, used from its cache; cached files refused */
+  buildrootPackages: PackageCacheStats
 }
 
 /** The parts a status is read from */
@@ -45,6 +48,7 @@ export interface StatusSources {
   halted: HaltState | undefined
   /** the latest progress of this node's unfinished jobs */
   progress: ReadonlyMap<string, JobProgress>
+  buildrootPackages: PackageCacheStats
 }
 
 function memoryMb (): NodeStatus['memory'] {
@@ -83,6 +87,7 @@ export function nodeStatus (s: StatusSources): NodeStatus {
     alerts: s.verdicts.alerts,
     reputation: s.verdicts.standing(lp.peerId.toString()),
     verdicts: s.store.verdicts().slice(-50).map(v => ({ job: v.job, nevra: nevra(v.job), ...JSON.parse(v.detail) })),
+    buildrootPackages: { ...s.buildrootPackages },
     jobs: s.store.jobs().slice(-200).map(j => {
       const p = s.progress.get(j.job)
       const active = p !== undefined && (j.state === 'fetching' || j.state === 'building')
