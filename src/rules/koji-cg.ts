@@ -13,6 +13,7 @@
  * ```
  */
 import type { BuildrootManifest } from './buildroot.ts'
+import type { OfficialVerdict } from './official.ts'
 
 /** The `id` of the one buildroot entry (Koji: "only needs to be consistent within this file") */
 export const KOJI_CG_BUILDROOT_ID = 1
@@ -54,6 +55,8 @@ export interface KojiCgInput {
   manifestSha256: string
   /** the content generator's name (registered on the hub: `koji grant-cg-access USER NAME --new`) and version */
   generator: { name: string, version: string }
+  /** how the agreed outputs compare with the official build, when the verdict records it */
+  official?: OfficialVerdict
 }
 
 /** An `rpm` component of a buildroot (Koji: name, version, release, epoch, arch, sigmd5, signature) */
@@ -194,7 +197,8 @@ export function kojiCgMetadata (input: KojiCgInput): KojiCgMetadata {
           srpm: { nevra: input.nevra, sha256: input.srpmSha256 },
           build_hash: input.buildHash,
           agreeing: input.attestations.map(a => a.builder).sort(),
-          attestations: input.attestations.map(a => a.id).sort()
+          attestations: input.attestations.map(a => a.id).sort(),
+          ...(input.official !== undefined ? { reproduces_koji: input.official } : {})
         }
       }
     },

@@ -69,7 +69,8 @@ export async function writeKojiCg (node: KojiCgSource, result: AgreedResult, dir
     attestations: agreeingAttestations(node, result),
     manifest,
     manifestSha256: ref.sha256,
-    generator: { name: KOJI_CG_NAME, version: pkg.version }
+    generator: { name: KOJI_CG_NAME, version: pkg.version },
+    official: result.official
   })
   const path = join(out, 'metadata.json')
   writeAtomically(path, metadata)

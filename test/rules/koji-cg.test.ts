@@ -92,6 +92,9 @@ describe('Koji content-generator metadata', () => {
     assert.equal(m.build.end_time, 1_760_000_061)
     assert.deepEqual(m.build.extra.typeinfo as object, { rpm: {} })
     assert.deepEqual((m.build.extra.skyline as any).agreeing, ['12D3KooWA', '12D3KooWB'])
+    assert.equal((m.build.extra.skyline as any).reproduces_koji, undefined)
+    const official = { reproduces: 'partly' as const, differences: [{ name: 'hello-2.12-1.fc42.x86_64.rpm', fields: ['BUILDTIME'] }], claimedBy: 2, of: 2 }
+    assert.deepEqual((kojiCgMetadata(input({ official })).build.extra.skyline as any).reproduces_koji, official)
   })
 
   it('the buildroot lists every manifest package as an rpm component, and the tools once each', () => {
