@@ -78,6 +78,8 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
   announcements!: AnnouncementService
   controls!: ControlService
   jobs!: JobRunner
+  /** the buildroot package cache: status() reports its byte counters */
+  packages!: PackageCache
   verdicts!: VerdictService
   sync!: SyncService
   builder: Builder | undefined
@@ -199,6 +201,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     this.announcements = new AnnouncementService({ store, trusted, log: logger('skyline:announce') })
     this.controls = new ControlService({ store, trusted, log: logger('skyline:control') })
     const peerPackages = new PeerPackages({ libp2p, blobs: libp2p.services.blobs, log: logger('skyline:packages:peers') })
+    this.packages = new PackageCache({ directory: join(this.config.dataDir, 'buildroot-packages'), mirrors: this.config.buildrootMirrors, maxBytes: this.config.buildrootCacheBytes, peers: peerPackages, log: logger('skyline:packages') })
     this.jobs = new JobRunner({
       libp2p,
       store,
@@ -209,7 +212,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       announcements: this.announcements,
       accepting: () => this.halted === undefined && !this.verdicts.throttled(),
       seating: a => this.verdicts.seating(a),
-      packages: new PackageCache({ directory: join(this.config.dataDir, 'buildroot-packages'), mirrors: this.config.buildrootMirrors, maxBytes: this.config.buildrootCacheBytes, peers: peerPackages, log: logger('skyline:packages') })
+      packages: this.packages
     })
     this.verdicts = new VerdictService({
       libp2p,
@@ -364,7 +367,8 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       startedAt: this.startedAt,
       builder: { kind: this.builder?.kind ?? null, note: this.builderNote ?? null, warnings: this.builderWarnings },
       halted: this.halted,
-      progress: this.progress
+      progress: this.progress,
+      buildrootPackages: this.packages.stats
     })
   }
 }

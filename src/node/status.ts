@@ -11,6 +11,7 @@ import type { JobProgress } from '../services/jobs.ts'
 import type { HaltState } from '../services/control.ts'
 import type { OfficialVerdict } from '../rules/official.ts'
 import type { EligibilityReport } from '../services/eligibility.ts'
+import type { PackageCacheStats } from '../services/buildroot/package-cache.ts'
 
 export interface NodeStatus {
   peerId: string
@@ -35,6 +36,8 @@ export interface NodeStatus {
   /** rules v2: the policy in force, this node's standing (eligible or on probation), ejected builders, omissions found */
   eligibility: EligibilityReport
   jobs: Array<{ job: string, nevra: string | null, state: string, error: string | null, updatedAt: number, progress?: { phase: string, done?: number, total?: number } }>
+  /** buildroot package bytes since the node started: downloaded from mirrors, from peers, used from its cache; cached files refused */
+  buildrootPackages: PackageCacheStats
 }
 
 /** The parts a status is read from */
@@ -50,6 +53,7 @@ export interface StatusSources {
   halted: HaltState | undefined
   /** the latest progress of this node's unfinished jobs */
   progress: ReadonlyMap<string, JobProgress>
+  buildrootPackages: PackageCacheStats
 }
 
 function memoryMb (): NodeStatus['memory'] {
@@ -90,6 +94,7 @@ export function nodeStatus (s: StatusSources): NodeStatus {
     verdicts: s.store.verdicts().slice(-50).map(v => ({ job: v.job, nevra: nevra(v.job), ...JSON.parse(v.detail) })),
     escalations: escalations(s.store, nevra),
     eligibility: s.verdicts.eligibility.report(lp.peerId.toString(), new Set(s.verdicts.ejectedBuilders()), Date.now()),
+    buildrootPackages: { ...s.buildrootPackages },
     jobs: s.store.jobs().slice(-200).map(j => {
       const p = s.progress.get(j.job)
       const active = p !== undefined && (j.state === 'fetching' || j.state === 'building')

@@ -25,7 +25,7 @@ describe('skyline demo (as a process)', function () {
   before(function () { if (findTools().missing.length > 0) this.skip() })
   after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
 
-  it('--nodes 4 seeds, builds and prints an agreed verdict with its build hash on every node, then stops every node', async () => {
+  it('--nodes 4 seeds with a buildroot manifest, builds and prints an agreed verdict with its build hash on every node, shows the package cache, then stops every node', async () => {
     const dir = tempDir('skyline-demo-test-')
     dirs.push(dir)
     const work = join(dir, 'work')
@@ -38,7 +38,8 @@ describe('skyline demo (as a process)', function () {
     assert.match(r.stdout, /^ {2}agreeing .*\(2 of a panel of 2, threshold 3 after escalation\)$/m)
     assert.match(r.stdout, /all 4 nodes hold this same final verdict/)
     // the two stage-1 seats showed their builds, every node its final verdict, live (unanimous: no escalation)
-    assert.equal(r.stdout.match(/node-\d +built and attested/g)?.length, 2, r.stdout)
+    const firstJob = r.stdout.slice(r.stdout.indexOf('== 3/6'), r.stdout.indexOf('== 4/6'))
+    assert.equal(firstJob.match(/node-\d +built and attested/g)?.length, 2, r.stdout)
     for (let i = 0; i < 4; i++) assert.match(r.stdout, new RegExp(`node-${i} +final verdict( changed)?: agreed`))
     assert.match(r.stdout, /node-3 +http:\/\/127\.0\.0\.1:\d+\/status/)
     assert.match(r.stdout, new RegExp(`^REPO: ${repo}$`, 'm'))
@@ -46,6 +47,25 @@ describe('skyline demo (as a process)', function () {
     assert.match(r.stdout, /^dashboard: http:\/\/127\.0\.0\.1:\d+\/ /m)
     assert.match(r.stdout, /every node stopped cleanly/)
     assert.deepEqual(processesMentioning(work), [])
+
+    // announced with a buildroot manifest of made-up packages, served by a createrepo_c mirror on 127.0.0.1
+    assert.match(r.stdout, /^\[.{6}\] buildroot {6}3 made-up packages \(rpmbuild\), [\d.]+ KiB: skyline-demo-base-1\.0, skyline-demo-libs-1\.0, skyline-demo-tools-1\.0$/m)
+    assert.match(r.stdout, /^\[.{6}\] manifest {7}buildroot\/manifest\.json, sha256 [0-9a-f]{16}…/m)
+    assert.match(r.stdout, /^\[.{6}\] mirror {9}http:\/\/127\.0\.0\.1:\d+\/ .*it also offers skyline-demo-base-1\.1-1\.noarch/m)
+    assert.match(firstJob, /seed \| buildroot manifest [0-9a-f]{16}: \d+ bytes/)
+    // the next release in the same buildroot: agreed, and its builders took the packages from peers or their own cache
+    assert.match(r.stdout, /^SECOND: AGREED {2}hello-skyline-1\.0-2\.src [0-9a-f]{16}…, all 4 nodes$/m)
+    const cache = r.stdout.slice(r.stdout.indexOf('CACHE:'))
+    for (let i = 0; i < 4; i++) assert.match(cache, new RegExp(`^ {2}node-${i} +hello-skyline-1\\.0-1\\.src: .+ hello-skyline-1\\.0-2\\.src: `, 'm'))
+    const kib = (text: string): number => /([\d.]+) KiB/.test(text) ? Number(/([\d.]+) KiB/.exec(text)![1]) : /^\s*\d+ B\s*$/.test(text) ? 0 : NaN
+    const totals = /^ {2}in all {3}from the mirror ([^,]+), from peers ([^,]+), from caches ([^(]+) \(/m.exec(cache)
+    assert.ok(totals !== null, cache)
+    const buildroot = kib(/buildroot {6}3 made-up packages \(rpmbuild\), ([\d.]+ KiB)/.exec(r.stdout)![1])
+    const [mirror, peers, cached] = totals.slice(1).map(kib)
+    // four builds (two per job) each obtained the whole buildroot; the mirror served it at most once per builder of the first job
+    assert.ok(Math.abs(mirror + peers + cached - 4 * buildroot) < 0.5, cache)
+    assert.ok(mirror >= buildroot - 0.1 && mirror <= 2 * buildroot + 0.1, cache)
+    for (const line of cache.split('\n').filter(l => /^ {2}node-/.test(l))) assert.doesNotMatch(line.slice(line.indexOf('hello-skyline-1.0-2.src')), /mirror/, cache)
   })
 
   it('Ctrl-C while the mesh runs stops every node and exits 1', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { startMesh, tempDir, waitFor, type TestMesh } from '../helpers/mesh.ts'
@@ -8,6 +8,7 @@ import { runCli } from '../helpers/cli.ts'
 import type { JobEvent } from '../../src/services/jobs.ts'
 import { createAttestation, createEquivocationProof, encodeConsensusMessage } from '../../src/protocols/attestation.ts'
 import { loadOrCreateIdentity } from '../../src/node/identity.ts'
+import { makeBuildrootPackage, manifestOf } from '../helpers/buildroot.ts'
 
 describe('skyline seed (as a process)', function () {
   this.timeout(180_000)
@@ -43,6 +44,31 @@ describe('skyline seed (as a process)', function () {
     assert.match(r.stdout, /reached builder .* \(3\/3\)/)
     // and those builders build it
     await waitFor('3 builds', () => events.filter(e => e.state === 'built').length === 3, 150_000).catch(err => { throw new Error(`${err.message}: ${JSON.stringify(events)}`) })
+  })
+
+  it('--buildroot: stays up until every stage-1 builder holds the buildroot manifest too (fetched after the SRPM)', async () => {
+    const { bytes, sha256 } = await manifestOf([await makeBuildrootPackage(join(dir, 'pkgs'), 'skyline-dep', '1.0')])
+    const manifest = join(dir, 'manifest.json')
+    writeFileSync(manifest, bytes)
+    // builders that take their time between the SRPM and the manifest (verifying a large SRPM does): 1.5 s here
+    const slow = mesh.nodes.map(n => {
+      const jobs = n.jobs as unknown as { refusal: (...args: unknown[]) => Promise<string | undefined> }
+      const refusal = jobs.refusal
+      jobs.refusal = async (...args) => { await new Promise(resolve => setTimeout(resolve, 1500)); return refusal.apply(jobs, args) }
+      return () => { jobs.refusal = refusal }
+    })
+    let r
+    try {
+      r = await seed('--replicas', '3', '--quorum', '2', '--buildroot', manifest, srpm.srpmPath)
+    } finally {
+      for (const restore of slow) restore()
+    }
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    const tails = /: builders (.+)$/m.exec(r.stdout)![1].split(', ')
+    const builders = mesh.nodes.filter(n => tails.some(t => n.peerId.endsWith(t)))
+    assert.equal(builders.length, 3, r.stdout)
+    // checked the moment the seeder has exited: no builder is left to find the manifest without its seeder
+    for (const b of builders) assert.ok(b.libp2p.services.blobs.path(sha256) !== undefined, `${b.peerId.slice(-8)} lacks the manifest`)
   })
 
   it('--repo waits for the verdict and fetches the agreed RPMs into a dnf repository', async () => {

@@ -54,7 +54,8 @@ function stubStatus (): NodeStatus {
       { job: JOB, nevra: `evil-1.0-1.fc41.src${EVIL}`, state: 'built', error: null, updatedAt: NOW - 10_000 },
       { job: 'ef'.repeat(32), nevra: 'hello-1-1.fc41.src', state: 'fetching', error: null, updatedAt: NOW, progress: { phase: 'fetch', done: 300, total: 1000 } },
       { job: '01'.repeat(32), nevra: 'bad-1-1.fc41.src', state: 'failed', error: `rpmbuild: ${EVIL}`, updatedAt: NOW - 1000 }
-    ]
+    ],
+    buildrootPackages: { fromMirrors: 0, fromPeers: 0, fromCache: 0, refused: 0 }
   }
 }
 

@@ -1,11 +1,14 @@
 /**
  * `skyline demo [--nodes N] [--keep]`: the whole flow on one machine. Makes a demo announcer key, a
- * throwaway OpenPGP key and the bundled hello-skyline SRPM signed with it; starts N `skyline node`
- * processes on 127.0.0.1 that trust both; seeds the SRPM with `skyline seed`; follows the job on every
- * node (fetching, building, attestations) until each holds a final verdict; prints the verdict, the build
- * hash, the agreeing builders and the dissenters, and checks that every node reached the same verdict.
- * Then stops the nodes (or, with --keep, leaves them running). Exit 0 on an agreed verdict that every node
- * holds, 1 otherwise (missing tools included), 2 on bad usage. Ctrl-C stops everything.
+ * throwaway OpenPGP key and the bundled hello-skyline SRPM signed with it, and a buildroot of made-up
+ * packages served from a createrepo_c mirror on 127.0.0.1; starts N `skyline node` processes on 127.0.0.1
+ * that trust both and use that mirror; seeds the SRPM with `skyline seed --buildroot`; follows the job on
+ * every node (fetching, building, attestations) until each holds a final verdict; prints the verdict, the
+ * build hash, the agreeing builders and the dissenters, and checks that every node reached the same verdict.
+ * Fetches the agreed RPMs with `skyline fetch`; then seeds the next release in the same buildroot and shows
+ * where each node took the buildroot's packages from (mirror, peers, its cache). Then stops the nodes (or,
+ * with --keep, leaves them running). Exit 0 when both jobs are agreed on every node, 1 otherwise (missing
+ * tools included), 2 on bad usage. Ctrl-C stops everything.
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -18,10 +21,13 @@ import { DEMO_KEY_UID, makeDemoSrpm } from '../demo/srpm.ts'
 import { DemoMesh, alive, type DemoNode } from '../demo/mesh.ts'
 import { replicasFor, startSeed, type SeedProcess } from '../demo/seed.ts'
 import { followJob, verdictKey, type FollowResult, type NodeVerdict } from '../demo/verdict.ts'
+import { makeDemoBuildroot, serveDemoMirror, type DemoMirror } from '../demo/buildroot.ts'
+import { bytes, cacheReport, samples, type CacheJob } from '../demo/cache.ts'
 
 const HELP = `usage: skyline demo [--nodes N] [--keep] [--repo DIR] [--work-dir D] [--timeout SECONDS]
-A local mesh on 127.0.0.1 that seeds a bundled signed SRPM, builds it, shows consensus, and fetches the
-agreed RPMs into a dnf repository with 'skyline fetch'.
+A local mesh on 127.0.0.1 that seeds a bundled signed SRPM with a buildroot manifest (made-up packages on a
+local mirror), builds it, shows consensus, fetches the agreed RPMs into a dnf repository with 'skyline
+fetch', then builds the next release in the same buildroot and shows where each node took its packages.
   --nodes N        node processes (default 6, at least 2); a panel of min(5, N) seats: the larger half build, the rest on dissent
   --repo DIR       the dnf repository of the agreed RPMs (default ./skyline-demo-repo; a previous demo's
                    repository there is replaced, any other non-empty folder refused)
@@ -83,13 +89,16 @@ export async function run (argv: string[]): Promise<number> {
 
   const t0 = Date.now()
   const say = (line: string): void => { out.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${line}\n`) }
-  const step = (i: number, text: string): void => { out.write(`\n== ${i}/5 ${text}\n`) }
+  const step = (i: number, text: string): void => { out.write(`\n== ${i}/6 ${text}\n`) }
   const env = { ...process.env }
   delete env.SOURCE_DATE_EPOCH // the builds fix their own (docs/build.md)
   delete env.SKYLINE_CONFIG
 
-  const mesh = new DemoMesh({ dir: work, skyline: SKYLINE, builder: 'rpmbuild', keyring: join(work, 'srpm', 'RPM-GPG-KEY-skyline-demo'), announcer: join(work, 'announcer.key.pub'), env })
-  let seed: SeedProcess | undefined
+  // the nodes' buildrootMirrors, set once the demo's mirror listens (before the nodes start)
+  const nodeConfig: Record<string, unknown> = {}
+  const mesh = new DemoMesh({ dir: work, skyline: SKYLINE, builder: 'rpmbuild', keyring: join(work, 'srpm', 'RPM-GPG-KEY-skyline-demo'), announcer: join(work, 'announcer.key.pub'), env, config: nodeConfig })
+  const seeds: SeedProcess[] = []
+  let mirror: DemoMirror | undefined
   const interrupt = new AbortController()
   let signals = 0
   const onSignal = (name: string): void => {
@@ -101,7 +110,7 @@ export async function run (argv: string[]): Promise<number> {
     }
     // a second signal: no clean stop, but no stray processes either
     for (const node of mesh.nodes) if (alive(node)) kill(-node.pid, 'SIGKILL')
-    if (seed?.running() === true && seed.child.pid !== undefined) kill(-seed.child.pid, 'SIGKILL')
+    for (const seed of seeds) if (seed.running() && seed.child.pid !== undefined) kill(-seed.child.pid, 'SIGKILL')
     process.exit(130)
   }
   const onSigint = (): void => onSignal('SIGINT')
@@ -113,18 +122,65 @@ export async function run (argv: string[]): Promise<number> {
   const { replicas, quorum, escalation } = replicasFor(n)
   let outcome: 'agreed' | 'failed' | 'interrupted' = 'failed'
   let keepRunning = false
-  out.write(`skyline demo: ${n} nodes on 127.0.0.1 seed the bundled hello-skyline SRPM, rebuild it (a panel of ${replicas}, ${escalation} more on dissent, threshold ${quorum}) and agree on its hash\n`)
+  out.write(`skyline demo: ${n} nodes on 127.0.0.1 seed the bundled hello-skyline SRPM with a buildroot manifest, rebuild it (a panel of ${replicas}, ${escalation} more on dissent, threshold ${quorum}) and agree on its hash\n`)
   out.write(`work dir ${work}${ownWorkDir && !keep ? ' (removed at the end unless the demo fails; --keep keeps it)' : ''}\n`)
+
+  /** Seeds one SRPM with the demo's buildroot and follows its job on every node; undefined when the seeder failed before announcing */
+  const seedAndFollow = async (srpmPath: string, keyPath: string, manifestPath: string, dataDir: string): Promise<FollowResult | undefined> => {
+    const seedFailed = new AbortController()
+    const seed = startSeed({
+      skyline: SKYLINE,
+      env,
+      args: [
+        '--key', join(work, 'announcer.key'), '--keyring', keyPath, '--bootstrap', mesh.nodes[0].address!, '--buildroot', manifestPath,
+        '--panel', String(replicas), '--escalation', String(escalation), '--threshold', String(quorum), '--listen', '/ip4/127.0.0.1/tcp/0',
+        '--data-dir', dataDir, '--wait', String(Math.ceil(timeoutMs / 1000)), srpmPath
+      ],
+      onLine: (line, stream) => say(`seed${stream === 'stderr' ? '!' : ' '}| ${shortenPeers(line, mesh)}`)
+    })
+    seeds.push(seed)
+    void seed.exited.then(code => {
+      if (code === 0) return
+      if (seed.jobPrefix === undefined) seedFailed.abort(new Error(`the seeder exited with ${code ?? 'a signal'} before announcing`))
+      else say(`seeder exited with ${code ?? 'a signal'} (not every builder fetched the SRPM in time); following the job anyway`)
+    })
+    try {
+      const followed = await followJob(mesh, {
+        jobPrefix: () => seed.jobPrefix,
+        replicas,
+        timeoutMs,
+        say,
+        nameOf: p => nameOf(mesh, p),
+        signal: AbortSignal.any([signal, seedFailed.signal])
+      })
+      if (seed.running()) await Promise.race([seed.exited, new Promise(resolve => setTimeout(resolve, 3_000))])
+      return followed
+    } catch (err: any) {
+      if (seedFailed.signal.aborted && !signal.aborted) {
+        out.write(`\nRESULT: no verdict: ${seedFailed.signal.reason.message}\n`)
+        return undefined
+      }
+      throw err
+    }
+  }
+
   try {
-    // keys and the signed SRPM
-    step(1, 'keys and the signed demo SRPM')
+    // keys, the signed SRPMs (this release and the next) and the buildroot on its mirror
+    step(1, 'keys, the signed demo SRPM and its buildroot')
     const announcer = generateAnnouncerKey()
     writeFileSync(join(work, 'announcer.key'), announcer.privatePem, { mode: 0o600 })
     writeFileSync(join(work, 'announcer.key.pub'), announcer.publicLine('skyline-demo'), { mode: 0o644 })
     say('announcer key  announcer.key (+ .pub, trusted by every node)')
-    const srpm = await makeDemoSrpm(join(work, 'srpm'), { signal })
+    const srpm = await makeDemoSrpm(join(work, 'srpm'), { signal, releases: ['1', '2'] })
     say(`signing key    ${DEMO_KEY_UID}, ${srpm.fingerprint !== '' ? `fingerprint ${srpm.fingerprint.slice(-16)}, ` : ''}public key ${rel(work, srpm.keyPath)} (the nodes' keyring)`)
     say(`SRPM           ${srpm.nevra}: ${rel(work, srpm.srpmPath)}, built with rpmbuild -bs and the reproducibility macros, signed with rpmsign`)
+    const buildroot = await makeDemoBuildroot(join(work, 'buildroot'), { signal })
+    mirror = await serveDemoMirror(buildroot.repoDir)
+    nodeConfig.buildrootMirrors = [mirror.url]
+    const pinned = buildroot.manifest.packages
+    say(`buildroot      ${pinned.length} made-up packages (rpmbuild), ${bytes(pinned.reduce((a, p) => a + p.size, 0))}: ${pinned.map(p => `${p.name}-${p.version}`).join(', ')}`)
+    say(`manifest       ${rel(work, buildroot.manifestPath)}, sha256 ${buildroot.sha256.slice(0, 16)}…: those packages by sigmd5 and content sha256, macro packager="${buildroot.manifest.macros.packager}"`)
+    say(`mirror         ${mirror.url} (createrepo_c), every node's buildrootMirrors; it also offers ${buildroot.unpinned.join(', ')}, which the manifest does not pin`)
 
     // the mesh, connected
     step(2, `a mesh of ${n} node processes on 127.0.0.1`)
@@ -140,43 +196,12 @@ export async function run (argv: string[]): Promise<number> {
     say(connected.full ? 'every node is connected to every other' : `not fully connected after ${CONNECT_TIMEOUT_MS / 1000} s; every node has peers and a DHT routing table, going on`)
 
     // seed, and follow the job until every node holds a final verdict
-    step(3, `seeding ${srpm.nevra} (a panel of ${replicas} builders, ${escalation} more on dissent) and following the job on every node`)
-    const seedFailed = new AbortController()
-    seed = startSeed({
-      skyline: SKYLINE,
-      env,
-      args: [
-        '--key', join(work, 'announcer.key'), '--keyring', srpm.keyPath, '--bootstrap', mesh.nodes[0].address!,
-        '--panel', String(replicas), '--escalation', String(escalation), '--threshold', String(quorum), '--listen', '/ip4/127.0.0.1/tcp/0',
-        '--data-dir', join(work, 'seed'), '--wait', String(Math.ceil(timeoutMs / 1000)), srpm.srpmPath
-      ],
-      onLine: (line, stream) => say(`seed${stream === 'stderr' ? '!' : ' '}| ${shortenPeers(line, mesh)}`)
-    })
-    const s = seed
-    void s.exited.then(code => {
-      if (code === 0) return
-      if (s.jobPrefix === undefined) seedFailed.abort(new Error(`the seeder exited with ${code ?? 'a signal'} before announcing`))
-      else say(`seeder exited with ${code ?? 'a signal'} (not every builder fetched the SRPM in time); following the job anyway`)
-    })
-
-    let followed: FollowResult
-    try {
-      followed = await followJob(mesh, {
-        jobPrefix: () => s.jobPrefix,
-        replicas,
-        timeoutMs,
-        say,
-        nameOf: p => nameOf(mesh, p),
-        signal: AbortSignal.any([signal, seedFailed.signal])
-      })
-    } catch (err: any) {
-      if (seedFailed.signal.aborted && !signal.aborted) {
-        out.write(`\nRESULT: no verdict: ${seedFailed.signal.reason.message}\n`)
-        return EXIT_REJECTED
-      }
-      throw err
-    }
-    if (seed.running()) await Promise.race([seed.exited, new Promise(resolve => setTimeout(resolve, 3_000))])
+    step(3, `seeding ${srpm.nevra} with the buildroot manifest (a panel of ${replicas} builders, ${escalation} more on dissent) and following the job on every node`)
+    const cacheJobs: CacheJob[] = []
+    const before = samples(await mesh.statuses(signal))
+    const followed = await seedAndFollow(srpm.srpmPath, srpm.keyPath, buildroot.manifestPath, join(work, 'seed'))
+    if (followed === undefined) return EXIT_REJECTED
+    cacheJobs.push({ nevra: srpm.nevra, before, after: samples(await mesh.statuses(signal)) })
 
     step(4, 'result')
     let agreed = report(followed, mesh, { n, replicas, quorum, nevra: srpm.nevra }, line => out.write(line + '\n'))
@@ -203,6 +228,20 @@ export async function run (argv: string[]): Promise<number> {
         agreed = false
       }
     }
+
+    // the package cache at work: the next release, in the same buildroot, built by its own panel
+    const next = srpm.more[0]
+    if (agreed && next !== undefined) {
+      step(6, `the package cache: ${next.nevra}, the next release, in the same buildroot (a new job: a panel of its own)`)
+      const before2 = samples(await mesh.statuses(signal))
+      const second = await seedAndFollow(next.srpmPath, srpm.keyPath, buildroot.manifestPath, join(work, 'seed-2'))
+      cacheJobs.push({ nevra: next.nevra, before: before2, after: samples(await mesh.statuses(signal)) })
+      const v = second?.verdicts.find(x => x !== undefined)
+      const same = second !== undefined && second.complete && second.verdicts.every(x => x !== undefined && verdictKey(x) === verdictKey(v!))
+      out.write(`SECOND: ${v?.verdict.toUpperCase() ?? 'NO VERDICT'}  ${next.nevra}${v?.hash !== undefined ? ` ${v.hash.slice(0, 16)}…` : ''}${same ? `, all ${n} nodes` : ''}\n`)
+      agreed = same && v?.verdict === 'agreed' && v.final
+      for (const line of cacheReport(mesh.nodes.map(x => x.name), cacheJobs, mirror.served())) out.write(line + '\n')
+    }
     outcome = agreed ? 'agreed' : 'failed'
 
     // where to look; the finally block stops (or keeps) the mesh
@@ -221,7 +260,8 @@ export async function run (argv: string[]): Promise<number> {
   } finally {
     // the signal handlers stay until everything is stopped: a second Ctrl-C while stopping kills at once
     try {
-      await seed?.stop()
+      for (const seed of seeds) await seed.stop()
+      await mirror?.close()
       const running = mesh.nodes.filter(alive)
       if (keepRunning && running.length > 0) {
         mesh.detach()

@@ -4,6 +4,7 @@
  * missed), waits for each selected job's final verdict, fetches the RPMs of every agreed one from the
  * agreeing builders, checks each against the signed sha256, and writes them into a dnf repository made
  * with createrepo_c. `--follow` keeps going, updating the repository in place as verdicts arrive.
+ * `--koji-cg DIR` writes each agreed job as a `koji import-cg` directory too (services/koji-cg.ts).
  */
 import { resolve } from 'node:path'
 import { parse } from '../args.ts'
@@ -12,10 +13,11 @@ import { startClientNode, waitForTopicPeers } from '../client-node.ts'
 import { loadConfig, type SkylineNode } from '../../node/index.ts'
 import { defaultConfigFile } from './node.ts'
 import { agreedResult, publishResult } from '../../services/results.ts'
+import { writeKojiCg } from '../../services/koji-cg.ts'
 import { Progress } from '../progress.ts'
 import { officialPhrase } from '../../rules/official.ts'
 
-const HELP = `usage: skyline fetch --repo DIR --bootstrap MA... --announcer F... [--all] [--follow] [--wait SECONDS]
+const HELP = `usage: skyline fetch (--repo DIR | --koji-cg DIR)... --bootstrap MA... --announcer F... [--all] [--follow] [--wait SECONDS]
                      [--config F] [--data-dir D] [--listen MA]... [--json] [JOB | NEVRA | ANNOUNCEMENT-ID]...
 Fetches the RPMs of agreed verdicts from the agreeing builders, checks every file against the sha256 the
 builders signed, and writes them into a dnf repository (createrepo_c) at DIR, updated in place.
@@ -23,6 +25,8 @@ builders signed, and writes them into a dnf repository (createrepo_c) at DIR, up
   --all        every job this node learns of (with --follow: as they are agreed)
   --follow     keep running, fetching each new agreed verdict, until SIGINT
   --wait S     how long to wait for the selected verdicts (default 600)
+  --koji-cg D  also (or only) write each agreed job into D/N-V-R/: its RPMs and a Koji content-generator
+               metadata.json for 'koji import-cg D/N-V-R/metadata.json D/N-V-R' (a job needs a buildroot manifest)
 Exit 0 when every selected job was agreed and fetched, 1 when one was not agreed or could not be fetched.`
 
 const HEX64 = /^[0-9a-f]{64}$/
@@ -30,6 +34,7 @@ const HEX64 = /^[0-9a-f]{64}$/
 export async function run (argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     repo: { type: 'string' },
+    'koji-cg': { type: 'string' },
     bootstrap: { type: 'string', multiple: true },
     announcer: { type: 'string', multiple: true },
     config: { type: 'string' },
@@ -42,7 +47,7 @@ export async function run (argv: string[]): Promise<number> {
     help: { type: 'boolean', short: 'h' }
   }, true)
   if (values.help === true) { process.stdout.write(HELP + '\n'); return EXIT_OK }
-  if (values.repo === undefined) throw new UsageError('--repo DIR (where the dnf repository goes) is required')
+  if (values.repo === undefined && values['koji-cg'] === undefined) throw new UsageError('--repo DIR (where the dnf repository goes) or --koji-cg DIR (Koji import directories) is required')
   if (positionals.length === 0 && values.all !== true) throw new UsageError('name the jobs to fetch (JOB, NEVRA or ANNOUNCEMENT-ID), or pass --all')
   const waitS = values.wait === undefined ? 600 : Number(values.wait)
   if (!Number.isFinite(waitS) || waitS < 0) throw new UsageError(`--wait must be a number of seconds (got '${values.wait}')`)
@@ -55,7 +60,8 @@ export async function run (argv: string[]): Promise<number> {
   if (bootstrap === undefined || bootstrap.length === 0) throw new UsageError('--bootstrap MA is required (a node of the mesh)')
   const announcers = values.announcer ?? fromConfig?.announcers ?? []
   if (announcers.length === 0) throw new UsageError('no trusted announcer: pass --announcer F (or a config file that lists them)')
-  const repo = resolve(values.repo)
+  const repo = values.repo === undefined ? undefined : resolve(values.repo)
+  const kojiCg = values['koji-cg'] === undefined ? undefined : resolve(values['koji-cg'])
   const json = values.json === true
   const progress = new Progress(process.stderr, { quiet: json })
   const say = (obj: Record<string, unknown>, human: string): void => {
@@ -89,14 +95,13 @@ export async function run (argv: string[]): Promise<number> {
       const res = r.result
       done.add(job)
       try {
-        const out = await publishResult(node, res, repo, {
-          signal: stop.signal,
-          onProgress: p => progress.bar(`${res.nevra}: ${p.file}`, p.done, p.total)
-        })
+        const fetchOpts = { signal: stop.signal, onProgress: (p: { file: string, done: number, total: number }) => progress.bar(`${res.nevra}: ${p.file}`, p.done, p.total) }
+        const out = repo !== undefined ? await publishResult(node, res, repo, fetchOpts) : undefined
+        const cg = kojiCg !== undefined ? await writeKojiCg(node, res, kojiCg, fetchOpts) : undefined
         progress.clear()
         fetched++
-        say({ type: 'fetched', job, nevra: res.nevra, hash: res.hash, files: res.files, agreeing: res.agreeing, repo, written: out.written, kept: out.kept, ...(res.official !== undefined ? { official: res.official } : {}) },
-          `${res.nevra}: agreed ${res.hash.slice(0, 16)} by ${res.agreeing.length} builders${officialPhrase(res)}; ${res.files.map(f => `${f.name} (sha256 ${f.sha256.slice(0, 12)} checked)`).join(', ')} -> ${repo}`)
+        say({ type: 'fetched', job, nevra: res.nevra, hash: res.hash, files: res.files, agreeing: res.agreeing, repo, written: out?.written, kept: out?.kept, kojiCg: cg, ...(res.official !== undefined ? { official: res.official } : {}) },
+          `${res.nevra}: agreed ${res.hash.slice(0, 16)} by ${res.agreeing.length} builders${officialPhrase(res)}; ${res.files.map(f => `${f.name} (sha256 ${f.sha256.slice(0, 12)} checked)`).join(', ')} -> ${[repo, cg?.metadata].filter(x => x !== undefined).join(' and ')}`)
       } catch (err: any) {
         progress.clear()
         if (stop.signal.aborted) throw err
@@ -157,7 +162,7 @@ export async function run (argv: string[]): Promise<number> {
       node.removeEventListener('announcement', poke)
     }
     progress.clear()
-    if (!json) process.stderr.write(`repository ${repo}: ${fetched} job(s) fetched${failures > 0 ? `, ${failures} not` : ''}\n`)
+    if (!json) process.stderr.write(`${repo !== undefined ? `repository ${repo}` : `Koji import directories in ${kojiCg}`}: ${fetched} job(s) fetched${failures > 0 ? `, ${failures} not` : ''}\n`)
     return failures === 0 && !stop.signal.aborted ? EXIT_OK : EXIT_REJECTED
   } finally {
     process.removeListener('SIGINT', onSignal)

@@ -1,7 +1,8 @@
 /**
  * `skyline seed --key F --keyring PATH FILE.src.rpm...`: verifies each SRPM against the Fedora keyring
  * (refusing, with the reason, any that fails), stores and provides it, announces it signed by the
- * announcer key, and stays up serving until every assigned builder holds the whole SRPM.
+ * announcer key, and stays up serving until every assigned builder holds the whole SRPM (and its buildroot
+ * manifest, when it has one).
  */
 import { parse } from '../args.ts'
 import { UsageError, EXIT_OK, EXIT_REJECTED } from '../errors.ts'
@@ -32,7 +33,8 @@ const HELP = `usage: skyline seed --key F --keyring PATH [--bootstrap MA]... [--
                     [--buildroot MANIFEST | --koji-buildroot LISTING (--koji-packages DIR | --mirror URL)] [--official RPM]...
                     [--listen MA]... [--data-dir D] [--wait SECONDS] [--repo DIR] FILE.src.rpm...
 Verifies each SRPM's RPM signature against the keyring, serves it over the blob protocol, announces it
-signed by the announcer key F, and stays up until every stage-1 builder holds it (or --wait runs out).
+signed by the announcer key F, and stays up until every stage-1 builder holds it and any buildroot manifest
+(or --wait runs out).
   --panel P      rules v2 (the default): P builders (default ${DEFAULT_PANEL}) who must all agree; on dissent or
                  silence E more build (--escalation, default ${DEFAULT_ESCALATION}) and T of the P+E seats decide
                  (--threshold, default ${DEFAULT_THRESHOLD}); silent stage-1 seats escalate after --stage S seconds
@@ -190,13 +192,14 @@ export async function run (argv: string[]): Promise<number> {
       const { seats, probation } = node.verdicts.seating(p.checked)
       const builders = [...seats.slice(0, p.checked.panel?.panel ?? seats.length), ...probation]
       out.write(`${p.nevra}: builders ${builders.map(b => b.toString().slice(-8)).join(', ')}\n`)
-      const sha = Buffer.from(p.checked.announcement.srpmSha256).toString('hex')
+      // the SRPM and the buildroot manifest: a builder fetches the manifest after the SRPM, from this seeder first
+      const shas = [p.checked.announcement.srpmSha256, p.checked.announcement.buildrootSha256].filter(s => s.length > 0).map(s => Buffer.from(s).toString('hex'))
       const reached = new Set<string>()
       while (reached.size < builders.length && Date.now() < deadline && !stop.signal.aborted) {
         for (const b of builders) {
           if (reached.has(b.toString())) continue
-          const have = await node.libp2p.services.blobs.peerHave(b, sha, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined)
-          if (have !== undefined && have.complete) {
+          const haves = await Promise.all(shas.map(async sha => node.libp2p.services.blobs.peerHave(b, sha, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined)))
+          if (haves.every(have => have?.complete === true)) {
             reached.add(b.toString())
             out.write(`${p.nevra}: reached builder ${b.toString().slice(-8)} (${reached.size}/${builders.length})\n`)
           }
@@ -204,7 +207,7 @@ export async function run (argv: string[]): Promise<number> {
         if (reached.size < builders.length) await new Promise(resolve => setTimeout(resolve, 500))
       }
       if (reached.size < builders.length) {
-        out.write(`${p.nevra}: only ${reached.size} of ${builders.length} builders hold the SRPM${stop.signal.aborted ? ' (interrupted)' : ' after the wait'}\n`)
+        out.write(`${p.nevra}: only ${reached.size} of ${builders.length} builders hold the SRPM${shas.length > 1 ? ' and the buildroot manifest' : ''}${stop.signal.aborted ? ' (interrupted)' : ' after the wait'}\n`)
         ok = false
       }
     }

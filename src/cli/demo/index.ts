@@ -1,6 +1,7 @@
 /**
- * The parts of `skyline demo`: the host tools it needs, the signed demo SRPM, a local mesh of node
- * processes, the seeder process and the verdict follower. Product code may use them (the demo command,
+ * The parts of `skyline demo`: the host tools it needs, the signed demo SRPM, its buildroot (made-up
+ * packages, their mirror and manifest), a local mesh of node processes, the seeder process, the verdict
+ * follower and the package cache report. Product code may use them (the demo command,
  * scripts); tests use them too, never the other way round.
  *
  * @example
@@ -15,3 +16,5 @@ export { DEMO_KEY_UID, DEMO_SPEC, DemoSrpmError, makeDemoSrpm, type DemoSrpm, ty
 export { DemoMesh, DemoMeshError, alive, sleep, type DemoMeshInit, type DemoNode } from './mesh.ts'
 export { replicasFor, startSeed, type SeedProcess } from './seed.ts'
 export { followJob, tallyLine, verdictKey, type FollowOptions, type FollowResult, type NodeVerdict } from './verdict.ts'
+export { DemoBuildrootError, makeDemoBuildroot, serveDemoMirror, type DemoBuildroot, type DemoMirror } from './buildroot.ts'
+export { bytes, cacheReport, samples, type CacheJob, type CacheSample } from './cache.ts'

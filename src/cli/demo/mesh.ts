@@ -31,6 +31,8 @@ export interface DemoMeshInit {
   /** A trusted announcer's public key file */
   announcer: string
   env?: NodeJS.ProcessEnv
+  /** More settings for every node's config.json (docs/config.md), e.g. `buildrootMirrors` */
+  config?: Record<string, unknown>
 }
 
 export interface DemoNode {
@@ -105,7 +107,7 @@ export class DemoMesh {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 })
     const configFile = join(dataDir, 'config.json')
     // libp2p refuses more than 5 inbound connections a second from one host; a mesh on one host needs more
-    writeFileSync(configFile, JSON.stringify({ comment: `written by skyline demo: node ${index} of a local mesh`, inboundConnectionThreshold: 1000 }, null, 2) + '\n')
+    writeFileSync(configFile, JSON.stringify({ comment: `written by skyline demo: node ${index} of a local mesh`, inboundConnectionThreshold: 1000, ...this.init.config }, null, 2) + '\n')
     const args = [
       'node', '--config', configFile, '--data-dir', dataDir,
       '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '127.0.0.1:0',

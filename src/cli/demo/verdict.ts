@@ -47,7 +47,7 @@ export interface FollowResult {
 
 const STATE_TEXT: Record<string, string> = {
   queued: 'assigned: queued',
-  fetching: 'fetching the SRPM from the mesh',
+  fetching: 'fetching the SRPM (and any buildroot packages) from the mesh',
   building: 'building (rpmbuild in bwrap, idle priority)',
   built: 'built and attested',
   failed: 'build failed',
