@@ -12,6 +12,7 @@ import { ConfigError } from './errors.ts'
 import { bootstrapFromLockfile, bootstrapImagePath } from '../builder/mock-config.ts'
 import type { MockHermeticInit } from '../builder/types.ts'
 import { isValidContributor } from '../rules/contributor.ts'
+import { METERED_MODES, type MeteredMode } from '../services/metered.ts'
 import { DEFAULT_HTTP, DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS } from './constants.ts'
 
 /** @default 20 GiB: the buildroot package cache */
@@ -42,6 +43,7 @@ export interface ConfigFile {
   mockIsolation?: string
   mockHermeticLock?: string
   mockHermeticRepo?: string
+  metered?: MeteredMode
 }
 
 /** The resolved configuration a node runs with. */
@@ -69,6 +71,8 @@ export interface NodeConfig {
   maxDownload: number
   /** the mock builder's settings (docs/build.md, "A Fedora volunteer with mock") */
   mock: { config?: string, isolation?: 'simple' | 'nspawn', hermetic?: MockHermeticInit }
+  /** whether a metered link pauses blob transfer and job taking: 'auto' (ask NetworkManager), 'ignore', 'pause' */
+  metered: MeteredMode
   /** where the config came from, for status output */
   configFile: string | undefined
 }
@@ -86,6 +90,7 @@ export interface ConfigOverrides {
   contributor?: string
   maxUpload?: string
   maxDownload?: string
+  metered?: string
 }
 
 const FIELDS: Record<keyof ConfigFile, 'string' | 'string[]' | 'number' | 'boolean'> = {
@@ -109,7 +114,8 @@ const FIELDS: Record<keyof ConfigFile, 'string' | 'string[]' | 'number' | 'boole
   mockConfig: 'string',
   mockIsolation: 'string',
   mockHermeticLock: 'string',
-  mockHermeticRepo: 'string'
+  mockHermeticRepo: 'string',
+  metered: 'string'
 }
 
 const BUILDERS = new Set(['rpmbuild', 'mock', 'none', 'auto'])
@@ -287,6 +293,9 @@ export function loadConfig (overrides: ConfigOverrides = {}, env: NodeJS.Process
   const buildrootCacheBytes = file.buildrootCacheBytes ?? DEFAULT_BUILDROOT_CACHE_BYTES
   if (!Number.isSafeInteger(buildrootCacheBytes) || buildrootCacheBytes < 1) throw configError(`${src}: buildrootCacheBytes must be a positive integer`)
 
+  const metered = overrides.metered ?? file.metered ?? 'auto'
+  if (!(METERED_MODES as readonly string[]).includes(metered)) throw configError(`${overrides.metered != null ? '--metered' : `${src}: metered`} must be one of ${METERED_MODES.join(', ')} (got '${String(metered).slice(0, 40)}')`)
+
   return {
     dataDir: resolve(dataDir),
     listen,
@@ -305,6 +314,7 @@ export function loadConfig (overrides: ConfigOverrides = {}, env: NodeJS.Process
     maxUpload: parseRate(overrides.maxUpload ?? file.maxUpload ?? '0', overrides.maxUpload != null ? '--max-upload' : `${src}: maxUpload`),
     maxDownload: parseRate(overrides.maxDownload ?? file.maxDownload ?? '0', overrides.maxDownload != null ? '--max-download' : `${src}: maxDownload`),
     mock: mockSettings(file, src, rel),
+    metered: metered as MeteredMode,
     configFile
   }
 }

@@ -3,6 +3,7 @@
  * - `GET /` the dashboard and `GET /leaderboard` (HTML, see dashboard/), with their assets
  *   `/dashboard.js`, `/dashboard.css` and `/favicon.svg`; nothing is loaded from anywhere else;
  * - `GET /status` (alias `/api/status`) and `GET /api/stats` (JSON: node.status(), node.stats());
+ * - `GET /api/traffic` (JSON: node.traffic(), bytes per day by protocol and the daily traffic, builds, credit);
  * - `GET /metrics` (Prometheus text: libp2p's own metrics, process metrics and Skyline's).
  * Only GET and HEAD; query strings are ignored; every other request gets a short JSON error, never a
  * stack trace. Every response carries a strict Content-Security-Policy (`default-src 'self'`, no
@@ -16,6 +17,7 @@ import { isIP, type AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
 import type { NodeStatus } from './status.ts'
 import type { MeshStats } from '../rules/stats.ts'
+import type { TrafficReport } from './traffic.ts'
 import { DASHBOARD_CSS, DASHBOARD_JS, FAVICON_SVG, renderDashboard, renderLeaderboard } from './dashboard/index.ts'
 
 /** Requests whose headers take longer than this are dropped (slowloris) */
@@ -26,6 +28,8 @@ const REQUEST_TIMEOUT_MS = 10_000
 export interface HttpSource {
   status: () => NodeStatus
   stats: () => MeshStats
+  /** the traffic log; a source without one answers 404 at /api/traffic */
+  traffic?: () => TrafficReport
   readonly registry: Registry
 }
 
@@ -138,7 +142,7 @@ export class HttpServer {
     const path = (req.url ?? '/').split('?')[0]
     switch (path) {
       case '/':
-        this.send(res, 200, HTML_TYPE, renderDashboard(this.node.status(), this.statsOrNull(), Date.now()))
+        this.send(res, 200, HTML_TYPE, renderDashboard(this.node.status(), this.statsOrNull(), Date.now(), this.trafficOrNull()))
         return
       case '/leaderboard':
         this.send(res, 200, HTML_TYPE, renderLeaderboard(this.statsOrNull(), Date.now()))
@@ -149,6 +153,10 @@ export class HttpServer {
         return
       case '/api/stats':
         this.send(res, 200, JSON_TYPE, JSON.stringify(this.node.stats()) + '\n')
+        return
+      case '/api/traffic':
+        if (this.node.traffic === undefined) break
+        this.send(res, 200, JSON_TYPE, JSON.stringify(this.node.traffic()) + '\n')
         return
       case '/metrics':
         this.send(res, 200, this.node.registry.contentType, await this.node.registry.metrics())
@@ -172,6 +180,15 @@ export class HttpServer {
   private statsOrNull (): MeshStats | null {
     try {
       return this.node.stats()
+    } catch {
+      return null
+    }
+  }
+
+  /** The traffic log for the page; a page still renders (saying so) without it */
+  private trafficOrNull (): TrafficReport | null {
+    try {
+      return this.node.traffic?.() ?? null
     } catch {
       return null
     }

@@ -37,6 +37,9 @@ import { VerdictService } from '../services/verdicts.ts'
 import { SyncService, type SyncKind } from '../services/sync.ts'
 import { BuilderProtocol } from '../services/builder-protocol.ts'
 import { BootstrapRedial } from '../services/redial.ts'
+import { TrafficRecorder } from '../services/traffic.ts'
+import { MeteredLink } from '../services/metered.ts'
+import { trafficReport, type TrafficReport } from './traffic.ts'
 import { findCandidates } from '../services/candidates.ts'
 import { candidateCount } from '../rules/assignment.ts'
 import { RULES_V2 } from '../protocols/announce.ts'
@@ -210,7 +213,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       workDir: this.workDir!,
       log: logger('skyline:jobs'),
       announcements: this.announcements,
-      accepting: () => this.halted === undefined && !this.verdicts.throttled(),
+      accepting: () => this.halted === undefined && !this.verdicts.throttled() && !libp2p.services.blobs.paused,
       seating: a => this.verdicts.seating(a),
       packages: this.packages
     })
@@ -228,6 +231,8 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     })
     this.sync = new SyncService({ libp2p, store, log: logger('skyline:sync'), sink: { ingest: async (kind, envelope) => this.ingest(kind, envelope) } })
     this.parts = [this.controls, this.sync, peerPackages, new BootstrapRedial({ libp2p, bootstrap: this.config.bootstrap, log: this.log })]
+    this.parts.push(new TrafficRecorder({ registry: this.registry, store, log: logger('skyline:traffic') }))
+    this.parts.push(new MeteredLink({ blobs: libp2p.services.blobs, log: logger('skyline:metered') }, { mode: this.config.metered, onChange: paused => { if (!paused) this.jobs.resume() } }))
     if (this.builder !== undefined) {
       const builder = this.builder
       this.parts.push(new BuilderProtocol({ libp2p, capabilities: () => ({ builder: builder.kind, concurrency: this.jobs.concurrency, version: VERSION }) }))
@@ -354,6 +359,11 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     const stats = computeStats(this.store.statsInput(), { self: this.peerId, now })
     if (at === undefined) this.statsCache = { at: now, stats }
     return stats
+  }
+
+  /** Bytes per day by protocol, and the traffic, builds and credit of each of the last 30 days (GET /api/traffic) */
+  traffic (): TrafficReport {
+    return trafficReport(this.store, this.peerId, Date.now())
   }
 
   status (): NodeStatus {

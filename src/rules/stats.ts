@@ -106,6 +106,22 @@ function byRank<T extends StatsRow> (key: (r: T) => string): (a: T, b: T) => num
   return (a, b) => b.credit - a.credit || b.rac - a.rac || b.agreed - a.agreed || (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)
 }
 
+/** What a final verdict's tally says, as far as credit goes */
+export interface CreditTally { verdict: string, agreeing?: string[], credited?: string[] }
+
+/**
+ * The credit one final verdict grants (the rules above): how much each credited builder gets, when, and
+ * who; undefined when it grants none. `attestations` are the job's.
+ */
+export function creditGrant (d: CreditTally, attestations: readonly StatsAttestation[]): { credit: number, at: number, credited: string[] } | undefined {
+  // rules v2: only the seats that committed before their hash could be copied (`credited`)
+  const credited = d.credited ?? d.agreeing ?? []
+  if (d.verdict !== 'agreed' || credited.length === 0) return undefined
+  const claims = attestations.filter(a => a.status === 'ok' && credited.includes(a.builder))
+  if (claims.length === 0) return undefined
+  return { credit: Math.max(MIN_CREDIT, median(claims.map(a => a.durationMs)) / 1000), at: Math.max(...claims.map(a => a.time)), credited }
+}
+
 export function computeStats (input: { attestations: readonly StatsAttestation[], verdicts: readonly StatsVerdict[] }, opts: StatsOptions): MeshStats {
   const halfLifeDays = opts.halfLifeDays ?? STATS_HALF_LIFE_DAYS
   const halfLifeMs = halfLifeDays * DAY_MS
@@ -145,13 +161,9 @@ export function computeStats (input: { attestations: readonly StatsAttestation[]
     for (const b of agreeing) row(b).agreed++
     for (const b of d.dissenters ?? []) row(b).dissented++
     for (const b of d.failedBuilders ?? []) row(b).failed++
-    // rules v2: only the seats that committed before their hash could be copied (`credited`)
-    const credited = d.credited ?? agreeing
-    if (d.verdict !== 'agreed' || credited.length === 0) continue
-    const claims = (byJob.get(v.job) ?? []).filter(a => a.status === 'ok' && credited.includes(a.builder))
-    if (claims.length === 0) continue
-    const credit = Math.max(MIN_CREDIT, median(claims.map(a => a.durationMs)) / 1000)
-    const at = Math.max(...claims.map(a => a.time))
+    const grant = creditGrant(d, byJob.get(v.job) ?? [])
+    if (grant === undefined) continue
+    const { credit, at, credited } = grant
     const decayed = credit * Math.pow(2, -Math.max(0, opts.now - at) / halfLifeMs)
     for (const b of credited) {
       const r = row(b)

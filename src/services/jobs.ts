@@ -143,7 +143,7 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
     this.safeDispatchEvent('assignment', { detail: { job: a.job, nevra: a.announcement.nevra, builders: builders.map(String), mine } })
     if (mine && !this.stopped) {
       if (this.init.accepting?.() === false) {
-        this.init.log('not taking job %s (%s): the mesh is throttled or halted', a.job, a.announcement.nevra)
+        this.init.log('not taking job %s (%s): the mesh is throttled or halted, or the link is metered', a.job, a.announcement.nevra)
       } else if (this.init.store.addJob(a.job, a.id)) {
         this.emitJob(a.job, 'queued')
         this.pump()

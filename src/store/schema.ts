@@ -94,5 +94,13 @@ export const MIGRATIONS: string[] = [
   'ALTER TABLE builds ADD COLUMN official TEXT',
   // rules v2 eligibility: the announcer's signed issue time of each job, the time of its build events
   // (0 for rows stored before: filled in from the envelope at start, src/services/eligibility.ts)
-  'ALTER TABLE announcements ADD COLUMN issued_at INTEGER NOT NULL DEFAULT 0'
+  'ALTER TABLE announcements ADD COLUMN issued_at INTEGER NOT NULL DEFAULT 0',
+  // the volunteer's bandwidth: bytes per UTC day and protocol, from libp2p's own counters (src/services/traffic.ts)
+  `CREATE TABLE traffic (
+     day TEXT NOT NULL,              -- UTC date, YYYY-MM-DD
+     protocol TEXT NOT NULL,         -- a libp2p protocol ID, or 'global': every byte through the node's connections
+     sent INTEGER NOT NULL DEFAULT 0,
+     received INTEGER NOT NULL DEFAULT 0,
+     PRIMARY KEY (day, protocol)
+   )`
 ]

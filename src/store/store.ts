@@ -10,12 +10,14 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { MIGRATIONS } from './schema.ts'
+import { addTraffic, trafficSince, type TrafficRow } from './traffic.ts'
 import {
   rowToAnnouncement, rowToAttestation, rowToCommitment, rowToJob, rowToVerdict,
   type AttestationRow, type BuildRecord, type CommitmentRow, type ControlRow, type JobRow, type JobState, type StoredAnnouncement, type SyncCursorRows, type VerdictRow
 } from './rows.ts'
 
 export * from './rows.ts'
+export { utcDay, type TrafficRow } from './traffic.ts'
 
 export class Store {
   readonly db: DatabaseSync
@@ -355,6 +357,16 @@ export class Store {
       WHERE v.final = 1 AND v.verdict IN ('agreed', 'disputed') AND a.issued_at > 0`
     const rows = job === undefined ? this.sql(`${query} GROUP BY v.job`).all() : this.sql(`${query} AND v.job = ? GROUP BY v.job`).all(job)
     return rows.map((r: any) => ({ job: r.job, issuedAt: Number(r.issued_at), detail: r.detail }))
+  }
+
+  /** Adds bytes to the traffic log (per UTC day and protocol) */
+  addTraffic (rows: readonly TrafficRow[]): void {
+    if (rows.length > 0) this.transaction(() => { addTraffic(this.db, rows) })
+  }
+
+  /** The traffic log from `since` (YYYY-MM-DD) on */
+  traffic (since: string): TrafficRow[] {
+    return trafficSince(this.db, since)
   }
 
   integrityCheck (): string {

@@ -15,7 +15,7 @@ import { loadConfig, parseConfigFile, type ConfigFile } from '../../src/node/con
 import { check } from './runs.ts'
 import { assertNamed, timed } from './mutate.ts'
 
-const FIELDS = ['dataDir', 'listen', 'announce', 'bootstrap', 'bootstrapFile', 'http', 'builder', 'keyring', 'announcers', 'maxConnections', 'inboundConnectionThreshold', 'dhtClientMode', 'contributor', 'maxUpload', 'maxDownload']
+const FIELDS = ['dataDir', 'listen', 'announce', 'bootstrap', 'bootstrapFile', 'http', 'builder', 'keyring', 'announcers', 'maxConnections', 'inboundConnectionThreshold', 'dhtClientMode', 'contributor', 'maxUpload', 'maxDownload', 'metered']
 const PEER = '12D3KooWEoaukeNaCpvJ3Fmdb1KBrqfH3vkjmn8yZZMGE4knMve3'
 
 /** Strings a config field may meet: multiaddrs good and bad, host:port forms, paths, prototype names */
@@ -26,7 +26,7 @@ const configString = fc.oneof(
     '/ip4/127.0.0.1/tcp/0', '/ip4/0.0.0.0/tcp/7770', '/ip6/::1/tcp/0', '/dns4/localhost/tcp/0', '/ip4/127.0.0.1/tcp/0/ws', '/ip4/127.0.0.1/udp/0/tcp/0',
     '/ip4/1.2.3.4/tcp/99999', '/ip4/1.2.3.4/tcp/1/p2p/QmX', `/ip4/1.2.3.4/tcp/1/p2p/${PEER}`, `/ip4/1.2.3.4/tcp/1/p2p/${PEER}/p2p/${PEER}`, '/p2p/' + PEER, '/unix/tmp/x', '/ip4/1.2.3.4',
     '127.0.0.1:7771', 'localhost:0', '[::1]:80', 'off', 'none', 'a b:80', 'a\nb:80', ':80', 'host:65536', 'host:-1', '0.0.0.0:00080',
-    'rpmbuild', 'mock', 'auto', 'none', 'Jane Doe', ' x', 'x\u0000', '\u202e', '__proto__', 'constructor', '', '.', '/dev/null'
+    'rpmbuild', 'mock', 'auto', 'none', 'ignore', 'pause', 'Jane Doe', ' x', 'x\u0000', '\u202e', '__proto__', 'constructor', '', '.', '/dev/null'
   )
 )
 

@@ -10,6 +10,7 @@ import { attachServiceLog, type LogFormat, type ServiceLog } from '../node-log.t
 const HELP = `usage: skyline node [--config F] [--data-dir D] [--listen MA]... [--bootstrap MA]...
                     [--http HOST:PORT|off] [--builder rpmbuild|mock|none|auto] [--keyring PATH] [--announcer PUBKEY_FILE]...
                     [--contributor NAME] [--max-upload RATE] [--max-download RATE]
+                    [--metered auto|ignore|pause]
                     [--log-format text|json]
 
 Runs a Skyline mesh node until SIGINT or SIGTERM.
@@ -24,6 +25,8 @@ Runs a Skyline mesh node until SIGINT or SIGTERM.
   --contributor N   your name on the stats tracker's leaderboard, signed into this node's attestations
   --max-upload R    cap on the blob bytes this node serves per second (e.g. 500K, 2M; default: none)
   --max-download R  cap on the blob bytes this node fetches per second (default: none)
+  --metered M       auto (default): pause blob transfer and job taking while NetworkManager reports a
+                    metered link; ignore: never pause; pause: stay paused (docs/config.md)
   --log-format F    text (default) or json: one line per job, verdict, alert, halt (JSON lines for journald)`
 
 /** @default 8 s for a clean stop before the process exits regardless */
@@ -49,6 +52,7 @@ export async function run (argv: string[]): Promise<number> {
     contributor: { type: 'string' },
     'max-upload': { type: 'string' },
     'max-download': { type: 'string' },
+    metered: { type: 'string' },
     'log-format': { type: 'string' },
     help: { type: 'boolean', short: 'h' }
   })
@@ -69,7 +73,8 @@ export async function run (argv: string[]): Promise<number> {
     announcers: values.announcer,
     contributor: values.contributor,
     maxUpload: values['max-upload'],
-    maxDownload: values['max-download']
+    maxDownload: values['max-download'],
+    metered: values.metered
   })
   const node = new SkylineNode(config)
   await node.start()

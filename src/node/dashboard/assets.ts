@@ -75,6 +75,13 @@ progress { width: 7rem; height: 0.8rem; vertical-align: middle; accent-color: va
 footer { padding: 0 1.25rem 1.25rem; color: var(--muted); font-size: 0.85rem; }
 footer p { margin: 0.2rem 0; }
 .conn:not(:empty) { color: var(--bad-fg); font-weight: 600; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(16rem, 1fr)); gap: 0.8rem; }
+figure.chart { margin: 0; }
+figure.chart figcaption { font-size: 0.85rem; color: var(--muted); }
+svg.spark { width: 100%; height: 5rem; display: block; }
+svg.spark .line { fill: none; stroke: var(--accent); stroke-width: 1.5; }
+svg.spark .dot { fill: var(--accent); }
+svg.spark .axis { stroke: var(--line); stroke-width: 1; }
 `
 
 /** A small skyline: three buildings and a link between their roofs */

@@ -1,17 +1,20 @@
 /**
  * /dashboard.js: the view functions (view.ts, shipped as their own source) and `clientMain`, which polls
- * the node's JSON every 2 s (/api/status and /api/stats on the dashboard, /api/stats on the leaderboard)
+ * the node's JSON every 2 s (/api/status and /api/stats on the dashboard, and /api/traffic every 30 s;
+ * /api/stats on the leaderboard)
  * and replaces each part of the page whose content changed. Elements are built with createElement,
  * setAttribute (names checked by `safeAttr`) and text nodes, never innerHTML. Polling pauses while the
  * tab is hidden; a node that stops answering is reported in the footer and polled again.
  */
 import { VIEW_FUNCTIONS } from './view.ts'
+import { TRAFFIC_VIEW_FUNCTIONS } from './traffic-view.ts'
 
 // browser globals, for this file only (the project compiles without the DOM library)
 declare const document: any
 declare function dashboardParts (...args: any[]): any
 declare function leaderboardParts (...args: any[]): any
 declare function safeAttr (name: string, value: string): boolean
+declare function withTraffic (...args: any[]): any
 
 /** Runs in the browser, from its source text: uses only browser globals and the view functions */
 export function clientMain (): void {
@@ -19,18 +22,20 @@ export function clientMain (): void {
   const page = document.body.getAttribute('data-page')
   const shown = new Map()
 
-  function toDom (n: any): any {
+  // an <svg> and everything in it are SVG elements (charts), made in the SVG namespace
+  function toDom (n: any, ns?: string): any {
     if (typeof n === 'string') return document.createTextNode(n)
-    const el = document.createElement(n.t)
+    const space = n.t === 'svg' ? 'http://www.w3.org/2000/svg' : ns
+    const el = space !== undefined ? document.createElementNS(space, n.t) : document.createElement(n.t)
     if (n.a !== null) for (const k of Object.keys(n.a)) if (typeof n.a[k] === 'string' && safeAttr(k, n.a[k])) el.setAttribute(k, n.a[k])
-    append(el, n.c)
+    append(el, n.c, space)
     return el
   }
-  function append (el: any, children: any[]): void {
+  function append (el: any, children: any[], ns?: string): void {
     for (const c of children) {
       if (c === null || c === undefined || c === false) continue
-      if (Array.isArray(c)) append(el, c)
-      else el.appendChild(toDom(c))
+      if (Array.isArray(c)) append(el, c, ns)
+      else el.appendChild(toDom(c, ns))
     }
   }
   function apply (parts: any): void {
@@ -59,14 +64,23 @@ export function clientMain (): void {
     if (!res.ok) throw new Error(path + ' answered HTTP ' + res.status)
     return res.json()
   }
+  // the traffic log changes once a minute: read every TRAFFIC_MS, kept in between
+  const TRAFFIC_MS = 30000
+  let traffic: any = null
+  let trafficAt = 0
+  async function trafficTick (): Promise<void> {
+    if (Date.now() - trafficAt < TRAFFIC_MS) return
+    trafficAt = Date.now()
+    traffic = await get('/api/traffic').catch(function () { return traffic })
+  }
   async function tick (): Promise<void> {
     if (document.hidden === true) return
     try {
       if (page === 'leaderboard') {
         apply(leaderboardParts(await get('/api/stats'), Date.now()))
       } else {
-        const [status, stats] = await Promise.all([get('/api/status'), get('/api/stats').catch(function () { return null })])
-        apply(dashboardParts(status, stats, Date.now()))
+        const [status, stats] = await Promise.all([get('/api/status'), get('/api/stats').catch(function () { return null }), trafficTick()])
+        apply(withTraffic(dashboardParts(status, stats, Date.now()), traffic))
       }
       say('conn', '')
       say('updated', 'Updated ' + new Date().toLocaleTimeString() + '; refreshes every ' + POLL_MS / 1000 + ' s.')
@@ -87,6 +101,7 @@ export const DASHBOARD_JS: string = [
   '(function () {',
   '\'use strict\'',
   ...VIEW_FUNCTIONS.map(f => f.toString()),
+  ...TRAFFIC_VIEW_FUNCTIONS.map(f => f.toString()),
   clientMain.toString(),
   'clientMain()',
   '})()',

@@ -40,10 +40,10 @@ export function h (t: string, a: Record<string, string> | null, ...c: Child[]): 
   return { t, a, c }
 }
 
-/** Whether a view may set this attribute: no event handlers, no style, links only to this node's own paths */
+/** Whether a view may set this attribute: no event handlers, no style, links only to this node's own paths; SVG geometry for charts */
 export function safeAttr (name: string, value: string): boolean {
   if (name === 'href') return /^\/(?!\/)[A-Za-z0-9_\-./?=&#]*$/.test(value)
-  return /^(class|id|title|role|scope|datetime|value|max|aria-[a-z]+|data-[a-z]+)$/.test(name)
+  return /^(class|id|title|role|scope|datetime|value|max|aria-[a-z]+|data-[a-z]+|viewBox|points|cx|cy|r|x1|y1|x2|y2)$/.test(name)
 }
 
 /** A peer ID as shown everywhere: its last 8 characters */

@@ -4,6 +4,8 @@
  * the bucket then owes it (goes below zero), so the average never exceeds the rate.
  * Uploads ask without waiting (a chunk that does not fit now is answered BUSY and asked again later);
  * downloads wait for their turn before each chunk request, so a fetch never exceeds the cap.
+ * While paused (a metered link: src/services/metered.ts) nothing passes: tryTake says no and take waits
+ * for the resume.
  */
 export class Bandwidth {
   /** bytes per second; 0: no cap */
@@ -12,6 +14,8 @@ export class Bandwidth {
   private tokens: number
   private last: number
   private readonly now: () => number
+  private paused = false
+  private readonly resumed = new Set<() => void>()
 
   constructor (rate: number, now: () => number = Date.now) {
     this.rate = rate
@@ -19,6 +23,25 @@ export class Bandwidth {
     this.tokens = this.burst
     this.now = now
     this.last = now()
+  }
+
+  /** Whether transfers pass this bucket only in turn: a cap is set or it is paused */
+  get limited (): boolean {
+    return this.rate > 0 || this.paused
+  }
+
+  get isPaused (): boolean {
+    return this.paused
+  }
+
+  /** Nothing passes until resume() */
+  pause (): void {
+    this.paused = true
+  }
+
+  resume (): void {
+    this.paused = false
+    for (const wake of [...this.resumed]) wake()
   }
 
   private refill (): void {
@@ -29,6 +52,7 @@ export class Bandwidth {
 
   /** Takes `bytes` if they fit now (or the bucket is full); false (nothing taken) if not */
   tryTake (bytes: number): boolean {
+    if (this.paused) return false
     if (this.rate <= 0) return true
     this.refill()
     if (this.tokens < Math.min(bytes, this.burst)) return false
@@ -38,6 +62,7 @@ export class Bandwidth {
 
   /** Takes `bytes`, waiting until the bucket has paid them off */
   async take (bytes: number, signal: AbortSignal): Promise<void> {
+    while (this.paused) await this.untilResumed(signal)
     if (this.rate <= 0) return
     this.refill()
     this.tokens -= bytes
@@ -46,6 +71,16 @@ export class Bandwidth {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, waitMs)
       const onAbort = (): void => { clearTimeout(timer); reject(signal.reason) }
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  private async untilResumed (signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted()
+    await new Promise<void>((resolve, reject) => {
+      const wake = (): void => { this.resumed.delete(wake); signal.removeEventListener('abort', onAbort); resolve() }
+      const onAbort = (): void => { this.resumed.delete(wake); reject(signal.reason) }
+      this.resumed.add(wake)
       signal.addEventListener('abort', onAbort, { once: true })
     })
   }

@@ -284,6 +284,24 @@ export class BlobServiceImpl extends TypedEventEmitter<BlobServiceEvents> implem
     else this.metrics.download?.increment(bytes)
   }
 
+  pause (): void {
+    if (this.paused) return
+    this.upload.pause()
+    this.download.pause()
+    this.log('blob transfer paused')
+  }
+
+  resume (): void {
+    if (!this.paused) return
+    this.upload.resume()
+    this.download.resume()
+    this.log('blob transfer resumed')
+  }
+
+  get paused (): boolean {
+    return this.upload.isPaused
+  }
+
   stats (): BlobStats {
     return {
       uploaded: this.counters.uploaded,

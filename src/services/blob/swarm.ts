@@ -162,6 +162,8 @@ export class Swarm {
       await this.wake.changed(Math.max(1, next - Date.now()))
       if (Date.now() < next) continue
       next = Date.now() + tick
+      // paused transfers (a metered link) are no fault of the sources, and no reason to give up
+      if (this.s.download.isPaused) { this.lastUseful = Date.now(); continue }
       for (const p of this.peers.values()) if (!p.dropped) this.score(p)
       if (Date.now() - this.lastUseful > this.s.init.noProvidersTimeout) {
         this.fail(new NoProvidersError(`no provider of ${this.ref.sha256} delivered a chunk for ${this.s.init.noProvidersTimeout} ms`))
@@ -346,7 +348,7 @@ export class Swarm {
       }
       this.picker.inflight.add(index)
       p.inflight++
-      if (this.s.download.rate > 0 && !await this.waitForDownload(index)) {
+      if (this.s.download.limited && !await this.waitForDownload(index)) {
         this.picker.inflight.delete(index)
         p.inflight--
         break

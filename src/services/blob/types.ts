@@ -173,4 +173,13 @@ export interface BlobService extends TypedEventTarget<BlobServiceEvents>, Starta
   /** Whether a peer is in the local ban set (it misbehaved recently) */
   isBanned: (peer: PeerId) => boolean
   stats: () => BlobStats
+  /**
+   * Pauses blob transfer (a metered link): chunk requests from peers are answered BUSY, and this node's
+   * fetches wait before their next chunk request (without failing for lack of progress) until resume().
+   * Manifest and HAVE requests are still answered.
+   */
+  pause: () => void
+  resume: () => void
+  /** Whether blob transfer is paused */
+  readonly paused: boolean
 }
