@@ -38,6 +38,7 @@ const PLAN: Run[] = [
   { label: 'buildroot-bandwidth', file: 'buildroot-bandwidth.ts', args: [], quick: ['--jobs', '20', '--shared', '10', '--variants', '6'] },
   { label: 'pipeline-overhead', file: 'pipeline-overhead.ts', args: [], quick: ['--runs', '2'] },
   { label: 'build-overhead', file: 'build-overhead.ts', args: [], quick: ['--runs', '2'] },
+  { label: 'node-memory', file: 'node-memory.ts', args: ['--jobs', '8'], quick: ['--jobs', '2', '--idle-s', '10'] },
   // 50 nodes fit 2 CPUs; 200 and 1,000 need a larger machine (bench/scale-sim.ts, scripts/pack-device.sh)
   { label: 'scale-sim', file: 'scale-sim.ts', args: ['--sizes', '50'], quick: ['--sizes', '20', '--jobs', '5'] },
   { label: 'mass-rebuild', file: 'mass-rebuild.ts', args: [], quick: ['--tally-jobs', '2500', '--slice-nodes', '10', '--slice-jobs', '10', '--slice-rate', '1'] },
@@ -140,6 +141,10 @@ add('control bytes per node per job (all but blob)', 'control-bytes', f => `${kb
   (f.finalAgreed < f.expectedFinals ? `; only ${f.finalAgreed} of ${f.expectedFinals} final verdicts` : ''), '< 50 KB')
 add('seeder upload ratio, SRPM to 10 fetchers', 'blob-transfer', f => `${f.seederRatio.toFixed(2)}x the blob (${f.sizeMB} MB, ${f.fetchers} fetchers, ${f.totalS.toFixed(1)} s)`, '~1x (naive: 10x)')
 add('memory per idle node (bin/skyline node RSS), min / median / max', 'gossip-20', f => f.realRss === undefined || f.realRss === null ? 'not measured (--real-nodes 0)' : `${ms(f.realRss.min)} / ${ms(f.realRss.median)} / ${ms(f.realRss.max)} MB (${f.realNodes} nodes)`, '< 80 MB')
+add('memory per node, idle / busy (real rpmbuild nodes, RSS median, max)', 'node-memory', f => {
+  const v = f.variants[0]
+  return `${ms(v.idleRss.median)} (${ms(v.idleRss.max)}) / ${ms(v.busyPeakRss.median)} (${ms(v.busyPeakRss.max)}) MB (${f.nodes} nodes, ${f.jobs} jobs each; ${v.finals} of ${v.expected} final verdicts)`
+}, '< 60 / < 120 MB')
 add('mass rebuild: jobs per node, max / mean (real assignment)', 'mass-rebuild', f => `${(f.assignment.perNode.max / f.assignment.perNode.mean).toFixed(2)} (${f.jobs} jobs, ${f.nodes} nodes; other random meshes ${f.assignment.otherMeshes.min.toFixed(2)}-${f.assignment.otherMeshes.max.toFixed(2)}; uniform random: ${(f.assignment.uniform.max / f.assignment.uniform.mean).toFixed(2)})`)
 add('mass rebuild: tally of every attestation (real VerdictService)', 'mass-rebuild', f => `${f.tally.jobs} jobs x ${f.replicas}: ${f.tally.validateS.toFixed(1)} s (${f.tally.perSecond.toFixed(0)}/s); heap ${f.tally.heapMB.toFixed(1)} MB, SQLite ${f.tally.dbMB.toFixed(0)} MB` +
   (f.tally.jobs < f.jobs ? `; x${(f.jobs / f.tally.jobs).toFixed(0)} for ${f.jobs} (extrapolated): ${(f.tally.validateS * f.jobs / f.tally.jobs).toFixed(0)} s` : ''))
@@ -154,7 +159,7 @@ add('collusion: P(colluders hold >= q of r), 10% / 33% of the mesh', 'collusion'
 add('pipeline overhead around rpmbuild', 'pipeline-overhead', f => `${ms(f.overheadMs)} ms (${(100 * f.shareOf5s).toFixed(1)}% of a 5 s build)`, '< 10%')
 add('builder overhead (sandbox, idle priority, hash)', 'build-overhead', f => `${ms(f.overheadMs)} ms over a ${ms(f.bareMs)} ms bare rpmbuild`)
 for (const r of selected) {
-  if (['gossip-20', 'gossip-50', 'verdict-latency', 'attestation-throughput', 'control-bytes', 'blob-transfer', 'pipeline-overhead', 'build-overhead', 'mass-rebuild', 'collusion'].includes(r.label)) continue
+  if (['gossip-20', 'gossip-50', 'verdict-latency', 'attestation-throughput', 'control-bytes', 'blob-transfer', 'pipeline-overhead', 'build-overhead', 'node-memory', 'mass-rebuild', 'collusion'].includes(r.label)) continue
   rows.push([r.label, failed.includes(r.label) ? 'FAILED' : 'ran (see its output)', '', r.label, secs(r.label)])
 }
 

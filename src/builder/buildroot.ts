@@ -9,7 +9,8 @@ import { chmod, lstat, mkdir, mkdtemp, readdir, readlink, rm, symlink, writeFile
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { packageNevra, SIGNATURE_ALLOWANCE } from '../rules/buildroot.ts'
-import { packageIdentity } from '../rpm/index.ts'
+// not the rpm/index.ts barrel: that loads OpenPGP.js (a few MB), which only a node with a keyring needs
+import { packageIdentity } from '../rpm/package-digest.ts'
 import { BuildrootUnavailableError } from './errors.ts'
 import { execProbe } from './sandbox.ts'
 import type { BuildrootInput } from './types.ts'

@@ -12,7 +12,8 @@ import {
   MAX_MANIFEST_PACKAGES, packageFileName, packageNevra, SIGNATURE_ALLOWANCE,
   type BuildrootManifest, type BuildrootPackage
 } from '../../rules/buildroot.ts'
-import { packageIdentity } from '../../rpm/index.ts'
+// not the rpm/index.ts barrel: that loads OpenPGP.js (a few MB), which only a node with a keyring needs
+import { packageIdentity } from '../../rpm/package-digest.ts'
 import { Mirror } from './mirror.ts'
 
 /** @default 16 MiB: a listing file (Fedora's ~400-package buildroots list in ~250 KiB) */
