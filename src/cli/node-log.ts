@@ -1,6 +1,6 @@
 /**
  * The service log of `skyline node`: one line per event an operator cares about (a job assigned to
- * this node, its state changes, verdicts, alerts, halt and resume), nothing per gossip message. Text for
+ * this node, its state changes, verdicts, alerts, halt and resume, a metered-link pause), nothing per gossip message. Text for
  * a terminal, or JSON lines (`--log-format json`: `ts`, `level`, `event` and the event's fields) for
  * journald and log shippers. Debug tracing of the libp2p stack stays behind `DEBUG=skyline*,libp2p*`.
  */
@@ -41,6 +41,9 @@ export function attachServiceLog (node: SkylineNode, format: LogFormat, out: { w
   })
   on<{ kind: string, message: string }>(node.verdicts, 'alert', a => log('error', 'alert', `ALERT ${a.kind}: ${a.message}`, { kind: a.kind }))
   on<{ builder: string, job: string }>(node.verdicts, 'equivocation', e => log('warn', 'equivocation', `builder ${e.builder} banned: two claims for job ${short(e.job)}`, { builder: e.builder, job: e.job }))
+  on<{ paused: boolean }>(node.libp2p.services.blobs, 'transfer', t => log(t.paused ? 'warn' : 'info', 'transfer', t.paused
+    ? 'blob transfer PAUSED: the link is metered (docs/config.md, metered): no uploads, fetches wait, no new jobs'
+    : 'blob transfer resumed', { paused: t.paused }))
   on<{ action: string, reason: string, announcer: string }>(node, 'control', c => log('warn', 'control', `${c.action.toUpperCase()} by announcer ${c.announcer.slice(0, 16)}: ${c.reason}`, { action: c.action, reason: c.reason }))
   return { log, detach: () => { for (const f of off) f() } }
 }

@@ -71,6 +71,8 @@ describe('metered link', function () {
     const node = metered === 'server' ? server : client
     const link = new MeteredLink({ blobs: node.libp2p.services.blobs, log: logger('test:metered') }, { pollMs: 100 })
     links.push(link)
+    const events: boolean[] = []
+    node.libp2p.services.blobs.addEventListener('transfer', e => events.push(e.detail.paused))
     setMetered('yes (guessed)')
     link.start()
     await waitFor('the pause', () => node.libp2p.services.blobs.paused, 10_000)
@@ -85,6 +87,7 @@ describe('metered link', function () {
     await waitFor('the resume', () => !node.libp2p.services.blobs.paused, 10_000)
     await done
     assert.equal(server.libp2p.services.blobs.stats().blobs[sha256]?.uploaded, BLOB)
+    assert.deepEqual(events, [true, false], 'the service log hears of the pause and the resume')
   }
 
   it('a metered server answers chunk requests BUSY, and serves them once it is not', async () => {

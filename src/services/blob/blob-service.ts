@@ -289,6 +289,7 @@ export class BlobServiceImpl extends TypedEventEmitter<BlobServiceEvents> implem
     this.upload.pause()
     this.download.pause()
     this.log('blob transfer paused')
+    this.safeDispatchEvent('transfer', { detail: { paused: true } })
   }
 
   resume (): void {
@@ -296,6 +297,7 @@ export class BlobServiceImpl extends TypedEventEmitter<BlobServiceEvents> implem
     this.upload.resume()
     this.download.resume()
     this.log('blob transfer resumed')
+    this.safeDispatchEvent('transfer', { detail: { paused: false } })
   }
 
   get paused (): boolean {

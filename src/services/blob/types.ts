@@ -148,6 +148,8 @@ export interface BlobStats extends BlobCounters {
 
 export interface BlobServiceEvents {
   'peer:misbehaved': CustomEvent<Misbehaviour>
+  /** blob transfer was paused (a metered link) or resumed */
+  transfer: CustomEvent<{ paused: boolean }>
 }
 
 export interface BlobService extends TypedEventTarget<BlobServiceEvents>, Startable {
