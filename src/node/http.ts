@@ -29,7 +29,7 @@ export interface HttpSource {
   status: () => NodeStatus
   stats: () => MeshStats
   /** the traffic log; a source without one answers 404 at /api/traffic */
-  traffic?: () => TrafficReport
+  traffic?: () => Promise<TrafficReport>
   readonly registry: Registry
 }
 
@@ -142,7 +142,7 @@ export class HttpServer {
     const path = (req.url ?? '/').split('?')[0]
     switch (path) {
       case '/':
-        this.send(res, 200, HTML_TYPE, renderDashboard(this.node.status(), this.statsOrNull(), Date.now(), this.trafficOrNull()))
+        this.send(res, 200, HTML_TYPE, renderDashboard(this.node.status(), this.statsOrNull(), Date.now(), await this.trafficOrNull()))
         return
       case '/leaderboard':
         this.send(res, 200, HTML_TYPE, renderLeaderboard(this.statsOrNull(), Date.now()))
@@ -156,7 +156,7 @@ export class HttpServer {
         return
       case '/api/traffic':
         if (this.node.traffic === undefined) break
-        this.send(res, 200, JSON_TYPE, JSON.stringify(this.node.traffic()) + '\n')
+        this.send(res, 200, JSON_TYPE, JSON.stringify(await this.node.traffic()) + '\n')
         return
       case '/metrics':
         this.send(res, 200, this.node.registry.contentType, await this.node.registry.metrics())
@@ -186,9 +186,9 @@ export class HttpServer {
   }
 
   /** The traffic log for the page; a page still renders (saying so) without it */
-  private trafficOrNull (): TrafficReport | null {
+  private async trafficOrNull (): Promise<TrafficReport | null> {
     try {
-      return this.node.traffic?.() ?? null
+      return await this.node.traffic?.() ?? null
     } catch {
       return null
     }

@@ -101,6 +101,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
   private readonly progress = new Map<string, JobProgress>()
   private statsCache: { at: number, stats: MeshStats } | undefined
   private readonly builderOverride: Builder | undefined
+  private trafficLog: TrafficRecorder | undefined
 
   /** `options.builder` replaces the detected builder (the operator's own wrapper, or a test's) */
   constructor (config: NodeConfig, options: { builder?: Builder } = {}) {
@@ -231,7 +232,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     })
     this.sync = new SyncService({ libp2p, store, log: logger('skyline:sync'), sink: { ingest: async (kind, envelope) => this.ingest(kind, envelope) } })
     this.parts = [this.controls, this.sync, peerPackages, new BootstrapRedial({ libp2p, bootstrap: this.config.bootstrap, log: this.log })]
-    this.parts.push(new TrafficRecorder({ registry: this.registry, store, log: logger('skyline:traffic') }))
+    this.parts.push(this.trafficLog = new TrafficRecorder({ registry: this.registry, store, log: logger('skyline:traffic') }))
     this.parts.push(new MeteredLink({ blobs: libp2p.services.blobs, log: logger('skyline:metered') }, { mode: this.config.metered, onChange: paused => { if (!paused) this.jobs.resume() } }))
     if (this.builder !== undefined) {
       const builder = this.builder
@@ -361,8 +362,9 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     return stats
   }
 
-  /** Bytes per day by protocol, and the traffic, builds and credit of each of the last 30 days (GET /api/traffic) */
-  traffic (): TrafficReport {
+  /** Bytes per day by protocol (up to now), and the traffic, builds and credit of each of the last 30 days (GET /api/traffic) */
+  async traffic (): Promise<TrafficReport> {
+    await this.trafficLog?.flush()
     return trafficReport(this.store, this.peerId, Date.now())
   }
 

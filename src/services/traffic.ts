@@ -1,5 +1,5 @@
 /**
- * The node's traffic log: every `intervalMs` (and at stop) it reads libp2p's own byte counters
+ * The node's traffic log: every `intervalMs`, at stop and when asked (flush) it reads libp2p's own byte counters
  * (`libp2p_data_transfer_bytes_total` of the node's Prometheus registry: per protocol, payload of that
  * protocol's streams; 'global': everything through the node's connections, encrypted, framing included),
  * and adds what they grew by since the last read to today's rows of the store's `traffic` table (UTC

@@ -1,8 +1,8 @@
 /**
  * The dashboard's traffic charts in a real browser (Debian's Chromium, driven by playwright-core): a node
- * that served a blob over the real protocol, restarted so its traffic log holds the bytes, shows its
- * traffic, builds and credit per day as SVG line charts with a point per day (drawn by the page's own
- * script, in the SVG namespace, with a real size), and the blob protocol's bytes in the table.
+ * that served a blob over the real protocol shows its traffic, builds and credit per day as SVG line
+ * charts with a point per day (drawn by the page's own script, in the SVG namespace, with a real size),
+ * and the blob protocol's bytes in the table.
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -10,7 +10,7 @@ import { accessSync, constants as fsConstants, rmSync } from 'node:fs'
 import { chromium, type Browser } from 'playwright-core'
 import { startNode } from '../helpers/mesh.ts'
 import { refOf, PROTOCOL as BLOB_PROTOCOL } from '../../src/services/blob/index.ts'
-import { SkylineNode } from '../../src/node/index.ts'
+import type { SkylineNode } from '../../src/node/index.ts'
 import { TRAFFIC_DAYS } from '../../src/node/traffic.ts'
 
 const CHROMIUM = process.env.SKYLINE_CHROMIUM ?? '/usr/bin/chromium'
@@ -41,10 +41,7 @@ describe('dashboard: traffic charts in Chromium', function () {
     const m = await server.libp2p.services.blobs.add(randomBytes(512 * 1024), { provide: false })
     await client.libp2p.dial(server.libp2p.getMultiaddrs()[0])
     await client.libp2p.services.blobs.fetch(refOf(m), { providers: [server.libp2p.peerId], signal: AbortSignal.timeout(30_000) })
-    await server.stop() // the traffic log is written at stop (and once a minute)
-    const node = new SkylineNode(server.config)
-    await node.start()
-    nodes.push(node)
+    const node = server
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,

@@ -56,7 +56,7 @@ export function trafficTable (t: TrafficReport): VNode {
   })
   return table('Bytes per day by protocol, newest day first', ['Day (UTC)', 'Protocol', '#Sent', '#Received'], rows.map(function (r) {
     return [r.day, r.protocol === 'global' ? h('strong', null, protocolName(r.protocol)) : h('code', null, r.protocol), bytes(r.sent), bytes(r.received)]
-  }), 'No traffic recorded yet: the log is written once a minute.', 'traffic-protocols')
+  }), 'No traffic recorded yet.', 'traffic-protocols')
 }
 
 /** The traffic section: charts of wire bytes, builds and credit per day, then bytes per day by protocol */
