@@ -5,7 +5,9 @@
  *                                        [--settle-s 0] [--real-nodes 5] [--real-idle-s 15]
  *
  * BENCH_WORKER_ARGS adds Node/V8 flags to every worker (e.g. "--max-semi-space-size=1", or
- * "--cpu-prof --cpu-prof-dir=DIR" to profile them).
+ * "--cpu-prof --cpu-prof-dir=DIR" to profile them from start to end). BENCH_PROFILE_DIR=DIR profiles every
+ * worker over the publishing window only (one DIR/node-<pid>.cpuprofile each; sum them with
+ * `npx node scripts/profile-summary.ts DIR/*.cpuprofile`).
  *
  * 1. Forks --nodes workers (bench/lib/gossip-worker.ts, each a SkylineNode on 127.0.0.1), the first the
  *    bootstrap node of the others, and waits until every node has gossipsub mesh peers on the topic.
@@ -150,6 +152,8 @@ async function gossipBench (dir: string): Promise<{ delays: number[], expected: 
     const pids = workers.map(w => w.pid)
     const idleCpu = await cpuPercent(pids, 2000)
     log(`workers' CPU before publishing: ${f1(idleCpu)}% of one core (all workers together)`)
+    const profileDir = process.env.BENCH_PROFILE_DIR
+    if (profileDir !== undefined) await Promise.all(workers.map(async w => w.request({ type: 'profile', action: 'start', dir: profileDir })))
     const ticks0 = pids.reduce((a, p) => a + cpuTicks(p), 0)
     const tp0 = Date.now()
 
@@ -175,6 +179,7 @@ async function gossipBench (dir: string): Promise<{ delays: number[], expected: 
     // CPU the mesh spent on the messages: all workers' CPU time over the publishing window, less the idle rate
     const windowS = (Date.now() - tp0) / 1000
     const busyCpuS = (pids.reduce((a, p) => a + cpuTicks(p), 0) - ticks0) / 100 - idleCpu / 100 * windowS
+    if (profileDir !== undefined) await Promise.all(workers.map(async w => w.request({ type: 'profile', action: 'stop', dir: profileDir })))
     const collected = await Promise.all(workers.map(async w => w.request({ type: 'collect' })))
     const delays = collected.flatMap(c => c.deliveries.map(d => d[1]))
     const duplicates = collected.reduce((a, c) => a + c.duplicates, 0)

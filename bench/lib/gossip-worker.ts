@@ -4,7 +4,9 @@
  * benchmark payload it receives the delay from the publisher's send time to the 'message' event.
  * Deliveries are kept here and sent back in one batch, so IPC does not compete with the measurement.
  */
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
+import { join } from 'node:path'
 import { loadConfig, SkylineNode } from '../../src/node/index.ts'
 import { stringifyTopic } from '../../src/protocols/ids.ts'
 import { initPayloads, makePayload, now, readPayload } from './gossip-payload.ts'
@@ -15,6 +17,7 @@ export type WorkerRequest =
   | { type: 'status' }
   | { type: 'publish', seq: number }
   | { type: 'collect' }
+  | { type: 'profile', action: 'start' | 'stop', dir: string }
   | { type: 'stop' }
 
 /** Worker → parent; every request gets one reply of the same `type` (or `error`), with the request's id */
@@ -23,6 +26,7 @@ export type WorkerReply =
   | { type: 'status', connections: number, meshPeers: number, subscribers: number, received: number }
   | { type: 'publish', seq: number, sendTime: number, recipients: number, publishMs: number }
   | { type: 'collect', deliveries: Array<[seq: number, delayMs: number]>, duplicates: number, heapUsed: number, rss: number }
+  | { type: 'profile' }
   | { type: 'stop' }
   | { type: 'error', request: string, message: string }
 
@@ -30,6 +34,7 @@ let node: SkylineNode | undefined
 const deliveries: Array<[number, number]> = []
 const seen = new Set<number>()
 let duplicates = 0
+let profiler: Session | undefined
 
 function onMessage (evt: CustomEvent<{ data: Uint8Array }>): void {
   const at = now()
@@ -38,6 +43,22 @@ function onMessage (evt: CustomEvent<{ data: Uint8Array }>): void {
   if (seen.has(p.seq)) { duplicates++; return }
   seen.add(p.seq)
   deliveries.push([p.seq, at - p.sendTime])
+}
+
+/** Starts V8's CPU profiler, or stops it and writes `node-<pid>.cpuprofile` into `dir` (the publishing window only) */
+async function profile (action: 'start' | 'stop', dir: string): Promise<void> {
+  if (action === 'start') {
+    profiler = new Session()
+    profiler.connect()
+    await profiler.post('Profiler.enable')
+    await profiler.post('Profiler.start')
+    return
+  }
+  if (profiler === undefined) return
+  const { profile } = await profiler.post('Profiler.stop')
+  writeFileSync(join(dir, `node-${process.pid}.cpuprofile`), JSON.stringify(profile))
+  profiler.disconnect()
+  profiler = undefined
 }
 
 async function handle (req: WorkerRequest): Promise<WorkerReply> {
@@ -66,6 +87,9 @@ async function handle (req: WorkerRequest): Promise<WorkerReply> {
       const mem = process.memoryUsage()
       return { type: 'collect', deliveries, duplicates, heapUsed: mem.heapUsed, rss: mem.rss }
     }
+    case 'profile':
+      await profile(req.action, req.dir)
+      return { type: 'profile' }
     case 'stop':
       await node?.stop()
       return { type: 'stop' }
