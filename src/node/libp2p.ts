@@ -10,6 +10,7 @@ import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { gossipsub, type Message } from '@libp2p/gossipsub'
+import type { RPC } from '@libp2p/gossipsub/message'
 import { createTopicScoreParams, type PeerScoreParams, type TopicScoreParams } from '@libp2p/gossipsub/score'
 import { createHash } from 'node:crypto'
 import { bootstrap } from '@libp2p/bootstrap'
@@ -92,6 +93,18 @@ const MAX_GOSSIP_RPC = 256 * 1024
 export function gossipMessageId (msg: Message): Uint8Array {
   return createHash('sha256').update(msg.topic).update(ZERO).update(msg.data).digest()
 }
+
+/**
+ * The same content address, of a message as it arrives (gossipsub's `fastMsgIdFn`). Gossipsub checks the
+ * author's signature of every copy it receives before it computes the msg-id and finds a duplicate: one
+ * Ed25519 verification per copy, about one copy per mesh peer, the largest part of a node's CPU per
+ * message (docs/bench.md). With a fast id a copy of a payload already accepted is a duplicate before any
+ * check; the first copy is checked in full, and only a copy that passed the signature check is cached.
+ */
+export function gossipFastMessageId (msg: RPC.Message): string {
+  return createHash('sha256').update(msg.topic).update(ZERO).update(msg.data ?? EMPTY).digest('base64')
+}
+const EMPTY = new Uint8Array(0)
 const ZERO = new Uint8Array(1)
 
 /**
@@ -184,6 +197,7 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
         globalSignaturePolicy: 'StrictSign',
         // content-addressed message IDs: the same payload re-wrapped by another peer is a duplicate
         msgIdFn: gossipMessageId,
+        fastMsgIdFn: gossipFastMessageId,
         scoreParams: scoreParams(lan, opts.appSpecificScore),
         scoreThresholds: SCORE_THRESHOLDS,
         allowPublishToZeroTopicPeers: true,

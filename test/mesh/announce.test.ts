@@ -10,6 +10,7 @@ import { Announcement, SignedEnvelope } from '../../src/protocols/pb/announce.ts
 import { signEnvelope, ENVELOPE_KIND } from '../../src/protocols/signing.ts'
 import type { CheckedAnnouncement } from '../../src/protocols/announce.ts'
 import type { ValidationOutcome } from '../../src/protocols/gossip.ts'
+import { gossipFastMessageId, gossipMessageId } from '../../src/node/libp2p.ts'
 import { startMesh, waitFor, type TestMesh } from '../helpers/mesh.ts'
 import { testAnnouncer, testAnnouncement } from '../helpers/announce.ts'
 
@@ -58,6 +59,15 @@ describe('announcements on a mesh with an attacker', function () {
     replayable.push(bytes)
   })
   const replayable: Uint8Array[] = []
+
+  it('every receiver keeps the fast id of the copy it accepted, so later copies skip the signature check', () => {
+    const msg = { topic: TOPIC, data: replayable[0] }
+    for (const n of mesh.nodes.filter((_, i) => i !== 3)) {
+      const pubsub = n.libp2p.services.pubsub as any
+      // gossipsub verifies a copy's signature only when its fast id is not in this cache
+      assert.equal(pubsub.fastMsgIdCache?.get(gossipFastMessageId(msg)), pubsub.msgIdToStrFn(gossipMessageId({ ...msg, type: 'unsigned' })), `node ${n.peerId}`)
+    }
+  })
 
   it('forged, expired, replayed, oversized and untrusted-key announcements reach no application and are not forwarded', async () => {
     const valid = testAnnouncement(announcer)
