@@ -9,7 +9,7 @@
  * const checked = checkAnnouncement(bytes, trusted, Date.now()) // throws GossipValidationError
  * ```
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { hash, randomBytes } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
 import { Announcement } from './pb/announce.ts'
 import { ENVELOPE_KIND, openGossipEnvelope, signEnvelope, type AnnouncerKey, type TrustedKeys } from './signing.ts'
@@ -191,7 +191,7 @@ export function checkAnnouncement (envelope: Uint8Array, trusted: TrustedKeys, n
     candidates,
     builders: announcementSeats({ announcement: a, jobKey: key, candidates }),
     ...(a.rules === RULES_V2 ? { panel: { panel: a.replicas, escalation: a.escalation, threshold: a.quorum, stageDeadline: Number(a.issuedAt + a.stageMs), policy: { builds: a.eligibleBuilds, days: a.eligibleDays, probation: a.probationSeats } } } : {}),
-    id: createHash('sha256').update(opened.payload).digest('hex'),
+    id: hash('sha256', opened.payload, 'hex'),
     job: Buffer.from(key).toString('hex'),
     jobKey: key,
     announcer: Buffer.from(opened.publicKey).toString('hex'),

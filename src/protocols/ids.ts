@@ -47,7 +47,7 @@ export function stringifyTopic (name: TopicName): string {
 
 /** Returns the topic's name, or undefined for a topic that is not Skyline's (or of another version) */
 export function parseTopic (topic: string): TopicName | undefined {
-  const m = /^\/skyline\/(\d+)\/([a-z]+)$/.exec(topic)
-  if (m === null || Number(m[1]) !== TOPIC_VERSION) return undefined
-  return (m[2] in TOPICS) ? m[2] as TopicName : undefined
+  return TOPIC_BY_STRING.get(topic)
 }
+/** every message's topic is parsed on arrival: a lookup, not a regular expression */
+const TOPIC_BY_STRING = new Map(TOPIC_NAMES.map(name => [stringifyTopic(name), name]))

@@ -80,8 +80,9 @@ export function parseCandidates (list: Uint8Array[]): PeerId[] {
       throw new AssignmentError(`candidate ${i} is not an Ed25519 peer ID (${bytes.length} bytes)`)
     }
     const peer = peerIdFromMultihash(Digest.decode(bytes))
-    const id = peer.toString()
-    if (seen.has(id)) throw new AssignmentError(`candidate ${id} is listed twice`)
+    // distinct by their bytes: the base58 form costs more than the rest of the parse, and is made when needed
+    const id = Buffer.from(bytes).toString('hex')
+    if (seen.has(id)) throw new AssignmentError(`candidate ${peer.toString()} is listed twice`)
     seen.add(id)
     return peer
   })

@@ -3,10 +3,12 @@
  * SHA-256 of its multihash bytes, a lookup key's is the SHA-256 of the key bytes, and distance is the
  * XOR of the two read as a big-endian number.
  */
-import { createHash } from 'node:crypto'
+import { createHash, hash } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
 
 export function sha256 (...parts: Uint8Array[]): Uint8Array {
+  // one part (every peer's and key's Kademlia id): the one-shot hash, without a Hash object
+  if (parts.length === 1) return new Uint8Array(hash('sha256', parts[0], 'buffer'))
   const h = createHash('sha256')
   for (const p of parts) h.update(p)
   return new Uint8Array(h.digest())
