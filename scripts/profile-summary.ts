@@ -1,22 +1,25 @@
 /**
  * Sums V8 CPU profiles (.cpuprofile JSON, from `node --cpu-prof` or BENCH_PROFILE_DIR) by where the time went.
  *
- *   npx node scripts/profile-summary.ts [--top 30] [--by function|file|package] [--inclusive PATTERN] FILE...
+ *   npx node scripts/profile-summary.ts [--top 30] [--by function|file|package] [--inclusive PATTERN]
+ *                                       [--window-s FROM,TO] FILE...
  *
  * Prints self time (the time a function itself ran) per function, file or package over all FILEs together,
  * largest first, with its share of the non-idle time. `--inclusive PATTERN` prints instead the inclusive
  * time of the frames whose "function file" matches PATTERN (a regular expression): the time spent in them
- * and everything they called, counted once per sample.
+ * and everything they called, counted once per sample. `--window-s -30,-2` keeps only the samples from 30 s
+ * to 2 s before each profile's end (negative: from its end; positive: from its start), e.g. the idle phase
+ * of a profile taken with `node --cpu-prof` from start to end.
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 
 interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, children?: number[] }
-interface Profile { nodes: ProfileNode[], samples: number[], timeDeltas: number[] }
+interface Profile { nodes: ProfileNode[], samples: number[], timeDeltas: number[], startTime: number, endTime: number }
 
 const { values: opts, positionals: files } = parseArgs({
   allowPositionals: true,
-  options: { top: { type: 'string', default: '30' }, by: { type: 'string', default: 'function' }, inclusive: { type: 'string' } }
+  options: { top: { type: 'string', default: '30' }, by: { type: 'string', default: 'function' }, inclusive: { type: 'string' }, 'window-s': { type: 'string' } }
 })
 
 /** The package a script belongs to (node_modules/@scope/name), or the repository-relative path of our own */
@@ -42,6 +45,14 @@ function keyOf (node: ProfileNode): string {
   return `${functionName === '' ? '(anonymous)' : functionName} ${fileOf(url)}:${lineNumber + 1}`
 }
 
+/** The sampled time span to count, in the profile's clock (µs) */
+function windowUs (profile: Profile): [number, number] {
+  if (opts['window-s'] === undefined) return [-Infinity, Infinity]
+  const [from, to] = opts['window-s'].split(',').map(s => Number(s) * 1e6)
+  const at = (t: number): number => t < 0 || Object.is(t, -0) ? profile.endTime + t : profile.startTime + t
+  return [at(from), at(to)]
+}
+
 const IDLE = new Set(['(idle)'])
 /** the profiler's own start and stop (BENCH_PROFILE_DIR's inspector session): not the profiled program's time */
 const isProfiler = (node: ProfileNode): boolean => node.callFrame.functionName === 'post' && node.callFrame.url === 'node:inspector'
@@ -55,9 +66,13 @@ for (const file of files) {
   const byId = new Map(profile.nodes.map(n => [n.id, n]))
   const parent = new Map<number, number>()
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  const [from, to] = windowUs(profile)
+  let at = profile.startTime
   profile.samples.forEach((id, i) => {
     const node = byId.get(id)!
     const us = profile.timeDeltas[i] ?? 0
+    at += us
+    if (at < from || at > to) return
     if (IDLE.has(node.callFrame.functionName) || isProfiler(node)) { idleUs += us; return }
     busyUs += us
     if (pattern === undefined) { totals.set(keyOf(node), (totals.get(keyOf(node)) ?? 0) + us); return }
