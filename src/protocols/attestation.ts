@@ -19,7 +19,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Attestation, AttestedFile, ConsensusMessage, EquivocationProof, KeyValue, OfficialDifference, SignedAttestation } from './pb/attestation.ts'
 import {
-  ATTESTATION_STATUS, BuilderKeyCache, OFFICIAL_DECODE_LIMITS, bad, checkFields, checkFiles, defaultCache, fromHex, hex,
+  ATTESTATION_STATUS, BuilderKeyCache, OFFICIAL_DECODE_LIMITS, bad, checkFields, checkFiles, checkOfficial, defaultCache, fromHex, hex,
   type AttestationFile, type AttestationStatus
 } from './attestation-fields.ts'
 import { REPRODUCES, type OfficialClaim } from '../rules/official.ts'
@@ -279,12 +279,13 @@ function checkSignedItem (envelope: Uint8Array, now: number, opts: CheckAttestat
 
 /**
  * The official-build claim (fields 13–14) of a stored attestation, an envelope checked when it was
- * received: decoded again without the signature check; unknown for one that no longer decodes
+ * received: decoded again and fields 13–14 checked, without the signature, the files or the build hash
+ * (every tally of a job asks this of each agreeing attestation); unknown for one that no longer decodes
  */
 export function officialClaimOf (envelope: Uint8Array): OfficialClaim {
   try {
     const a = Attestation.decode(SignedAttestation.decode(envelope).payload, { limits: { files: MAX_ATTESTED_FILES, environment: MAX_ENVIRONMENT_ENTRIES, ...OFFICIAL_DECODE_LIMITS } })
-    return checkFields(a).official
+    return checkOfficial(a)
   } catch {
     return { reproduces: 'unknown', differences: [] }
   }
