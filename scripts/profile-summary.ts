@@ -7,7 +7,7 @@
  * Prints self time (the time a function itself ran) per function, file or package over all FILEs together,
  * largest first, with its share of the non-idle time. `--inclusive PATTERN` prints instead the inclusive
  * time of the frames whose "function file" matches PATTERN (a regular expression): the time spent in them
- * and everything they called, counted once per sample. `--window-s -30,-2` keeps only the samples from 30 s
+ * and everything they called, counted once per sample. `--window-s=-30,-2` keeps only the samples from 30 s
  * to 2 s before each profile's end (negative: from its end; positive: from its start), e.g. the idle phase
  * of a profile taken with `node --cpu-prof` from start to end.
  */
