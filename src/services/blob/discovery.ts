@@ -46,11 +46,13 @@ export async function discoverProviders (ctx: DiscoveryContext): Promise<void> {
 }
 
 /**
- * Whether a fetch wants more providers: a swarmed blob while fewer than SWARM_MAX_PEERS live peers are
- * known; a small one while no live peer advertises a missing chunk or was met less than `graceMs` ago
- * without having answered yet.
+ * Whether a fetch wants more providers: none once every chunk is held (`complete`: the fetch is checking
+ * the whole file and moving it into place, which takes a disk sync or two); else a swarmed blob while
+ * fewer than SWARM_MAX_PEERS live peers are known, and a small one while no live peer advertises a missing
+ * chunk or was met less than `graceMs` ago without having answered yet.
  */
-export function needsProviders (peers: Iterable<SwarmPeer>, missing: () => number[], swarming: boolean, graceMs: number): boolean {
+export function needsProviders (peers: Iterable<SwarmPeer>, missing: () => number[], complete: boolean, swarming: boolean, graceMs: number): boolean {
+  if (complete) return false
   let live = 0
   const now = Date.now()
   for (const p of peers) {

@@ -99,7 +99,7 @@ export class Swarm {
         wakeup: this.wake,
         log: this.log,
         done: () => this.done,
-        wants: () => needsProviders(this.peers.values(), () => this.picker.missing(), this.swarming, this.s.init.findProvidersInterval),
+        wants: () => needsProviders(this.peers.values(), () => this.picker.missing(), this.partial?.complete === true, this.swarming, this.s.init.findProvidersInterval),
         findProviders: this.s.findProviders,
         addPeer: id => { this.addPeer(id, false) }
       })
@@ -386,7 +386,6 @@ export class Swarm {
     ch?.close()
   }
 
-  /** A chunk from `p`: verified and written, or its sender blamed (if blameable) and dropped */
   /** Waits for the download cap to allow chunk `index`; false when the fetch ended meanwhile */
   private async waitForDownload (index: number): Promise<boolean> {
     try {
@@ -397,6 +396,7 @@ export class Swarm {
     }
   }
 
+  /** A chunk from `p`: verified and written, or its sender blamed (if blameable) and dropped */
   private async received (p: SwarmPeer, index: number, data: Uint8Array): Promise<void> {
     try {
       if (await this.partial!.writeChunk(index, data)) {

@@ -11,7 +11,7 @@ import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { lpStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
 import { startMesh, startNode, type TestMesh } from '../../helpers/mesh.ts'
-import { refOf, manifestFor, cidForSha256, PROTOCOL, type Manifest, type Misbehaviour } from '../../../src/services/blob/index.ts'
+import { refOf, manifestFor, cidForSha256, PROTOCOL, PartialBlob, type Manifest, type Misbehaviour } from '../../../src/services/blob/index.ts'
 import { decodeRequest, encodeResponse } from '../../../src/services/blob/wire.ts'
 import { MSG_CHUNK, MSG_HAVE, MSG_MANIFEST, MAX_REQUEST_BYTES } from '../../../src/services/blob/constants.ts'
 import { joinHashes } from '../../../src/services/blob/manifest.ts'
@@ -176,6 +176,26 @@ describe('blob swarm: DHT use of a small blob', function () {
     const after = await dhtRequests(fetcher)
     assert.equal((after.GET_PROVIDERS ?? 0) - (before.GET_PROVIDERS ?? 0), 0, 'the fetcher looked for providers')
     assert.equal((after.ADD_PROVIDER ?? 0) - (before.ADD_PROVIDER ?? 0), 0, 'the fetcher provided a small blob')
+  })
+
+  it('from its seeder, while the finished download is checked and moved into place: no provider lookup', async () => {
+    // a disk under load: the whole-file check and its syncs take a while after the last chunk is written
+    const finish = PartialBlob.prototype.finish
+    PartialBlob.prototype.finish = async function (this: PartialBlob) {
+      await new Promise(resolve => setTimeout(resolve, 1_000))
+      return finish.call(this)
+    }
+    try {
+      const [seeder, fetcher] = mesh.nodes
+      const m = await seeder.libp2p.services.blobs.add(randomBytes(100 * 1024), { provide: false })
+      const before = await dhtRequests(fetcher)
+      const path = await fetcher.libp2p.services.blobs.fetch(refOf(m), { signal: AbortSignal.timeout(20_000), seeder: seeder.libp2p.peerId })
+      assert.equal(await sha256File(path), m.sha256)
+      const after = await dhtRequests(fetcher)
+      assert.equal((after.GET_PROVIDERS ?? 0) - (before.GET_PROVIDERS ?? 0), 0, 'the fetcher looked for providers of a blob it held whole')
+    } finally {
+      PartialBlob.prototype.finish = finish
+    }
   })
 
   it('with no provider named: found through the seeder\'s provider record', async () => {
