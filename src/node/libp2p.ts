@@ -23,6 +23,7 @@ import { DHT_PROTOCOL } from './constants.ts'
 import { TOPIC_NAMES, stringifyTopic } from '../protocols/ids.ts'
 import { blobService } from '../services/blob/index.ts'
 import { connectionLimits, connectionTrim } from '../services/connection-trim.ts'
+import { gossipForward } from '../services/gossip-forward.ts'
 import type { SkylineLibp2p } from '../services/components.ts'
 
 export interface Libp2pOptions {
@@ -214,8 +215,13 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
         // than validation is held back by flow control rather than queued without bound (a flood would
         // otherwise run as one long chain of microtasks, starving timers, I/O and the status server)
         awaitRpcHandler: true,
-        awaitRpcMessageHandler: true
+        awaitRpcMessageHandler: true,
+        // a validated message is delivered at once and forwarded when the forward service below reports it,
+        // after a short hold that lets the copies and IDONTWANTs of peers that already hold it arrive
+        // (src/services/gossip-forward.ts)
+        asyncValidation: true
       }),
+      forward: gossipForward(),
       blobs: blobService({ directory: opts.blobDir, maxUpload: opts.maxUpload, maxDownload: opts.maxDownload }),
       trim: connectionTrim({ limits })
     }
