@@ -75,6 +75,15 @@ export const CONNECTION_PING_INTERVAL_MS = 30_000
  * (src/services/sync.ts) repairs the rest; peer scoring, graylisting and the flood penalties are unchanged.
  */
 export const GOSSIP_DEGREE = { D: 4, Dlo: 3, Dhi: 6, Dscore: 2, Dlazy: 3 }
+/**
+ * Heartbeats in which a message is advertised by IHAVE to peers outside the mesh. Flood publishing, the mesh
+ * and IDONTWANT deliver every message in a healthy mesh (bench/control-bytes.ts: no IWANT at all), so
+ * gossipsub's 3 had each node send each message id 9 times, 2.2 KB per node per job, for nothing; one
+ * heartbeat's IHAVE still reaches a node that missed the message then, and sync repairs what gossip misses.
+ *
+ * @default 1
+ */
+export const GOSSIP_IHAVE_HEARTBEATS = 1
 /** @default 128 bytes: smaller messages are cheaper to receive twice than to refuse with an IDONTWANT */
 export const GOSSIP_IDONTWANT_MIN_BYTES = 128
 
@@ -207,6 +216,7 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
         // message (test/mesh/verdicts.test.ts); it costs each node a few KB per job
         floodPublish: true,
         ...GOSSIP_DEGREE,
+        mcacheGossip: GOSSIP_IHAVE_HEARTBEATS,
         idontwantMinDataSize: GOSSIP_IDONTWANT_MIN_BYTES,
         emitSelf: false,
         allowedTopics: TOPIC_NAMES.map(stringifyTopic),
