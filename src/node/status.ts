@@ -4,6 +4,7 @@
  */
 import type { SingleKadDHT } from '@libp2p/kad-dht'
 import { TOPIC_NAMES, stringifyTopic } from '../protocols/ids.ts'
+import { storedRetryLink } from '../protocols/announce.ts'
 import type { SkylineLibp2p } from '../services/components.ts'
 import type { Store } from '../store/store.ts'
 import type { VerdictService } from '../services/verdicts.ts'
@@ -30,7 +31,8 @@ export interface NodeStatus {
   throttle: { throttled: boolean, disputedShare: number, window: { size: number, disputed: number, ms: number } }
   alerts: Array<{ kind: string, message: string, at: number }>
   reputation: { agree: number, dissent: number, flagged: boolean }
-  verdicts: Array<{ job: string, nevra: string | null, verdict: string, hash?: string, agreeing: string[], dissenters: string[], failedBuilders: string[], equivocators: string[], final: boolean, official?: OfficialVerdict }>
+  /** `retryOf` and `attempt`: a re-announcement of a blocked job (announce.md, "Re-announcement") */
+  verdicts: Array<{ job: string, nevra: string | null, retryOf?: string, attempt?: number, verdict: string, hash?: string, agreeing: string[], dissenters: string[], failedBuilders: string[], equivocators: string[], final: boolean, official?: OfficialVerdict }>
   /** rules v2: the latest 50 jobs whose stage 1 escalated, and how they ended */
   escalations: Array<{ job: string, nevra: string | null, verdict: string, hash?: string, final: boolean, dissenters: string[], updatedAt: number }>
   /** rules v2: the policy in force, this node's standing (eligible or on probation), ejected builders, omissions found */
@@ -75,6 +77,11 @@ export function nodeStatus (s: StatusSources): NodeStatus {
     }
   }
   const nevra = (job: string): string | null => s.store.announcementForJob(job)?.nevra ?? null
+  const retry = (job: string): { retryOf?: string, attempt?: number } => {
+    const envelope = s.store.announcementForJob(job)?.envelope
+    const link = envelope === undefined ? undefined : storedRetryLink(envelope)
+    return link === undefined ? {} : { retryOf: link.of, attempt: link.attempt }
+  }
   return {
     peerId: lp.peerId.toString(),
     version: s.version,
@@ -91,7 +98,7 @@ export function nodeStatus (s: StatusSources): NodeStatus {
     throttle: s.verdicts.throttleState(),
     alerts: s.verdicts.alerts,
     reputation: s.verdicts.standing(lp.peerId.toString()),
-    verdicts: s.store.verdicts().slice(-50).map(v => ({ job: v.job, nevra: nevra(v.job), ...JSON.parse(v.detail) })),
+    verdicts: s.store.verdicts().slice(-50).map(v => ({ job: v.job, nevra: nevra(v.job), ...retry(v.job), ...JSON.parse(v.detail) })),
     escalations: escalations(s.store, nevra),
     eligibility: s.verdicts.eligibility.report(lp.peerId.toString(), new Set(s.verdicts.ejectedBuilders()), Date.now()),
     buildrootPackages: { ...s.buildrootPackages },

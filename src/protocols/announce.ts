@@ -11,7 +11,7 @@
  */
 import { hash, randomBytes } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
-import { Announcement } from './pb/announce.ts'
+import { Announcement, SignedEnvelope } from './pb/announce.ts'
 import { ENVELOPE_KIND, openGossipEnvelope, signEnvelope, type AnnouncerKey, type TrustedKeys } from './signing.ts'
 import { GossipValidationError } from './gossip.ts'
 import { jobKey } from '../rules/job.ts'
@@ -47,6 +47,8 @@ export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
 export const EXPIRY_GRACE_MS = 60 * 1000
 export const MAX_REPLICAS = 64
 export const MAX_SRPM_SIZE = 2 * 1024 * 1024 * 1024
+/** rules v2: a blocked job is announced again at most twice, so attempts run 1..3 (docs/protocols/announce.md, "Re-announcement") */
+export const MAX_ATTEMPTS = 3
 const NEVRA_RE = /^[A-Za-z0-9._+~^-]+-(\d+:)?[A-Za-z0-9._+~^]+-[A-Za-z0-9._+~^]+\.src$/
 const TARGET_RE = /^[A-Za-z0-9._+-]{1,64}$/
 
@@ -77,6 +79,16 @@ export interface AnnouncementInit {
   candidates: PeerId[]
   /** the job's buildroot manifest, stored as a blob (docs/protocols/buildroot.md); part of the job key */
   buildroot?: BuildrootRef
+  /** rules v2: a re-announcement of a blocked job (fields 24 and 25) */
+  retry?: RetryLink
+}
+
+/** A re-announcement's link to the blocked job it retries */
+export interface RetryLink {
+  /** the blocked job's key: 32 bytes, or its hex */
+  of: Uint8Array | string
+  /** 2..MAX_ATTEMPTS */
+  attempt: number
 }
 
 /** A buildroot manifest by content address, and its chunking for the blob protocol */
@@ -122,7 +134,9 @@ export function createAnnouncement (init: AnnouncementInit, key: AnnouncerKey): 
     buildrootSha256: new Uint8Array(init.buildroot?.sha256 ?? []),
     buildrootSize: BigInt(init.buildroot?.size ?? 0),
     buildrootChunkSize: init.buildroot?.chunkSize ?? 0,
-    buildrootChunkRoot: new Uint8Array(init.buildroot?.chunkRoot ?? [])
+    buildrootChunkRoot: new Uint8Array(init.buildroot?.chunkRoot ?? []),
+    retryOf: init.retry === undefined ? new Uint8Array() : typeof init.retry.of === 'string' ? new Uint8Array(Buffer.from(init.retry.of, 'hex')) : new Uint8Array(init.retry.of),
+    attempt: init.retry?.attempt ?? 0
   }
   checkFields(a, now)
   return signEnvelope(ENVELOPE_KIND.announcement, Announcement.encode(a), key)
@@ -150,6 +164,26 @@ export interface CheckedAnnouncement {
   builders: PeerId[]
   /** rules v2's panel and eligibility policy, undefined for v1 */
   panel?: PanelParams & { stageDeadline: number, policy: EligibilityPolicy }
+  /** a re-announcement: the hex job key of the blocked job it retries, and its attempt (2..MAX_ATTEMPTS) */
+  retry?: { of: string, attempt: number }
+}
+
+/** An announcement's attempt: 1 for a first announcement, 2..MAX_ATTEMPTS for a retry */
+export function attemptOf (a: Pick<Announcement, 'attempt'>): number {
+  return a.attempt === 0 ? 1 : a.attempt
+}
+
+/**
+ * The retry link of an announcement the store holds (checked when it came), read back without checking
+ * its signature again; undefined for a first announcement or bytes that do not decode.
+ */
+export function storedRetryLink (envelope: Uint8Array): { of: string, attempt: number } | undefined {
+  try {
+    const a = Announcement.decode(SignedEnvelope.decode(envelope).payload, { limits: { candidates: MAX_CANDIDATES } })
+    return a.retryOf.length === 32 ? { of: Buffer.from(a.retryOf).toString('hex'), attempt: a.attempt } : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** How many seats a job has: v1 r, v2 P+E */
@@ -191,6 +225,7 @@ export function checkAnnouncement (envelope: Uint8Array, trusted: TrustedKeys, n
     candidates,
     builders: announcementSeats({ announcement: a, jobKey: key, candidates }),
     ...(a.rules === RULES_V2 ? { panel: { panel: a.replicas, escalation: a.escalation, threshold: a.quorum, stageDeadline: Number(a.issuedAt + a.stageMs), policy: { builds: a.eligibleBuilds, days: a.eligibleDays, probation: a.probationSeats } } } : {}),
+    ...(a.retryOf.length > 0 ? { retry: { of: Buffer.from(a.retryOf).toString('hex'), attempt: a.attempt } } : {}),
     id: hash('sha256', opened.payload, 'hex'),
     job: Buffer.from(key).toString('hex'),
     jobKey: key,
@@ -229,6 +264,18 @@ function checkBuildroot (a: Announcement): void {
   if (a.buildrootChunkRoot.length !== 32) bad('malformed', 'buildroot chunk root must be 32 bytes')
 }
 
+/**
+ * The re-announcement fields: a first announcement has neither (attempt 0; 1 is refused, so one
+ * announcement has one encoding); a retry (rules v2 only) names the 32-byte key of the job it retries and
+ * its attempt, 2..MAX_ATTEMPTS. Whether the retried job was blocked is the node's check (announcements.ts).
+ */
+function checkRetry (a: Announcement): void {
+  if (a.attempt === 0 && a.retryOf.length === 0) return
+  if (a.rules !== RULES_V2) bad('malformed', 'a re-announcement (retry_of, attempt) is a rules v2 field')
+  if (a.retryOf.length !== 32) bad('malformed', 'retry_of must be the 32-byte job key of the retried job')
+  if (a.attempt < 2 || a.attempt > MAX_ATTEMPTS) bad('malformed', `attempt ${a.attempt} out of 2..${MAX_ATTEMPTS} for a re-announcement`)
+}
+
 /** The buildroot manifest an announcement names, as a blob reference (hex), or undefined */
 export function buildrootRef (a: Announcement): { sha256: string, size: number, chunkSize: number, root: string } | undefined {
   if (a.buildrootSha256.length === 0) return undefined
@@ -250,6 +297,7 @@ export function checkFields (a: Announcement, now: number): PeerId[] {
   if (a.chunkRoot.length !== 32) bad('malformed', 'chunk root must be 32 bytes')
   if (a.sequence === 0n) bad('malformed', 'sequence must be set')
   checkBuildroot(a)
+  checkRetry(a)
   let candidates: PeerId[]
   try {
     candidates = parseCandidates(a.candidates)

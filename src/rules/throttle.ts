@@ -4,6 +4,8 @@
  * (take fewer new jobs, escalate to more builders or a human) rather than keep producing disputes.
  * Throttled when `disputed / size > threshold` (`disputed` counts v1's disputed and v2's blocked verdicts) (default 0.2) with at least `minSample` (default 5)
  * verdicts in the window. Every final verdict kind counts in the denominator; `pending` is refused.
+ * A job re-announced after it ended blocked is `superseded`: only its last attempt counts, so a blocked
+ * job counts as blocked only when its last attempt is (docs/protocols/consensus.md, "Throttle").
  * Pure apart from its own state: time is always injected (Unix ms).
  *
  * @example
@@ -44,6 +46,9 @@ export interface ThrottleState {
 
 interface Entry { verdict: FinalVerdictKind, at: number, job?: string }
 
+/** superseded jobs remembered: well past a window's worth of verdicts, so none comes back while it could count */
+const SUPERSEDED_KEPT = 10_000
+
 const FINAL: ReadonlySet<string> = new Set(['agreed', 'disputed', 'no-consensus', 'failed', 'blocked'])
 /** what the throttle counts against the mesh: v1's disputed verdicts and v2's blocked ones (a panel's first-round dissent that escalation resolved is agreed) */
 const TROUBLE: ReadonlySet<string> = new Set(['disputed', 'blocked'])
@@ -51,6 +56,8 @@ const TROUBLE: ReadonlySet<string> = new Set(['disputed', 'blocked'])
 export class Throttle {
   /** sorted by time, oldest first */
   private entries: Entry[] = []
+  /** jobs retried by a later attempt, newest last: never counted (bounded: SUPERSEDED_KEPT) */
+  private readonly superseded = new Set<string>()
   readonly windowMs: number
   readonly maxVerdicts: number
   readonly threshold: number
@@ -71,6 +78,7 @@ export class Throttle {
   record (verdict: FinalVerdictKind, at: number, job?: string): void {
     if (!FINAL.has(verdict)) throw new TypeError(`only final verdicts are recorded, not ${String(verdict)}`)
     if (!Number.isFinite(at)) throw new TypeError('time must be a finite number')
+    if (job !== undefined && this.superseded.has(job)) return
     if (job !== undefined) this.entries = this.entries.filter(e => e.job !== job)
     let i = this.entries.length
     while (i > 0 && this.entries[i - 1].at > at) i--
@@ -81,6 +89,17 @@ export class Throttle {
     while (drop < this.entries.length && this.entries[drop].at <= newest - this.windowMs) drop++
     drop = Math.max(drop, this.entries.length - this.maxVerdicts)
     if (drop > 0) this.entries.splice(0, drop)
+  }
+
+  /**
+   * A job that a re-announcement retries: its verdict leaves the window and is never recorded again;
+   * the retry's own verdict counts instead.
+   */
+  supersede (job: string): void {
+    this.entries = this.entries.filter(e => e.job !== job)
+    this.superseded.delete(job)
+    this.superseded.add(job)
+    if (this.superseded.size > SUPERSEDED_KEPT) this.superseded.delete(this.superseded.values().next().value!)
   }
 
   /** The window at `now`: verdicts made in (now - windowMs, now], the newest maxVerdicts of them */

@@ -5,7 +5,7 @@
  * the announcer's signature. Specification: docs/protocols/announce.md.
  */
 import { TypedEventEmitter, type Logger } from '@libp2p/interface'
-import { checkAnnouncement, type CheckedAnnouncement } from '../protocols/announce.ts'
+import { attemptOf, checkAnnouncement, type CheckedAnnouncement } from '../protocols/announce.ts'
 import { GossipValidationError, type GossipInput } from '../protocols/gossip.ts'
 import type { TrustedKeys } from '../protocols/signing.ts'
 import { announcementRow, type Store } from '../store/store.ts'
@@ -19,7 +19,7 @@ export interface AnnouncementServiceInit {
 }
 
 export interface AnnouncementServiceComponents {
-  store: Pick<Store, 'hasAnnouncement' | 'announcementBySequence' | 'addAnnouncement' | 'announcementForJob'>
+  store: Pick<Store, 'hasAnnouncement' | 'announcementBySequence' | 'addAnnouncement' | 'announcementForJob' | 'verdict'>
   /** the trusted announcer keys (read at each check: the operator may reload them) */
   trusted: () => TrustedKeys
   log: Logger
@@ -86,9 +86,37 @@ export class AnnouncementService extends TypedEventEmitter<AnnouncementServiceEv
     if (store.announcementBySequence(checked.announcer, a.sequence) !== undefined) {
       throw new GossipValidationError('reject', 'sequence-reused', `announcer reused sequence ${a.sequence}`)
     }
+    this.checkRetry(checked)
     store.addAnnouncement(announcementRow(checked))
     this.remember(checked)
     this.safeDispatchEvent('announcement', { detail: checked })
+  }
+
+  /**
+   * A re-announcement (announce.md, "Re-announcement") against what this node knows of the job it
+   * retries: refused (IGNORE, logged) when that job is final here and not `blocked`, or when it is another
+   * SRPM, target or buildroot, another announcer, or not the attempt before. A node that holds no
+   * announcement or no final verdict of it yet takes the retry: it cannot know better (its tally may lag
+   * the seeder's by a deadline check). IGNORE, not REJECT: a forwarder that lacks the predecessor is honest.
+   */
+  private checkRetry (checked: CheckedAnnouncement): void {
+    const retry = checked.retry
+    if (retry === undefined) return
+    const refuse = (reason: string, message: string): never => {
+      this.components.log('refused re-announcement %s of job %s (attempt %d): %s', checked.job.slice(0, 16), retry.of.slice(0, 16), retry.attempt, message)
+      throw new GossipValidationError('ignore', reason, message)
+    }
+    const before = this.get(retry.of)
+    if (before !== undefined) {
+      const a = checked.announcement
+      const b = before.announcement
+      const same = before.announcer === checked.announcer && a.nevra === b.nevra && a.target === b.target &&
+        Buffer.from(a.srpmSha256).equals(b.srpmSha256) && Buffer.from(a.buildrootSha256).equals(b.buildrootSha256)
+      if (!same) refuse('retry-mismatch', 'it names another SRPM, target, buildroot or announcer than the job it retries')
+      if (attemptOf(b) !== retry.attempt - 1) refuse('retry-mismatch', `attempt ${retry.attempt} follows attempt ${attemptOf(b)}`)
+    }
+    const verdict = this.components.store.verdict(retry.of)
+    if (verdict?.final === true && verdict.verdict !== 'blocked') refuse('retry-not-blocked', `the job it retries ended ${verdict.verdict}, not blocked`)
   }
 
   private remember (a: CheckedAnnouncement): void {

@@ -7,6 +7,7 @@ import type { Store } from '../store/store.ts'
 import { Reputation } from '../rules/reputation.ts'
 import { Throttle } from '../rules/throttle.ts'
 import type { Verdict } from '../rules/tally.ts'
+import { storedRetryLink } from '../protocols/announce.ts'
 
 export type AlertKind = 'dissent' | 'flagged' | 'throttle'
 
@@ -36,10 +37,14 @@ export class Outcomes {
     this.reputation = Reputation.fromRows(init.store.reputationRows())
   }
 
-  /** Final verdicts stored earlier count toward the throttle window again */
+  /** Final verdicts stored earlier count toward the throttle window again, but not those of jobs a stored re-announcement retries */
   restore (): void {
     for (const v of this.init.store.verdicts()) {
       if (v.final && v.verdict !== 'pending') this.throttle.record(v.verdict as any, v.updatedAt, v.job)
+    }
+    for (const a of this.init.store.listAnnouncements()) {
+      const retried = storedRetryLink(a.envelope)?.of
+      if (retried !== undefined) this.throttle.supersede(retried)
     }
   }
 

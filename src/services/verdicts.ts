@@ -42,6 +42,9 @@ export interface VerdictEvent extends Verdict {
   seats?: string[]
   /** agreed or disputed: how the agreed outputs compare with the official build, as the agreeing builders claim (consensus.md) */
   official?: OfficialVerdict
+  /** a re-announcement: the job it retries (hex job key) and its attempt, 2..3 */
+  retryOf?: string
+  attempt?: number
 }
 
 export interface VerdictServiceEvents {
@@ -355,9 +358,11 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
 
   /**
    * Called for every new announcement: attestations that came before it are checked now, and its list
-   * against this node's log (Eligibility.checkList: this node and its peers are the builders it knows)
+   * against this node's log (Eligibility.checkList: this node and its peers are the builders it knows); a
+   * retry supersedes its blocked job in the throttle
    */
   onAnnouncement (a: CheckedAnnouncement): void {
+    if (a.retry !== undefined) this.outcomes.throttle.supersede(a.retry.of)
     this.replayHeld(a.job)
     const self = this.init.libp2p.peerId
     this.eligibility.checkList(a, [...(this.init.selfEligible ? [self] : []), ...this.init.libp2p.getPeers()], new Set(this.init.store.bannedBuilders()))
@@ -415,7 +420,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
     const now = Date.now()
     this.init.store.setVerdict({ job, verdict: verdict.verdict, hash: verdict.hash, final: verdict.final, detail, updatedAt: now })
     if (verdict.final || prev?.final === true) this.eligibility.refresh(job)
-    const event: VerdictEvent = { ...verdict, job, nevra: a.announcement.nevra, replicas: a.announcement.replicas, quorum: a.announcement.quorum }
+    const event: VerdictEvent = { ...verdict, job, nevra: a.announcement.nevra, replicas: a.announcement.replicas, quorum: a.announcement.quorum, ...(a.retry !== undefined ? { retryOf: a.retry.of, attempt: a.retry.attempt } : {}) }
     if (verdict.final) this.outcomes.finalise(event, prev?.reputationApplied ?? false, now)
     this.safeDispatchEvent('verdict', { detail: event })
     return verdict

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { writeFileSync, rmSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { SignedEnvelope, Announcement } from '../../src/protocols/pb/announce.ts'
 import { checkAnnouncement, createAnnouncement } from '../../src/protocols/announce.ts'
@@ -204,5 +205,34 @@ describe('announcements: rules v2 (salted positions, panels)', () => {
     rejects(resign({ ...v2, eligibleBuilds: 0 }), 'malformed', 'reject', now)
     const v1 = Announcement.decode(SignedEnvelope.decode(testAnnouncement(announcer)).payload)
     rejects(resign({ ...v1, eligibleBuilds: 1 }), 'malformed', 'reject', now)
+  })
+})
+
+describe('announcements: re-announcement of a blocked job (fields 24 and 25)', () => {
+  const panel = { panel: 4, escalation: 2, threshold: 5 }
+  const candidates = (): PeerId[] => Array.from({ length: 8 }, randomPeerId)
+  const resign = (a: Announcement): Uint8Array => signEnvelope(ENVELOPE_KIND.announcement, Announcement.encode(a), announcer.key)
+
+  it('a retry names the 32-byte job key it retries and its attempt (2 or 3); a first announcement has neither', () => {
+    const first = checkAnnouncement(testAnnouncement(announcer, { candidates: candidates(), panel }), trusted, Date.now())
+    assert.equal(first.retry, undefined)
+    assert.equal(first.announcement.attempt, 0)
+    const retry = checkAnnouncement(testAnnouncement(announcer, { candidates: candidates(), panel, retry: { of: first.job, attempt: 2 } }), trusted, Date.now())
+    assert.deepEqual(retry.retry, { of: first.job, attempt: 2 })
+    assert.notEqual(retry.job, first.job)
+  })
+
+  it('refuses a retry link out of bounds: attempt 1 or 4, a short job key, a link on a rules-v1 job, an attempt with no link', () => {
+    const now = Date.now()
+    const job = randomBytes(32)
+    const v2 = Announcement.decode(SignedEnvelope.decode(testAnnouncement(announcer, { candidates: candidates(), panel, retry: { of: job, attempt: 3 } })).payload)
+    rejects(resign({ ...v2, attempt: 4 }), 'malformed', 'reject', now)
+    rejects(resign({ ...v2, attempt: 1 }), 'malformed', 'reject', now)
+    rejects(resign({ ...v2, attempt: 0 }), 'malformed', 'reject', now)
+    rejects(resign({ ...v2, retryOf: job.subarray(0, 31) }), 'malformed', 'reject', now)
+    rejects(resign({ ...v2, retryOf: new Uint8Array() }), 'malformed', 'reject', now)
+    const v1 = Announcement.decode(SignedEnvelope.decode(testAnnouncement(announcer, {})).payload)
+    rejects(resign({ ...v1, retryOf: job, attempt: 2 }), 'malformed', 'reject', now)
+    assert.throws(() => testAnnouncement(announcer, { candidates: candidates(), panel, retry: { of: job, attempt: 4 } }), /attempt 4/)
   })
 })

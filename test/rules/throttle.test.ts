@@ -95,3 +95,22 @@ describe('throttle: rules v2', () => {
     assert.equal(t.state(3000).throttled, true)
   })
 })
+
+describe('throttle: re-announced jobs', () => {
+  it('a blocked job counts only when its last attempt is blocked: a retry supersedes it, before or after its verdict', () => {
+    const t = new Throttle({ minSample: 2, threshold: 0.2 })
+    t.record('agreed', 1000, 'a')
+    t.record('blocked', 1001, 'b1')
+    assert.equal(t.state(2000).throttled, true)
+    t.supersede('b1')
+    assert.deepEqual([t.state(2000).window.size, t.state(2000).window.disputed], [1, 0])
+    // a node whose tally lags records the superseded job's verdict after the retry: it still never counts
+    t.supersede('c1')
+    t.record('blocked', 1002, 'c1')
+    assert.equal(t.state(2000).window.size, 1)
+    // the retry ends agreed: nothing blocked counts; a last attempt that ends blocked counts once
+    t.record('agreed', 1003, 'b2')
+    t.record('blocked', 1004, 'c3')
+    assert.deepEqual([t.state(2000).window.size, t.state(2000).window.disputed], [3, 1])
+  })
+})

@@ -11,8 +11,8 @@ import { jobKey } from '../../rules/job.ts'
 import { Keyring, verifyRpmFile } from '../../rpm/index.ts'
 import { loadAnnouncerKey } from '../../protocols/signing.ts'
 import {
-  createAnnouncement, DEFAULT_ESCALATION, DEFAULT_PANEL, DEFAULT_QUORUM, DEFAULT_REPLICAS, DEFAULT_STAGE_MS, DEFAULT_THRESHOLD, MAX_REPLICAS, RULES_V1, RULES_V2,
-  type CheckedAnnouncement
+  createAnnouncement, DEFAULT_ESCALATION, DEFAULT_PANEL, DEFAULT_QUORUM, DEFAULT_REPLICAS, DEFAULT_STAGE_MS, DEFAULT_THRESHOLD, DEFAULT_VALIDITY_MS,
+  MAX_ATTEMPTS, MAX_REPLICAS, MAX_VALIDITY_MS, RULES_V1, RULES_V2, attemptOf, type BuildrootRef, type CheckedAnnouncement, type RetryLink
 } from '../../protocols/announce.ts'
 import { panelProblem, type PanelParams } from '../../rules/panel.ts'
 import { policyProblem, type EligibilityPolicy } from '../../rules/eligibility.ts'
@@ -24,14 +24,16 @@ import { manifestFromKoji, parseKojiListing } from '../../services/buildroot/koj
 import { withOfficialEntries } from '../../rpm/official.ts'
 import { randomBytes } from 'node:crypto'
 import type { SkylineNode } from '../../node/index.ts'
-import { agreedResult, publishResult } from '../../services/results.ts'
-import { Progress } from '../progress.ts'
+import type { Manifest } from '../../services/blob/index.ts'
+import type { AnnouncerKey } from '../../protocols/signing.ts'
+import { followVerdicts, type SeededJob } from '../seed-verdicts.ts'
 
 const HELP = `usage: skyline seed --key F --keyring PATH [--bootstrap MA]... [--panel P --escalation E --threshold T]
                     [--stage SECONDS] [--eligible-builds K [--eligible-days D] [--probation N]]
                     [--replicas r --quorum q] [--target T]
                     [--buildroot MANIFEST | --koji-buildroot LISTING (--koji-packages DIR | --mirror URL)] [--official RPM]...
-                    [--listen MA]... [--data-dir D] [--wait SECONDS] [--repo DIR] FILE.src.rpm...
+                    [--listen MA]... [--data-dir D] [--wait SECONDS] [--validity SECONDS] [--verdicts] [--repo DIR]
+                    FILE.src.rpm...
 Verifies each SRPM's RPM signature against the keyring, serves it over the blob protocol, announces it
 signed by the announcer key F, and stays up until every stage-1 builder holds it and any buildroot manifest
 (or --wait runs out).
@@ -45,7 +47,10 @@ signed by the announcer key F, and stays up until every stage-1 builder holds it
   --replicas r   rules v1 (deprecated): r builders (default ${DEFAULT_REPLICAS}), --quorum q matching builds (default ${DEFAULT_QUORUM})
   --target T     build target recorded in the announcement (default fedora-rawhide-x86_64)
   --wait S       give up waiting for the builders (and verdicts) after S seconds (default 600)
-  --repo DIR     then wait for each job's verdict and fetch the agreed RPMs into a dnf repository at DIR
+  --validity S   the jobs' deadline, S seconds after the announcement (default ${DEFAULT_VALIDITY_MS / 1000}, at most ${MAX_VALIDITY_MS / 1000})
+  --verdicts     then wait for each job's final verdict; a rules-v2 job that ends blocked is announced again
+                 with a fresh beacon, at most ${MAX_ATTEMPTS - 1} times (exit 0 when every SRPM ends agreed)
+  --repo DIR     as --verdicts, and fetch the agreed RPMs into a dnf repository at DIR
   --buildroot M  build in exactly the packages of the buildroot manifest M (docs/protocols/buildroot.md)
   --koji-buildroot L  the manifest of a Koji buildroot listing L ({"getBuildroot": …, "listRPMs": …} as
                  koji call --json-output returns them), each package's content sha256 read from its file in
@@ -73,6 +78,8 @@ export async function run (argv: string[]): Promise<number> {
     probation: { type: 'string' },
     target: { type: 'string' },
     wait: { type: 'string' },
+    validity: { type: 'string' },
+    verdicts: { type: 'boolean' },
     repo: { type: 'string' },
     buildroot: { type: 'string' },
     'koji-buildroot': { type: 'string' },
@@ -94,6 +101,9 @@ export async function run (argv: string[]): Promise<number> {
   const replicas = panel !== undefined ? panel.panel + panel.escalation : int(values.replicas, '--replicas', DEFAULT_REPLICAS)
   const quorum = panel !== undefined ? replicas : int(values.quorum, '--quorum', Math.min(DEFAULT_QUORUM, replicas))
   const waitMs = int(values.wait, '--wait', 600) * 1000
+  const validityMs = int(values.validity, '--validity', DEFAULT_VALIDITY_MS / 1000) * 1000
+  if (validityMs > MAX_VALIDITY_MS) throw new UsageError(`--validity must be at most ${MAX_VALIDITY_MS / 1000} seconds`)
+  if (panel !== undefined && panel.stageMs >= validityMs) throw new UsageError('--stage must be shorter than --validity')
   // what createAnnouncement would refuse, refused before joining the mesh
   if (panel !== undefined) {
     const problem = panelProblem(panel)
@@ -151,38 +161,18 @@ export async function run (argv: string[]): Promise<number> {
     const stored = buildrootBytes === undefined ? undefined : await node.libp2p.services.blobs.add(buildrootBytes, { signal: stop.signal })
     const buildroot = stored === undefined ? undefined : { sha256: Buffer.from(stored.sha256, 'hex'), size: stored.size, chunkSize: stored.chunkSize, chunkRoot: Buffer.from(stored.root, 'hex') }
     if (stored !== undefined) out.write(`buildroot manifest ${stored.sha256.slice(0, 16)}: ${stored.size} bytes\n`)
+    const ctx: AnnounceContext = { node, key, target, replicas, quorum, panel, policy, validityMs, buildroot, waitMs, signal: stop.signal }
     const pending: Array<{ nevra: string, checked: CheckedAnnouncement }> = []
+    const seeded = new Map<string, { nevra: string, manifest: Manifest }>()
     let ok = true
     for (const { path, nevra } of accepted) {
       const manifest = await node.libp2p.services.blobs.add(path, { signal: stop.signal })
-      const srpmSha256 = Buffer.from(manifest.sha256, 'hex')
-      // the beacon makes the job key unpredictable until now; the candidates are the builders closest to
-      // it that a DHT lookup finds, listed and signed in the announcement so every node ranks the same list
-      const beacon = randomBytes(32)
-      const candidates = await lookForCandidates(node, jobKey(srpmSha256, target, beacon, buildroot?.sha256), replicas, quorum, nevra, Math.min(waitMs, CANDIDATE_WAIT_MS), stop.signal, panel !== undefined ? { beacon, policy } : undefined)
-      if (candidates.length < quorum) {
-        out.write(`${nevra}: not announced: found ${candidates.length} builder(s) in the mesh, a verdict needs at least ${quorum}\n`)
+      const checked = await announceSrpm(ctx, nevra, manifest)
+      if (checked === undefined) {
         ok = false
         continue
       }
-      const envelope = createAnnouncement({
-        beacon,
-        candidates,
-        nevra,
-        srpmSha256,
-        srpmSize: manifest.size,
-        target,
-        replicas,
-        quorum,
-        panel,
-        policy: panel !== undefined ? policy : undefined,
-        chunkSize: manifest.chunkSize,
-        chunkRoot: Buffer.from(manifest.root, 'hex'),
-        buildroot
-      }, key)
-      const checked = await node.announce(envelope)
-      const rules = panel !== undefined ? `panel ${panel.panel}+${panel.escalation}, threshold ${panel.threshold}` : `r=${replicas} q=${quorum}`
-      out.write(`announced ${nevra}: job ${checked.job.slice(0, 16)}, ${rules}, ${manifest.size} bytes\n`)
+      seeded.set(checked.job, { nevra, manifest })
       pending.push({ nevra, checked })
     }
 
@@ -211,8 +201,15 @@ export async function run (argv: string[]): Promise<number> {
         ok = false
       }
     }
-    if (values.repo !== undefined && !stop.signal.aborted) {
-      if (!await fetchVerdicts(node, pending.map(p => ({ job: p.checked.job, nevra: p.nevra })), resolve(values.repo), deadline, stop.signal)) ok = false
+    if ((values.repo !== undefined || values.verdicts === true) && !stop.signal.aborted) {
+      const reannounce = async (blocked: SeededJob): Promise<SeededJob | undefined> => {
+        const srpm = seeded.get(blocked.job)!
+        const checked = await announceSrpm(ctx, srpm.nevra, srpm.manifest, { of: blocked.job, attempt: blocked.attempt + 1 })
+        if (checked !== undefined) seeded.set(checked.job, srpm)
+        return checked === undefined ? undefined : seededJob(checked)
+      }
+      const jobs = pending.map(p => seededJob(p.checked))
+      if (!await followVerdicts(jobs, { node, repo: values.repo === undefined ? undefined : resolve(values.repo), deadline, signal: stop.signal, reannounce })) ok = false
     }
     const up = node.libp2p.services.blobs.stats().uploaded
     out.write(`done: uploaded ${up} bytes\n`)
@@ -264,47 +261,62 @@ async function lookForCandidates (node: SkylineNode, key: Uint8Array, replicas: 
   return found
 }
 
+interface AnnounceContext {
+  node: SkylineNode
+  key: AnnouncerKey
+  target: string
+  replicas: number
+  quorum: number
+  panel: (PanelParams & { stageMs: number }) | undefined
+  /** rules v2's eligibility policy */
+  policy: EligibilityPolicy
+  validityMs: number
+  buildroot: BuildrootRef | undefined
+  waitMs: number
+  signal: AbortSignal
+}
+
 /**
- * Waits for each job's final verdict (the seeder tallies like any node) and fetches every agreed one into
- * the repository; true when all were agreed and fetched.
+ * Announces one stored SRPM with a fresh beacon: the beacon makes the job key unpredictable until now;
+ * the candidates are the builders closest to it that a DHT lookup finds, listed and signed in the
+ * announcement so every node ranks the same list. `retry`: a re-announcement of a blocked job.
+ * Undefined (reported) when too few builders were found.
  */
-async function fetchVerdicts (node: SkylineNode, jobs: Array<{ job: string, nevra: string }>, repo: string, deadline: number, signal: AbortSignal): Promise<boolean> {
+async function announceSrpm (ctx: AnnounceContext, nevra: string, manifest: Manifest, retry?: RetryLink): Promise<CheckedAnnouncement | undefined> {
+  const { node, panel, replicas, quorum } = ctx
   const out = process.stdout
-  const progress = new Progress(process.stderr)
-  const open = new Map(jobs.map(j => [j.job, j.nevra]))
-  let ok = true
-  while (open.size > 0 && Date.now() < deadline && !signal.aborted) {
-    for (const [job, nevra] of open) {
-      const r = agreedResult(node, job)
-      if (!r.ok && !r.final) continue
-      open.delete(job)
-      progress.clear()
-      if (!r.ok) {
-        out.write(`${nevra}: ${r.verdict}: not fetched (${r.reason})\n`)
-        ok = false
-        continue
-      }
-      try {
-        await publishResult(node, r.result, repo, { signal, onProgress: p => progress.bar(`${nevra}: ${p.file}`, p.done, p.total) })
-        progress.clear()
-        out.write(`${nevra}: agreed ${r.result.hash.slice(0, 16)}; ${r.result.files.length} RPM(s) checked and written to ${repo}\n`)
-      } catch (err: any) {
-        progress.clear()
-        out.write(`${nevra}: fetch failed: ${err.message}\n`)
-        ok = false
-      }
-    }
-    if (open.size > 0) {
-      progress.status(`waiting for verdicts: ${jobs.length - open.size} of ${jobs.length} done`)
-      await new Promise(resolve => setTimeout(resolve, 500))
-    }
+  const srpmSha256 = Buffer.from(manifest.sha256, 'hex')
+  const beacon = randomBytes(32)
+  const candidates = await lookForCandidates(node, jobKey(srpmSha256, ctx.target, beacon, ctx.buildroot?.sha256), replicas, quorum, nevra, Math.min(ctx.waitMs, CANDIDATE_WAIT_MS), ctx.signal, panel !== undefined ? { beacon, policy: ctx.policy } : undefined)
+  if (candidates.length < quorum) {
+    out.write(`${nevra}: not announced: found ${candidates.length} builder(s) in the mesh, a verdict needs at least ${quorum}\n`)
+    return undefined
   }
-  progress.clear()
-  for (const nevra of open.values()) {
-    out.write(`${nevra}: no final verdict ${signal.aborted ? '(interrupted)' : 'in time'}\n`)
-    ok = false
-  }
-  return ok
+  const envelope = createAnnouncement({
+    beacon,
+    candidates,
+    nevra,
+    srpmSha256,
+    srpmSize: manifest.size,
+    target: ctx.target,
+    replicas,
+    quorum,
+    panel,
+    policy: panel !== undefined ? ctx.policy : undefined,
+    validityMs: ctx.validityMs,
+    chunkSize: manifest.chunkSize,
+    chunkRoot: Buffer.from(manifest.root, 'hex'),
+    buildroot: ctx.buildroot,
+    retry
+  }, ctx.key)
+  const checked = await node.announce(envelope)
+  const rules = panel !== undefined ? `panel ${panel.panel}+${panel.escalation}, threshold ${panel.threshold}` : `r=${replicas} q=${quorum}`
+  out.write(`announced ${nevra}: job ${checked.job.slice(0, 16)}, ${rules}, ${manifest.size} bytes${retry !== undefined ? `, attempt ${retry.attempt} of ${MAX_ATTEMPTS}` : ''}\n`)
+  return checked
+}
+
+function seededJob (checked: CheckedAnnouncement): SeededJob {
+  return { job: checked.job, nevra: checked.announcement.nevra, attempt: attemptOf(checked.announcement), v2: checked.panel !== undefined }
 }
 
 /** The manifest bytes --buildroot or --koji-buildroot give, checked before anything joins the mesh */

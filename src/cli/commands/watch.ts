@@ -44,7 +44,8 @@ function announcementLine (c: CheckedAnnouncement): WatchLine {
     issuedAt: Number(a.issuedAt),
     expiresAt: Number(a.expiresAt),
     candidates: c.candidates.map(String),
-    builders: c.builders.map(String)
+    builders: c.builders.map(String),
+    ...(c.retry !== undefined ? { retryOf: c.retry.of, attempt: c.retry.attempt } : {})
   }
 }
 
@@ -83,7 +84,8 @@ export function verdictLine (v: VerdictEvent): WatchLine {
     missing: v.missing,
     counts: v.counts,
     final: v.final,
-    ...(v.official !== undefined ? { official: v.official } : {})
+    ...(v.official !== undefined ? { official: v.official } : {}),
+    ...(v.retryOf !== undefined ? { retryOf: v.retryOf, attempt: v.attempt } : {})
   }
 }
 
@@ -129,7 +131,8 @@ function print (node: Awaited<ReturnType<typeof startClientNode>>, json: boolean
   node.addEventListener('announcement', (e: CustomEvent<CheckedAnnouncement>) => {
     const a = e.detail.announcement
     nevras.set(e.detail.job, a.nevra)
-    out(announcementLine(e.detail), `announce   ${a.nevra} job ${e.detail.job.slice(0, 12)} r=${a.replicas} q=${a.quorum}`)
+    const retry = e.detail.retry !== undefined ? `, attempt ${e.detail.retry.attempt}: retries blocked job ${e.detail.retry.of.slice(0, 12)}` : ''
+    out(announcementLine(e.detail), `announce   ${a.nevra} job ${e.detail.job.slice(0, 12)} r=${a.replicas} q=${a.quorum}${retry}`)
   })
   node.verdicts.addEventListener('attestation', (e: CustomEvent<CheckedAttestation>) => {
     const a = e.detail
@@ -140,7 +143,7 @@ function print (node: Awaited<ReturnType<typeof startClientNode>>, json: boolean
   node.verdicts.addEventListener('verdict', (e: CustomEvent<VerdictEvent>) => {
     const v = e.detail
     out(verdictLine(v),
-      `verdict    ${v.nevra}: ${v.verdict}${v.hash !== undefined ? `(${v.hash.slice(0, 16)})` : ''}${v.final ? '' : ' (so far)'}${v.dissenters.length > 0 ? `, dissenters ${v.dissenters.map(short).join(' ')}` : ''}${officialPhrase(v)}`)
+      `verdict    ${v.nevra}: ${v.verdict}${v.hash !== undefined ? `(${v.hash.slice(0, 16)})` : ''}${v.final ? '' : ' (so far)'}${v.dissenters.length > 0 ? `, dissenters ${v.dissenters.map(short).join(' ')}` : ''}${officialPhrase(v)}${v.retryOf !== undefined ? ` (attempt ${v.attempt}, retries ${v.retryOf.slice(0, 12)})` : ''}`)
   })
   if (!json) process.stderr.write(`watching the mesh as ${node.peerId} (Ctrl-C to stop)\n`)
 }

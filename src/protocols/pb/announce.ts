@@ -186,6 +186,8 @@ export interface Announcement {
   buildrootSize: bigint
   buildrootChunkSize: number
   buildrootChunkRoot: Uint8Array<ArrayBuffer>
+  retryOf: Uint8Array<ArrayBuffer>
+  attempt: number
 }
 
 export const Announcement = (() => {
@@ -315,6 +317,16 @@ export const Announcement = (() => {
           w.bytes(obj.buildrootChunkRoot)
         }
 
+        if ((obj.retryOf != null && obj.retryOf.byteLength > 0)) {
+          w.uint32(194)
+          w.bytes(obj.retryOf)
+        }
+
+        if ((obj.attempt != null && obj.attempt !== 0)) {
+          w.uint32(200)
+          w.uint32(obj.attempt)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -342,7 +354,9 @@ export const Announcement = (() => {
           buildrootSha256: uint8ArrayAlloc(0),
           buildrootSize: 0n,
           buildrootChunkSize: 0,
-          buildrootChunkRoot: uint8ArrayAlloc(0)
+          buildrootChunkRoot: uint8ArrayAlloc(0),
+          retryOf: uint8ArrayAlloc(0),
+          attempt: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -445,6 +459,14 @@ export const Announcement = (() => {
             }
             case 23: {
               obj.buildrootChunkRoot = reader.bytes()
+              break
+            }
+            case 24: {
+              obj.retryOf = reader.bytes()
+              break
+            }
+            case 25: {
+              obj.attempt = reader.uint32()
               break
             }
             default: {
@@ -635,6 +657,20 @@ export const Announcement = (() => {
               }
               break
             }
+            case 24: {
+              yield {
+                field: `${prefix}.retryOf`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 25: {
+              yield {
+                field: `${prefix}.attempt`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -763,6 +799,16 @@ export const Announcement = (() => {
     value: Uint8Array<ArrayBuffer>
   }
 
+  interface AnnouncementRetryOfFieldEvent {
+    field: '$.retryOf'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  interface AnnouncementAttemptFieldEvent {
+    field: '$.attempt'
+    value: number
+  }
+
   function encode (obj: Partial<Announcement>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Announcement.codec())
   }
@@ -771,7 +817,7 @@ export const Announcement = (() => {
     return decodeMessage(buf, Announcement.codec(), opts)
   }
 
-  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announcement>): Generator<AnnouncementNevraFieldEvent | AnnouncementSrpmSha256FieldEvent | AnnouncementSrpmSizeFieldEvent | AnnouncementTargetFieldEvent | AnnouncementReplicasFieldEvent | AnnouncementQuorumFieldEvent | AnnouncementBeaconFieldEvent | AnnouncementIssuedAtFieldEvent | AnnouncementExpiresAtFieldEvent | AnnouncementSequenceFieldEvent | AnnouncementChunkSizeFieldEvent | AnnouncementChunkRootFieldEvent | AnnouncementCandidatesFieldEvent | AnnouncementRulesFieldEvent | AnnouncementEscalationFieldEvent | AnnouncementStageMsFieldEvent | AnnouncementEligibleBuildsFieldEvent | AnnouncementEligibleDaysFieldEvent | AnnouncementProbationSeatsFieldEvent | AnnouncementBuildrootSha256FieldEvent | AnnouncementBuildrootSizeFieldEvent | AnnouncementBuildrootChunkSizeFieldEvent | AnnouncementBuildrootChunkRootFieldEvent> {
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announcement>): Generator<AnnouncementNevraFieldEvent | AnnouncementSrpmSha256FieldEvent | AnnouncementSrpmSizeFieldEvent | AnnouncementTargetFieldEvent | AnnouncementReplicasFieldEvent | AnnouncementQuorumFieldEvent | AnnouncementBeaconFieldEvent | AnnouncementIssuedAtFieldEvent | AnnouncementExpiresAtFieldEvent | AnnouncementSequenceFieldEvent | AnnouncementChunkSizeFieldEvent | AnnouncementChunkRootFieldEvent | AnnouncementCandidatesFieldEvent | AnnouncementRulesFieldEvent | AnnouncementEscalationFieldEvent | AnnouncementStageMsFieldEvent | AnnouncementEligibleBuildsFieldEvent | AnnouncementEligibleDaysFieldEvent | AnnouncementProbationSeatsFieldEvent | AnnouncementBuildrootSha256FieldEvent | AnnouncementBuildrootSizeFieldEvent | AnnouncementBuildrootChunkSizeFieldEvent | AnnouncementBuildrootChunkRootFieldEvent | AnnouncementRetryOfFieldEvent | AnnouncementAttemptFieldEvent> {
     return streamMessage(buf, Announcement.codec(), opts)
   }
   return { codec, encode, decode, stream }
