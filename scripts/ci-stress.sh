@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # CI's stress part: the stress suite's CI cases (test/stress/*.test.ts: kill -9 crashes, replayers, a
-# gossip flooder, partitions across network namespaces), once, without the long runs and the long fuzz
-# runs (scripts/test-stress.sh has those). CI runs as root after `npm run setup`, so every case must run:
+# gossip flooder, partitions across network namespaces, colluders against rules v2), once, without the
+# long runs and the long fuzz runs (scripts/test-stress.sh has those). CI runs as root after `npm run setup`, so every case must run:
 # a skipped case (no root, a missing tool) fails this script as a failure would. Prints the summary of
-# scripts/test-stress.sh and the time taken. About 7 minutes on 2 shared cores, 9 with a CPU hog beside it.
+# scripts/test-stress.sh and the time taken. About 9 minutes on 2 shared cores, 11 with a CPU hog beside it.
 #
 #   scripts/ci-stress.sh
 set -uo pipefail

@@ -40,7 +40,7 @@ export function testAnnouncement (announcer: TestAnnouncer, over: Partial<Announ
  * Stores an SRPM in a node's blob store and announces it from that node, listing the candidates the node
  * finds in the mesh (or `candidates`); returns the checked announcement
  */
-export async function seedSrpm (node: SkylineNode, announcer: TestAnnouncer, srpm: { path: string, nevra: string }, opts: { replicas: number, quorum: number, beacon?: Uint8Array, target?: string, candidates?: PeerId[], panel?: AnnouncementInit['panel'], policy?: AnnouncementInit['policy'], buildroot?: Uint8Array }): Promise<CheckedAnnouncement> {
+export async function seedSrpm (node: SkylineNode, announcer: TestAnnouncer, srpm: { path: string, nevra: string }, opts: { replicas: number, quorum: number, beacon?: Uint8Array, target?: string, candidates?: PeerId[], panel?: AnnouncementInit['panel'], policy?: AnnouncementInit['policy'], buildroot?: Uint8Array, retry?: AnnouncementInit['retry'] }): Promise<CheckedAnnouncement> {
   const m = await node.libp2p.services.blobs.add(srpm.path)
   const beacon = opts.beacon ?? randomBytes(32)
   const target = opts.target ?? 'fedora-41-x86_64'
@@ -61,6 +61,7 @@ export async function seedSrpm (node: SkylineNode, announcer: TestAnnouncer, srp
     chunkSize: m.chunkSize,
     chunkRoot: Buffer.from(m.root, 'hex'),
     beacon,
-    buildroot
+    buildroot,
+    retry: opts.retry
   }, announcer.key))
 }
