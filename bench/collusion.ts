@@ -56,9 +56,9 @@ import { markdownTable, reportFigures } from './lib/summary.ts'
 import { tallyHarness } from './lib/tally-harness.ts'
 import { candidateCount } from '../src/rules/assignment.ts'
 import { exactGoal, monteCarloGoal, withRetries } from './lib/panel-goal.ts'
+import { DEFAULT_ESCALATION, DEFAULT_PANEL, DEFAULT_THRESHOLD, MAX_ATTEMPTS } from '../src/protocols/announce.ts'
 /** The first announcement and at most two re-announcements of a blocked job (issue 12) */
-const ANNOUNCE_ATTEMPTS = 3
-import { DEFAULT_ESCALATION, DEFAULT_PANEL, DEFAULT_THRESHOLD } from '../src/protocols/announce.ts'
+const ANNOUNCE_ATTEMPTS = MAX_ATTEMPTS
 
 const { values: opts } = parseArgs({
   options: {
