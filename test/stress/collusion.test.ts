@@ -6,7 +6,7 @@
  * (that needs four bad seats). A job escalates unless its three stage-1 seats are all honest (4 in 35);
  * the dissenter of an escalated job is on its losing side and ejected, so the case shows an ejection
  * unless no job of the three escalates (0.15% of runs). The run with blocking and re-announcement is
- * collusion.stress.ts. About 100 s on 2 cores (a silent or copying stage-1 seat holds stage 1 to its
+ * collusion.stress.ts. About 2 minutes on 2 cores (a silent or copying stage-1 seat holds stage 1 to its
  * deadline plus the 30 s reveal grace).
  */
 import { describeCollusion } from './lib/collusion-case.ts'
