@@ -48,15 +48,23 @@ export class Outcomes {
     }
   }
 
-  /** A final verdict: the throttle window, reputation once per job (`applied`: already recorded), alerts */
-  finalise (v: FinalVerdict, applied: boolean, now: number): void {
+  /**
+   * A final verdict: the throttle window, reputation once per builder and job, alerts. `applied`: the
+   * final verdict of this job whose builders the reputation already holds, if any. A final verdict can still
+   * name more builders later (a panel is agreed once T seats agree; a dissenting reveal that arrives after
+   * them is named too): only those are recorded then, so every node ends with the same reputation
+   * whatever order the reveals came in.
+   */
+  finalise (v: FinalVerdict, applied: Pick<Verdict, 'agreeing' | 'dissenters'> | undefined, now: number): void {
     if (v.verdict !== 'pending') this.throttle.record(v.verdict, now, v.job)
-    if (!applied && (v.verdict === 'agreed' || v.verdict === 'disputed')) {
-      for (const b of v.agreeing) this.reputation.record(b, 'agree', now)
-      for (const b of v.dissenters) this.reputation.record(b, 'dissent', now)
-      this.init.store.saveReputation(this.reputation.toRows().filter(r => v.agreeing.includes(r.builder) || v.dissenters.includes(r.builder)))
+    const agreeing = v.agreeing.filter(b => applied?.agreeing.includes(b) !== true)
+    const dissenters = v.dissenters.filter(b => applied?.dissenters.includes(b) !== true)
+    if ((v.verdict === 'agreed' || v.verdict === 'disputed') && (applied === undefined || agreeing.length + dissenters.length > 0)) {
+      for (const b of agreeing) this.reputation.record(b, 'agree', now)
+      for (const b of dissenters) this.reputation.record(b, 'dissent', now)
+      this.init.store.saveReputation(this.reputation.toRows().filter(r => agreeing.includes(r.builder) || dissenters.includes(r.builder)))
       this.init.store.markReputationApplied(v.job)
-      for (const b of v.dissenters) {
+      for (const b of dissenters) {
         const standing = this.reputation.get(b, now)
         if (standing.flagged) this.init.log('builder %s flagged: %d dissents', b, standing.dissent.toFixed(1))
       }

@@ -421,7 +421,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
     this.init.store.setVerdict({ job, verdict: verdict.verdict, hash: verdict.hash, final: verdict.final, detail, updatedAt: now })
     if (verdict.final || prev?.final === true) this.eligibility.refresh(job)
     const event: VerdictEvent = { ...verdict, job, nevra: a.announcement.nevra, replicas: a.announcement.replicas, quorum: a.announcement.quorum, ...(a.retry !== undefined ? { retryOf: a.retry.of, attempt: a.retry.attempt } : {}) }
-    if (verdict.final) this.outcomes.finalise(event, prev?.reputationApplied ?? false, now)
+    if (verdict.final) this.outcomes.finalise(event, prev?.reputationApplied === true ? JSON.parse(prev.detail) : undefined, now)
     this.safeDispatchEvent('verdict', { detail: event })
     return verdict
   }

@@ -6,7 +6,9 @@
  * --verdicts` then announces it again. The run fails only if one SRPM blocks three times in a row with no
  * colluder ejected in between (≈ 0.5% of runs). Whether a colluder ends ejected here depends on the draw
  * (the CI variant, collusion.test.ts, makes it certain); each one that dissented in a resolved escalation
- * must be. About 3 minutes on 2 cores, 3 more per blocked attempt.
+ * must be. Then a third SRPM whose first attempt surely blocks: once it is announced, honest seats are
+ * paused (SIGSTOP) until it blocks at its deadline, and the seeder must announce it again. About 7 minutes
+ * on 2 cores, 3 more per blocked attempt of the first two.
  */
 import { describeCollusion } from './lib/collusion-case.ts'
 
@@ -18,5 +20,6 @@ describeCollusion({
   jobs: 2,
   together: false,
   expectEjection: false,
+  silencedRetry: { validitySeconds: 120 },
   timeoutMs: 1_800_000
 })

@@ -48,7 +48,8 @@ signed by the announcer key F, and stays up until every stage-1 builder holds it
   --target T     build target recorded in the announcement (default fedora-rawhide-x86_64)
   --wait S       give up waiting for the builders (and verdicts) after S seconds (default 600)
   --validity S   the jobs' deadline, S seconds after the announcement (default ${DEFAULT_VALIDITY_MS / 1000}, at most ${MAX_VALIDITY_MS / 1000})
-  --verdicts     then wait for each job's final verdict; a rules-v2 job that ends blocked is announced again
+  --verdicts     then wait for each job's final verdict (serving on; no longer for silent stage-1 builders once
+                 stage 1's deadline passed); a rules-v2 job that ends blocked is announced again
                  with a fresh beacon, at most ${MAX_ATTEMPTS - 1} times (exit 0 when every SRPM ends agreed)
   --repo DIR     as --verdicts, and fetch the agreed RPMs into a dnf repository at DIR
   --buildroot M  build in exactly the packages of the buildroot manifest M (docs/protocols/buildroot.md)
@@ -177,6 +178,10 @@ export async function run (argv: string[]): Promise<number> {
     }
 
     const deadline = Date.now() + waitMs
+    // following the verdicts, the seeder serves on until them: it stops waiting for a job's holders once
+    // its verdict is final or stage 1's deadline passed (a silent stage-1 seat then escalates the job)
+    const follow = values.repo !== undefined || values.verdicts === true
+    const settled = (c: CheckedAnnouncement): boolean => follow && (node.store.verdict(c.job)?.final === true || Date.now() > (c.panel?.stageDeadline ?? Infinity))
     for (const p of pending) {
       // rules v2: stage 1 and the probation seats build; escalation seats fetch from them if they are called
       const { seats, probation } = node.verdicts.seating(p.checked)
@@ -185,7 +190,7 @@ export async function run (argv: string[]): Promise<number> {
       // the SRPM and the buildroot manifest: a builder fetches the manifest after the SRPM, from this seeder first
       const shas = [p.checked.announcement.srpmSha256, p.checked.announcement.buildrootSha256].filter(s => s.length > 0).map(s => Buffer.from(s).toString('hex'))
       const reached = new Set<string>()
-      while (reached.size < builders.length && Date.now() < deadline && !stop.signal.aborted) {
+      while (reached.size < builders.length && Date.now() < deadline && !stop.signal.aborted && !settled(p.checked)) {
         for (const b of builders) {
           if (reached.has(b.toString())) continue
           const haves = await Promise.all(shas.map(async sha => node.libp2p.services.blobs.peerHave(b, sha, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined)))
@@ -198,10 +203,10 @@ export async function run (argv: string[]): Promise<number> {
       }
       if (reached.size < builders.length) {
         out.write(`${p.nevra}: only ${reached.size} of ${builders.length} builders hold the SRPM${shas.length > 1 ? ' and the buildroot manifest' : ''}${stop.signal.aborted ? ' (interrupted)' : ' after the wait'}\n`)
-        ok = false
+        if (!follow) ok = false
       }
     }
-    if ((values.repo !== undefined || values.verdicts === true) && !stop.signal.aborted) {
+    if (follow && !stop.signal.aborted) {
       const reannounce = async (blocked: SeededJob): Promise<SeededJob | undefined> => {
         const srpm = seeded.get(blocked.job)!
         const checked = await announceSrpm(ctx, srpm.nevra, srpm.manifest, { of: blocked.job, attempt: blocked.attempt + 1 })

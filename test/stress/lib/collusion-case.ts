@@ -30,6 +30,9 @@ import { grindKeys, seatShares, fabricatedFiles } from './collusion-plan.ts'
 import { Reputation } from '../../../src/rules/reputation.ts'
 import { buildHash } from '../../../src/rules/build-hash.ts'
 import { storedRetryLink } from '../../../src/protocols/announce.ts'
+import { Announcement, SignedEnvelope } from '../../../src/protocols/pb/announce.ts'
+import { parseCandidates } from '../../../src/rules/assignment.ts'
+import { rankBySaltedPosition } from '../../../src/rules/position.ts'
 
 const COLLUDER = join(import.meta.dirname, 'colluder.ts')
 const TOOLS = ['rpmbuild', 'rpmsign', 'gpg', 'gpgconf', 'bwrap']
@@ -55,6 +58,24 @@ async function startColluder (dir: string, init: Record<string, unknown>): Promi
   }, 90_000, 200, () => { try { return readFileSync(logPath, 'utf8').slice(-2000) } catch { return '' } })
   const m = ready as unknown as RegExpExecArray
   return { address: m[1], peerId: m[2], logPath }
+}
+
+/** The seats of the first announcement of `nevra` a node holds (no bans), best first, and its job */
+function firstSeats (n: NodeProc, nevra: string, seats: number): { job: string, seats: string[] } | undefined {
+  const db = new DatabaseSync(n.dbPath, { readOnly: true })
+  try {
+    const row = db.prepare('SELECT job, envelope FROM announcements WHERE nevra = ? ORDER BY received_at LIMIT 1').get(nevra) as { job: string, envelope: Uint8Array } | undefined
+    if (row === undefined) return undefined
+    const a = Announcement.decode(SignedEnvelope.decode(new Uint8Array(row.envelope)).payload)
+    return { job: row.job, seats: rankBySaltedPosition(Buffer.from(row.job, 'hex'), a.beacon, parseCandidates(a.candidates)).slice(0, seats).map(String) }
+  } finally {
+    db.close()
+  }
+}
+
+/** Stops (SIGSTOP) or continues (SIGCONT) a node process and its builds */
+function signalGroup (n: NodeProc, signal: 'SIGSTOP' | 'SIGCONT'): void {
+  if (n.child?.pid !== undefined) process.kill(-n.child.pid, signal)
 }
 
 /** A node's builders ejected now, from its stored reputation */
@@ -94,6 +115,12 @@ export interface CollusionCase {
   together: boolean
   /** whether some colluder must end ejected (a case where one surely dissents in a resolved escalation) */
   expectEjection: boolean
+  /**
+   * then one more SRPM whose first attempt the colluders and silenced volunteers surely block (honest seats
+   * paused with SIGSTOP once it is announced, until it blocks at its deadline, `validitySeconds` after
+   * the announcement): the seeder must announce it again
+   */
+  silencedRetry?: { validitySeconds: number }
   timeoutMs: number
 }
 
@@ -112,14 +139,16 @@ export function describeCollusion (c: CollusionCase): void {
     let colluders: Colluder[] = []
     let groundKeys: Awaited<ReturnType<typeof grindKeys>> = []
     let srpms: Array<{ path: string, nevra: string }>
+    let extra: { path: string, nevra: string } | undefined
     let keyring: string
     let announcer: Awaited<ReturnType<typeof writeAnnouncerKey>>
 
     before(async function () {
       if (missingTools(TOOLS) !== undefined) this.skip()
       dir = tempDir('skyline-stress-collusion-')
-      const made = await makeSignedSrpms(join(dir, 'srpms'), c.jobs)
-      srpms = made.srpms
+      const made = await makeSignedSrpms(join(dir, 'srpms'), c.jobs + (c.silencedRetry !== undefined ? 1 : 0))
+      srpms = made.srpms.slice(0, c.jobs)
+      extra = made.srpms[c.jobs]
       keyring = made.keyPath
       announcer = await writeAnnouncerKey(dir)
       const common = { listen: '/ip4/127.0.0.1/tcp/0', http: '127.0.0.1:0', keyring, announcer: announcer.pub, builder: 'rpmbuild' as const }
@@ -167,7 +196,7 @@ export function describeCollusion (c: CollusionCase): void {
     it('every SRPM ends final agreed on the honest hash everywhere (a blocked attempt announced again), colluders who dissented are ejected, none is credited, and the throttle does not fire', async () => {
       const seedDir = join(dir!, 'seed')
       const finals: Array<{ nevra: string, job: string, attempts: string[] }> = []
-      // one seed run per SRPM (so ejections count for the next), or one for all of them
+      // one seed run per SRPM (so ejections count for the next), or one for all of them (seedArgs: below)
       const groups = c.together ? [srpms] : srpms.map(x => [x])
       for (const [g, group] of groups.entries()) {
         const out = join(dir!, `seed-${g}.log`)
@@ -242,6 +271,62 @@ export function describeCollusion (c: CollusionCase): void {
         const status = await n.status()
         assert.equal(status.throttle.throttled, false, `${n.name}: throttled ${JSON.stringify(status.throttle)}`)
         assert.equal(status.throttle.window.disputed, 0, `${n.name}: ${JSON.stringify(status.throttle)}`)
+      }
+    })
+
+    // only where configured: a case defined but skipped would count as pending, which CI refuses
+    if (c.silencedRetry === undefined) return
+    it('a job the colluders and silenced volunteers block is announced again by the seeder and ends agreed; the throttle counts nothing blocked, and /status shows the retry link', async function () {
+      const srpm = extra!
+      const out = join(dir!, 'seed-silenced.log')
+      const child = spawnTracked(SKYLINE, ['seed', '--key', announcer.key, '--keyring', keyring, '--bootstrap', honest[0].address, '--listen', '/ip4/127.0.0.1/tcp/0',
+        '--data-dir', join(dir!, 'seed'), '--panel', String(PANEL.panel), '--escalation', String(PANEL.escalation), '--threshold', String(PANEL.threshold),
+        '--stage', String(PANEL.stageSeconds), '--validity', String(c.silencedRetry!.validitySeconds), '--wait', '900', '--verdicts', srpm.path], { log: out })
+      const exited = new Promise<number | null>(resolve => child.once('exit', x => resolve(x)))
+      // once announced, the honest seats beyond T − 2 are silenced, stage-1 seats first: with the copier's
+      // copy at most T − 1 seats can reveal the true hash, so the first attempt blocks at its deadline
+      let first: ReturnType<typeof firstSeats>
+      await waitUntil('the first announcement', () => (first = firstSeats(honest[0], srpm.nevra, SEATS)) !== undefined, 120_000, 50)
+      const seated = first!.seats.map(p => honest.find(n => n.peerId === p)).filter((n): n is NodeProc => n !== undefined)
+      const paused = seated.slice(0, Math.max(1, seated.length - (PANEL.threshold - 2)))
+      for (const n of paused) signalGroup(n, 'SIGSTOP')
+      log(`silenced ${paused.map(n => n.name).join(', ')} of the seats of ${first!.job.slice(0, 12)} (${SEATS - seated.length} colluder seat(s))`)
+      try {
+        await waitUntil('the first attempt to block', () => /blocked \(attempt 1 of 3\)/.test(readFileSync(out, 'utf8')), (c.silencedRetry!.validitySeconds + 120) * 1000, 500, () => readFileSync(out, 'utf8').slice(-2000))
+      } finally {
+        for (const n of paused) signalGroup(n, 'SIGCONT')
+      }
+      const code = await exited
+      const text = readFileSync(out, 'utf8')
+      log(`seed exit ${code}: ${text.split('\n').filter(l => /announced|blocked|agreed|attempt/.test(l)).join(' | ')}`)
+      assert.equal(code, 0, text.slice(-3000))
+      const prefixes = [...text.matchAll(/^announced \S+: job ([0-9a-f]{16})/gm)].map(m => m[1])
+      assert.ok(prefixes.length >= 2 && prefixes.length <= 3, text)
+      assert.ok(first!.job.startsWith(prefixes[0]))
+      let jobs: string[] = []
+      await waitUntil('every honest node to hold every attempt\'s final verdict', () => {
+        const vs = honest[0].store({ integrity: false }).verdicts
+        jobs = prefixes.map(p => vs.find(v => v.job.startsWith(p))?.job ?? p)
+        return honest.every(n => jobs.every(j => n.store({ integrity: false }).verdicts.find(v => v.job === j)?.final === true))
+      }, 180_000, 500)
+      const colluderIds = new Set(colluders.map(x => x.peerId))
+      for (const [i, job] of jobs.entries()) {
+        const summaries = new Set(honest.map(n => verdictSummary(n.store().verdicts.find(v => v.job === job))))
+        assert.equal(summaries.size, 1, `verdicts of ${job.slice(0, 12)} differ: ${[...summaries].join(' | ')}`)
+        const v = honest[0].store().verdicts.find(x => x.job === job)!
+        assert.equal(v.verdict, i === jobs.length - 1 ? 'agreed' : 'blocked', v.detail)
+        for (const n of honest) assert.deepEqual(retryLinks(n).get(job), i === 0 ? undefined : { of: jobs[i - 1], attempt: i + 1 }, n.name)
+        if (i === jobs.length - 1) {
+          const honestHashes = new Set(honest[0].store().attestations.filter(a => a.job === job && a.status === 'ok' && !colluderIds.has(a.builder)).map(a => a.buildHash))
+          assert.deepEqual([...honestHashes], [v.hash])
+        }
+      }
+      for (const n of honest) {
+        const status = await n.status()
+        assert.equal(status.throttle.throttled, false, `${n.name}: ${JSON.stringify(status.throttle)}`)
+        assert.equal(status.throttle.window.disputed, 0, `${n.name}: the blocked attempt still counts: ${JSON.stringify(status.throttle)}`)
+        const retry = status.verdicts.find(v => v.job === jobs[1])
+        assert.deepEqual([retry?.retryOf, retry?.attempt], [jobs[0], 2], `${n.name}: /status lacks the retry link`)
       }
     })
   })
