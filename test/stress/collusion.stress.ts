@@ -7,8 +7,8 @@
  * colluder ejected in between (≈ 0.5% of runs). Whether a colluder ends ejected here depends on the draw
  * (the CI variant, collusion.test.ts, makes it certain); each one that dissented in a resolved escalation
  * must be. Then a third SRPM whose first attempt surely blocks: once it is announced, honest seats are
- * paused (SIGSTOP) until it blocks at its deadline, and the seeder must announce it again. About 7 minutes
- * on 2 cores, 3 more per blocked attempt of the first two.
+ * paused (SIGSTOP) until it blocks at its deadline, and the seeder must announce it again. About 8 minutes
+ * on 2 cores, 1–3 more per blocked attempt of the first two.
  */
 import { describeCollusion } from './lib/collusion-case.ts'
 
