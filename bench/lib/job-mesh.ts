@@ -111,6 +111,8 @@ export interface JobMeshResult {
   idlePerNodePerS: number
   /** the seeder's control bytes per job */
   seederPerJob: number
+  /** the seeder's bytes per job, by protocol */
+  seederBreakdown: ByteBreakdown
   /** per builder node over the whole run (start included): syncs it asked for, and items served to others */
   syncs: Spread
   syncServed: Spread
@@ -324,6 +326,7 @@ export async function runJobMesh (o: JobMeshOptions): Promise<JobMeshResult> {
       perNodePerJobLessIdle: spread(lessIdle),
       idlePerNodePerS,
       seederPerJob: seederBytes.control / jobs,
+      seederBreakdown: scale(seederBytes, 1 / jobs),
       syncs: spread(collected.slice(0, o.nodes).map(c => c.sync.syncs)),
       syncServed: spread(collected.slice(0, o.nodes).map(c => c.sync.served)),
       rss: spread(collected.slice(0, o.nodes).map(c => c.rss / 2 ** 20))
@@ -346,6 +349,7 @@ const kb = (x: number): string => Number.isFinite(x) ? (x / 1024).toFixed(1) : '
 /** The human-readable report of a run */
 export function describeJobMesh (r: JobMeshResult, target?: number): string[] {
   const b = r.perNodePerJob.breakdown
+  const s = r.seederBreakdown
   return [
     `${r.nodes} builder node processes + 1 seeder on 127.0.0.1, ${r.jobs} jobs (r = ${r.replicas}, q = ${r.quorum}), ` +
       `${r.rate > 0 ? `${r.rate} announcements/s` : 'announced back to back'}; ${r.cpus} CPUs, load average ${r.load.before.toFixed(1)} before, ${r.load.after.toFixed(1)} after`,
@@ -365,7 +369,9 @@ export function describeJobMesh (r: JobMeshResult, target?: number): string[] {
     `  less the idle background (${kb(r.idlePerNodePerS)} KB/s per node): mean ${kb(r.perNodePerJobLessIdle.mean)} KB, max ${kb(r.perNodePerJobLessIdle.max)} KB`,
     `  by protocol, mean per node per job (KB): gossip ${kb(b.gossip)}, DHT ${kb(b.dht)}, identify ${kb(b.identify)}, ping ${kb(b.ping)}, sync ${kb(b.sync)}, ` +
       `builder ${kb(b.builder)}, other ${kb(b.other)}, Noise/Yamux/multistream framing ${kb(b.framing)}; blob (excluded) ${kb(b.blob)}`,
-    `  the seeder: ${kb(r.seederPerJob)} KB of control bytes per job; sync exchanges asked per builder node over the run: mean ${r.syncs.mean.toFixed(1)}, max ${r.syncs.max}; items served per node: mean ${r.syncServed.mean.toFixed(0)}`,
+    `  the seeder: ${kb(r.seederPerJob)} KB of control bytes per job: gossip ${kb(s.gossip)}, DHT ${kb(s.dht)}, identify ${kb(s.identify)}, ping ${kb(s.ping)}, ` +
+      `sync ${kb(s.sync)}, builder ${kb(s.builder)}, other ${kb(s.other)}, framing ${kb(s.framing)}; blob (excluded) ${kb(s.blob)}`,
+    `  sync exchanges asked per builder node over the run: mean ${r.syncs.mean.toFixed(1)}, max ${r.syncs.max}; items served per node: mean ${r.syncServed.mean.toFixed(0)}`,
     `builder node RSS after the run (MB): min ${r.rss.min.toFixed(1)}, median ${r.rss.median.toFixed(1)}, max ${r.rss.max.toFixed(1)}`
   ]
 }
