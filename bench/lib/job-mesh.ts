@@ -38,6 +38,8 @@ export interface JobMeshOptions {
   rate: number
   replicas: number
   quorum: number
+  /** rules v2 instead of v1: a panel of P stage-1 seats (escalation E = 2, threshold T = P + 1) */
+  panel?: number
   /** builds at once per node */
   concurrency: number
   /** seconds to wait after the gossipsub mesh formed (routing tables settle in 10 s) */
@@ -75,6 +77,8 @@ export interface JobMeshResult {
   jobs: number
   replicas: number
   quorum: number
+  /** rules v2's P, when the run used it */
+  panel?: number
   rate: number
   cpus: number
   load: { before: number, after: number }
@@ -228,7 +232,7 @@ export async function runJobMesh (o: JobMeshOptions): Promise<JobMeshResult> {
         const due = tRun + i * 1000 / o.rate
         if (due > Date.now()) await sleep(due - Date.now())
       }
-      const r = await seeder.request({ type: 'seed', path: s.path, nevra: s.nevra, replicas: o.replicas, quorum: o.quorum }, 60_000)
+      const r = await seeder.request({ type: 'seed', path: s.path, nevra: s.nevra, replicas: o.replicas, quorum: o.quorum, panel: o.panel !== undefined ? { panel: o.panel, escalation: 2, threshold: o.panel + 1 } : undefined }, 60_000)
       if (i === 0) firstAt = r.at
       announced.push({ job: r.job, at: r.at })
       seedMs.push([r.addMs, r.announceMs])
@@ -303,6 +307,7 @@ export async function runJobMesh (o: JobMeshOptions): Promise<JobMeshResult> {
       jobs,
       replicas: o.replicas,
       quorum: o.quorum,
+      panel: o.panel,
       rate: o.rate,
       cpus: availableParallelism(),
       load: { before: loadBefore, after: loadAfter },
@@ -351,7 +356,7 @@ export function describeJobMesh (r: JobMeshResult, target?: number): string[] {
   const b = r.perNodePerJob.breakdown
   const s = r.seederBreakdown
   return [
-    `${r.nodes} builder node processes + 1 seeder on 127.0.0.1, ${r.jobs} jobs (r = ${r.replicas}, q = ${r.quorum}), ` +
+    `${r.nodes} builder node processes + 1 seeder on 127.0.0.1, ${r.jobs} jobs (${r.panel !== undefined ? `rules v2, P = ${r.panel}, E = 2, T = ${r.panel + 1}` : `r = ${r.replicas}, q = ${r.quorum}`}), ` +
       `${r.rate > 0 ? `${r.rate} announcements/s` : 'announced back to back'}; ${r.cpus} CPUs, load average ${r.load.before.toFixed(1)} before, ${r.load.after.toFixed(1)} after`,
     `started in ${r.startS.toFixed(1)} s, mesh formed in ${r.meshS.toFixed(1)} s; announcing took ${r.announceS.toFixed(1)} s`,
     `final agreed verdicts: ${r.finalAgreed} of ${r.expectedFinals} (jobs × nodes incl. the seeder)` +
