@@ -4,14 +4,15 @@
  * mesh of real node processes running real jobs end to end with the bench's quick builder
  * (bench/lib/job-mesh.ts, bench/lib/quick-builder.ts). Target: < 50 KB per node per job.
  *
- *   npx node bench/control-bytes.ts [--nodes 20] [--jobs 60] [--rate 0.5] [--replicas 5] [--quorum 3]
+ *   npx node bench/control-bytes.ts [--nodes 20] [--jobs 60] [--rate 0.5] [--replicas 5] [--quorum 3] [--panel P]
  *                                   [--concurrency 2] [--settle-s 12] [--idle-s 10] [--wait-s 120]
  *
  * Bytes come from each node's own libp2p counters (`libp2p_data_transfer_bytes_total`, one node per
  * process): the wire total of its TCP connections less the blob protocol's stream bytes, from the first
  * announcement until every node holds a final verdict for every job. The figure includes the background
  * of an idle mesh over that window (printed too, with the figure less it). Builders' per-node figures
- * are the row; the seeder's (one per mesh, not per node) is printed apart.
+ * are the row; the seeder's (one per mesh, not per node) is printed apart, by protocol. `--panel P` runs rules v2
+ * (P stage-1 seats, escalation 2, threshold P + 1) instead of v1's `--replicas`/`--quorum`.
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
@@ -27,6 +28,7 @@ const { values: opts } = parseArgs({
     rate: { type: 'string', default: '0.5' },
     replicas: { type: 'string', default: '5' },
     quorum: { type: 'string', default: '3' },
+    panel: { type: 'string' },
     concurrency: { type: 'string', default: '2' },
     'settle-s': { type: 'string', default: '12' },
     'idle-s': { type: 'string', default: '10' },
@@ -46,6 +48,7 @@ const r = await runJobMesh({
   rate: n('rate'),
   replicas: n('replicas'),
   quorum: n('quorum'),
+  panel: opts.panel !== undefined ? n('panel') : undefined,
   concurrency: n('concurrency'),
   settleS: n('settle-s'),
   idleS: n('idle-s'),

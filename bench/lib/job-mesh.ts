@@ -38,6 +38,8 @@ export interface JobMeshOptions {
   rate: number
   replicas: number
   quorum: number
+  /** rules v2 instead of v1: a panel of P stage-1 seats (escalation E = 2, threshold T = P + 1) */
+  panel?: number
   /** builds at once per node */
   concurrency: number
   /** seconds to wait after the gossipsub mesh formed (routing tables settle in 10 s) */
@@ -75,6 +77,8 @@ export interface JobMeshResult {
   jobs: number
   replicas: number
   quorum: number
+  /** rules v2's P, when the run used it */
+  panel?: number
   rate: number
   cpus: number
   load: { before: number, after: number }
@@ -111,6 +115,8 @@ export interface JobMeshResult {
   idlePerNodePerS: number
   /** the seeder's control bytes per job */
   seederPerJob: number
+  /** the seeder's bytes per job, by protocol */
+  seederBreakdown: ByteBreakdown
   /** per builder node over the whole run (start included): syncs it asked for, and items served to others */
   syncs: Spread
   syncServed: Spread
@@ -226,7 +232,7 @@ export async function runJobMesh (o: JobMeshOptions): Promise<JobMeshResult> {
         const due = tRun + i * 1000 / o.rate
         if (due > Date.now()) await sleep(due - Date.now())
       }
-      const r = await seeder.request({ type: 'seed', path: s.path, nevra: s.nevra, replicas: o.replicas, quorum: o.quorum }, 60_000)
+      const r = await seeder.request({ type: 'seed', path: s.path, nevra: s.nevra, replicas: o.replicas, quorum: o.quorum, panel: o.panel !== undefined ? { panel: o.panel, escalation: 2, threshold: o.panel + 1 } : undefined }, 60_000)
       if (i === 0) firstAt = r.at
       announced.push({ job: r.job, at: r.at })
       seedMs.push([r.addMs, r.announceMs])
@@ -301,6 +307,7 @@ export async function runJobMesh (o: JobMeshOptions): Promise<JobMeshResult> {
       jobs,
       replicas: o.replicas,
       quorum: o.quorum,
+      panel: o.panel,
       rate: o.rate,
       cpus: availableParallelism(),
       load: { before: loadBefore, after: loadAfter },
@@ -324,6 +331,7 @@ export async function runJobMesh (o: JobMeshOptions): Promise<JobMeshResult> {
       perNodePerJobLessIdle: spread(lessIdle),
       idlePerNodePerS,
       seederPerJob: seederBytes.control / jobs,
+      seederBreakdown: scale(seederBytes, 1 / jobs),
       syncs: spread(collected.slice(0, o.nodes).map(c => c.sync.syncs)),
       syncServed: spread(collected.slice(0, o.nodes).map(c => c.sync.served)),
       rss: spread(collected.slice(0, o.nodes).map(c => c.rss / 2 ** 20))
@@ -346,8 +354,9 @@ const kb = (x: number): string => Number.isFinite(x) ? (x / 1024).toFixed(1) : '
 /** The human-readable report of a run */
 export function describeJobMesh (r: JobMeshResult, target?: number): string[] {
   const b = r.perNodePerJob.breakdown
+  const s = r.seederBreakdown
   return [
-    `${r.nodes} builder node processes + 1 seeder on 127.0.0.1, ${r.jobs} jobs (r = ${r.replicas}, q = ${r.quorum}), ` +
+    `${r.nodes} builder node processes + 1 seeder on 127.0.0.1, ${r.jobs} jobs (${r.panel !== undefined ? `rules v2, P = ${r.panel}, E = 2, T = ${r.panel + 1}` : `r = ${r.replicas}, q = ${r.quorum}`}), ` +
       `${r.rate > 0 ? `${r.rate} announcements/s` : 'announced back to back'}; ${r.cpus} CPUs, load average ${r.load.before.toFixed(1)} before, ${r.load.after.toFixed(1)} after`,
     `started in ${r.startS.toFixed(1)} s, mesh formed in ${r.meshS.toFixed(1)} s; announcing took ${r.announceS.toFixed(1)} s`,
     `final agreed verdicts: ${r.finalAgreed} of ${r.expectedFinals} (jobs × nodes incl. the seeder)` +
@@ -365,7 +374,9 @@ export function describeJobMesh (r: JobMeshResult, target?: number): string[] {
     `  less the idle background (${kb(r.idlePerNodePerS)} KB/s per node): mean ${kb(r.perNodePerJobLessIdle.mean)} KB, max ${kb(r.perNodePerJobLessIdle.max)} KB`,
     `  by protocol, mean per node per job (KB): gossip ${kb(b.gossip)}, DHT ${kb(b.dht)}, identify ${kb(b.identify)}, ping ${kb(b.ping)}, sync ${kb(b.sync)}, ` +
       `builder ${kb(b.builder)}, other ${kb(b.other)}, Noise/Yamux/multistream framing ${kb(b.framing)}; blob (excluded) ${kb(b.blob)}`,
-    `  the seeder: ${kb(r.seederPerJob)} KB of control bytes per job; sync exchanges asked per builder node over the run: mean ${r.syncs.mean.toFixed(1)}, max ${r.syncs.max}; items served per node: mean ${r.syncServed.mean.toFixed(0)}`,
+    `  the seeder: ${kb(r.seederPerJob)} KB of control bytes per job: gossip ${kb(s.gossip)}, DHT ${kb(s.dht)}, identify ${kb(s.identify)}, ping ${kb(s.ping)}, ` +
+      `sync ${kb(s.sync)}, builder ${kb(s.builder)}, other ${kb(s.other)}, framing ${kb(s.framing)}; blob (excluded) ${kb(s.blob)}`,
+    `  sync exchanges asked per builder node over the run: mean ${r.syncs.mean.toFixed(1)}, max ${r.syncs.max}; items served per node: mean ${r.syncServed.mean.toFixed(0)}`,
     `builder node RSS after the run (MB): min ${r.rss.min.toFixed(1)}, median ${r.rss.median.toFixed(1)}, max ${r.rss.max.toFixed(1)}`
   ]
 }

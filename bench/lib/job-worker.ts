@@ -16,7 +16,8 @@ import { jobKey } from '../../src/rules/job.ts'
 import { loadConfig, SkylineNode } from '../../src/node/index.ts'
 import { stringifyTopic } from '../../src/protocols/ids.ts'
 import { BUILDER_PROTOCOL } from '../../src/services/candidates.ts'
-import { createAnnouncement } from '../../src/protocols/announce.ts'
+import { createAnnouncement, RULES_V2 } from '../../src/protocols/announce.ts'
+import type { PanelParams } from '../../src/rules/panel.ts'
 import { rawPublicKey, type AnnouncerKey } from '../../src/protocols/signing.ts'
 import { QuickBuilder } from './quick-builder.ts'
 
@@ -26,7 +27,7 @@ export type Role = 'builder' | 'seeder'
 export type JobWorkerRequest =
   | { type: 'start', role: Role, dataDir: string, bootstrap: string[], announcers: string[], keyring?: string, announcerPem?: string, concurrency?: number }
   | { type: 'status' }
-  | { type: 'seed', path: string, nevra: string, replicas: number, quorum: number }
+  | { type: 'seed', path: string, nevra: string, replicas: number, quorum: number, panel?: PanelParams }
   | { type: 'bytes' }
   | { type: 'collect' }
   | { type: 'stop' }
@@ -126,7 +127,10 @@ async function handle (req: JobWorkerRequest): Promise<JobWorkerReply> {
       const t0 = now()
       const m = await node!.libp2p.services.blobs.add(req.path)
       const beacon = randomBytes(32)
-      const candidates = await node!.findCandidates(jobKey(Buffer.from(m.sha256, 'hex'), 'fedora-41-x86_64', beacon), req.replicas)
+      const key2 = jobKey(Buffer.from(m.sha256, 'hex'), 'fedora-41-x86_64', beacon)
+      const candidates = req.panel !== undefined
+        ? await node!.findCandidates(key2, req.panel.panel + req.panel.escalation, { rules: RULES_V2, beacon })
+        : await node!.findCandidates(key2, req.replicas)
       const envelope = createAnnouncement({
         beacon,
         candidates,
@@ -136,6 +140,7 @@ async function handle (req: JobWorkerRequest): Promise<JobWorkerReply> {
         target: 'fedora-41-x86_64',
         replicas: req.replicas,
         quorum: req.quorum,
+        panel: req.panel,
         chunkSize: m.chunkSize,
         chunkRoot: Buffer.from(m.root, 'hex')
       }, key)

@@ -1,7 +1,7 @@
 /**
  * Finding a job's candidate builders in the mesh, done once by the seeder before it signs the
  * announcement: the peers a DHT closest-peers lookup for the job key returns, merged with the peers the
- * seeder knows; eligible are those that advertise the builder protocol (learned through identify) —
+ * seeder knows (rules v2: the lookup only when those fall short); eligible are those that advertise the builder protocol (learned through identify) —
  * relay-only nodes, seeders and watchers do not. The announcement lists them; the pure rule
  * (jobBuilders) then picks the r closest, the same on every node.
  */
@@ -48,14 +48,18 @@ export interface FindCandidatesOptions extends AbortOptions {
  * when their protocols are unknown). A seeder runs this once
  * before it signs an announcement, which lists the result as the job's candidates: every other node
  * then ranks that signed list and needs no network to know a job's builders.
+ *
+ * Rules v2 (`beacon`) ranks by salted position, in which the peers near the job's point rank no better
+ * than any other: there the lookup only widens the pool, and it is skipped when the peers this node knows
+ * already fill the list (`count` eligible, and `probation` trial seats).
  */
 export async function findCandidates (libp2p: SkylineLibp2p, jobKey: Uint8Array, opts: FindCandidatesOptions): Promise<PeerId[]> {
-  const candidates = new Map<string, PeerId>()
-  if (opts.selfEligible) candidates.set(libp2p.peerId.toString(), libp2p.peerId)
-  for (const p of libp2p.getPeers()) candidates.set(p.toString(), p)
-  const table = (libp2p.services.dht as unknown as { routingTable?: ListableRoutingTable }).routingTable
-  const fromTable = opts.beacon !== undefined ? WHOLE_TABLE : 20
-  for (const p of table?.closestPeers?.(jobKadId(jobKey), { count: fromTable }) ?? []) candidates.set(p.toString(), p)
+  const candidates = knownPeers(libp2p, jobKey, opts)
+  const reachable = new Map<string, Promise<boolean>>()
+  if (opts.beacon !== undefined) {
+    const local = await pick(libp2p, candidates, jobKey, opts, reachable)
+    if (local.chosen.length >= opts.count && local.trial.length >= local.probation) return [...local.chosen, ...local.trial]
+  }
   const signal = AbortSignal.any([AbortSignal.timeout(LOOKUP_TIMEOUT_MS), ...(opts.signal != null ? [opts.signal] : [])])
   try {
     for await (const evt of libp2p.services.dht.getClosestPeers(jobKey, { signal })) {
@@ -65,7 +69,19 @@ export async function findCandidates (libp2p: SkylineLibp2p, jobKey: Uint8Array,
     opts.signal?.throwIfAborted()
     opts.log?.('closest-peers lookup ended early: %e', err)
   }
-  return pick(libp2p, candidates, jobKey, opts)
+  const found = await pick(libp2p, candidates, jobKey, opts, reachable)
+  return [...found.chosen, ...found.trial]
+}
+
+/** This node itself when it may build, the peers it is connected to, and its routing table's closest to the job (all of it for rules v2) */
+function knownPeers (libp2p: SkylineLibp2p, jobKey: Uint8Array, opts: FindCandidatesOptions): Map<string, PeerId> {
+  const candidates = new Map<string, PeerId>()
+  if (opts.selfEligible) candidates.set(libp2p.peerId.toString(), libp2p.peerId)
+  for (const p of libp2p.getPeers()) candidates.set(p.toString(), p)
+  const table = (libp2p.services.dht as unknown as { routingTable?: ListableRoutingTable }).routingTable
+  const fromTable = opts.beacon !== undefined ? WHOLE_TABLE : 20
+  for (const p of table?.closestPeers?.(jobKadId(jobKey), { count: fromTable }) ?? []) candidates.set(p.toString(), p)
+  return candidates
 }
 
 /** @default 5120 peers: all of a routing table (256 buckets of 20) for rules v2's salted ranking */
@@ -82,7 +98,7 @@ interface ListableRoutingTable {
  * judged closest first, several at a time in parallel, so unreachable ones cost one timeout per round,
  * not one each.
  */
-async function pick (libp2p: SkylineLibp2p, candidates: Map<string, PeerId>, jobKey: Uint8Array, opts: FindCandidatesOptions): Promise<PeerId[]> {
+async function pick (libp2p: SkylineLibp2p, candidates: Map<string, PeerId>, jobKey: Uint8Array, opts: FindCandidatesOptions, reachable: Map<string, Promise<boolean>>): Promise<Picked> {
   const sorted = opts.beacon !== undefined
     ? rankBySaltedPosition(jobKey, opts.beacon, candidates.values())
     : sortByDistance(jobKadId(jobKey), candidates.values())
@@ -92,9 +108,9 @@ async function pick (libp2p: SkylineLibp2p, candidates: Map<string, PeerId>, job
   const batchSize = Math.max(4, Math.min(opts.count, 16))
   for (let i = 0; i < sorted.length && (chosen.length < opts.count || trial.length < probation); i += batchSize) {
     const batch = sorted.slice(i, i + batchSize)
-    const reachable = await Promise.all(batch.map(async p => isListable(libp2p, p, opts)))
+    const listable = await Promise.all(batch.map(async p => listableOnce(libp2p, p, opts, reachable)))
     batch.forEach((p, j) => {
-      if (!reachable[j]) return
+      if (!listable[j]) return
       if (opts.isEligible?.(p.toString()) ?? true) {
         if (chosen.length < opts.count) chosen.push(p)
       } else if (trial.length < probation) {
@@ -102,7 +118,24 @@ async function pick (libp2p: SkylineLibp2p, candidates: Map<string, PeerId>, job
       }
     })
   }
-  return [...chosen, ...trial]
+  return { chosen, trial, probation }
+}
+
+/** What one pick found: the eligible candidates, the trial (probation) ones, and how many trial seats were wanted */
+interface Picked {
+  chosen: PeerId[]
+  trial: PeerId[]
+  probation: number
+}
+
+/** isListable, judged once per findCandidates call: a second pick after the lookup dials nobody again */
+async function listableOnce (libp2p: SkylineLibp2p, peer: PeerId, opts: FindCandidatesOptions, judged: Map<string, Promise<boolean>>): Promise<boolean> {
+  let verdict = judged.get(peer.toString())
+  if (verdict === undefined) {
+    verdict = isListable(libp2p, peer, opts)
+    judged.set(peer.toString(), verdict)
+  }
+  return verdict
 }
 
 async function isListable (libp2p: SkylineLibp2p, peer: PeerId, opts: FindCandidatesOptions): Promise<boolean> {
