@@ -113,6 +113,7 @@ export class AnnouncementService extends TypedEventEmitter<AnnouncementServiceEv
       const same = before.announcer === checked.announcer && a.nevra === b.nevra && a.target === b.target &&
         Buffer.from(a.srpmSha256).equals(b.srpmSha256) && Buffer.from(a.buildrootSha256).equals(b.buildrootSha256)
       if (!same) refuse('retry-mismatch', 'it names another SRPM, target, buildroot or announcer than the job it retries')
+      if (!sameRules(a, b)) refuse('retry-mismatch', 'it changes the panel or the eligibility policy of the job it retries')
       if (attemptOf(b) !== retry.attempt - 1) refuse('retry-mismatch', `attempt ${retry.attempt} follows attempt ${attemptOf(b)}`)
     }
     const verdict = this.components.store.verdict(retry.of)
@@ -123,4 +124,10 @@ export class AnnouncementService extends TypedEventEmitter<AnnouncementServiceEv
     this.checked.set(a.job, a)
     if (this.checked.size > this.maxCached) this.checked.delete(this.checked.keys().next().value!)
   }
+}
+
+/** A retry keeps its job's rules: the panel (P, T, E, stage deadline) and the eligibility policy (K, D, probation seats) */
+function sameRules (a: CheckedAnnouncement['announcement'], b: CheckedAnnouncement['announcement']): boolean {
+  return a.rules === b.rules && a.replicas === b.replicas && a.quorum === b.quorum && a.escalation === b.escalation &&
+    a.stageMs === b.stageMs && a.eligibleBuilds === b.eligibleBuilds && a.eligibleDays === b.eligibleDays && a.probationSeats === b.probationSeats
 }

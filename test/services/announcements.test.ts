@@ -47,11 +47,15 @@ describe('announcement service: re-announcements against what the node knows', (
     assert.ok(announce({ retry: { of: createHash('sha256').update('nobody').digest('hex'), attempt: 2 } }).retry !== undefined)
   })
 
-  it('refuses a retry that names another SRPM, another announcer, or not the attempt before', () => {
+  it('refuses a retry that names another SRPM, another announcer, other rules, or not the attempt before', () => {
     const blocked = announce()
     ended(blocked.job, 'blocked')
     refused({ retry: { of: blocked.job, attempt: 3 } }, 'retry-mismatch')
     refused({ retry: { of: blocked.job, attempt: 2 }, srpmSha256: createHash('sha256').update('other').digest() }, 'retry-mismatch')
     refused({ retry: { of: blocked.job, attempt: 2 } }, 'retry-mismatch', other)
+    // a retry cannot loosen the panel or the eligibility policy of the job it retries
+    refused({ retry: { of: blocked.job, attempt: 2 }, panel: { panel: 3, escalation: 2, threshold: 4 } }, 'retry-mismatch')
+    refused({ retry: { of: blocked.job, attempt: 2 }, policy: { builds: 2, days: 0, probation: 1 } }, 'retry-mismatch')
+    assert.equal(announce({ retry: { of: blocked.job, attempt: 2 } }).retry?.attempt, 2)
   })
 })
