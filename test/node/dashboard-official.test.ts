@@ -13,7 +13,7 @@ const verdict = (official?: DashVerdict['official']): DashVerdict => ({
   ...(official !== undefined ? { official } : {})
 })
 
-describe('dashboard: reproduces Koji\'s build', () => {
+describe('dashboard: verdict rows (reproduces Koji\'s build, re-announcements)', () => {
   it('a verdict row says partly, with the packages and header fields that differ', () => {
     const html = toHtml(verdictsView({ peerId: 'x', verdicts: [verdict({ reproduces: 'partly', differences: [{ name: 'hello-2.12-1.fc42.x86_64.rpm', fields: ['BUILDTIME', 'BUILDHOST'] }], claimedBy: 3, of: 3 })] } as unknown as DashStatus))
     assert.match(html, /Reproduces Koji&#39;s build|Reproduces Koji's build/)
@@ -29,5 +29,13 @@ describe('dashboard: reproduces Koji\'s build', () => {
     assert.ok(!hostile.includes('<img'), hostile)
     // the browser renders with the same function
     assert.ok(DASHBOARD_JS.includes('function kojiCell'))
+  })
+
+  it('a re-announced job\'s verdict names its attempt and the blocked job it retries', () => {
+    const retried = { ...verdict(), retryOf: 'c'.repeat(64), attempt: 2 }
+    const html = toHtml(verdictsView({ peerId: 'x', verdicts: [retried, verdict()] } as unknown as DashStatus))
+    assert.match(html, /attempt 2, retries cccccccccccc…/)
+    assert.match(html, /title="a re-announcement of blocked job c{64}"/)
+    assert.equal(html.match(/attempt \d/g)?.length, 1, 'a first announcement names no attempt')
   })
 })

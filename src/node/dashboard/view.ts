@@ -233,7 +233,8 @@ export function verdictsView (s: DashStatus): VNode {
       if (v.equivocators.length > 0) against.push(h('div', null, 'equivocated: ', peers(v.equivocators, s.peerId)))
       return [
         pkg(v.job, v.nevra),
-        h('span', { class: 'nowrap' }, badge(v.verdict, v.verdict), ' ', v.final ? h('span', { class: 'final' }, 'final') : h('span', { class: 'muted' }, 'so far')),
+        [h('span', { class: 'nowrap' }, badge(v.verdict, v.verdict), ' ', v.final ? h('span', { class: 'final' }, 'final') : h('span', { class: 'muted' }, 'so far')),
+          v.attempt !== undefined && v.retryOf !== undefined ? h('div', { class: 'muted', title: 'a re-announcement of blocked job ' + v.retryOf }, 'attempt ' + v.attempt + ', retries ' + v.retryOf.slice(0, 12) + '…') : null],
         shortHash(v.hash),
         h('span', { title: v.agreeing.join('\n') }, String(v.agreeing.length)),
         against.length > 0 ? against : h('span', { class: 'muted' }, 'none'),
