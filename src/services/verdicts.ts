@@ -5,18 +5,15 @@
  * src/rules/tally.ts, keeps builders' reputation, and throttles the node when the disputed share
  * rises. Every node holding the same attestations reaches the same verdicts.
  */
-import { TypedEventEmitter, type Logger, type PrivateKey } from '@libp2p/interface'
-import type { SkylineLibp2p } from './components.ts'
-import type { Store, BuildRecord } from '../store/store.ts'
-import type { JobRunner } from './jobs.ts'
-import type { PeerPenalties } from './penalties.ts'
+import { TypedEventEmitter } from '@libp2p/interface'
+import type { VerdictEvent, VerdictServiceEvents, VerdictServiceComponents } from './verdict-events.ts'
+import type { BuildRecord } from '../store/store.ts'
 import { GossipValidationError, type GossipInput } from '../protocols/gossip.ts'
 import {
   BuilderKeyCache, attestationsConflict, checkConsensusMessage, createAttestation, createEquivocationProof, encodeConsensusMessage,
   checkAttestation, checkCommitment, checkEquivocation, officialClaimOf, type CheckedAttestation, type CheckedCommitment
 } from '../protocols/attestation.ts'
 import type { CheckedAnnouncement } from '../protocols/announce.ts'
-import type { AnnouncementService } from './announcements.ts'
 import { tally, type Verdict } from '../rules/tally.ts'
 import { agreedClaim, type OfficialVerdict } from '../rules/official.ts'
 import type { Reputation } from '../rules/reputation.ts'
@@ -31,45 +28,7 @@ import { Eligibility, type Seating } from './eligibility.ts'
 /** @default 10 s: how often deadlines are checked (jobs past them become no-consensus) */
 const DEADLINE_CHECK_MS = 10_000
 
-export interface VerdictEvent extends Verdict {
-  job: string
-  nevra: string
-  replicas: number
-  quorum: number
-  /** rules v2: whether the escalation seats were called */
-  escalated?: boolean
-  /** rules v2: the seats that build now */
-  seats?: string[]
-  /** agreed or disputed: how the agreed outputs compare with the official build, as the agreeing builders claim (consensus.md) */
-  official?: OfficialVerdict
-  /** a re-announcement: the job it retries (hex job key) and its attempt, 2..3 */
-  retryOf?: string
-  attempt?: number
-}
-
-export interface VerdictServiceEvents {
-  attestation: CustomEvent<CheckedAttestation>
-  verdict: CustomEvent<VerdictEvent>
-  equivocation: CustomEvent<{ builder: string, job: string }>
-  alert: CustomEvent<{ kind: 'dissent' | 'flagged' | 'throttle', message: string }>
-  /** an attestation of a job this node holds no announcement of: it may have missed it (sync asks) */
-  gap: CustomEvent<{ job: string }>
-}
-
-export interface VerdictServiceComponents {
-  libp2p: SkylineLibp2p
-  store: Store
-  jobs: JobRunner
-  penalties: PeerPenalties
-  privateKey: PrivateKey
-  /** the checked announcements (one cache for the node) */
-  announcements: Pick<AnnouncementService, 'get'>
-  selfEligible: boolean
-  /** the operator's contributor name, signed into this node's attestations ('' for none) */
-  contributor?: string
-  publish: (data: Uint8Array) => Promise<void>
-  log: Logger
-}
+export type { VerdictEvent, VerdictServiceEvents, VerdictServiceComponents } from './verdict-events.ts'
 
 export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
   private readonly init: VerdictServiceComponents
