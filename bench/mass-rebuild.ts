@@ -42,7 +42,7 @@ import { setFlagsFromString } from 'node:v8'
 import { generateKeyPair, publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromPublicKey } from '@libp2p/peer-id'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
-import { assignBuilders } from '../src/rules/assignment.ts'
+import { assignBuilders, jobSeats } from '../src/rules/assignment.ts'
 import { jobKey } from '../src/rules/job.ts'
 import { createAnnouncement } from '../src/protocols/announce.ts'
 import { MIN_CHUNK_SIZE } from '../src/protocols/blob-limits.ts'
@@ -103,13 +103,17 @@ interface AssignmentResult {
   uniform: ReturnType<typeof spread>
   /** max/mean of other random meshes of as many peer IDs (fewer jobs each): how much the placement matters */
   otherMeshes: ReturnType<typeof spread>
+  /** rules v2: the same jobs' r best seats by salted per-job position (jobSeats), on this mesh and the other meshes */
+  salted: ReturnType<typeof spread>
+  saltedOtherMeshes: ReturnType<typeof spread>
 }
 
 const OTHER_MESHES = 10
 const OTHER_MESH_JOBS = 5000
 
 function assignment (): AssignmentResult {
-  const keys = Array.from({ length: JOBS }, () => jobKey(randomBytes(32), TARGET, randomBytes(32)))
+  const beacons = Array.from({ length: JOBS }, () => randomBytes(32))
+  const keys = beacons.map(b => jobKey(randomBytes(32), TARGET, b))
   const counts = new Array<number>(NODES).fill(0)
   const t = performance.now()
   for (const k of keys) for (const p of assignBuilders(k, peers, R)) counts[indexOf.get(p.toString())!]++
@@ -121,17 +125,29 @@ function assignment (): AssignmentResult {
     while (picked.size < Math.min(R, NODES)) picked.add(Math.floor(Math.random() * NODES))
     for (const i of picked) uniform[i]++
   }
+  // rules v2: the r best seats by salted position (a fresh uniform draw per job, wherever the IDs fall)
+  const salted = new Array<number>(NODES).fill(0)
+  keys.forEach((k, j) => { for (const p of jobSeats({ jobKey: k, beacon: beacons[j], salted: true }, peers, R)) salted[indexOf.get(p.toString())!]++ })
   // the same over other random meshes: the imbalance comes from where the IDs fall, so it varies by mesh
   const ratios: number[] = []
+  const saltedRatios: number[] = []
   for (let m = 0; m < OTHER_MESHES; m++) {
     const other = Array.from({ length: NODES }, () => peerIdFromPublicKey(publicKeyFromRaw(randomBytes(32))))
     const at = new Map(other.map((p, i) => [p, i]))
     const c = new Array<number>(NODES).fill(0)
-    for (let j = 0; j < OTHER_MESH_JOBS; j++) for (const p of assignBuilders(jobKey(randomBytes(32), TARGET, randomBytes(32)), other, R)) c[at.get(p)!]++
+    const cs = new Array<number>(NODES).fill(0)
+    for (let j = 0; j < OTHER_MESH_JOBS; j++) {
+      const beacon = randomBytes(32)
+      const k = jobKey(randomBytes(32), TARGET, beacon)
+      for (const p of assignBuilders(k, other, R)) c[at.get(p)!]++
+      for (const p of jobSeats({ jobKey: k, beacon, salted: true }, other, R)) cs[at.get(p)!]++
+    }
     const sc = spread(c)
     ratios.push(sc.max / sc.mean)
+    const ss = spread(cs)
+    saltedRatios.push(ss.max / ss.mean)
   }
-  return { ms, perNode: spread(counts), uniform: spread(uniform), otherMeshes: spread(ratios) }
+  return { ms, perNode: spread(counts), uniform: spread(uniform), otherMeshes: spread(ratios), salted: spread(salted), saltedOtherMeshes: spread(saltedRatios) }
 }
 
 // ------------------------------------------------------------------------------------------------ 2. tally
@@ -281,8 +297,10 @@ if (!SKIP.has('assignment')) {
   out.push(`   for scale, ${R} nodes drawn uniformly at random per job: max/mean ${(a.uniform.max / a.uniform.mean).toFixed(2)}, min/mean ${(a.uniform.min / a.uniform.mean).toFixed(2)} ` +
     '(XOR-closest assignment gives each node the share of the key space nearest it, which varies with where its ID falls)')
   out.push(`   max/mean over ${OTHER_MESHES} other random meshes of ${NODES} IDs (${OTHER_MESH_JOBS} jobs each): min ${a.otherMeshes.min.toFixed(2)}, median ${a.otherMeshes.median.toFixed(2)}, max ${a.otherMeshes.max.toFixed(2)}`)
+  out.push(`   rules v2 (the ${R} best seats by salted position, jobSeats): max/mean ${(a.salted.max / a.salted.mean).toFixed(2)}, min/mean ${(a.salted.min / a.salted.mean).toFixed(2)}; ` +
+    `other meshes ${a.saltedOtherMeshes.min.toFixed(2)}-${a.saltedOtherMeshes.max.toFixed(2)}`)
   rows.push(['assignment', `real assignBuilders, ${NODES} peer IDs, ${JOBS} jobs`, `${(a.ms / 1000).toFixed(2)} s; jobs per node max/mean ${(a.perNode.max / a.perNode.mean).toFixed(2)} (min ${a.perNode.min}, max ${a.perNode.max}, mean ${a.perNode.mean.toFixed(0)}); ` +
-    `other meshes ${a.otherMeshes.min.toFixed(2)}-${a.otherMeshes.max.toFixed(2)}`])
+    `other meshes ${a.otherMeshes.min.toFixed(2)}-${a.otherMeshes.max.toFixed(2)}; rules v2 (salted) max/mean ${(a.salted.max / a.salted.mean).toFixed(2)}, other meshes ${a.saltedOtherMeshes.min.toFixed(2)}-${a.saltedOtherMeshes.max.toFixed(2)}`])
   out.push('')
 }
 
