@@ -10,8 +10,17 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { loadConfig, SkylineNode } from '../../src/node/index.ts'
 import { tempDir, startNode, waitFor } from '../helpers/mesh.ts'
 import { testAnnouncer, testAnnouncement } from '../helpers/announce.ts'
+import { checkAnnouncement } from '../../src/protocols/announce.ts'
+import type { ConnectionTrim } from '../../src/services/connection-trim.ts'
+import { TrustedKeys } from '../../src/protocols/signing.ts'
 
 const BOOTSTRAP_LIMIT = 3
+
+function trustedOf (announcer: ReturnType<typeof testAnnouncer>): TrustedKeys {
+  const trusted = new TrustedKeys()
+  trusted.add(announcer.key.publicKey)
+  return trusted
+}
 
 describe('joining through a bootstrap node at its connection limit', function () {
   this.timeout(120_000)
@@ -30,6 +39,11 @@ describe('joining through a bootstrap node at its connection limit', function ()
     const boot = new SkylineNode(config)
     await boot.start()
     nodes.push(boot)
+    // the connection count each time the bootstrap node's trimmer has run
+    const afterTrim: number[] = []
+    const trimmer = (boot.libp2p.services as unknown as { trim: ConnectionTrim }).trim
+    const trim = trimmer.trim.bind(trimmer)
+    trimmer.trim = async (now?: number) => { await trim(now); afterTrim.push(boot.libp2p.getConnections().length) }
     const bootAddr = boot.libp2p.getMultiaddrs()[0].toString()
 
     const early = await Promise.all(Array.from({ length: BOOTSTRAP_LIMIT }, async () => startNode({ bootstrap: [bootAddr], announcers: [announcer.line] })))
@@ -44,16 +58,18 @@ describe('joining through a bootstrap node at its connection limit', function ()
     // the mesh works for them: a newcomer's gossip reaches every node
     // gossip reaches a node through its topic mesh (or IHAVE within a few heartbeats): every node in one first
     await waitFor('every node in an announce-topic mesh', () => nodes.every(n => n.status().topics['/skyline/1/announce'].meshPeers.length > 0), 30_000)
+    // (a node may hear of it first from a sync exchange, when a peer that has it answers the node's
+    // reconnect sync before gossip arrives: gossip's copy is then a duplicate, so what counts is that the
+    // node holds the announcement, however it came)
     const payload = testAnnouncement(announcer)
-    const received = new Set<string>([newcomers[0].peerId])
-    for (const n of nodes) {
-      n.addEventListener('message', evt => { if (evt.detail.topic === 'announce' && Buffer.from(evt.detail.data).equals(payload)) received.add(n.peerId) })
-    }
+    const job = checkAnnouncement(payload, trustedOf(announcer), Date.now()).job
     await newcomers[0].libp2p.services.pubsub.publish('/skyline/1/announce', payload)
-    await waitFor('a newcomer\'s announcement at every node', () => received.size === nodes.length, 20_000)
+    await waitFor('a newcomer\'s announcement at every node', () => nodes.every(n => n === newcomers[0] || n.announcements.get(job) !== undefined), 20_000)
 
     // and the bootstrap node is back under its limit once the newcomers' grace has passed
-    await waitFor('the bootstrap node pruned back to its limit', () => boot.libp2p.getConnections().length <= BOOTSTRAP_LIMIT, 45_000)
+    // (measured when its trimmer has acted: in a mesh this small every peer keeps the bootstrap node among
+    // its kad-dht closest peers, kept alive, so a trimmed peer may dial it again within moments)
+    await waitFor('the bootstrap node pruned back to its limit', () => boot.libp2p.getConnections().length <= BOOTSTRAP_LIMIT || afterTrim.some(n => n <= BOOTSTRAP_LIMIT), 45_000)
     assert.ok(newcomers.every(n => others(n) >= 1), 'a newcomer lost its connections to the mesh')
   })
   it('a newcomer refused by its bootstrap nodes dials the peers it has learned', async () => {
