@@ -204,11 +204,27 @@ export function announcementSeats (a: Pick<CheckedAnnouncement, 'announcement' |
  */
 export function announcementSeating (a: Pick<CheckedAnnouncement, 'announcement' | 'jobKey' | 'candidates'>, banned?: ReadonlySet<string>, isEligible?: (peer: string) => boolean): { seats: PeerId[], probation: PeerId[] } {
   const { announcement: n } = a
-  const salted = n.rules === RULES_V2
-  const job = { jobKey: a.jobKey, beacon: n.beacon, salted }
-  if (!salted || n.eligibleBuilds === 0 || isEligible === undefined) return { seats: jobSeats(job, a.candidates, seatCount(n), banned), probation: [] }
-  const ranked = jobSeats(job, a.candidates, a.candidates.length, banned)
+  const ranked = rankedCandidates(a).filter(p => banned?.has(p.toString()) !== true)
+  if (n.rules !== RULES_V2 || n.eligibleBuilds === 0 || isEligible === undefined) return { seats: ranked.slice(0, seatCount(n)), probation: [] }
   return splitSeats(ranked, p => isEligible(p.toString()), seatCount(n), n.probationSeats)
+}
+
+/** Each checked announcement's candidates in rank order, computed once: the seats are asked for on every attestation */
+const rankings = new WeakMap<object, PeerId[]>()
+
+/**
+ * All of a job's candidates, best-ranked first, by the announcement's rules. A candidate's rank depends only
+ * on its own position and the job, so leaving banned builders out of this list afterwards gives the same
+ * order as ranking without them.
+ */
+function rankedCandidates (a: Pick<CheckedAnnouncement, 'announcement' | 'jobKey' | 'candidates'>): PeerId[] {
+  let ranked = rankings.get(a)
+  if (ranked === undefined) {
+    const job = { jobKey: a.jobKey, beacon: a.announcement.beacon, salted: a.announcement.rules === RULES_V2 }
+    ranked = a.candidates.length === 0 ? [] : jobSeats(job, a.candidates, a.candidates.length)
+    rankings.set(a, ranked)
+  }
+  return ranked
 }
 
 /**
