@@ -326,7 +326,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
     const listing = v2 ? this.verdicts.eligibility.listing(options.policy, options.issuedAt ?? Date.now()) : {}
     // ejection is a rule of v2 panels; with a policy K > 0 it is part of eligibility (probation may seat them)
     const ejected = v2 && listing.isEligible === undefined ? this.verdicts.ejectedBuilders() : []
-    const excluded = new Set([...this.store.bannedBuilders(), ...ejected])
+    const excluded = new Set([...this.store.bannedSet(), ...ejected])
     return findCandidates(this.libp2p, jobKey, { count: candidateCount(seats), selfEligible: this.builder !== undefined, excluded, beacon: options.beacon, ...listing, signal: options.signal, log: this.log })
   }
 

@@ -162,7 +162,7 @@ export class Eligibility {
   }
 
   /** A job's seats and probation seats, banned builders left out, by this node's log */
-  seating (a: CheckedAnnouncement, banned: ReadonlySet<string> = new Set(this.init.store.bannedBuilders())): Seating {
+  seating (a: CheckedAnnouncement, banned: ReadonlySet<string> = this.init.store.bannedSet()): Seating {
     return announcementSeating(a, banned, peer => this.eligible(a, peer))
   }
 

@@ -136,7 +136,7 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
     // the seats by the announcement's rules (builders banned for equivocation give their seat to the
     // next): no network, the same answer on every node. Rules v2: stage 1's P seats and the probation
     // seats build, the E escalation seats only once this node's tally escalated the job
-    const { seats, probation } = this.init.seating?.(a) ?? announcementSeating(a, new Set(this.init.store.bannedBuilders()))
+    const { seats, probation } = this.init.seating?.(a) ?? announcementSeating(a, this.init.store.bannedSet())
     const escalated = a.panel !== undefined && this.escalated(a.job)
     const builders = [...(a.panel !== undefined && !escalated ? seats.slice(0, a.panel.panel) : seats), ...probation]
     const mine = builders.some(p => p.equals(this.init.libp2p.peerId))

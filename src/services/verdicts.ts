@@ -324,7 +324,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
     if (a.retry !== undefined) this.outcomes.throttle.supersede(a.retry.of)
     this.replayHeld(a.job)
     const self = this.init.libp2p.peerId
-    this.eligibility.checkList(a, [...(this.init.selfEligible ? [self] : []), ...this.init.libp2p.getPeers()], new Set(this.init.store.bannedBuilders()))
+    this.eligibility.checkList(a, [...(this.init.selfEligible ? [self] : []), ...this.init.libp2p.getPeers()], this.init.store.bannedSet())
   }
 
   /** Attestations held for a job (its announcement, or a rules-v2 commitment, was missing) are checked again */
@@ -360,7 +360,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
   private async tallyNow (job: string): Promise<Verdict | undefined> {
     const a = this.announcement(job)
     if (a === undefined) return undefined
-    const banned = new Set(this.init.store.bannedBuilders())
+    const banned = this.init.store.bannedSet()
     const { seats: assigned, probation } = this.eligibility.seatList(a, banned)
     const attestations = this.init.store.attestations(job)
     const deadlinePassed = Date.now() > Number(a.announcement.expiresAt)

@@ -30,6 +30,8 @@ export class Store {
   }
 
   private readonly statements = new Map<string, StatementSync>()
+  /** the banned builders, read once (bannedSet) and dropped on every write that may change them */
+  private banned: Set<string> | undefined
 
   /** A prepared statement, prepared once per store */
   private sql (text: string): StatementSync {
@@ -63,6 +65,7 @@ export class Store {
       return result
     } catch (err) {
       this.db.exec('ROLLBACK')
+      this.banned = undefined
       throw err
     }
   }
@@ -298,15 +301,22 @@ export class Store {
   }
 
   ban (builder: string, job: string, proof: Uint8Array, at = Date.now()): boolean {
+    this.banned = undefined
     return this.sql('INSERT OR IGNORE INTO banned (builder, job, proof, banned_at) VALUES (?, ?, ?, ?)').run(builder, job, proof, at).changes > 0
   }
 
   isBanned (builder: string): boolean {
-    return this.sql('SELECT 1 FROM banned WHERE builder = ?').get(builder) !== undefined
+    return this.bannedSet().has(builder)
   }
 
-  bannedBuilders (): string[] {
-    return this.sql('SELECT builder FROM banned ORDER BY builder').all().map((r: any) => r.builder)
+  /**
+   * The builders banned for equivocation. Every attestation, commitment and reveal asks (the seats leave
+   * them out), and bans are rare: the set is read once and kept until `ban` (or a rolled-back
+   * transaction) may have changed the table.
+   */
+  bannedSet (): ReadonlySet<string> {
+    this.banned ??= new Set(this.sql('SELECT builder FROM banned').all().map((r: any) => r.builder as string))
+    return this.banned
   }
 
   saveReputation (rows: Array<{ builder: string, agree: number, dissent: number, updatedAt: number }>): void {
