@@ -17,8 +17,8 @@
  * 4. Lets the mesh idle --idle-s seconds and reads each worker's VmRSS from /proc/<pid>/status.
  * 5. Starts --real-nodes real `bin/skyline node` processes with scripts/mesh-start.sh (0 skips this),
  *    lets them idle --real-idle-s seconds and reads their VmRSS: what a volunteer actually runs.
- * Also prints the CPU the mesh spent per message and the machine's load. Targets: p99 < 250 ms, idle node
- * < 80 MB RSS.
+ * Also prints the CPU the mesh spent per message, the gossipsub bytes it sent per message and node, and the
+ * machine's load. Targets: p99 < 250 ms, idle node < 80 MB RSS.
  *
  * At 50 processes (`--nodes 50 --real-nodes 0`, what `npm run bench` runs as the second gossip row) a
  * 2-CPU machine is CPU-bound: 50 Node processes validate every message, so the delays there measure
@@ -107,7 +107,7 @@ function table (rows: string[][]): string {
 const f1 = (x: number): string => Number.isFinite(x) ? x.toFixed(1) : '-'
 const verdict = (ok: boolean): string => ok ? 'ok' : 'MISS'
 
-async function gossipBench (dir: string): Promise<{ delays: number[], expected: number, duplicates: number, workerRss: number[], meshDegree: number[], heapMB: number[], busyCpuS: number, windowS: number, idleCpu: number, startS: number }> {
+async function gossipBench (dir: string): Promise<{ delays: number[], expected: number, duplicates: number, workerRss: number[], meshDegree: number[], heapMB: number[], busyCpuS: number, windowS: number, idleCpu: number, startS: number, gossipBytes: number }> {
   const workers: Array<Worker<WorkerRequest, WorkerReply>> = []
   const cleanup = (): void => { for (const w of workers) w.child.kill('SIGKILL') }
   process.once('SIGINT', () => { cleanup(); process.exit(130) })
@@ -154,6 +154,7 @@ async function gossipBench (dir: string): Promise<{ delays: number[], expected: 
     log(`workers' CPU before publishing: ${f1(idleCpu)}% of one core (all workers together)`)
     const profileDir = process.env.BENCH_PROFILE_DIR
     if (profileDir !== undefined) await Promise.all(workers.map(async w => w.request({ type: 'profile', action: 'start', dir: profileDir })))
+    const gossipBytes0 = await gossipBytesSent(workers)
     const ticks0 = pids.reduce((a, p) => a + cpuTicks(p), 0)
     const tp0 = Date.now()
 
@@ -179,6 +180,7 @@ async function gossipBench (dir: string): Promise<{ delays: number[], expected: 
     // CPU the mesh spent on the messages: all workers' CPU time over the publishing window, less the idle rate
     const windowS = (Date.now() - tp0) / 1000
     const busyCpuS = (pids.reduce((a, p) => a + cpuTicks(p), 0) - ticks0) / 100 - idleCpu / 100 * windowS
+    const gossipBytes = await gossipBytesSent(workers) - gossipBytes0
     if (profileDir !== undefined) await Promise.all(workers.map(async w => w.request({ type: 'profile', action: 'stop', dir: profileDir })))
     const collected = await Promise.all(workers.map(async w => w.request({ type: 'collect' })))
     const delays = collected.flatMap(c => c.deliveries.map(d => d[1]))
@@ -190,7 +192,7 @@ async function gossipBench (dir: string): Promise<{ delays: number[], expected: 
     const heapMB = (await Promise.all(workers.map(async w => w.request({ type: 'collect' })))).map(c => c.heapUsed / 2 ** 20)
 
     await Promise.allSettled(workers.map(async w => w.request({ type: 'stop' }, 15_000)))
-    return { delays, expected, duplicates, workerRss, meshDegree: degree, heapMB, busyCpuS, windowS, idleCpu, startS }
+    return { delays, expected, duplicates, workerRss, meshDegree: degree, heapMB, busyCpuS, windowS, idleCpu, startS, gossipBytes }
   } finally {
     // disconnecting makes a worker stop its node and exit; SIGKILL any still there after 5 s
     await Promise.all(workers.map(async w => {
@@ -201,6 +203,12 @@ async function gossipBench (dir: string): Promise<{ delays: number[], expected: 
     }))
     cleanup()
   }
+}
+
+/** Gossipsub stream bytes all workers have sent so far (RPCs as written, before Yamux and Noise framing) */
+async function gossipBytesSent (workers: Array<Worker<WorkerRequest, WorkerReply>>): Promise<number> {
+  const replies = await Promise.all(workers.map(async w => w.request({ type: 'bytes' })))
+  return replies.reduce((a, r) => a + (r.type === 'bytes' ? r.sent : 0), 0)
 }
 
 /** Real `bin/skyline node` processes via scripts/mesh-start.sh; returns each node's idle VmRSS in MB */
@@ -259,6 +267,7 @@ try {
     `CPU spent by the mesh on the messages: ${r.busyCpuS.toFixed(2)} core-seconds = ${f1(1000 * r.busyCpuS / MESSAGES)} ms per message (${f1(1000 * r.busyCpuS / MESSAGES / NODES)} ms per message per node)`,
     `the mesh used ${(100 * cpuShare).toFixed(0)}% of the machine's ${availableParallelism()} CPUs while publishing (idle mesh: ${f1(r.idleCpu)}% of one core)` +
       (cpuBound ? `: CPU-BOUND (load average up to ${Math.max(loadBefore, loadAfter).toFixed(1)} on ${availableParallelism()} CPUs), the delays include waiting for a CPU` : ''),
+    `gossip bytes sent by the mesh while publishing (gossipsub RPCs, before Yamux and Noise): ${(r.gossipBytes / 1024).toFixed(1)} KB = ${f1(r.gossipBytes / MESSAGES / NODES)} bytes per message per node`,
     '',
     table([
       ['idle RSS (MB)', 'min', 'median', 'max', 'target', ''],
@@ -280,6 +289,8 @@ try {
     expected: r.expected,
     cpuShare,
     cpuBound,
+    cpuMsPerMessagePerNode: 1000 * r.busyCpuS / MESSAGES / NODES,
+    gossipBytesPerMessagePerNode: r.gossipBytes / MESSAGES / NODES,
     startS: r.startS,
     workerRss: rss,
     realRss: real,

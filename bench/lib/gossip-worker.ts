@@ -17,6 +17,7 @@ export type WorkerRequest =
   | { type: 'status' }
   | { type: 'publish', seq: number }
   | { type: 'collect' }
+  | { type: 'bytes' }
   | { type: 'profile', action: 'start' | 'stop', dir: string }
   | { type: 'stop' }
 
@@ -26,6 +27,7 @@ export type WorkerReply =
   | { type: 'status', connections: number, meshPeers: number, subscribers: number, received: number }
   | { type: 'publish', seq: number, sendTime: number, recipients: number, publishMs: number }
   | { type: 'collect', deliveries: Array<[seq: number, delayMs: number]>, duplicates: number, heapUsed: number, rss: number }
+  | { type: 'bytes', sent: number, received: number }
   | { type: 'profile' }
   | { type: 'stop' }
   | { type: 'error', request: string, message: string }
@@ -43,6 +45,20 @@ function onMessage (evt: CustomEvent<{ data: Uint8Array }>): void {
   if (seen.has(p.seq)) { duplicates++; return }
   seen.add(p.seq)
   deliveries.push([p.seq, at - p.sendTime])
+}
+
+/**
+ * Gossipsub's stream bytes so far (`libp2p_data_transfer_bytes_total` of the node's registry, the
+ * `/meshsub/` protocols): the RPCs as written, before Yamux and Noise framing
+ */
+async function gossipBytes (): Promise<{ sent: number, received: number }> {
+  const totals = { sent: 0, received: 0 }
+  const metric = node!.registry.getSingleMetric('libp2p_data_transfer_bytes_total')
+  for (const v of metric === undefined ? [] : (await metric.get()).values) {
+    const m = /^\/meshsub\/\S+ (sent|received)$/.exec(String(v.labels.protocol))
+    if (m !== null) totals[m[1] as 'sent' | 'received'] += v.value
+  }
+  return totals
 }
 
 /** Starts V8's CPU profiler, or stops it and writes `node-<pid>.cpuprofile` into `dir` (the publishing window only) */
@@ -87,6 +103,8 @@ async function handle (req: WorkerRequest): Promise<WorkerReply> {
       const mem = process.memoryUsage()
       return { type: 'collect', deliveries, duplicates, heapUsed: mem.heapUsed, rss: mem.rss }
     }
+    case 'bytes':
+      return { type: 'bytes', ...await gossipBytes() }
     case 'profile':
       await profile(req.action, req.dir)
       return { type: 'profile' }
