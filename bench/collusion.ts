@@ -322,9 +322,9 @@ async function lateGrinding (n: number): Promise<LateResult> {
     const attest = async (key: PrivateKey, tag: string): Promise<string> => {
       const files = [{ name: 'victim-1.0-1.fc41.x86_64.rpm', size: 4096, sha256: sha(tag) }]
       const data = encodeConsensusMessage({ attestation: createAttestation({ job: a.job, status: 'ok', files, environment: { builder: 'rpmbuild' } }, key) })
-      // relayed by an honest peer: gossip's author need not be the builder
+      // relayed by an honest peer: the copy's sender need not be the builder
       try {
-        await h.consensus.validate({ topic: 'consensus', data, propagationSource: honest[0], from: honest[0] })
+        await h.consensus.validate({ topic: 'consensus', data, propagationSource: honest[0] })
         return 'accept'
       } catch (err: any) {
         return `${String(err?.action)}:${String(err?.reason)}`

@@ -235,7 +235,7 @@ async function tallyRun (): Promise<TallyResult> {
     for (const m of messages) {
       let outcome = 'accept'
       try {
-        await consensus.validate({ topic: 'consensus', data: m.data, propagationSource: m.from, from: m.from })
+        await consensus.validate({ topic: 'consensus', data: m.data, propagationSource: m.from })
       } catch (err: any) {
         outcome = `${String(err?.action ?? 'error')}:${String(err?.reason ?? err?.message)}`
       }

@@ -27,7 +27,7 @@ const srpm = await makeSignedSrpm(join(dir, 'srpm'), { spec: DEMO_SPEC })
 
 const seeder = await startNode({ announcers: [announcer.line], builder: 'none' })
 const builder = await startNode({ announcers: [announcer.line], builder: 'rpmbuild', keyring: srpm.keyPath, bootstrap: [seeder.libp2p.getMultiaddrs()[0].toString()] })
-await waitFor('the two nodes to meet', () => seeder.status().topics['/skyline/1/announce'].subscribers > 0 && builder.status().topics['/skyline/1/announce'].subscribers > 0)
+await waitFor('the two nodes to meet', () => seeder.status().topics['/skyline/2/announce'].subscribers > 0 && builder.status().topics['/skyline/2/announce'].subscribers > 0)
 await new Promise(resolve => setTimeout(resolve, 1500))
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]

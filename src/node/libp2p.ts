@@ -1,6 +1,6 @@
 /**
  * The libp2p stack of a Skyline node: TCP, Noise, Yamux, identify, ping, Kademlia (Skyline's own
- * protocol, server mode) and gossipsub (strict signing), plus bootstrap dialing and Prometheus metrics.
+ * protocol, server mode) and gossipsub (no gossip-level signing: GOSSIP_SIGNATURE_POLICY), plus bootstrap dialing and Prometheus metrics.
  */
 import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
@@ -96,6 +96,17 @@ export const GOSSIP_IDONTWANT_MIN_BYTES = 128
  */
 export const EVENT_LOOP_MONITOR_MS = 1_000
 
+/**
+ * Gossipsub's signature policy. Every Skyline payload is signed by its author at the application layer
+ * (announcer key: announcements, halts and resumes; builder key: attestations, commitments and reveals;
+ * an equivocation proof carries two signed items), so messages carry no gossipsub author, sequence number,
+ * signature or key, and a message that carries a signature, a sequence number or a key is refused (scored
+ * as an invalid delivery of the peer that sent it). `StrictSign` signed and checked every message a second
+ * time with the libp2p key: an Ed25519 verification of the first copy at every node and ~110 bytes per
+ * message (docs/bench.md). A wire change: the topics' version says which (TOPIC_VERSION).
+ */
+export const GOSSIP_SIGNATURE_POLICY = 'StrictNoSign'
+
 /** Largest gossip RPC frame accepted from a peer: the biggest topic payload plus framing and control. */
 const MAX_GOSSIP_RPC = 256 * 1024
 
@@ -106,10 +117,9 @@ export function gossipMessageId (msg: Message): Uint8Array {
 
 /**
  * The same content address, of a message as it arrives (gossipsub's `fastMsgIdFn`). Gossipsub checks the
- * author's signature of every copy it receives before it computes the msg-id and finds a duplicate: one
- * Ed25519 verification per copy, about one copy per mesh peer, the largest part of a node's CPU per
- * message (docs/bench.md). With a fast id a copy of a payload already accepted is a duplicate before any
- * check; the first copy is checked in full, and only a copy that passed the signature check is cached.
+ * envelope of every copy it receives (no signature, sequence number or key) before it computes the msg-id
+ * and finds a duplicate. With a fast id a copy of a payload already accepted is a duplicate before any
+ * check; the first copy is checked in full, and only a copy whose envelope passed is cached.
  */
 export function gossipFastMessageId (msg: RPC.Message): string {
   return createHash('sha256').update(msg.topic).update(ZERO).update(msg.data ?? EMPTY).digest('base64')
@@ -204,7 +214,7 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
         datastorePrefix: '/skyline-dht'
       }),
       pubsub: gossipsub({
-        globalSignaturePolicy: 'StrictSign',
+        globalSignaturePolicy: GOSSIP_SIGNATURE_POLICY,
         // content-addressed message IDs: the same payload re-wrapped by another peer is a duplicate
         msgIdFn: gossipMessageId,
         fastMsgIdFn: gossipFastMessageId,

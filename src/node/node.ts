@@ -54,7 +54,6 @@ const STATS_CACHE_MS = 2_000
 export interface SkylineMessage {
   topic: TopicName
   data: Uint8Array
-  from: string
 }
 
 export interface SkylineNodeEvents {
@@ -344,8 +343,8 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
   private readonly onMessage = (evt: CustomEvent<Message>): void => {
     const msg = evt.detail
     const topic = parseTopic(msg.topic)
-    if (topic === undefined || msg.type !== 'signed') return
-    this.safeDispatchEvent('message', { detail: { topic, data: msg.data, from: msg.from.toString() } })
+    if (topic === undefined) return
+    this.safeDispatchEvent('message', { detail: { topic, data: msg.data } })
   }
 
   /**

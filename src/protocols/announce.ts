@@ -1,5 +1,5 @@
 /**
- * Announcements: what a seeder signs and gossips on /skyline/1/announce, and how every node checks one
+ * Announcements: what a seeder signs and gossips on /skyline/2/announce, and how every node checks one
  * before gossipsub forwards it: trusted announcer key, valid signature, sane fields, inside its
  * validity window, not seen before. See docs/protocols/announce.md.
  *
@@ -152,7 +152,11 @@ export interface CheckedAnnouncement {
   announcer: string
   announcement: Announcement
   envelope: Uint8Array
-  /** the gossip author that published it (the seeder's node), a first provider to ask for the SRPM */
+  /**
+   * the peer that sent the copy this node accepted, a first provider to ask for the SRPM: the seeder's node
+   * for every peer it is connected to (it flood-publishes, and others forward only after a hold), else a
+   * peer that forwarded it. Gossip messages name no author (docs/protocols/gossip.md).
+   */
   source?: PeerId
   /** the listed candidates, parsed */
   candidates: PeerId[]

@@ -1,6 +1,6 @@
 /**
  * Build attestations: what a builder signs with its own libp2p Ed25519 peer key and gossips on
- * /skyline/1/consensus, and how every node checks one before gossipsub forwards it or the tally counts it.
+ * /skyline/2/consensus, and how every node checks one before gossipsub forwards it or the tally counts it.
  * The builder's public key is not carried separately: an Ed25519 peer ID embeds it, so the `builder`
  * field is at once the claimed identity and the key that must have signed. Also rules-v2 commitments (a
  * seat binds itself to its claim before anyone reveals), equivocation proofs (two signed, conflicting
@@ -361,7 +361,7 @@ export function encodeConsensusMessage (msg: { attestation: Uint8Array } | { equ
 }
 
 /**
- * The validator of /skyline/1/consensus: decodes the wrapper (exactly one field set) and checks what it
+ * The validator of /skyline/2/consensus: decodes the wrapper (exactly one field set) and checks what it
  * carries. Throws GossipValidationError as checkAttestation, checkCommitment and checkEquivocation do.
  */
 export function checkConsensusMessage (bytes: Uint8Array, now: number, opts: CheckAttestationOptions = {}): CheckedConsensusMessage {

@@ -1,5 +1,5 @@
 /**
- * Halt and resume: control messages signed by a trusted announcer key on /skyline/1/control. A halt
+ * Halt and resume: control messages signed by a trusted announcer key on /skyline/2/control. A halt
  * stops every node from taking new jobs (the fallback to Koji) until a resume issued later. The latest
  * message by (issued_at, sequence) wins, so replaying an old halt after a resume changes nothing.
  *

@@ -38,13 +38,16 @@ export class GossipValidationError extends Error {
   }
 }
 
+/**
+ * A message as a topic's validator sees it. Gossip messages name no author (docs/protocols/gossip.md): the
+ * author is the key that signed the payload, and a fault in a payload is the fault of the peer that sent
+ * the copy (gossipsub scores it for a REJECT) or, where the payload is signed by a builder, of that builder.
+ */
 export interface GossipInput {
   topic: TopicName
   data: Uint8Array
-  /** the peer that sent it to us (not necessarily its author) */
+  /** the peer that sent this copy to us (not necessarily its author) */
   propagationSource: PeerId
-  /** the gossipsub author of the message (its signer) */
-  from: PeerId
 }
 
 /** Messages of one peer that may be ignored before ignoring them costs it score. @default 256 */
@@ -100,7 +103,8 @@ export class EventLoopSlicer {
 /** Validates one message; throws GossipValidationError to ignore or reject it. */
 export type TopicValidator = (msg: GossipInput) => void | Promise<void>
 
-export interface ValidationOutcome { topic: TopicName, result: 'accept' | GossipAction, reason: string, from: string, propagationSource: string }
+/** One validated message: its topic, the result and its reason, and the peer that sent the copy */
+export interface ValidationOutcome { topic: TopicName, result: 'accept' | GossipAction, reason: string, propagationSource: string }
 
 export function installValidators (
   pubsub: GossipSub,
@@ -131,14 +135,13 @@ export function installValidators (
       let reason = 'ok'
       try {
         await slicer.turn()
-        if (msg.type !== 'signed') throw new GossipValidationError('reject', 'unsigned')
         if (msg.data.byteLength > maxBytes) throw new GossipValidationError('reject', 'oversized', `${msg.data.byteLength} bytes > ${maxBytes}`)
-        await validator({ topic: name, data: msg.data, propagationSource, from: msg.from })
+        await validator({ topic: name, data: msg.data, propagationSource })
       } catch (err: any) {
         if (err instanceof GossipValidationError) {
           result = err.action
           reason = err.reason
-          opts.log?.('%s from %p (author %p): %s %s', name, propagationSource, (msg as any).from, err.action, err.message)
+          opts.log?.('%s from %p: %s %s', name, propagationSource, err.action, err.message)
         } else {
           result = 'ignore'
           reason = 'internal-error'
@@ -150,7 +153,7 @@ export function installValidators (
         penalise?.(propagationSource.toString(), 'mid')
       }
       counter?.increment({ [`${name}:${result}:${reason}`]: true })
-      opts.onOutcome?.({ topic: name, result, reason, from: String((msg as any).from ?? ''), propagationSource: propagationSource.toString() })
+      opts.onOutcome?.({ topic: name, result, reason, propagationSource: propagationSource.toString() })
       return result === 'accept' ? TopicValidatorResult.Accept : result === 'ignore' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
     })
     installed.push(topic)

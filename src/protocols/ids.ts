@@ -5,8 +5,8 @@
  *
  * @example
  * ```ts
- * stringifyTopic('announce') // '/skyline/1/announce'
- * parseTopic('/skyline/1/consensus') // 'consensus'
+ * stringifyTopic('announce') // '/skyline/2/announce'
+ * parseTopic('/skyline/2/consensus') // 'consensus'
  * ```
  */
 /**
@@ -26,7 +26,13 @@ export const PROTOCOLS = {
   buildrootPackage: '/skyline/buildroot-package/1.0.0'
 } as const
 
-export const TOPIC_VERSION = 1
+/**
+ * The gossip topics' version, in every topic's name. 2: messages carry no gossipsub author, sequence
+ * number, signature or key (`StrictNoSign`; every payload is signed by its author at the application
+ * layer) and a node refuses those that do. Version 1 nodes (`StrictSign`) and version 2 nodes refuse each
+ * other's messages, so the version keeps them on topics of their own (docs/protocols/gossip.md).
+ */
+export const TOPIC_VERSION = 2
 
 export const TOPICS = {
   /** signed announcements of SRPMs to build */

@@ -48,7 +48,7 @@ export class AnnouncementService extends TypedEventEmitter<AnnouncementServiceEv
    */
   validate (msg: GossipInput): void {
     const checked = checkAnnouncement(msg.data, this.components.trusted(), Date.now())
-    checked.source = msg.from
+    checked.source = msg.propagationSource
     this.record(checked)
   }
 

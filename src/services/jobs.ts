@@ -306,7 +306,7 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
   }
 
   /**
-   * Fetches a job's SRPM from its seeder (the announcement's author, kept as a source whatever others do)
+   * Fetches a job's SRPM from its seeder (the peer that sent this node the announcement, kept as a source whatever others do)
    * and the swarm, within fetchDeadline(size): a fetch that makes no progress for a minute, or runs past
    * the deadline, fails the job with the reason, and the queue moves on.
    */

@@ -291,7 +291,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
         this.banBuilder(e.builder, e.job, e.proof)
         return true
       }
-      await this.validate({ topic: 'consensus', data: encodeConsensusMessage({ attestation: bytes }), propagationSource: this.init.libp2p.peerId, from: this.init.libp2p.peerId })
+      await this.validate({ topic: 'consensus', data: encodeConsensusMessage({ attestation: bytes }), propagationSource: this.init.libp2p.peerId })
       return true
     } catch (err: any) {
       if (err instanceof GossipValidationError) return false

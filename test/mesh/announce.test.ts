@@ -11,10 +11,11 @@ import { signEnvelope, ENVELOPE_KIND } from '../../src/protocols/signing.ts'
 import type { CheckedAnnouncement } from '../../src/protocols/announce.ts'
 import type { ValidationOutcome } from '../../src/protocols/gossip.ts'
 import { gossipFastMessageId, gossipMessageId } from '../../src/node/libp2p.ts'
+import { stringifyTopic } from '../../src/protocols/ids.ts'
 import { startMesh, waitFor, type TestMesh } from '../helpers/mesh.ts'
 import { testAnnouncer, testAnnouncement } from '../helpers/announce.ts'
 
-const TOPIC = '/skyline/1/announce'
+const TOPIC = stringifyTopic('announce')
 
 describe('announcements on a mesh with an attacker', function () {
   this.timeout(90_000)
@@ -33,13 +34,14 @@ describe('announcements on a mesh with an attacker', function () {
       n.addEventListener('validation', (e: CustomEvent<ValidationOutcome>) => outcomes.get(n.peerId)!.push(e.detail))
     }
     await waitFor('announce meshes', () => mesh.nodes.every(n => n.status().topics[TOPIC].meshPeers.length >= 2))
-    // the attacker speaks plain gossipsub, validates nothing, and is connected to one honest node only
+    // the attacker speaks plain gossipsub, validates nothing, and is connected to one honest node only; a
+    // random message id lets it publish a payload it has seen (its replay of a valid announcement)
     attacker = await createLibp2p({
       addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, globalSignaturePolicy: 'StrictSign' }) }
+      services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, globalSignaturePolicy: 'StrictNoSign', msgIdFn: () => randomBytes(32) }) }
     })
     attacker.services.pubsub.subscribe(TOPIC)
     await attacker.dial(mesh.nodes[0].libp2p.getMultiaddrs()[0])
@@ -85,24 +87,25 @@ describe('announcements on a mesh with an attacker', function () {
       untrusted: testAnnouncement(testAnnouncer())
     }
     const before = new Map(mesh.nodes.map(n => [n.peerId, delivered.get(n.peerId)!.size]))
+    const validatedBefore = new Map(mesh.nodes.map(n => [n.peerId, outcomes.get(n.peerId)!.length]))
     for (const [name, bytes] of Object.entries(attacks)) {
       await attacker.services.pubsub.publish(TOPIC, bytes)
       await new Promise(resolve => setTimeout(resolve, 100))
       void name
     }
-    // an exact replay of the valid announcement, re-published under the attacker's own gossip signature
+    // an exact replay of the valid announcement: the same content address, a duplicate
     await attacker.services.pubsub.publish(TOPIC, replayable[0])
     await new Promise(resolve => setTimeout(resolve, 1500))
 
     const victim = mesh.nodes[0]
-    const seen = outcomes.get(victim.peerId)!.filter(o => o.from === attacker.peerId.toString())
+    const seen = outcomes.get(victim.peerId)!.filter(o => o.propagationSource === attacker.peerId.toString())
     assert.ok(seen.length >= 1, 'node 0 validated the attacker\'s messages')
     assert.ok(seen.every(o => o.result !== 'accept'), JSON.stringify(seen))
     assert.ok(seen.some(o => o.reason === 'bad-signature'), JSON.stringify(seen))
     for (const n of mesh.nodes) {
       assert.equal(delivered.get(n.peerId)!.size, before.get(n.peerId), `node ${n.peerId} delivered an attack`)
       if (n === victim) continue
-      const forwarded = outcomes.get(n.peerId)!.filter(o => o.from === attacker.peerId.toString())
+      const forwarded = outcomes.get(n.peerId)!.slice(validatedBefore.get(n.peerId))
       assert.deepEqual(forwarded, [], `node ${n.peerId} saw the attacker's messages: they were forwarded`)
     }
     // the attacker's gossipsub score at its victim has fallen below the graylist threshold

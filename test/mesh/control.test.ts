@@ -23,7 +23,7 @@ describe('halt and resume', function () {
     srpm = await makeSignedSrpm(join(dir, 'srpm'))
     mesh = await startMesh(5, { announcers: [announcer.line], builder: 'rpmbuild', keyring: srpm.keyPath })
     for (const n of mesh.nodes) n.jobs.addEventListener('job', (e: CustomEvent<JobEvent>) => events.push(e.detail))
-    await waitFor('control meshes', () => mesh.nodes.every(n => n.status().topics['/skyline/1/control'].meshPeers.length >= 2))
+    await waitFor('control meshes', () => mesh.nodes.every(n => n.status().topics['/skyline/2/control'].meshPeers.length >= 2))
   })
   after(async () => {
     await mesh?.stop()

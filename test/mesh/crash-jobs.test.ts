@@ -37,7 +37,7 @@ describe('the job queue survives kill -9', function () {
     const first = await startCli(args, READY)
     const url = first.match[3]
     seeder = await startNode({ announcers: [announcer.line], builder: 'none', bootstrap: [first.match[2]] })
-    await waitFor('the seeder to see the builder subscribed', () => seeder!.status().topics['/skyline/1/announce'].subscribers > 0)
+    await waitFor('the seeder to see the builder subscribed', () => seeder!.status().topics['/skyline/2/announce'].subscribers > 0)
     const { job } = await seedSrpm(seeder, announcer, { path: srpm.srpmPath, nevra: srpm.nevra }, { replicas: 1, quorum: 1 })
 
     await waitFor('the build to be under way', async () => (await status(url)).jobs.some(j => j.job === job && j.state === 'building'), 60_000, 100)

@@ -57,13 +57,13 @@ describe('joining through a bootstrap node at its connection limit', function ()
 
     // the mesh works for them: a newcomer's gossip reaches every node
     // gossip reaches a node through its topic mesh (or IHAVE within a few heartbeats): every node in one first
-    await waitFor('every node in an announce-topic mesh', () => nodes.every(n => n.status().topics['/skyline/1/announce'].meshPeers.length > 0), 30_000)
+    await waitFor('every node in an announce-topic mesh', () => nodes.every(n => n.status().topics['/skyline/2/announce'].meshPeers.length > 0), 30_000)
     // (a node may hear of it first from a sync exchange, when a peer that has it answers the node's
     // reconnect sync before gossip arrives: gossip's copy is then a duplicate, so what counts is that the
     // node holds the announcement, however it came)
     const payload = testAnnouncement(announcer)
     const job = checkAnnouncement(payload, trustedOf(announcer), Date.now()).job
-    await newcomers[0].libp2p.services.pubsub.publish('/skyline/1/announce', payload)
+    await newcomers[0].libp2p.services.pubsub.publish('/skyline/2/announce', payload)
     await waitFor('a newcomer\'s announcement at every node', () => nodes.every(n => n === newcomers[0] || n.announcements.get(job) !== undefined), 20_000)
 
     // and the bootstrap node is back under its limit once the newcomers' grace has passed

@@ -54,7 +54,7 @@ describe('a mesh of 10 real nodes from one bootstrap node', function () {
   })
 
   it('a gossipsub message published by one node reaches all 10', async () => {
-    await waitFor('announce-topic meshes to form', () => mesh.nodes.every(n => n.status().topics['/skyline/1/announce'].meshPeers.length > 0))
+    await waitFor('announce-topic meshes to form', () => mesh.nodes.every(n => n.status().topics['/skyline/2/announce'].meshPeers.length > 0))
     const payload = testAnnouncement(announcer)
     const received = new Set<string>()
     const listeners = mesh.nodes.map(n => {
@@ -65,7 +65,7 @@ describe('a mesh of 10 real nodes from one bootstrap node', function () {
       return () => n.removeEventListener('message', l)
     })
     const publisher = mesh.nodes[7]
-    const result = await publisher.libp2p.services.pubsub.publish('/skyline/1/announce', payload)
+    const result = await publisher.libp2p.services.pubsub.publish('/skyline/2/announce', payload)
     received.add(publisher.peerId) // the publisher holds its own message
     assert.ok(result.recipients.length > 0)
     await waitFor('the message at all 10 nodes', () => received.size === 10, 10_000)

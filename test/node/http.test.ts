@@ -30,7 +30,7 @@ function stubStatus (): NodeStatus {
     connections: [{ peerId: OTHER, address: `/ip4/127.0.0.1/tcp/1/${EVIL}`, direction: 'inbound' }],
     connectedPeers: 1,
     dht: { mode: 'server', routingTableSize: 1, protocol: '/skyline/kad/1.0.0' },
-    topics: { '/skyline/1/announce': { meshPeers: [OTHER], subscribers: 1 } },
+    topics: { '/skyline/2/announce': { meshPeers: [OTHER], subscribers: 1 } },
     builder: { kind: 'rpmbuild', note: null, warnings: [`warning ${EVIL}`] },
     halted: { reason: `halt ${EVIL}`, since: NOW - 60_000 },
     throttle: { throttled: true, disputedShare: 0.4, window: { size: 10, disputed: 4, ms: 3_600_000 } },

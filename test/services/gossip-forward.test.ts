@@ -7,12 +7,12 @@ import { identify } from '@libp2p/identify'
 import { defaultLogger } from '@libp2p/logger'
 import { gossipsub, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub'
 import { GossipForward, type GossipForwardComponents } from '../../src/services/gossip-forward.ts'
-import { gossipMessageId } from '../../src/node/libp2p.ts'
+import { GOSSIP_SIGNATURE_POLICY, gossipMessageId } from '../../src/node/libp2p.ts'
 import type { SkylineNode } from '../../src/node/index.ts'
 import { startNode, waitFor } from '../helpers/mesh.ts'
 import { randomPeerId, testAnnouncement, testAnnouncer } from '../helpers/announce.ts'
 
-const ANNOUNCE = '/skyline/1/announce'
+const ANNOUNCE = '/skyline/2/announce'
 
 /** A stand-in for gossipsub's message event and validation report (the service's only contact with it) */
 class ReportingTarget extends EventTarget {
@@ -72,7 +72,7 @@ describe('gossip forwarding after a hold', function () {
         transports: [tcp()],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
-        services: { identify: identify(), pubsub: gossipsub({ globalSignaturePolicy: 'StrictSign', msgIdFn: gossipMessageId, emitSelf: false }) }
+        services: { identify: identify(), pubsub: gossipsub({ globalSignaturePolicy: GOSSIP_SIGNATURE_POLICY, msgIdFn: gossipMessageId, emitSelf: false }) }
       })
       observer.services.pubsub.subscribe(ANNOUNCE)
       await observer.dial(relay.libp2p.getMultiaddrs()[0])

@@ -1,7 +1,7 @@
 /**
  * A gossip flooder for test/stress/adversaries.test.ts, run as its own process so that its work never
  * slows the test that measures the honest nodes. It is a plain gossipsub peer (no validators: it
- * publishes whatever it likes, signed at the gossip level with its own key, as StrictSign requires),
+ * publishes whatever it likes, with no gossip-level signature, as the topics' StrictNoSign requires),
  * dials the given nodes, subscribes to Skyline's three topics and publishes junk as fast as it can, up to
  * `rate` messages a second, for `seconds`.
  *
@@ -29,7 +29,7 @@ import { identify } from '@libp2p/identify'
 import { gossipsub } from '@libp2p/gossipsub'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
-import { gossipMessageId } from '../../../src/node/libp2p.ts'
+import { GOSSIP_SIGNATURE_POLICY, gossipMessageId } from '../../../src/node/libp2p.ts'
 import { TOPICS, TOPIC_NAMES, stringifyTopic, type TopicName } from '../../../src/protocols/ids.ts'
 import { createAnnouncement } from '../../../src/protocols/announce.ts'
 import { createControl } from '../../../src/protocols/control.ts'
@@ -50,7 +50,7 @@ const node = await createLibp2p({
   streamMuxers: [yamux()],
   services: {
     identify: identify(),
-    pubsub: gossipsub({ globalSignaturePolicy: 'StrictSign', allowPublishToZeroTopicPeers: true, msgIdFn: gossipMessageId, emitSelf: false, maxOutboundBufferSize: 64 * 1024 * 1024 })
+    pubsub: gossipsub({ globalSignaturePolicy: GOSSIP_SIGNATURE_POLICY, allowPublishToZeroTopicPeers: true, msgIdFn: gossipMessageId, emitSelf: false, maxOutboundBufferSize: 64 * 1024 * 1024 })
   }
 })
 for (const t of TOPIC_NAMES) node.services.pubsub.subscribe(stringifyTopic(t))

@@ -24,7 +24,7 @@ import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from '..
 import { MSG_CHUNK, MSG_HAVE, MSG_MANIFEST, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, STATUS_NOT_FOUND, STATUS_NOT_HAVE } from '../../../src/services/blob/constants.ts'
 import { joinHashes } from '../../../src/services/blob/manifest.ts'
 import { DHT_PROTOCOL } from '../../../src/node/constants.ts'
-import { gossipMessageId } from '../../../src/node/libp2p.ts'
+import { GOSSIP_SIGNATURE_POLICY, gossipMessageId } from '../../../src/node/libp2p.ts'
 
 export type RawLibp2p = Libp2p<{ pubsub: GossipSub, identify: any, ping: any, dht: any }>
 
@@ -62,7 +62,7 @@ export async function startRawPeer (opts: { gossip?: Partial<Parameters<typeof g
       identify: identify(),
       ping: ping(),
       dht: kadDHT({ protocol: DHT_PROTOCOL, clientMode: false, peerInfoMapper: passthroughMapper }),
-      pubsub: gossipsub({ globalSignaturePolicy: 'StrictSign', allowPublishToZeroTopicPeers: true, msgIdFn: gossipMessageId, emitSelf: false, ...opts.gossip })
+      pubsub: gossipsub({ globalSignaturePolicy: GOSSIP_SIGNATURE_POLICY, allowPublishToZeroTopicPeers: true, msgIdFn: gossipMessageId, emitSelf: false, ...opts.gossip })
     }
   }) as unknown as RawLibp2p
   const blobs = new Map<string, { m: Manifest, data: Uint8Array, delay: number, misbehave: BlobMisbehaviour, haves: number }>()
