@@ -163,9 +163,9 @@ export interface CheckedAnnouncement {
   /**
    * the job's seats with no bans, best-ranked first: v1 the r closest candidates, v2 the P+E first by salted
    * position, every candidate counted as eligible (with a policy K > 0 a node's own seats come from its log:
-   * VerdictService.seating)
+   * VerdictService.seating). Ranked when first asked for, once for every seat query of the job.
    */
-  builders: PeerId[]
+  readonly builders: PeerId[]
   /** rules v2's panel and eligibility policy, undefined for v1 */
   panel?: PanelParams & { stageDeadline: number, policy: EligibilityPolicy }
   /** a re-announcement: the hex job key of the blocked job it retries, and its attempt (2..MAX_ATTEMPTS) */
@@ -234,7 +234,9 @@ function rankedCandidates (a: Pick<CheckedAnnouncement, 'announcement' | 'jobKey
 /**
  * Everything that can be checked from the bytes alone: envelope, trust, signature, fields, time.
  * Throws GossipValidationError (REJECT, or IGNORE for a message that has only just expired).
- * Replays (seen before) are the caller's check, against its store.
+ * Replays (seen before) are the caller's check, against its store. The candidates are ranked only when
+ * the seats are first asked for (`builders`, announcementSeating), and then once for every query: most
+ * nodes ask when the job's first attestation or commitment comes, and a replayed announcement never.
  */
 export function checkAnnouncement (envelope: Uint8Array, trusted: TrustedKeys, now: number): CheckedAnnouncement {
   const opened = openGossipEnvelope(envelope, trusted, ENVELOPE_KIND.announcement, p => Announcement.decode(p, { limits: { candidates: MAX_CANDIDATES } }), 'announcement')
@@ -243,7 +245,7 @@ export function checkAnnouncement (envelope: Uint8Array, trusted: TrustedKeys, n
   const key = jobKey(a.srpmSha256, a.target, a.beacon, a.buildrootSha256)
   return {
     candidates,
-    builders: announcementSeats({ announcement: a, jobKey: key, candidates }),
+    get builders (): PeerId[] { return announcementSeats(this) },
     ...(a.rules === RULES_V2 ? { panel: { panel: a.replicas, escalation: a.escalation, threshold: a.quorum, stageDeadline: Number(a.issuedAt + a.stageMs), policy: { builds: a.eligibleBuilds, days: a.eligibleDays, probation: a.probationSeats } } } : {}),
     ...(a.retryOf.length > 0 ? { retry: { of: Buffer.from(a.retryOf).toString('hex'), attempt: a.attempt } } : {}),
     id: hash('sha256', opened.payload, 'hex'),

@@ -173,18 +173,19 @@ export class Eligibility {
   }
 
   /**
-   * Builders this node judges eligible, among `known` (those it can vouch are around: its peers), that rank
-   * better than the job's last seat (any, when fewer than P+E seats are filled) but are not listed: the
-   * seeder should have listed them. Empty for rules v1 and K = 0.
+   * Builders this node judges eligible, among `known()` (those it can vouch are around: its peers), that
+   * rank better than the job's last seat (any, when fewer than P+E seats are filled) but are not listed: the
+   * seeder should have listed them. Empty for rules v1 and K = 0, without asking `known` (listing a node's
+   * peers for every announcement was more of its CPU than checking the announcement's fields).
    */
-  omitted (a: CheckedAnnouncement, known: readonly PeerId[], banned: ReadonlySet<string>): string[] {
+  omitted (a: CheckedAnnouncement, known: () => readonly PeerId[], banned: ReadonlySet<string>): string[] {
     if (a.panel === undefined || a.panel.policy.builds === 0) return []
     const { seats } = this.seating(a, banned)
     // with every seat filled, only builders ranked above the last one; else any the list lacks
     const last = seats.length >= a.panel.panel + a.panel.escalation ? seats.at(-1) : undefined
     const listed = new Set(a.candidates.map(String))
     const better: string[] = []
-    for (const p of rankBySaltedPosition(a.jobKey, a.announcement.beacon, last === undefined ? known : [...known, last])) {
+    for (const p of rankBySaltedPosition(a.jobKey, a.announcement.beacon, last === undefined ? known() : [...known(), last])) {
       if (last !== undefined && p.equals(last)) break
       const id = p.toString()
       if (!listed.has(id) && !banned.has(id) && this.eligible(a, id)) better.push(id)
@@ -196,7 +197,7 @@ export class Eligibility {
    * Checks an announcement's list against this node's log (a policy with K > 0): better-ranked builders it
    * judges eligible among `known` that the list omits are logged, counted in metrics and kept for status
    */
-  checkList (a: CheckedAnnouncement, known: readonly PeerId[], banned: ReadonlySet<string>): string[] {
+  checkList (a: CheckedAnnouncement, known: () => readonly PeerId[], banned: ReadonlySet<string>): string[] {
     this.notePolicy(a)
     const builders = this.omitted(a, known, banned)
     if (builders.length === 0) return builders

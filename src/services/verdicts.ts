@@ -324,7 +324,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
     if (a.retry !== undefined) this.outcomes.throttle.supersede(a.retry.of)
     this.replayHeld(a.job)
     const self = this.init.libp2p.peerId
-    this.eligibility.checkList(a, [...(this.init.selfEligible ? [self] : []), ...this.init.libp2p.getPeers()], this.init.store.bannedSet())
+    this.eligibility.checkList(a, () => [...(this.init.selfEligible ? [self] : []), ...this.init.libp2p.getPeers()], this.init.store.bannedSet())
   }
 
   /** Attestations held for a job (its announcement, or a rules-v2 commitment, was missing) are checked again */
