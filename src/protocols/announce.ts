@@ -11,6 +11,7 @@
  */
 import { hash, randomBytes } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { Announcement, SignedEnvelope } from './pb/announce.ts'
 import { ENVELOPE_KIND, openGossipEnvelope, signEnvelope, type AnnouncerKey, type TrustedKeys } from './signing.ts'
 import { GossipValidationError } from './gossip.ts'
@@ -20,6 +21,7 @@ import { panelProblem, type PanelParams } from '../rules/panel.ts'
 import { policyProblem, splitSeats, type EligibilityPolicy } from '../rules/eligibility.ts'
 import { MAX_CHUNK_SIZE, MAX_CHUNKS, MIN_CHUNK_SIZE } from './blob-limits.ts'
 import { MAX_MANIFEST_BYTES } from '../rules/buildroot.ts'
+import { parseProviderHint, providerHint, type Provider } from './provider-hint.ts'
 
 export { Announcement }
 
@@ -81,6 +83,8 @@ export interface AnnouncementInit {
   buildroot?: BuildrootRef
   /** rules v2: a re-announcement of a blocked job (fields 24 and 25) */
   retry?: RetryLink
+  /** the peer serving the SRPM from now on, the seeder's node, and its addresses (field 26, the provider hint) */
+  provider?: { peer: PeerId, addrs: Multiaddr[] }
 }
 
 /** A re-announcement's link to the blocked job it retries */
@@ -136,9 +140,11 @@ export function createAnnouncement (init: AnnouncementInit, key: AnnouncerKey): 
     buildrootChunkSize: init.buildroot?.chunkSize ?? 0,
     buildrootChunkRoot: new Uint8Array(init.buildroot?.chunkRoot ?? []),
     retryOf: init.retry === undefined ? new Uint8Array() : typeof init.retry.of === 'string' ? new Uint8Array(Buffer.from(init.retry.of, 'hex')) : new Uint8Array(init.retry.of),
-    attempt: init.retry?.attempt ?? 0
+    attempt: init.retry?.attempt ?? 0,
+    ...(init.provider !== undefined ? { provider: providerHint(init.provider.peer, init.provider.addrs) } : {})
   }
   checkFields(a, now)
+  parseProviderHint(a.provider)
   return signEnvelope(ENVELOPE_KIND.announcement, Announcement.encode(a), key)
 }
 
@@ -152,8 +158,8 @@ export interface CheckedAnnouncement {
   announcer: string
   announcement: Announcement
   envelope: Uint8Array
-  /** the gossip author that published it (the seeder's node), a first provider to ask for the SRPM */
-  source?: PeerId
+  /** the provider hint (field 26): the peer serving the SRPM (the seeder's node), the first source of a fetch */
+  source?: Provider
   /** the listed candidates, parsed */
   candidates: PeerId[]
   /**
@@ -247,7 +253,8 @@ export function checkAnnouncement (envelope: Uint8Array, trusted: TrustedKeys, n
     jobKey: key,
     announcer: Buffer.from(opened.publicKey).toString('hex'),
     announcement: a,
-    envelope
+    envelope,
+    source: parseProviderHint(a.provider)
   }
 }
 
