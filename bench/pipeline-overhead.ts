@@ -60,7 +60,8 @@ for (let i = 0; i < runs; i++) {
   await seeder.announce(createAnnouncement({
     beacon,
     candidates: [peerIdFromString(builder.peerId.toString())],
-    nevra: srpm.nevra, srpmSha256: Buffer.from(m.sha256, 'hex'), srpmSize: m.size, target: 'fedora-41-x86_64', replicas: 1, quorum: 1, chunkSize: m.chunkSize, chunkRoot: Buffer.from(m.root, 'hex')
+    nevra: srpm.nevra, srpmSha256: Buffer.from(m.sha256, 'hex'), srpmSize: m.size, target: 'fedora-41-x86_64', replicas: 1, quorum: 1, chunkSize: m.chunkSize, chunkRoot: Buffer.from(m.root, 'hex'),
+    provider: { peer: seeder.libp2p.peerId, addrs: seeder.libp2p.getMultiaddrs() }
   }, announcer.key))
   await waitFor('the build', () => marks.built !== undefined, 120_000, 5)
   builder.removeEventListener('announcement', onAnnouncement as any)

@@ -3,7 +3,8 @@
  * bench/mass-rebuild.ts. Each node is its own OS process (bench/lib/job-worker.ts): `nodes` builders with
  * the bench's QuickBuilder, and one seeder (no builder, DHT client mode, as `skyline seed`). For every job
  * the seeder stores a different signed SRPM (test/helpers/srpms.ts: one throwaway OpenPGP key every
- * builder trusts), provides it in the DHT and announces it (r, q); the assigned builders fetch it over the
+ * builder trusts) and announces it (r, q) naming itself as the provider, as `skyline seed` does (no flood
+ * publishing; a DHT provide only for a builder unserved 10 s later); the assigned builders fetch it over the
  * blob protocol, verify its signature, "build" it, store and provide the output and attest; every node
  * tallies. Only the build itself is simulated.
  *
@@ -117,6 +118,8 @@ export interface JobMeshResult {
   seederPerJob: number
   /** the seeder's bytes per job, by protocol */
   seederBreakdown: ByteBreakdown
+  /** jobs whose SRPM the seeder provided in the DHT (a builder still unserved 10 s after the announcement) */
+  seederProvided: number
   /** per builder node over the whole run (start included): syncs it asked for, and items served to others */
   syncs: Spread
   syncServed: Spread
@@ -332,6 +335,7 @@ export async function runJobMesh (o: JobMeshOptions): Promise<JobMeshResult> {
       idlePerNodePerS,
       seederPerJob: seederBytes.control / jobs,
       seederBreakdown: scale(seederBytes, 1 / jobs),
+      seederProvided: collected[o.nodes].provided,
       syncs: spread(collected.slice(0, o.nodes).map(c => c.sync.syncs)),
       syncServed: spread(collected.slice(0, o.nodes).map(c => c.sync.served)),
       rss: spread(collected.slice(0, o.nodes).map(c => c.rss / 2 ** 20))
@@ -375,7 +379,8 @@ export function describeJobMesh (r: JobMeshResult, target?: number): string[] {
     `  by protocol, mean per node per job (KB): gossip ${kb(b.gossip)}, DHT ${kb(b.dht)}, identify ${kb(b.identify)}, ping ${kb(b.ping)}, sync ${kb(b.sync)}, ` +
       `builder ${kb(b.builder)}, other ${kb(b.other)}, Noise/Yamux/multistream framing ${kb(b.framing)}; blob (excluded) ${kb(b.blob)}`,
     `  the seeder: ${kb(r.seederPerJob)} KB of control bytes per job: gossip ${kb(s.gossip)}, DHT ${kb(s.dht)}, identify ${kb(s.identify)}, ping ${kb(s.ping)}, ` +
-      `sync ${kb(s.sync)}, builder ${kb(s.builder)}, other ${kb(s.other)}, framing ${kb(s.framing)}; blob (excluded) ${kb(s.blob)}`,
+      `sync ${kb(s.sync)}, builder ${kb(s.builder)}, other ${kb(s.other)}, framing ${kb(s.framing)}; blob (excluded) ${kb(s.blob)}; ` +
+      `SRPMs provided in the DHT (a builder unserved after 10 s): ${r.seederProvided} of ${r.jobs}`,
     `  sync exchanges asked per builder node over the run: mean ${r.syncs.mean.toFixed(1)}, max ${r.syncs.max}; items served per node: mean ${r.syncServed.mean.toFixed(0)}`,
     `builder node RSS after the run (MB): min ${r.rss.min.toFixed(1)}, median ${r.rss.median.toFixed(1)}, max ${r.rss.max.toFixed(1)}`
   ]

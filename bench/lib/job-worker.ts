@@ -4,8 +4,9 @@
  * - 'builder': a full SkylineNode with the bench's QuickBuilder and the test keyring, so every job it is
  *   assigned goes through the real pipeline (assignment, SRPM fetch over the blob protocol, RPM signature
  *   check, build, output into the blob store, signed attestation, tally);
- * - 'seeder': what `skyline seed` runs: no builder, DHT client mode; stores each SRPM, provides it in the
- *   DHT and announces it with the run's announcer key.
+ * - 'seeder': what `skyline seed` runs: no builder, DHT client mode, no flood publishing; stores each SRPM,
+ *   announces it with the run's announcer key naming itself as the provider, and provides it in the DHT
+ *   only if a builder is still unserved 10 s later (src/cli/seed-provide.ts).
  * It records the first final verdict per job and the time it came, and reports libp2p's per-protocol
  * byte counters (`libp2p_data_transfer_bytes_total` of the node's own Prometheus registry: one node per
  * process, so the counters are this node's alone).
@@ -20,6 +21,7 @@ import { createAnnouncement, RULES_V2 } from '../../src/protocols/announce.ts'
 import type { PanelParams } from '../../src/rules/panel.ts'
 import { rawPublicKey, type AnnouncerKey } from '../../src/protocols/signing.ts'
 import { QuickBuilder } from './quick-builder.ts'
+import { provideIfUnserved } from '../../src/cli/seed-provide.ts'
 
 export type Role = 'builder' | 'seeder'
 
@@ -52,6 +54,8 @@ export type JobWorkerReply =
     sync: { syncs: number, received: number, accepted: number, served: number }
     rss: number
     heapUsed: number
+    /** the seeder: jobs whose blobs it provided in the DHT */
+    provided: number
   }
   | { type: 'stop' }
   | { type: 'error', request: string, message: string }
@@ -62,6 +66,10 @@ const now = (): number => performance.timeOrigin + performance.now()
 let node: SkylineNode | undefined
 let builder: QuickBuilder | undefined
 let key: AnnouncerKey | undefined
+/** aborts the seeder's delayed provides at stop */
+const stopping = new AbortController()
+/** jobs whose blobs the seeder provided in the DHT (a builder was unserved after the delay) */
+let provided = 0
 const finals = new Map<string, FinalVerdict>()
 const jobErrors: string[] = []
 /** per job of this node: when each state was entered (and 'announced', when the announcement arrived) */
@@ -80,6 +88,7 @@ async function handle (req: JobWorkerRequest): Promise<JobWorkerReply> {
       config.inboundConnectionThreshold = 1000
       if (req.role === 'seeder') {
         config.dhtClientMode = true
+        config.floodPublish = false
         const privateKey = createPrivateKey(req.announcerPem!)
         key = { privateKey, publicKey: rawPublicKey(createPublicKey(privateKey)) }
         node = new SkylineNode(config)
@@ -125,7 +134,7 @@ async function handle (req: JobWorkerRequest): Promise<JobWorkerReply> {
     case 'seed': {
       if (key === undefined) throw new Error('not the seeder')
       const t0 = now()
-      const m = await node!.libp2p.services.blobs.add(req.path)
+      const m = await node!.libp2p.services.blobs.add(req.path, { provide: false })
       const beacon = randomBytes(32)
       const key2 = jobKey(Buffer.from(m.sha256, 'hex'), 'fedora-41-x86_64', beacon)
       const candidates = req.panel !== undefined
@@ -142,10 +151,12 @@ async function handle (req: JobWorkerRequest): Promise<JobWorkerReply> {
         quorum: req.quorum,
         panel: req.panel,
         chunkSize: m.chunkSize,
-        chunkRoot: Buffer.from(m.root, 'hex')
+        chunkRoot: Buffer.from(m.root, 'hex'),
+        provider: { peer: node!.libp2p.peerId, addrs: node!.libp2p.getMultiaddrs() }
       }, key)
       const at = now()
       const checked = await node!.announce(envelope)
+      void provideIfUnserved(node!, checked, { signal: stopping.signal }).then(done => { if (done) provided++ })
       return { type: 'seed', job: checked.job, at, addMs: at - t0, announceMs: now() - at }
     }
     case 'bytes': {
@@ -161,9 +172,10 @@ async function handle (req: JobWorkerRequest): Promise<JobWorkerReply> {
       for (const j of node!.store.jobs()) jobStates[j.state] = (jobStates[j.state] ?? 0) + 1
       const mem = process.memoryUsage()
       const mine = [...phases.values()].filter(p => p.assigned !== undefined)
-      return { type: 'collect', finals: [...finals.values()], phases: mine, builds: builder?.builds ?? 0, jobStates, jobErrors, sync: { ...node!.sync.stats }, rss: mem.rss, heapUsed: mem.heapUsed }
+      return { type: 'collect', finals: [...finals.values()], phases: mine, builds: builder?.builds ?? 0, jobStates, jobErrors, sync: { ...node!.sync.stats }, rss: mem.rss, heapUsed: mem.heapUsed, provided }
     }
     case 'stop':
+      stopping.abort()
       await node?.stop()
       return { type: 'stop' }
   }

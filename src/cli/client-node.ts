@@ -13,6 +13,8 @@ export interface ClientNodeOptions {
   listen?: string[]
   dataDir?: string
   announcers?: string[]
+  /** gossipsub's flood publishing of this node's messages (NodeConfig.floodPublish); @default true */
+  floodPublish?: boolean
 }
 
 export async function startClientNode (opts: ClientNodeOptions): Promise<SkylineNode> {
@@ -25,6 +27,7 @@ export async function startClientNode (opts: ClientNodeOptions): Promise<Skyline
     announcers: opts.announcers ?? []
   })
   config.dhtClientMode = true
+  config.floodPublish = opts.floodPublish ?? true
   const node = new SkylineNode(config)
   await node.start()
   return node

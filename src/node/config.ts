@@ -34,6 +34,7 @@ export interface ConfigFile {
   maxConnections?: number
   inboundConnectionThreshold?: number
   dhtClientMode?: boolean
+  floodPublish?: boolean
   contributor?: string
   buildrootMirrors?: string[]
   buildrootCacheBytes?: number
@@ -59,6 +60,11 @@ export interface NodeConfig {
   maxConnections: number
   inboundConnectionThreshold: number
   dhtClientMode: boolean
+  /**
+   * whether this node publishes its own gossip messages to every topic peer (gossipsub's flood publishing),
+   * or only to its mesh of the topic (at least D peers): `skyline seed` turns it off (docs/protocols/gossip.md)
+   */
+  floodPublish: boolean
   /** who runs this node, signed into its attestations for the stats tracker ('' when not set) */
   contributor: string
   /** dnf repositories (http/https) the packages of a job's buildroot are fetched from (docs/protocols/buildroot.md) */
@@ -106,6 +112,7 @@ const FIELDS: Record<keyof ConfigFile, 'string' | 'string[]' | 'number' | 'boole
   maxConnections: 'number',
   inboundConnectionThreshold: 'number',
   dhtClientMode: 'boolean',
+  floodPublish: 'boolean',
   contributor: 'string',
   buildrootMirrors: 'string[]',
   buildrootCacheBytes: 'number',
@@ -308,6 +315,7 @@ export function loadConfig (overrides: ConfigOverrides = {}, env: NodeJS.Process
     maxConnections: file.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
     inboundConnectionThreshold: file.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD,
     dhtClientMode: file.dhtClientMode ?? false,
+    floodPublish: file.floodPublish ?? true,
     contributor,
     buildrootMirrors,
     buildrootCacheBytes,

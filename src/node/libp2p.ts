@@ -34,6 +34,8 @@ export interface Libp2pOptions {
   maxConnections: number
   inboundConnectionThreshold: number
   dhtClientMode?: boolean
+  /** gossipsub's flood publishing of this node's own messages (default on; off: its topic mesh only, `skyline seed`) */
+  floodPublish?: boolean
   /** Skyline's application-level peer score (gossipsub P5): the node's penalties and builder reputation */
   appSpecificScore?: (peer: string) => number
   /** a registry of its own per node, so several nodes can share one process */
@@ -223,8 +225,9 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
         allowPublishToZeroTopicPeers: true,
         // flood publishing stays on: a peer with a negative score (a flagged builder, P5) is pruned from
         // every mesh and sent no IHAVE, and the publishers' own copies are how it still hears every
-        // message (test/mesh/verdicts.test.ts); it costs each node a few KB per job
-        floodPublish: true,
+        // message (test/mesh/verdicts.test.ts); it costs each node a few KB per job. A seeder turns it off
+        // (NodeConfig.floodPublish): builders' flooded attestations bring such a node its announcement by sync
+        floodPublish: opts.floodPublish ?? true,
         ...GOSSIP_DEGREE,
         mcacheGossip: GOSSIP_IHAVE_HEARTBEATS,
         idontwantMinDataSize: GOSSIP_IDONTWANT_MIN_BYTES,

@@ -149,6 +149,7 @@ export class SkylineNode extends TypedEventEmitter<SkylineNodeEvents> {
       maxConnections: config.maxConnections,
       inboundConnectionThreshold: config.inboundConnectionThreshold,
       dhtClientMode: config.dhtClientMode,
+      floodPublish: config.floodPublish,
       registry: this.registry,
       blobDir: join(config.dataDir, 'blobs'),
       maxUpload: config.maxUpload,

@@ -11,6 +11,7 @@
  */
 import { hash, randomBytes } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { Announcement, SignedEnvelope } from './pb/announce.ts'
 import { ENVELOPE_KIND, openGossipEnvelope, signEnvelope, type AnnouncerKey, type TrustedKeys } from './signing.ts'
 import { GossipValidationError } from './gossip.ts'
@@ -20,6 +21,7 @@ import { panelProblem, type PanelParams } from '../rules/panel.ts'
 import { policyProblem, splitSeats, type EligibilityPolicy } from '../rules/eligibility.ts'
 import { MAX_CHUNK_SIZE, MAX_CHUNKS, MIN_CHUNK_SIZE } from './blob-limits.ts'
 import { MAX_MANIFEST_BYTES } from '../rules/buildroot.ts'
+import { parseProviderHint, providerHint, type Provider } from './provider-hint.ts'
 
 export { Announcement }
 
@@ -81,6 +83,8 @@ export interface AnnouncementInit {
   buildroot?: BuildrootRef
   /** rules v2: a re-announcement of a blocked job (fields 24 and 25) */
   retry?: RetryLink
+  /** the peer serving the SRPM from now on, the seeder's node, and its addresses (field 26, the provider hint) */
+  provider?: { peer: PeerId, addrs: Multiaddr[] }
 }
 
 /** A re-announcement's link to the blocked job it retries */
@@ -136,9 +140,11 @@ export function createAnnouncement (init: AnnouncementInit, key: AnnouncerKey): 
     buildrootChunkSize: init.buildroot?.chunkSize ?? 0,
     buildrootChunkRoot: new Uint8Array(init.buildroot?.chunkRoot ?? []),
     retryOf: init.retry === undefined ? new Uint8Array() : typeof init.retry.of === 'string' ? new Uint8Array(Buffer.from(init.retry.of, 'hex')) : new Uint8Array(init.retry.of),
-    attempt: init.retry?.attempt ?? 0
+    attempt: init.retry?.attempt ?? 0,
+    ...(init.provider !== undefined ? { provider: providerHint(init.provider.peer, init.provider.addrs) } : {})
   }
   checkFields(a, now)
+  parseProviderHint(a.provider)
   return signEnvelope(ENVELOPE_KIND.announcement, Announcement.encode(a), key)
 }
 
@@ -152,20 +158,16 @@ export interface CheckedAnnouncement {
   announcer: string
   announcement: Announcement
   envelope: Uint8Array
-  /**
-   * the peer that sent the copy this node accepted, a first provider to ask for the SRPM: the seeder's node
-   * for every peer it is connected to (it flood-publishes, and others forward only after a hold), else a
-   * peer that forwarded it. Gossip messages name no author (docs/protocols/gossip.md).
-   */
-  source?: PeerId
+  /** the provider hint (field 26): the peer serving the SRPM (the seeder's node), the first source of a fetch */
+  source?: Provider
   /** the listed candidates, parsed */
   candidates: PeerId[]
   /**
    * the job's seats with no bans, best-ranked first: v1 the r closest candidates, v2 the P+E first by salted
    * position, every candidate counted as eligible (with a policy K > 0 a node's own seats come from its log:
-   * VerdictService.seating). Ranked when first asked for, once for every seat query of the job.
+   * VerdictService.seating)
    */
-  readonly builders: PeerId[]
+  builders: PeerId[]
   /** rules v2's panel and eligibility policy, undefined for v1 */
   panel?: PanelParams & { stageDeadline: number, policy: EligibilityPolicy }
   /** a re-announcement: the hex job key of the blocked job it retries, and its attempt (2..MAX_ATTEMPTS) */
@@ -234,9 +236,7 @@ function rankedCandidates (a: Pick<CheckedAnnouncement, 'announcement' | 'jobKey
 /**
  * Everything that can be checked from the bytes alone: envelope, trust, signature, fields, time.
  * Throws GossipValidationError (REJECT, or IGNORE for a message that has only just expired).
- * Replays (seen before) are the caller's check, against its store. The candidates are ranked only when
- * the seats are first asked for (`builders`, announcementSeating), and then once for every query: most
- * nodes ask when the job's first attestation or commitment comes, and a replayed announcement never.
+ * Replays (seen before) are the caller's check, against its store.
  */
 export function checkAnnouncement (envelope: Uint8Array, trusted: TrustedKeys, now: number): CheckedAnnouncement {
   const opened = openGossipEnvelope(envelope, trusted, ENVELOPE_KIND.announcement, p => Announcement.decode(p, { limits: { candidates: MAX_CANDIDATES } }), 'announcement')
@@ -245,7 +245,7 @@ export function checkAnnouncement (envelope: Uint8Array, trusted: TrustedKeys, n
   const key = jobKey(a.srpmSha256, a.target, a.beacon, a.buildrootSha256)
   return {
     candidates,
-    get builders (): PeerId[] { return announcementSeats(this) },
+    builders: announcementSeats({ announcement: a, jobKey: key, candidates }),
     ...(a.rules === RULES_V2 ? { panel: { panel: a.replicas, escalation: a.escalation, threshold: a.quorum, stageDeadline: Number(a.issuedAt + a.stageMs), policy: { builds: a.eligibleBuilds, days: a.eligibleDays, probation: a.probationSeats } } } : {}),
     ...(a.retryOf.length > 0 ? { retry: { of: Buffer.from(a.retryOf).toString('hex'), attempt: a.attempt } } : {}),
     id: hash('sha256', opened.payload, 'hex'),
@@ -253,7 +253,8 @@ export function checkAnnouncement (envelope: Uint8Array, trusted: TrustedKeys, n
     jobKey: key,
     announcer: Buffer.from(opened.publicKey).toString('hex'),
     announcement: a,
-    envelope
+    envelope,
+    source: parseProviderHint(a.provider)
   }
 }
 

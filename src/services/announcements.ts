@@ -47,9 +47,8 @@ export class AnnouncementService extends TypedEventEmitter<AnnouncementServiceEv
    * arriving together cannot both pass. Throws GossipValidationError to ignore or reject.
    */
   validate (msg: GossipInput): void {
-    const checked = checkAnnouncement(msg.data, this.components.trusted(), Date.now())
-    checked.source = msg.propagationSource
-    this.record(checked)
+    // the SRPM's first source is the signed provider hint, not the gossip author (absent under StrictNoSign)
+    this.record(checkAnnouncement(msg.data, this.components.trusted(), Date.now()))
   }
 
   /** An announcement that came by sync, or this node's own (skyline seed): the same checks as gossip */

@@ -20,7 +20,7 @@ import type { PackageCache } from './buildroot/package-cache.ts'
 import type { Keyring } from '../rpm/index.ts'
 import type { AnnouncementService } from './announcements.ts'
 import { makeJobDir } from '../builder/workdir.ts'
-import { fetchDeadline } from './blob/index.ts'
+import { fetchDeadline, type FetchOptions } from './blob/index.ts'
 
 /** @default 3 attempts before an interrupted job is reported failed */
 export const MAX_JOB_ATTEMPTS = 3
@@ -276,7 +276,7 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
     const deadline = AbortSignal.timeout(fetchDeadline(ref.size))
     const path = await this.init.libp2p.services.blobs.fetch(ref, {
       signal: AbortSignal.any([signal, deadline]),
-      seeder: a.source !== undefined && !a.source.equals(this.init.libp2p.peerId) ? a.source : undefined
+      ...this.sources(a)
     })
     let manifest
     try {
@@ -306,7 +306,19 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
   }
 
   /**
-   * Fetches a job's SRPM from its seeder (the peer that sent this node the announcement, kept as a source whatever others do)
+   * Where a job's blobs are fetched from (docs/protocols/blob.md, "Swarming"): the peer the announcement's
+   * provider hint names, dialled at its addresses when not connected; the job's other stage-1 seats (they
+   * fetch it too) once that seeder does not serve, before the DHT.
+   */
+  private sources (a: CheckedAnnouncement): Pick<FetchOptions, 'seeder' | 'seederAddrs' | 'fallback'> {
+    const self = this.init.libp2p.peerId
+    const stage1 = a.builders.slice(0, a.panel?.panel ?? a.builders.length).filter(p => !p.equals(self))
+    const seeder = a.source !== undefined && !a.source.peer.equals(self) ? a.source : undefined
+    return { seeder: seeder?.peer, seederAddrs: seeder?.addrs, fallback: stage1 }
+  }
+
+  /**
+   * Fetches a job's SRPM from its seeder (the peer the provider hint names, kept as a source whatever others do)
    * and the swarm, within fetchDeadline(size): a fetch that makes no progress for a minute, or runs past
    * the deadline, fails the job with the reason, and the queue moves on.
    */
@@ -322,7 +334,7 @@ export class JobRunner extends TypedEventEmitter<JobRunnerEvents> {
         root: Buffer.from(a.announcement.chunkRoot).toString('hex')
       }, {
         signal: AbortSignal.any([signal, deadline]),
-        seeder: a.source !== undefined && !a.source.equals(this.init.libp2p.peerId) ? a.source : undefined,
+        ...this.sources(a),
         onProgress: evt => this.safeDispatchEvent('progress', { detail: { job, phase: 'fetch', at: performance.now(), done: evt.detail.done, total: evt.detail.total } })
       })
     } catch (err: any) {

@@ -15,7 +15,7 @@ import { loadConfig, parseConfigFile, type ConfigFile } from '../../src/node/con
 import { check } from './runs.ts'
 import { assertNamed, timed } from './mutate.ts'
 
-const FIELDS = ['dataDir', 'listen', 'announce', 'bootstrap', 'bootstrapFile', 'http', 'builder', 'keyring', 'announcers', 'maxConnections', 'inboundConnectionThreshold', 'dhtClientMode', 'contributor', 'maxUpload', 'maxDownload', 'metered']
+const FIELDS = ['dataDir', 'listen', 'announce', 'bootstrap', 'bootstrapFile', 'http', 'builder', 'keyring', 'announcers', 'maxConnections', 'inboundConnectionThreshold', 'dhtClientMode', 'floodPublish', 'contributor', 'maxUpload', 'maxDownload', 'metered']
 const PEER = '12D3KooWEoaukeNaCpvJ3Fmdb1KBrqfH3vkjmn8yZZMGE4knMve3'
 
 /** Strings a config field may meet: multiaddrs good and bad, host:port forms, paths, prototype names */
@@ -68,7 +68,7 @@ function assertParsed (c: ConfigFile): void {
     assert.ok(FIELDS.includes(k), `unknown field ${k} accepted`)
     if (['listen', 'announce', 'bootstrap', 'announcers'].includes(k)) assert.ok(Array.isArray(v) && v.every(x => typeof x === 'string'))
     else if (['maxConnections', 'inboundConnectionThreshold'].includes(k)) assert.ok(Number.isSafeInteger(v) && (v as number) > 0, `${k} = ${String(v)}`)
-    else if (k === 'dhtClientMode') assert.equal(typeof v, 'boolean')
+    else if (k === 'dhtClientMode' || k === 'floodPublish') assert.equal(typeof v, 'boolean')
     else assert.equal(typeof v, 'string')
   }
 }

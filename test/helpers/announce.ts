@@ -37,8 +37,9 @@ export function testAnnouncement (announcer: TestAnnouncer, over: Partial<Announ
 }
 
 /**
- * Stores an SRPM in a node's blob store and announces it from that node, listing the candidates the node
- * finds in the mesh (or `candidates`); returns the checked announcement
+ * Stores an SRPM in a node's blob store (provided in the DHT) and announces it from that node, naming the
+ * node as its provider and listing the candidates the node finds in the mesh (or `candidates`); returns the
+ * checked announcement
  */
 export async function seedSrpm (node: SkylineNode, announcer: TestAnnouncer, srpm: { path: string, nevra: string }, opts: { replicas: number, quorum: number, beacon?: Uint8Array, target?: string, candidates?: PeerId[], panel?: AnnouncementInit['panel'], policy?: AnnouncementInit['policy'], buildroot?: Uint8Array, retry?: AnnouncementInit['retry'] }): Promise<CheckedAnnouncement> {
   const m = await node.libp2p.services.blobs.add(srpm.path)
@@ -62,6 +63,7 @@ export async function seedSrpm (node: SkylineNode, announcer: TestAnnouncer, srp
     chunkRoot: Buffer.from(m.root, 'hex'),
     beacon,
     buildroot,
-    retry: opts.retry
+    retry: opts.retry,
+    provider: { peer: node.libp2p.peerId, addrs: node.libp2p.getMultiaddrs() }
   }, announcer.key))
 }

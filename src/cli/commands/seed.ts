@@ -1,8 +1,9 @@
 /**
  * `skyline seed --key F --keyring PATH FILE.src.rpm...`: verifies each SRPM against the Fedora keyring
- * (refusing, with the reason, any that fails), stores and provides it, announces it signed by the
- * announcer key, and stays up serving until every assigned builder holds the whole SRPM (and its buildroot
- * manifest, when it has one).
+ * (refusing, with the reason, any that fails), stores it, announces it signed by the announcer key and
+ * naming this node as its provider, and stays up serving until every assigned builder holds the whole SRPM
+ * (and its buildroot manifest, when it has one). It provides a job's blobs in the DHT only when a builder
+ * is still unserved a while later (seed-provide.ts), and publishes to its gossipsub mesh, not by flood.
  */
 import { parse } from '../args.ts'
 import { UsageError, EXIT_OK, EXIT_REJECTED } from '../errors.ts'
@@ -27,6 +28,7 @@ import type { SkylineNode } from '../../node/index.ts'
 import type { Manifest } from '../../services/blob/index.ts'
 import type { AnnouncerKey } from '../../protocols/signing.ts'
 import { followVerdicts, type SeededJob } from '../seed-verdicts.ts'
+import { firstBuilders, provideIfUnserved } from '../seed-provide.ts'
 
 const HELP = `usage: skyline seed --key F --keyring PATH [--bootstrap MA]... [--panel P --escalation E --threshold T]
                     [--stage SECONDS] [--eligible-builds K [--eligible-days D] [--probation N]]
@@ -148,7 +150,8 @@ export async function run (argv: string[]): Promise<number> {
   }
   if (refused > 0) return EXIT_REJECTED
 
-  const node = await startClientNode({ name: 'seed', dataDir: values['data-dir'], listen: values.listen, bootstrap: values.bootstrap })
+  // the announcement goes to the seeder's gossipsub mesh, not to every topic peer (docs/protocols/gossip.md)
+  const node = await startClientNode({ name: 'seed', dataDir: values['data-dir'], listen: values.listen, bootstrap: values.bootstrap, floodPublish: false })
   node.trusted.add(key.publicKey)
   const stop = new AbortController()
   const onSignal = (): void => stop.abort(new Error('interrupted'))
@@ -159,7 +162,7 @@ export async function run (argv: string[]): Promise<number> {
     await waitForTopicPeers(node, 'announce', 60_000, stop.signal)
     await waitForFirstSync(node, FIRST_SYNC_WAIT_MS, stop.signal)
 
-    const stored = buildrootBytes === undefined ? undefined : await node.libp2p.services.blobs.add(buildrootBytes, { signal: stop.signal })
+    const stored = buildrootBytes === undefined ? undefined : await node.libp2p.services.blobs.add(buildrootBytes, { signal: stop.signal, provide: false })
     const buildroot = stored === undefined ? undefined : { sha256: Buffer.from(stored.sha256, 'hex'), size: stored.size, chunkSize: stored.chunkSize, chunkRoot: Buffer.from(stored.root, 'hex') }
     if (stored !== undefined) out.write(`buildroot manifest ${stored.sha256.slice(0, 16)}: ${stored.size} bytes\n`)
     const ctx: AnnounceContext = { node, key, target, replicas, quorum, panel, policy, validityMs, buildroot, waitMs, signal: stop.signal }
@@ -167,7 +170,7 @@ export async function run (argv: string[]): Promise<number> {
     const seeded = new Map<string, { nevra: string, manifest: Manifest }>()
     let ok = true
     for (const { path, nevra } of accepted) {
-      const manifest = await node.libp2p.services.blobs.add(path, { signal: stop.signal })
+      const manifest = await node.libp2p.services.blobs.add(path, { signal: stop.signal, provide: false })
       const checked = await announceSrpm(ctx, nevra, manifest)
       if (checked === undefined) {
         ok = false
@@ -184,8 +187,7 @@ export async function run (argv: string[]): Promise<number> {
     const settled = (c: CheckedAnnouncement): boolean => follow && (node.store.verdict(c.job)?.final === true || Date.now() > (c.panel?.stageDeadline ?? Infinity))
     for (const p of pending) {
       // rules v2: stage 1 and the probation seats build; escalation seats fetch from them if they are called
-      const { seats, probation } = node.verdicts.seating(p.checked)
-      const builders = [...seats.slice(0, p.checked.panel?.panel ?? seats.length), ...probation]
+      const builders = firstBuilders(node, p.checked)
       out.write(`${p.nevra}: builders ${builders.map(b => b.toString().slice(-8)).join(', ')}\n`)
       // the SRPM and the buildroot manifest: a builder fetches the manifest after the SRPM, from this seeder first
       const shas = [p.checked.announcement.srpmSha256, p.checked.announcement.buildrootSha256].filter(s => s.length > 0).map(s => Buffer.from(s).toString('hex'))
@@ -222,6 +224,8 @@ export async function run (argv: string[]): Promise<number> {
   } finally {
     process.removeListener('SIGINT', onSignal)
     process.removeListener('SIGTERM', onSignal)
+    // ends the delayed provides still waiting (seed-provide.ts): once this seeder leaves, nothing is to be had from it
+    if (!stop.signal.aborted) stop.abort(new Error('done'))
     await node.stop()
   }
 }
@@ -312,9 +316,11 @@ async function announceSrpm (ctx: AnnounceContext, nevra: string, manifest: Mani
     chunkSize: manifest.chunkSize,
     chunkRoot: Buffer.from(manifest.root, 'hex'),
     buildroot: ctx.buildroot,
-    retry
+    retry,
+    provider: { peer: node.libp2p.peerId, addrs: node.libp2p.getMultiaddrs() }
   }, ctx.key)
   const checked = await node.announce(envelope)
+  void provideIfUnserved(node, checked, { signal: ctx.signal })
   const rules = panel !== undefined ? `panel ${panel.panel}+${panel.escalation}, threshold ${panel.threshold}` : `r=${replicas} q=${quorum}`
   out.write(`announced ${nevra}: job ${checked.job.slice(0, 16)}, ${rules}, ${manifest.size} bytes${retry !== undefined ? `, attempt ${retry.attempt} of ${MAX_ATTEMPTS}` : ''}\n`)
   return checked

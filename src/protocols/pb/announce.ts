@@ -188,6 +188,7 @@ export interface Announcement {
   buildrootChunkRoot: Uint8Array<ArrayBuffer>
   retryOf: Uint8Array<ArrayBuffer>
   attempt: number
+  provider?: ProviderHint
 }
 
 export const Announcement = (() => {
@@ -325,6 +326,11 @@ export const Announcement = (() => {
         if ((obj.attempt != null && obj.attempt !== 0)) {
           w.uint32(200)
           w.uint32(obj.attempt)
+        }
+
+        if (obj.provider != null) {
+          w.uint32(210)
+          ProviderHint.codec().encode(obj.provider, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -467,6 +473,12 @@ export const Announcement = (() => {
             }
             case 25: {
               obj.attempt = reader.uint32()
+              break
+            }
+            case 26: {
+              obj.provider = ProviderHint.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.provider
+              })
               break
             }
             default: {
@@ -671,6 +683,13 @@ export const Announcement = (() => {
               }
               break
             }
+            case 26: {
+              yield * ProviderHint.codec().stream(reader, reader.uint32(), `${prefix}.provider`, {
+                limits: opts.limits?.provider
+              })
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -809,6 +828,22 @@ export const Announcement = (() => {
     value: number
   }
 
+  interface AnnouncementProviderVersionFieldEvent {
+    field: '$.provider.version'
+    value: number
+  }
+
+  interface AnnouncementProviderPeerFieldEvent {
+    field: '$.provider.peer'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  interface AnnouncementProviderAddrsFieldEvent {
+    field: '$.provider.addrs[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   function encode (obj: Partial<Announcement>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Announcement.codec())
   }
@@ -817,8 +852,163 @@ export const Announcement = (() => {
     return decodeMessage(buf, Announcement.codec(), opts)
   }
 
-  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announcement>): Generator<AnnouncementNevraFieldEvent | AnnouncementSrpmSha256FieldEvent | AnnouncementSrpmSizeFieldEvent | AnnouncementTargetFieldEvent | AnnouncementReplicasFieldEvent | AnnouncementQuorumFieldEvent | AnnouncementBeaconFieldEvent | AnnouncementIssuedAtFieldEvent | AnnouncementExpiresAtFieldEvent | AnnouncementSequenceFieldEvent | AnnouncementChunkSizeFieldEvent | AnnouncementChunkRootFieldEvent | AnnouncementCandidatesFieldEvent | AnnouncementRulesFieldEvent | AnnouncementEscalationFieldEvent | AnnouncementStageMsFieldEvent | AnnouncementEligibleBuildsFieldEvent | AnnouncementEligibleDaysFieldEvent | AnnouncementProbationSeatsFieldEvent | AnnouncementBuildrootSha256FieldEvent | AnnouncementBuildrootSizeFieldEvent | AnnouncementBuildrootChunkSizeFieldEvent | AnnouncementBuildrootChunkRootFieldEvent | AnnouncementRetryOfFieldEvent | AnnouncementAttemptFieldEvent> {
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announcement>): Generator<AnnouncementNevraFieldEvent | AnnouncementSrpmSha256FieldEvent | AnnouncementSrpmSizeFieldEvent | AnnouncementTargetFieldEvent | AnnouncementReplicasFieldEvent | AnnouncementQuorumFieldEvent | AnnouncementBeaconFieldEvent | AnnouncementIssuedAtFieldEvent | AnnouncementExpiresAtFieldEvent | AnnouncementSequenceFieldEvent | AnnouncementChunkSizeFieldEvent | AnnouncementChunkRootFieldEvent | AnnouncementCandidatesFieldEvent | AnnouncementRulesFieldEvent | AnnouncementEscalationFieldEvent | AnnouncementStageMsFieldEvent | AnnouncementEligibleBuildsFieldEvent | AnnouncementEligibleDaysFieldEvent | AnnouncementProbationSeatsFieldEvent | AnnouncementBuildrootSha256FieldEvent | AnnouncementBuildrootSizeFieldEvent | AnnouncementBuildrootChunkSizeFieldEvent | AnnouncementBuildrootChunkRootFieldEvent | AnnouncementRetryOfFieldEvent | AnnouncementAttemptFieldEvent | AnnouncementProviderVersionFieldEvent | AnnouncementProviderPeerFieldEvent | AnnouncementProviderAddrsFieldEvent> {
     return streamMessage(buf, Announcement.codec(), opts)
+  }
+  return { codec, encode, decode, stream }
+})()
+
+export interface ProviderHint {
+  version: number
+  peer: Uint8Array<ArrayBuffer>
+  addrs: Uint8Array<ArrayBuffer>[]
+}
+
+export const ProviderHint = (() => {
+  let _codec: Codec<ProviderHint>
+
+  const codec = (): Codec<ProviderHint> => {
+    if (_codec == null) {
+      _codec = message<ProviderHint>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.version)
+        }
+
+        if ((obj.peer != null && obj.peer.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.peer)
+        }
+
+        if (obj.addrs != null && obj.addrs.length > 0) {
+          for (const value of obj.addrs) {
+            w.uint32(26)
+            w.bytes(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          version: 0,
+          peer: uint8ArrayAlloc(0),
+          addrs: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.version = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.peer = reader.bytes()
+              break
+            }
+            case 3: {
+              if (opts.limits?.addrs != null && obj.addrs.length === opts.limits.addrs) {
+                throw new MaxLengthError('Decode error - repeated field "addrs" had too many elements')
+              }
+
+              obj.addrs.push(reader.bytes())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          addrs: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.peer`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              if (opts.limits?.addrs != null && obj.addrs === opts.limits.addrs) {
+                throw new MaxLengthError('Streaming decode error - repeated field "addrs" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.addrs[]`,
+                index: obj.addrs,
+                value: reader.bytes()
+              }
+
+              obj.addrs++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  interface ProviderHintVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  interface ProviderHintPeerFieldEvent {
+    field: '$.peer'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  interface ProviderHintAddrsFieldEvent {
+    field: '$.addrs[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  function encode (obj: Partial<ProviderHint>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ProviderHint.codec())
+  }
+
+  function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProviderHint>): ProviderHint {
+    return decodeMessage(buf, ProviderHint.codec(), opts)
+  }
+
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProviderHint>): Generator<ProviderHintVersionFieldEvent | ProviderHintPeerFieldEvent | ProviderHintAddrsFieldEvent> {
+    return streamMessage(buf, ProviderHint.codec(), opts)
   }
   return { codec, encode, decode, stream }
 })()

@@ -150,8 +150,8 @@ export class BlobServiceImpl extends TypedEventEmitter<BlobServiceEvents> implem
   }
 
   /** Announces a blob in the DHT, in the background */
-  private provide (sha: string): void {
-    if (!this.init.provide || !this.started) return
+  provide (sha: string): void {
+    if (!this.init.provide || !this.started || !isSha256Hex(sha)) return
     const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(60_000)])
     this.components.contentRouting.provide(cidForSha256(sha), { signal })
       .then(() => this.log('provided %s', sha))
@@ -164,9 +164,12 @@ export class BlobServiceImpl extends TypedEventEmitter<BlobServiceEvents> implem
     // a blob held is verified by its sha256 already, whatever chunking the reference names
     const held = this.store.path(ref.sha256)
     if (held !== undefined) return held
+    if (options.seeder !== undefined && (options.seederAddrs?.length ?? 0) > 0) {
+      await this.components.peerStore?.merge(options.seeder, { multiaddrs: options.seederAddrs })
+    }
     const running = this.fetches.get(ref.sha256)
     if (running !== undefined) {
-      this.swarms.get(ref.sha256)?.addPeers(options.providers ?? [], options.seeder)
+      this.swarms.get(ref.sha256)?.addPeers(options.providers ?? [], options.seeder, options.fallback)
       return running
     }
     const signers = options.rootSignedBy === undefined ? undefined : new Set(options.rootSignedBy.map(String))
@@ -188,7 +191,7 @@ export class BlobServiceImpl extends TypedEventEmitter<BlobServiceEvents> implem
       downloaded: (peer, bytes) => { this.count(ref.sha256, peer, 'downloaded', bytes) }
     })
     this.swarms.set(ref.sha256, swarm)
-    swarm.addPeers(options.providers ?? [], options.seeder)
+    swarm.addPeers(options.providers ?? [], options.seeder, options.fallback)
     const p = swarm.run().finally(() => {
       this.swarms.delete(ref.sha256)
       this.fetches.delete(ref.sha256)

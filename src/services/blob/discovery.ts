@@ -1,7 +1,8 @@
 /**
  * DHT provider lookups of one fetch, while it needs more sources: a swarmed blob until SWARM_MAX_PEERS
  * live peers are known, a small one only while no known peer serves it. Each lookup is followed by a wait
- * twice as long as the last (from `findProvidersInterval` to `findProvidersMaxInterval`).
+ * twice as long as the last (from `findProvidersInterval` to `findProvidersMaxInterval`). The caller's
+ * fallback peers (a job's other seats) join before the first lookup, not before the fetch wants them.
  */
 import type { Logger, PeerId, PeerInfo } from '@libp2p/interface'
 import { SWARM_MAX_PEERS } from './constants.ts'
@@ -19,6 +20,8 @@ export interface DiscoveryContext {
   /** whether another lookup would help now */
   wants: () => boolean
   findProviders: (signal: AbortSignal) => AsyncIterable<PeerInfo>
+  /** peers to make sources before the first lookup the fetch wants (FetchOptions.fallback); drained then */
+  fallback: PeerId[]
   addPeer: (id: PeerId) => void
 }
 
@@ -31,6 +34,7 @@ export async function discoverProviders (ctx: DiscoveryContext): Promise<void> {
       await ctx.wakeup.changed(findProvidersInterval)
       continue
     }
+    for (const id of ctx.fallback.splice(0)) ctx.addPeer(id)
     try {
       const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(10_000)])
       for await (const info of ctx.findProviders(signal)) {

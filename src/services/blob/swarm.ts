@@ -73,6 +73,8 @@ export class Swarm {
   private readonly result = Promise.withResolvers<string>()
   /** whether fetchers of this blob provide it and find each other in the DHT (SWARM_MIN_CHUNKS) */
   private readonly swarming: boolean
+  /** peers made sources when the fetch first wants more (FetchOptions.fallback), by discovery */
+  private readonly fallback: PeerId[] = []
 
   constructor (init: SwarmInit) {
     this.s = init
@@ -101,6 +103,7 @@ export class Swarm {
         done: () => this.done,
         wants: () => needsProviders(this.peers.values(), () => this.picker.missing(), this.partial?.complete === true, this.swarming, this.s.init.findProvidersInterval),
         findProviders: this.s.findProviders,
+        fallback: this.fallback,
         addPeer: id => { this.addPeer(id, false) }
       })
       void this.watchdog()
@@ -121,10 +124,14 @@ export class Swarm {
     this.wake.notify()
   }
 
-  /** Adds sources; `seeder` marks the blob's origin, which stays a source whatever it does short of lying */
-  addPeers (peers: PeerId[], seeder?: PeerId): void {
+  /**
+   * Adds sources; `seeder` marks the blob's origin, which stays a source whatever it does short of lying;
+   * `fallback` peers become sources when the fetch first wants more than it knows (before its DHT lookup)
+   */
+  addPeers (peers: PeerId[], seeder?: PeerId, fallback: PeerId[] = []): void {
     if (seeder !== undefined) this.addPeer(seeder, true)
     for (const id of peers) this.addPeer(id, false)
+    this.fallback.push(...fallback)
   }
 
   private addPeer (id: PeerId, seeder: boolean): void {

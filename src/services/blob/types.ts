@@ -1,5 +1,6 @@
 /** The blob service's types: its Init, components, events and the options of add and fetch. */
-import type { AbortOptions, ComponentLogger, ContentRouting, Metrics, PeerId, Startable, Stream, StreamHandler, StreamHandlerOptions, TypedEventTarget } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, ContentRouting, Metrics, PeerId, PeerStore, Startable, Stream, StreamHandler, StreamHandlerOptions, TypedEventTarget } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { BlobRef, Manifest } from './manifest.ts'
 import type { PenaltySeverity } from '../../rules/penalty.ts'
 
@@ -70,6 +71,8 @@ export interface BlobServiceComponents {
   registrar: BlobRegistrar
   connectionManager: BlobConnectionManager
   contentRouting: ContentRouting
+  /** where a seeder's addresses from its announcement are kept, so a fetcher not connected to it can dial it */
+  peerStore?: Pick<PeerStore, 'merge'>
   peerId: PeerId
   logger: ComponentLogger
   metrics?: Metrics
@@ -111,10 +114,19 @@ export interface FetchOptions extends AbortOptions {
   /** peers to ask besides those found in the DHT; scored like any source (dropped when they stall) */
   providers?: PeerId[]
   /**
-   * the blob's origin (a job's SRPM: the announcement's author): always kept as a source, never dropped
-   * for stalling or failures (only for provable lies), and the one the fetch falls back on when others stall
+   * the blob's origin (a job's SRPM: the peer its announcement's provider hint names): always kept as a
+   * source, never dropped for stalling or failures (only for provable lies), and the one the fetch falls
+   * back on when others stall
    */
   seeder?: PeerId
+  /** where the seeder listens (the provider hint's addresses), for a fetcher not connected to it */
+  seederAddrs?: Multiaddr[]
+  /**
+   * peers likely to hold or be fetching the blob (a job's SRPM: the job's other stage-1 seats), made
+   * sources only once the fetch wants more than it knows, when it would look in the DHT: a small blob no
+   * known peer serves within the grace (the seeder unreachable), or any swarmed blob
+   */
+  fallback?: PeerId[]
   /**
    * the peers whose signed claim the reference's root is (a result's agreeing builders), when no trusted
    * key signed it: only they are blamed for a hash list or chunk that contradicts it; any other peer that
@@ -155,6 +167,11 @@ export interface BlobServiceEvents {
 export interface BlobService extends TypedEventTarget<BlobServiceEvents>, Startable {
   /** Stores a file (by path) or bytes, announces it in the DHT (unless `provide: false`), and returns its manifest */
   add: (input: string | Uint8Array, options?: AddOptions) => Promise<Manifest>
+  /**
+   * Announces a blob this node holds in the DHT, in the background (a seeder's delayed provide: `skyline
+   * seed`); nothing when the service does not provide
+   */
+  provide: (sha256: string) => void
   /** Fetches a blob (or finds it held already) and returns its path in the store */
   fetch: (ref: BlobRef, options?: FetchOptions) => Promise<string>
   has: (sha256: string) => boolean

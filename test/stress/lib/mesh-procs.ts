@@ -66,7 +66,8 @@ export async function startProcMesh (opts: { dir: string, builders: number, tall
       const envelope = createAnnouncement({
         nevra: srpm.nevra, srpmSha256: sha, srpmSize: m.size, target: TARGET, replicas: r, quorum: o.quorum ?? opts.quorum,
         chunkSize: m.chunkSize, chunkRoot: Buffer.from(m.root, 'hex'), beacon, validityMs: o.validityMs,
-        candidates: assignBuilders(key, peers, candidateCount(r))
+        candidates: assignBuilders(key, peers, candidateCount(r)),
+        provider: { peer: seeder.node.peerId, addrs: seeder.node.getMultiaddrs() }
       }, opts.announcer.key)
       await seeder.node.services.pubsub.publish(stringifyTopic('announce'), envelope)
       return { job: Buffer.from(key).toString('hex'), assigned, sha256: m.sha256, envelope }
