@@ -84,8 +84,8 @@ describe('the gossip envelope: no gossip-level author or signature', function ()
     await waitFor('the announcement at the node', () => announced.length === 1, 10_000)
     assert.ok(Buffer.from(announced[0].envelope).equals(bytes))
     assert.deepEqual(outcomes.map(o => [o.result, o.propagationSource]), [['accept', plain.peerId.toString()]])
-    // the first provider its job runner asks for the SRPM
-    assert.equal(announced[0].source?.toString(), plain.peerId.toString())
+    // the SRPM's first source comes from the signed provider hint only (this announcement has none), never from the gossip path
+    assert.equal(announced[0].source, undefined)
   })
 
   it('a message signed at the gossip level (a StrictSign peer\'s) is refused before validation, and its sender scored for it', async () => {
