@@ -15,12 +15,12 @@
  * is one run with bin/skyline's own settings (its `v8_flags=(...)` and `export` lines). A variant's
  * FLAGS may start with ENV=VALUE words (e.g. `MALLOC_ARENA_MAX=2 --max-semi-space-size=1`), set in the
  * nodes' environment. `--builder none` measures relay nodes (no builder, no keyring): idle only, no
- * jobs. `--entry` picks the compiled dist/ (npm run build) or the .ts sources; auto does what
+ * jobs. `--entry` picks the bundle in dist/ (npm run build) or the .ts sources; auto does what
  * bin/skyline does.
  * Needs rpmbuild, rpmsign, gpg and bwrap (npm run setup). Goal (issue 14): < 60 MB idle, < 120 MB busy.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -59,13 +59,13 @@ function launcherFlags (): string {
   return [...env, m[1].trim()].join(' ')
 }
 
-/** The entry point bin/skyline would run: dist/ when built and newer than every source, else the .ts sources */
+/** The entry point bin/skyline would run: the bundle in dist/ when built and newer than every source and the installed dependencies, else the .ts sources */
 function entryPoint (choice: string): string {
   const dist = join(ROOT, 'dist/cli/main.js')
   const fresh = (): boolean => {
     if (!existsSync(join(ROOT, 'dist/.stamp'))) return false
-    const stamp = statSync(join(ROOT, 'dist/.stamp')).mtimeMs
-    return execFileSync('find', [join(ROOT, 'src'), '-newer', join(ROOT, 'dist/.stamp'), '-print', '-quit'], { encoding: 'utf8' }).trim() === '' && stamp > 0
+    const inputs = [join(ROOT, 'src'), ...[join(ROOT, 'package-lock.json'), join(ROOT, 'node_modules/.package-lock.json')].filter(f => existsSync(f))]
+    return execFileSync('find', ['-H', ...inputs, '-newer', join(ROOT, 'dist/.stamp'), '-print', '-quit'], { encoding: 'utf8' }).trim() === ''
   }
   if (choice === 'dist' || (choice === 'auto' && fresh())) {
     if (!existsSync(dist)) throw new Error('no dist/: npm run build')
