@@ -2,7 +2,8 @@
  * Memory of real Skyline nodes, idle and busy: `nodes` processes of `skyline node` (the CLI, started as
  * bin/skyline starts it: the same Node, V8 flags and entry point) on 127.0.0.1, real rpmbuild builders
  * with a throwaway OpenPGP key and announcer key; after they joined and sat idle for `idle-s` seconds,
- * RSS (/proc/PID/status), V8 heap used and external memory (the node's own /api/status) per node; then
+ * RSS and its file-backed part (/proc/PID/status: VmRSS and RssFile, mostly the pages of the Node binary
+ * that ran), V8 heap used and external memory (the node's own /api/status) per node; then
  * `skyline seed` announces `jobs` signed SRPMs (r = nodes, q = 2: every node builds every job), and the
  * peak RSS of each node while the jobs run (sampled every 250 ms), and RSS, heap and external once every
  * node holds every final verdict.
@@ -82,10 +83,12 @@ async function freePort (): Promise<number> {
   return port
 }
 
-function rssMb (pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+/** A line of /proc/PID/status in MB: VmRSS (all resident memory) or RssFile (the resident pages of mapped files: the node binary's code and data) */
+function statusMb (pid: number, field: 'VmRSS' | 'RssFile'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m === null ? NaN : Number(m[1]) / 1024
 }
+const rssMb = (pid: number): number => statusMb(pid, 'VmRSS')
 
 interface Variant { name: string, env: Record<string, string>, flags: string[] }
 
@@ -138,13 +141,13 @@ async function waitFor (what: string, check: () => Promise<boolean>, timeoutMs: 
   throw new Error(`timed out waiting for ${what}`)
 }
 
-interface Sample { rss: number, heapUsed: number, external: number }
+interface Sample { rss: number, rssFile: number, heapUsed: number, external: number }
 interface VariantResult { variant: string, idle: Sample[], peak: number[], after: Sample[], jobs: number, finals: number }
 
 async function sample (nodes: RunningNode[]): Promise<Sample[]> {
   return Promise.all(nodes.map(async n => {
     const s = await status(n)
-    return { rss: rssMb(n.child.pid!), heapUsed: s.memory.heapUsed, external: s.memory.external }
+    return { rss: rssMb(n.child.pid!), rssFile: statusMb(n.child.pid!, 'RssFile'), heapUsed: s.memory.heapUsed, external: s.memory.external }
   }))
 }
 
@@ -219,9 +222,9 @@ try {
   for (const v of variants) results.push(await runVariant(v, entry, { keyPath, srpms, announcer }, dir))
   const lines = [
     `node memory: ${Number(opts.nodes)} real skyline node processes (${builds ? 'rpmbuild builders' : 'relay nodes, no builder'}) on 127.0.0.1, ${srpms.length} jobs built by every node; entry ${entry.replace(ROOT + '/', '')}; MB, median (min–max) over the nodes`,
-    '| variant | idle RSS | idle heap used | idle external | busy peak RSS | RSS after the jobs | heap after | external after | final verdicts |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...results.map(r => `| ${r.variant} | ${range(r.idle.map(s => s.rss))} | ${range(r.idle.map(s => s.heapUsed))} | ${range(r.idle.map(s => s.external))} | ${range(r.peak)} | ${range(r.after.map(s => s.rss))} | ${range(r.after.map(s => s.heapUsed))} | ${range(r.after.map(s => s.external))} | ${r.finals} of ${r.jobs * Number(opts.nodes)} |`)
+    '| variant | idle RSS | of which file-backed | idle heap used | idle external | busy peak RSS | RSS after the jobs | heap after | external after | final verdicts |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...results.map(r => `| ${r.variant} | ${range(r.idle.map(s => s.rss))} | ${range(r.idle.map(s => s.rssFile))} | ${range(r.idle.map(s => s.heapUsed))} | ${range(r.idle.map(s => s.external))} | ${range(r.peak)} | ${range(r.after.map(s => s.rss))} | ${range(r.after.map(s => s.heapUsed))} | ${range(r.after.map(s => s.external))} | ${r.finals} of ${r.jobs * Number(opts.nodes)} |`)
   ]
   process.stdout.write(lines.join('\n') + '\n')
   reportFigures('node-memory', {
