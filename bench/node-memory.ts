@@ -2,7 +2,8 @@
  * Memory of real Skyline nodes, idle and busy: `nodes` processes of `skyline node` (the CLI, started as
  * bin/skyline starts it: the same Node, V8 flags and entry point) on 127.0.0.1, real rpmbuild builders
  * with a throwaway OpenPGP key and announcer key; after they joined and sat idle for `idle-s` seconds,
- * RSS (/proc/PID/status), V8 heap used and external memory (the node's own /api/status) per node; then
+ * RSS and its file-backed part (/proc/PID/status: VmRSS and RssFile, mostly the pages of the Node binary
+ * that ran), V8 heap used and external memory (the node's own /api/status) per node; then
  * `skyline seed` announces `jobs` signed SRPMs (r = nodes, q = 2: every node builds every job), and the
  * peak RSS of each node while the jobs run (sampled every 250 ms), and RSS, heap and external once every
  * node holds every final verdict.
@@ -15,12 +16,12 @@
  * is one run with bin/skyline's own settings (its `v8_flags=(...)` and `export` lines). A variant's
  * FLAGS may start with ENV=VALUE words (e.g. `MALLOC_ARENA_MAX=2 --max-semi-space-size=1`), set in the
  * nodes' environment. `--builder none` measures relay nodes (no builder, no keyring): idle only, no
- * jobs. `--entry` picks the compiled dist/ (npm run build) or the .ts sources; auto does what
+ * jobs. `--entry` picks the bundle in dist/ (npm run build) or the .ts sources; auto does what
  * bin/skyline does.
  * Needs rpmbuild, rpmsign, gpg and bwrap (npm run setup). Goal (issue 14): < 60 MB idle, < 120 MB busy.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -59,13 +60,13 @@ function launcherFlags (): string {
   return [...env, m[1].trim()].join(' ')
 }
 
-/** The entry point bin/skyline would run: dist/ when built and newer than every source, else the .ts sources */
+/** The entry point bin/skyline would run: the bundle in dist/ when built and newer than every source and the installed dependencies, else the .ts sources */
 function entryPoint (choice: string): string {
   const dist = join(ROOT, 'dist/cli/main.js')
   const fresh = (): boolean => {
     if (!existsSync(join(ROOT, 'dist/.stamp'))) return false
-    const stamp = statSync(join(ROOT, 'dist/.stamp')).mtimeMs
-    return execFileSync('find', [join(ROOT, 'src'), '-newer', join(ROOT, 'dist/.stamp'), '-print', '-quit'], { encoding: 'utf8' }).trim() === '' && stamp > 0
+    const inputs = [join(ROOT, 'src'), ...[join(ROOT, 'package-lock.json'), join(ROOT, 'node_modules/.package-lock.json')].filter(f => existsSync(f))]
+    return execFileSync('find', ['-H', ...inputs, '-newer', join(ROOT, 'dist/.stamp'), '-print', '-quit'], { encoding: 'utf8' }).trim() === ''
   }
   if (choice === 'dist' || (choice === 'auto' && fresh())) {
     if (!existsSync(dist)) throw new Error('no dist/: npm run build')
@@ -82,10 +83,12 @@ async function freePort (): Promise<number> {
   return port
 }
 
-function rssMb (pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+/** A line of /proc/PID/status in MB: VmRSS (all resident memory) or RssFile (the resident pages of mapped files: the node binary's code and data) */
+function statusMb (pid: number, field: 'VmRSS' | 'RssFile'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m === null ? NaN : Number(m[1]) / 1024
 }
+const rssMb = (pid: number): number => statusMb(pid, 'VmRSS')
 
 interface Variant { name: string, env: Record<string, string>, flags: string[] }
 
@@ -138,13 +141,13 @@ async function waitFor (what: string, check: () => Promise<boolean>, timeoutMs: 
   throw new Error(`timed out waiting for ${what}`)
 }
 
-interface Sample { rss: number, heapUsed: number, external: number }
+interface Sample { rss: number, rssFile: number, heapUsed: number, external: number }
 interface VariantResult { variant: string, idle: Sample[], peak: number[], after: Sample[], jobs: number, finals: number }
 
 async function sample (nodes: RunningNode[]): Promise<Sample[]> {
   return Promise.all(nodes.map(async n => {
     const s = await status(n)
-    return { rss: rssMb(n.child.pid!), heapUsed: s.memory.heapUsed, external: s.memory.external }
+    return { rss: rssMb(n.child.pid!), rssFile: statusMb(n.child.pid!, 'RssFile'), heapUsed: s.memory.heapUsed, external: s.memory.external }
   }))
 }
 
@@ -219,9 +222,9 @@ try {
   for (const v of variants) results.push(await runVariant(v, entry, { keyPath, srpms, announcer }, dir))
   const lines = [
     `node memory: ${Number(opts.nodes)} real skyline node processes (${builds ? 'rpmbuild builders' : 'relay nodes, no builder'}) on 127.0.0.1, ${srpms.length} jobs built by every node; entry ${entry.replace(ROOT + '/', '')}; MB, median (min–max) over the nodes`,
-    '| variant | idle RSS | idle heap used | idle external | busy peak RSS | RSS after the jobs | heap after | external after | final verdicts |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...results.map(r => `| ${r.variant} | ${range(r.idle.map(s => s.rss))} | ${range(r.idle.map(s => s.heapUsed))} | ${range(r.idle.map(s => s.external))} | ${range(r.peak)} | ${range(r.after.map(s => s.rss))} | ${range(r.after.map(s => s.heapUsed))} | ${range(r.after.map(s => s.external))} | ${r.finals} of ${r.jobs * Number(opts.nodes)} |`)
+    '| variant | idle RSS | of which file-backed | idle heap used | idle external | busy peak RSS | RSS after the jobs | heap after | external after | final verdicts |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...results.map(r => `| ${r.variant} | ${range(r.idle.map(s => s.rss))} | ${range(r.idle.map(s => s.rssFile))} | ${range(r.idle.map(s => s.heapUsed))} | ${range(r.idle.map(s => s.external))} | ${range(r.peak)} | ${range(r.after.map(s => s.rss))} | ${range(r.after.map(s => s.heapUsed))} | ${range(r.after.map(s => s.external))} | ${r.finals} of ${r.jobs * Number(opts.nodes)} |`)
   ]
   process.stdout.write(lines.join('\n') + '\n')
   reportFigures('node-memory', {
