@@ -136,9 +136,13 @@ export class BootstrapRedial {
  * takes peer exchange (the peers a full node names when it PRUNEs a newcomer's GRAFT) only from peers
  * scoring at least acceptPXThreshold, which a newcomer's peers cannot have earned yet; the node already
  * trusts its bootstrap list for its first view of the mesh (their DHT answers), so a bonus of that
- * threshold lets it take their PX too, and no one else's. Their penalties still count against them.
+ * threshold lets it take their PX too, and no one else's. A bootstrap peer with a penalty or a flag
+ * (a negative application score) loses the bonus, so that it is pruned from the mesh as any other.
  */
 export function trustBootstrapPeers (bootstrap: readonly Multiaddr[], bonus: number, score: (peer: string) => number = () => 0): (peer: string) => number {
   const trusted = new Set(bootstrap.map(ma => ma.getComponents().find(c => c.name === 'p2p')?.value))
-  return peer => score(peer) + (trusted.has(peer) ? bonus : 0)
+  return peer => {
+    const own = score(peer)
+    return own >= 0 && trusted.has(peer) ? own + bonus : own
+  }
 }
