@@ -23,7 +23,6 @@ import { DHT_PROTOCOL } from './constants.ts'
 import { TOPIC_NAMES, stringifyTopic } from '../protocols/ids.ts'
 import { blobService } from '../services/blob/index.ts'
 import { connectionAdmission, connectionLimits } from '../services/connection-trim.ts'
-import { trustBootstrapPeers } from '../services/redial.ts'
 import { gossipForward } from '../services/gossip-forward.ts'
 import type { SkylineLibp2p } from '../services/components.ts'
 
@@ -223,9 +222,7 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
         // content-addressed message IDs: the same payload re-wrapped by another peer is a duplicate
         msgIdFn: gossipMessageId,
         fastMsgIdFn: gossipFastMessageId,
-        // a full node PRUNEs a newcomer's GRAFT with peer exchange, which a newcomer takes from its bootstrap peers
-        scoreParams: scoreParams(lan, trustBootstrapPeers(opts.bootstrap ?? [], SCORE_THRESHOLDS.acceptPXThreshold, opts.appSpecificScore)),
-        doPX: true,
+        scoreParams: scoreParams(lan, opts.appSpecificScore),
         scoreThresholds: SCORE_THRESHOLDS,
         allowPublishToZeroTopicPeers: true,
         // flood publishing stays on: a peer with a negative score (a flagged builder, P5) is pruned from

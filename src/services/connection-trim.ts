@@ -5,15 +5,18 @@
  * than a small count: libp2p's own, hard limit is three times the node's (JOIN_HEADROOM_FACTOR), and
  * a connection past the limit is kept only for a short grace (JOIN_GRACE_MS), long enough for what a
  * newcomer needs from it: identify and one Kademlia FIND_NODE answer (its self-query, k peers with their
- * addresses) or a gossipsub PRUNE with peer exchange (PX, src/node/libp2p.ts), well under a second on
- * an idle node. (libp2p does not tell when a peer has had its answer: its stream middleware would, but
+ * addresses), well under a second on an idle node. (Gossipsub's peer exchange, PX on the PRUNE of a
+ * newcomer's GRAFT, was tried, with a newcomer taking PX from its own bootstrap peers: it joined no
+ * faster, and the bootstrap node spent twice the CPU (docs/bench.md). libp2p does not tell when a peer has had its answer: its stream middleware would, but
  * libp2p 3.3 appends the protocol handler to the middleware list on every inbound stream, so it is not
  * used; the grace is a time budget instead.) The trimmer, a libp2p service, runs as soon as a
- * connection opens past the limit and again when the oldest young connection's grace ends, and closes
- * connections until the node is back at its low-water mark; the newcomer then dials the peers it learned (and, if it was refused or trimmed
- * before it learned any, redials: src/services/redial.ts). A node at 100 connections thus lets in up to
- * 200 newcomers every 5 s instead of 10 every 10 s; a peer it trimmed twice lately is refused while it
- * is at its limit (JOIN_COOLDOWN_MS), so that joined peers redialling it do not take the newcomers' room.
+ * connection opens past the limit and again when the first young connection's grace ends, and closes
+ * connections past their grace until those are back at the node's low-water mark (young ones do not
+ * count, so a burst of newcomers does not flush the node's established peers); the newcomer then dials
+ * the peers it learned (and, if it was refused or trimmed before it learned any, redials:
+ * src/services/redial.ts). A node at 100 connections thus lets in up to 200 newcomers every 5 s instead
+ * of 10 every 10 s; a peer it trimmed twice lately is refused while it is at its limit
+ * (JOIN_COOLDOWN_MS), so that joined peers redialling it do not take the newcomers' room.
  *
  * What is closed first keeps the mesh healthy: the peers of least value (the sum of their peer-store
  * tags: gossipsub mesh membership, kad-dht routing table, bootstrap), the peers kad-dht keeps alive (its
@@ -141,7 +144,7 @@ export class ConnectionTrim implements Startable {
     return refused
   }
 
-  /** Schedules a trim for when the youngest-but-oldest connection's grace ends, if none is due sooner */
+  /** Schedules a trim for when the first of the young connections ends its grace, unless one is due already */
   private scheduleAfterGrace (connections: Connection[], now: number): void {
     if (this.due !== undefined) return
     const young = connections.map(c => c.timeline.open + this.graceMs - now).filter(ms => ms > 0)
@@ -176,26 +179,33 @@ export class ConnectionTrim implements Startable {
     for (const [peer, { at }] of this.trimmed) if (now - at >= this.cooldownMs) this.trimmed.delete(peer)
   }
 
+  /** Counts a trim of the peer in its current cooldown (JOIN_TURNS) */
   private countTrim (peer: string, now: number): void {
     const trimmed = this.trimmed.get(peer)
     if (trimmed === undefined) this.trimmed.set(peer, { at: now, times: 1 })
     else trimmed.times++
   }
 
-  /** The connections to close to get down to the low-water mark, least valuable first */
+  /**
+   * The connections past their grace to close to get those down to the low-water mark, least valuable
+   * first. Young connections do not count: a burst of newcomers passes through the room past the limit
+   * without flushing the node's established peers (counting them, 200 newcomers at a node of 100 peers
+   * would have closed all 100).
+   */
   private async choose (connections: Connection[], now: number): Promise<Connection[]> {
+    const eligible = connections.filter(c => now - c.timeline.open >= this.graceMs)
+    if (eligible.length <= this.limits.lowWater) return []
     const values = new Map<string, number>()
-    for (const c of connections) {
+    for (const c of eligible) {
       const key = c.remotePeer.toString()
       if (!values.has(key)) values.set(key, await this.value(c.remotePeer))
     }
-    const eligible = connections.filter(c => now - c.timeline.open >= this.graceMs)
     eligible.sort((a, b) =>
       (values.get(a.remotePeer.toString())! - values.get(b.remotePeer.toString())!) ||
       (a.streams.length - b.streams.length) ||
       (direction(a) - direction(b)) ||
       (b.timeline.open - a.timeline.open))
-    return eligible.slice(0, Math.max(0, connections.length - this.limits.lowWater))
+    return eligible.slice(0, eligible.length - this.limits.lowWater)
   }
 
   /** The sum of a peer's tag values, KEEP_ALIVE_VALUE more for a peer kept alive */

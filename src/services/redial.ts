@@ -3,7 +3,7 @@
  * bootstrap peers busy or down, or full past their room for newcomers: src/services/connection-trim.ts),
  * or that a full node trimmed before it learned a peer, would stay alone. So while it has no connection
  * at all it dials the bootstrap list and a few of the peers it has learned (from a bootstrap node's DHT
- * answer or peer exchange, identify, or an earlier connection): a refused newcomer tries those too, not
+ * answer, identify, or an earlier connection): a refused newcomer tries those too, not
  * only the bootstrap nodes that refused it. The rounds are jittered and back off, so that many newcomers
  * refused at once do not come back at once. Once a round connects, the node runs a DHT lookup of its own
  * ID, as kad-dht's self-query does (which ran at start, when the node was alone, and runs again only
@@ -128,21 +128,5 @@ export class BootstrapRedial {
       ;[known[i], known[j]] = [known[j], known[i]]
     }
     return known.slice(0, LEARNED_PEERS_PER_ROUND).map(p => p.id)
-  }
-}
-
-/**
- * A node's gossipsub application score (P5) with `bonus` added for its own bootstrap peers. gossipsub
- * takes peer exchange (the peers a full node names when it PRUNEs a newcomer's GRAFT) only from peers
- * scoring at least acceptPXThreshold, which a newcomer's peers cannot have earned yet; the node already
- * trusts its bootstrap list for its first view of the mesh (their DHT answers), so a bonus of that
- * threshold lets it take their PX too, and no one else's. A bootstrap peer with a penalty or a flag
- * (a negative application score) loses the bonus, so that it is pruned from the mesh as any other.
- */
-export function trustBootstrapPeers (bootstrap: readonly Multiaddr[], bonus: number, score: (peer: string) => number = () => 0): (peer: string) => number {
-  const trusted = new Set(bootstrap.map(ma => ma.getComponents().find(c => c.name === 'p2p')?.value))
-  return peer => {
-    const own = score(peer)
-    return own >= 0 && trusted.has(peer) ? own + bonus : own
   }
 }
