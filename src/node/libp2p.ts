@@ -22,7 +22,7 @@ import { Registry } from 'prom-client'
 import { DHT_PROTOCOL } from './constants.ts'
 import { TOPIC_NAMES, stringifyTopic } from '../protocols/ids.ts'
 import { blobService } from '../services/blob/index.ts'
-import { connectionLimits, connectionTrim } from '../services/connection-trim.ts'
+import { connectionAdmission, connectionLimits } from '../services/connection-trim.ts'
 import { gossipForward } from '../services/gossip-forward.ts'
 import type { SkylineLibp2p } from '../services/components.ts'
 
@@ -170,6 +170,7 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
   // DHT records; a node with a public listen address drops them, as the public DHT does.
   const lan = [...opts.listen, ...(opts.announce ?? [])].every(ma => isPrivate(ma))
   const limits = connectionLimits(opts.maxConnections)
+  const admission = connectionAdmission({ limits })
   const libp2p = await createLibp2p({
     // started by the caller once its protocol handlers are registered, so that the first identify
     // exchange with every peer already lists them (a builder seen without its builder protocol would be
@@ -202,6 +203,7 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
       reconnectBackoffFactor: RECONNECT_BACKOFF_FACTOR,
       maxParallelReconnects: MAX_PARALLEL_RECONNECTS
     },
+    connectionGater: admission.gater,
     connectionMonitor: { pingInterval: CONNECTION_PING_INTERVAL_MS },
     metrics: prometheusMetrics({ registry: opts.registry, collectDefaultMetrics: true, defaultMetrics: { eventLoopMonitoringPrecision: EVENT_LOOP_MONITOR_MS } }),
     services: {
@@ -246,7 +248,7 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
       }),
       forward: gossipForward(),
       blobs: blobService({ directory: opts.blobDir, maxUpload: opts.maxUpload, maxDownload: opts.maxDownload }),
-      trim: connectionTrim({ limits })
+      trim: admission.trim
     }
   })
   return libp2p
