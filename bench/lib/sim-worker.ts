@@ -1,7 +1,9 @@
 /**
  * Many nodes of the scale simulation (bench/scale-sim.ts) in one OS process, driven over IPC: real
  * SkylineNodes (TCP on 127.0.0.1, gossipsub, Kademlia, assignment, tally) with the bench's QuickBuilder,
- * and, in the worker that is told to, the seeder (no builder, DHT client mode, as `skyline seed`).
+ * and, in the worker that is told to, the seeder (as `skyline seed`: no builder, DHT client mode, no flood
+ * publishing, the SRPM named in the announcement's provider hint and provided in the DHT only for a builder
+ * still unserved after a delay).
  * It records per node when it joined (its first announce-topic mesh peer), when each announcement
  * arrived, and when each job's verdict became final; and it sums the nodes' libp2p byte counters (each
  * node has its own Prometheus registry, so the counters are per node even with many in one process).
@@ -17,6 +19,7 @@ import { createAnnouncement, RULES_V2 } from '../../src/protocols/announce.ts'
 import type { PanelParams } from '../../src/rules/panel.ts'
 import { rawPublicKey, type AnnouncerKey } from '../../src/protocols/signing.ts'
 import { QuickBuilder } from './quick-builder.ts'
+import { provideIfUnserved } from '../../src/cli/seed-provide.ts'
 
 /** Parent → worker */
 export type SimRequest =
@@ -72,6 +75,8 @@ interface SimNode {
 const nodes: SimNode[] = []
 let seeder: { sim: SimNode, key: AnnouncerKey } | undefined
 let joinTimer: ReturnType<typeof setInterval> | undefined
+/** aborts the seeder's delayed provides at stop */
+const stopping = new AbortController()
 
 async function startOne (dataDir: string, bootstrap: string[], announcers: string[], keyring: string, seederPem?: string, maxConnections?: number): Promise<SimNode> {
   mkdirSync(dataDir, { recursive: true })
@@ -79,7 +84,11 @@ async function startOne (dataDir: string, bootstrap: string[], announcers: strin
   if (maxConnections !== undefined) config.maxConnections = maxConnections
   // every node connects from 127.0.0.1
   config.inboundConnectionThreshold = 1_000_000
-  if (seederPem !== undefined) config.dhtClientMode = true
+  // the seeder runs as `skyline seed` does: DHT client mode, no flood publishing
+  if (seederPem !== undefined) {
+    config.dhtClientMode = true
+    config.floodPublish = false
+  }
   const builder = seederPem === undefined ? new QuickBuilder() : undefined
   const node = new SkylineNode(config, { builder })
   const sim: SimNode = { node, builder, startedAt: now(), joinedAt: NaN, arrivals: new Map(), finals: new Map() }
@@ -162,7 +171,9 @@ async function handle (req: SimRequest): Promise<SimReply> {
     case 'seed': {
       if (seeder === undefined) throw new Error('not the seeder\'s worker')
       const { node } = seeder.sim
-      const m = await node.libp2p.services.blobs.add(req.path)
+      // as `skyline seed`: the SRPM is not provided in the DHT up front; the announcement names the seeder as
+      // its provider (field 26), and it provides only for a builder still unserved after the delay
+      const m = await node.libp2p.services.blobs.add(req.path, { provide: false })
       const beacon = randomBytes(32)
       const key = jobKey(Buffer.from(m.sha256, 'hex'), 'fedora-41-x86_64', beacon)
       const candidates = req.panel !== undefined
@@ -170,10 +181,12 @@ async function handle (req: SimRequest): Promise<SimReply> {
         : await node.findCandidates(key, req.replicas)
       const envelope = createAnnouncement({
         beacon, candidates, nevra: req.nevra, srpmSha256: Buffer.from(m.sha256, 'hex'), srpmSize: m.size, target: 'fedora-41-x86_64',
-        replicas: req.replicas, quorum: req.quorum, panel: req.panel, chunkSize: m.chunkSize, chunkRoot: Buffer.from(m.root, 'hex')
+        replicas: req.replicas, quorum: req.quorum, panel: req.panel, chunkSize: m.chunkSize, chunkRoot: Buffer.from(m.root, 'hex'),
+        provider: { peer: node.libp2p.peerId, addrs: node.libp2p.getMultiaddrs() }
       }, seeder.key)
       const at = now()
       const checked = await node.announce(envelope)
+      void provideIfUnserved(node, checked, { signal: stopping.signal })
       return { type: 'seed', job: checked.job, at }
     }
     case 'bytes': {
@@ -202,6 +215,7 @@ async function handle (req: SimRequest): Promise<SimReply> {
     }
     case 'stop':
       clearInterval(joinTimer)
+      stopping.abort()
       await Promise.allSettled([...nodes, ...(seeder !== undefined ? [seeder.sim] : [])].map(async s => s.node.stop()))
       return { type: 'stop' }
   }
@@ -216,5 +230,6 @@ process.on('message', (req: SimRequest & { id: number }) => {
 // the parent went away (finished, crashed or was interrupted): do not linger
 process.on('disconnect', () => {
   setTimeout(() => process.exit(0), 3000).unref()
+  stopping.abort()
   void Promise.allSettled(nodes.map(async s => s.node.stop())).finally(() => process.exit(0))
 })
