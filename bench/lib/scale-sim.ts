@@ -11,10 +11,11 @@ import { copyFileSync, mkdirSync, readdirSync, existsSync, rmSync, mkdtempSync }
 import { availableParallelism, tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import { Worker, cpuTicks } from './worker.ts'
-import type { SimReply, SimRequest } from './sim-worker.ts'
+import type { SimNodeRecord, SimReply, SimRequest } from './sim-worker.ts'
 import { makeSignedSrpms } from '../../test/helpers/srpms.ts'
 import { generateAnnouncerKey } from '../../src/protocols/signing.ts'
 import { sleep, spread, type Spread } from './summary.ts'
+import type { PanelParams } from '../../src/rules/panel.ts'
 
 const WORKER = resolve(import.meta.dirname, 'sim-worker.ts')
 type W = Worker<SimRequest, SimReply>
@@ -25,14 +26,21 @@ export interface ScaleSimOptions {
   jobs: number
   /** announcements per second */
   rate: number
+  /** rules v1 (when `panel` is absent): seats and matching builds per job */
   replicas: number
   quorum: number
+  /** rules v2, as `skyline seed` announces by default: P stage-1 seats, escalation E, threshold T */
+  panel?: PanelParams
   /** builders that are the others' bootstrap list */
   bootstrap: number
   /** seconds to wait for every node to join */
   joinS: number
   /** seconds of idle mesh, for the idle CPU */
   idleS: number
+  /** each node's connection limit (default: the node's, DEFAULT_MAX_CONNECTIONS) */
+  maxConnections?: number
+  /** seconds to wait after every node joined before the idle window (joins, DHT self-queries, trims settle) */
+  settleS?: number
   /** seconds to wait for final verdicts after the last announcement */
   waitS: number
   /** a folder with prebuilt signed SRPMs (key.asc and srpms/): used if there, else made there */
@@ -44,6 +52,8 @@ export interface ScaleSimResult {
   nodes: number
   workers: number
   jobs: number
+  /** 'v1 r/q' or 'v2 P+E, T' */
+  rules: string
   /** ms from a node's start to its first announce-topic mesh peer, over all nodes */
   join: Spread
   joined: number
@@ -67,6 +77,13 @@ export interface ScaleSimResult {
   rssPerNodeMB: number
   heapPerNodeMB: number
   connections: Spread
+  /**
+   * the connections each node's protocols ask for, at the end: its kad-dht closest peers, the peers that keep
+   * it among theirs, and its gossipsub mesh peers over all topics (their union, per node)
+   */
+  needed: Spread
+  /** of which its gossipsub mesh peers alone */
+  meshUnion: Spread
 }
 
 /**
@@ -103,16 +120,17 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
     }
     const t0 = Date.now()
     // the bootstrap nodes first (in worker 0), then everyone else at once
-    const boot = await workers[0].request({ type: 'start', first: 0, count: Math.min(o.bootstrap, o.nodes), dataDir: dir, bootstrap: [], announcers, keyring: keyPath }, 120_000)
+    const limit = o.maxConnections
+    const boot = await workers[0].request({ type: 'start', first: 0, count: Math.min(o.bootstrap, o.nodes), dataDir: dir, bootstrap: [], announcers, keyring: keyPath, maxConnections: limit }, 120_000)
     const rest0 = share(0)
     await Promise.all(workers.map(async (w, i) => {
       const s = share(i)
       const first = i === 0 ? o.bootstrap : s.first
       const count = i === 0 ? Math.max(0, rest0.count - o.bootstrap) : s.count
-      if (count > 0) await w.request({ type: 'start', first, count, dataDir: dir, bootstrap: boot.addrs, announcers, keyring: keyPath }, 600_000)
+      if (count > 0) await w.request({ type: 'start', first, count, dataDir: dir, bootstrap: boot.addrs, announcers, keyring: keyPath, maxConnections: limit }, 600_000)
     }))
     const seederW = workers[nWorkers - 1]
-    await seederW.request({ type: 'start', first: o.nodes, count: 1, dataDir: dir, bootstrap: boot.addrs, announcers, keyring: keyPath, seederPem: announcer.privatePem }, 120_000)
+    await seederW.request({ type: 'start', first: o.nodes, count: 1, dataDir: dir, bootstrap: boot.addrs, announcers, keyring: keyPath, seederPem: announcer.privatePem, maxConnections: limit }, 120_000)
     o.log(`${o.nodes} nodes in ${nWorkers} processes and a seeder started in ${((Date.now() - t0) / 1000).toFixed(1)} s; waiting for them to join`)
 
     const status = async (): Promise<Array<Extract<SimReply, { type: 'status' }>>> => Promise.all(workers.map(async w => w.request({ type: 'status' }, 180_000)))
@@ -122,6 +140,10 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
       const joined = st.reduce((a, s) => a + s.joined, 0)
       if (joined >= o.nodes + 1 || Date.now() > joinDeadline) break
       await sleep(1000)
+    }
+    if ((o.settleS ?? 0) > 0) {
+      o.log(`joined; settling for ${o.settleS} s`)
+      await sleep(o.settleS! * 1000)
     }
     const pids = workers.map(w => w.pid)
     const ticks = (): number => pids.reduce((a, p) => a + cpuTicks(p), 0)
@@ -138,7 +160,7 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
     for (const [i, s] of srpms.entries()) {
       const due = tRun + i * 1000 / o.rate
       if (due > Date.now()) await sleep(due - Date.now())
-      const r = await seederW.request({ type: 'seed', path: s.path, nevra: s.nevra, replicas: o.replicas, quorum: o.quorum }, 120_000)
+      const r = await seederW.request({ type: 'seed', path: s.path, nevra: s.nevra, replicas: o.replicas, quorum: o.quorum, panel: o.panel }, 120_000)
       announced.set(r.job, r.at)
     }
     const expected = announced.size * (o.nodes + 1)
@@ -176,6 +198,7 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
       nodes: o.nodes,
       workers: nWorkers,
       jobs,
+      rules: o.panel !== undefined ? `v2 ${o.panel.panel}+${o.panel.escalation}, T ${o.panel.threshold}` : `v1 ${o.replicas}/${o.quorum}`,
       join: spread(joinTimes),
       joined: joinTimes.length,
       delivery: spread(delivery),
@@ -189,12 +212,21 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
       seederBytesPerJob: (sum(bytes1, 'seeder') - sum(bytes0, 'seeder')) / jobs,
       rssPerNodeMB: collected.reduce((a, c) => a + c.rss, 0) / 2 ** 20 / (o.nodes + 1),
       heapPerNodeMB: collected.reduce((a, c) => a + c.heapUsed, 0) / 2 ** 20 / (o.nodes + 1),
-      connections: spread(connections)
+      connections: spread(connections),
+      needed: spread(neededConnections(records)),
+      meshUnion: spread(records.map(r => r.meshPeers.length))
     }
   } finally {
     for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** Per node, the union of its kad-dht closest peers, the peers that hold it among theirs, and its mesh peers */
+function neededConnections (records: SimNodeRecord[]): number[] {
+  const keptBy = new Map<string, Set<string>>()
+  for (const r of records) for (const p of r.keptAlive) keptBy.set(p, (keptBy.get(p) ?? new Set()).add(r.peerId))
+  return records.map(r => new Set([...r.keptAlive, ...(keptBy.get(r.peerId) ?? []), ...r.meshPeers]).size)
 }
 
 /** Default worker processes: one per CPU */
@@ -206,9 +238,12 @@ export function describeScaleSim (rs: ScaleSimResult[]): string {
   const rows: Array<[string, (r: ScaleSimResult) => string]> = [
     ['processes', r => String(r.workers)],
     ['jobs', r => String(r.jobs)],
+    ['rules', r => r.rules],
     ['joined (of nodes + seeder)', r => `${r.joined} of ${r.nodes + 1}`],
     ['join time p50 / p99 / max (s)', r => `${f(r.join.median / 1000, 1)} / ${f(r.join.p99 / 1000, 1)} / ${f(r.join.max / 1000, 1)}`],
     ['connections per node min / median / max', r => `${r.connections.min} / ${r.connections.median} / ${r.connections.max}`],
+    ['connections needed (kad closest, both ways, ∪ gossip mesh) min / median / max', r => `${r.needed.min} / ${r.needed.median} / ${r.needed.max}`],
+    ['gossipsub mesh peers over all topics min / median / max', r => `${r.meshUnion.min} / ${r.meshUnion.median} / ${r.meshUnion.max}`],
     ['announcement delivery p50 / p99 (ms)', r => `${f(r.delivery.median)} / ${f(r.delivery.p99)}`],
     ['announcement → final verdict p50 / p99 (ms)', r => `${f(r.final.median)} / ${f(r.final.p99)}`],
     ['final verdicts (agreed)', r => `${f(r.finalFraction * 100, 1)}% (${f(r.agreedFraction * 100, 1)}%)`],

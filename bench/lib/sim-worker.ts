@@ -1,7 +1,9 @@
 /**
  * Many nodes of the scale simulation (bench/scale-sim.ts) in one OS process, driven over IPC: real
  * SkylineNodes (TCP on 127.0.0.1, gossipsub, Kademlia, assignment, tally) with the bench's QuickBuilder,
- * and, in the worker that is told to, the seeder (no builder, DHT client mode, as `skyline seed`).
+ * and, in the worker that is told to, the seeder (as `skyline seed`: no builder, DHT client mode, no flood
+ * publishing, the SRPM named in the announcement's provider hint and provided in the DHT only for a builder
+ * still unserved after a delay).
  * It records per node when it joined (its first announce-topic mesh peer), when each announcement
  * arrived, and when each job's verdict became final; and it sums the nodes' libp2p byte counters (each
  * node has its own Prometheus registry, so the counters are per node even with many in one process).
@@ -11,16 +13,20 @@ import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { jobKey } from '../../src/rules/job.ts'
 import { loadConfig, SkylineNode } from '../../src/node/index.ts'
-import { stringifyTopic } from '../../src/protocols/ids.ts'
-import { createAnnouncement } from '../../src/protocols/announce.ts'
+import { stringifyTopic, TOPIC_NAMES, type TopicName } from '../../src/protocols/ids.ts'
+import { KEEP_ALIVE } from '@libp2p/interface'
+import { createAnnouncement, RULES_V2 } from '../../src/protocols/announce.ts'
+import type { PanelParams } from '../../src/rules/panel.ts'
 import { rawPublicKey, type AnnouncerKey } from '../../src/protocols/signing.ts'
 import { QuickBuilder } from './quick-builder.ts'
+import { provideIfUnserved } from '../../src/cli/seed-provide.ts'
 
 /** Parent → worker */
 export type SimRequest =
-  | { type: 'start', first: number, count: number, dataDir: string, bootstrap: string[], announcers: string[], keyring: string, seederPem?: string }
+  | { type: 'start', first: number, count: number, dataDir: string, bootstrap: string[], announcers: string[], keyring: string, seederPem?: string, maxConnections?: number }
   | { type: 'status' }
-  | { type: 'seed', path: string, nevra: string, replicas: number, quorum: number }
+  /** `panel`: rules v2 (P stage-1 seats, escalation, threshold), as `skyline seed` announces by default; without it rules v1 (replicas, quorum) */
+  | { type: 'seed', path: string, nevra: string, replicas: number, quorum: number, panel?: PanelParams }
   | { type: 'bytes' }
   | { type: 'collect' }
   | { type: 'stop' }
@@ -28,6 +34,11 @@ export type SimRequest =
 /** One node's record, as collected */
 export interface SimNodeRecord {
   seeder: boolean
+  peerId: string
+  /** its gossipsub mesh peers, over all topics */
+  meshPeers: string[]
+  /** the peers kad-dht keeps it connected to (a keep-alive tag: its closest peers) */
+  keptAlive: string[]
   /** ms from its start() to its first announce-topic mesh peer (NaN: never) */
   joinMs: number
   /** job → when its announcement arrived */
@@ -64,13 +75,20 @@ interface SimNode {
 const nodes: SimNode[] = []
 let seeder: { sim: SimNode, key: AnnouncerKey } | undefined
 let joinTimer: ReturnType<typeof setInterval> | undefined
+/** aborts the seeder's delayed provides at stop */
+const stopping = new AbortController()
 
-async function startOne (dataDir: string, bootstrap: string[], announcers: string[], keyring: string, seederPem?: string): Promise<SimNode> {
+async function startOne (dataDir: string, bootstrap: string[], announcers: string[], keyring: string, seederPem?: string, maxConnections?: number): Promise<SimNode> {
   mkdirSync(dataDir, { recursive: true })
   const config = loadConfig({ dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], http: 'off', bootstrap, builder: 'none', announcers, keyring })
+  if (maxConnections !== undefined) config.maxConnections = maxConnections
   // every node connects from 127.0.0.1
   config.inboundConnectionThreshold = 1_000_000
-  if (seederPem !== undefined) config.dhtClientMode = true
+  // the seeder runs as `skyline seed` does: DHT client mode, no flood publishing
+  if (seederPem !== undefined) {
+    config.dhtClientMode = true
+    config.floodPublish = false
+  }
   const builder = seederPem === undefined ? new QuickBuilder() : undefined
   const node = new SkylineNode(config, { builder })
   const sim: SimNode = { node, builder, startedAt: now(), joinedAt: NaN, arrivals: new Map(), finals: new Map() }
@@ -86,15 +104,25 @@ async function startOne (dataDir: string, bootstrap: string[], announcers: strin
 function watchJoins (): void {
   joinTimer ??= setInterval(() => {
     for (const s of [...nodes, ...(seeder !== undefined ? [seeder.sim] : [])]) {
-      if (Number.isNaN(s.joinedAt) && meshPeers(s.node) > 0) s.joinedAt = now()
+      if (Number.isNaN(s.joinedAt) && meshPeers(s.node).length > 0) s.joinedAt = now()
     }
   }, 100)
 }
 
-/** Peers in the announce topic's mesh (gossipsub has getMeshPeers; its exported interface does not declare it) */
-function meshPeers (node: SkylineNode): number {
-  const pubsub = node.libp2p.services.pubsub as unknown as { getMeshPeers: (topic: string) => unknown[] }
-  return pubsub.getMeshPeers(stringifyTopic('announce')).length
+/** Peers in a topic's mesh (gossipsub has getMeshPeers; its exported interface does not declare it) */
+function meshPeers (node: SkylineNode, topic: TopicName = 'announce'): string[] {
+  const pubsub = node.libp2p.services.pubsub as unknown as { getMeshPeers: (topic: string) => string[] }
+  return pubsub.getMeshPeers(stringifyTopic(topic))
+}
+
+/** The connected peers this node keeps alive (kad-dht tags its closest peers so) */
+async function keptAlive (node: SkylineNode): Promise<string[]> {
+  const kept: string[] = []
+  for (const peer of new Set(node.libp2p.getConnections().map(c => c.remotePeer))) {
+    const tags = await node.libp2p.peerStore.get(peer).then(p => [...p.tags.keys()], () => [])
+    if (tags.some(t => t.startsWith(KEEP_ALIVE))) kept.push(peer.toString())
+  }
+  return kept
 }
 
 function controlBytes (counters: Array<{ labels: Partial<Record<string, string | number>>, value: number }>): number {
@@ -119,13 +147,13 @@ async function handle (req: SimRequest): Promise<SimReply> {
       watchJoins()
       if (req.seederPem !== undefined) {
         const privateKey = createPrivateKey(req.seederPem)
-        seeder = { sim: await startOne(join(req.dataDir, 'seeder'), req.bootstrap, req.announcers, req.keyring, req.seederPem), key: { privateKey, publicKey: rawPublicKey(createPublicKey(privateKey)) } }
+        seeder = { sim: await startOne(join(req.dataDir, 'seeder'), req.bootstrap, req.announcers, req.keyring, req.seederPem, req.maxConnections), key: { privateKey, publicKey: rawPublicKey(createPublicKey(privateKey)) } }
         return { type: 'start', addrs: seeder.sim.node.libp2p.getMultiaddrs().map(String) }
       }
       const started: SimNode[] = []
       for (let i = 0; i < req.count; i += START_CONCURRENCY) {
         const batch = Array.from({ length: Math.min(START_CONCURRENCY, req.count - i) }, (_, k) => req.first + i + k)
-        started.push(...await Promise.all(batch.map(async n => startOne(join(req.dataDir, `node-${n}`), req.bootstrap, req.announcers, req.keyring))))
+        started.push(...await Promise.all(batch.map(async n => startOne(join(req.dataDir, `node-${n}`), req.bootstrap, req.announcers, req.keyring, undefined, req.maxConnections))))
       }
       nodes.push(...started)
       return { type: 'start', addrs: started.map(s => s.node.libp2p.getMultiaddrs().map(String).find(a => a.startsWith('/ip4/127.0.0.1/'))!) }
@@ -143,15 +171,22 @@ async function handle (req: SimRequest): Promise<SimReply> {
     case 'seed': {
       if (seeder === undefined) throw new Error('not the seeder\'s worker')
       const { node } = seeder.sim
-      const m = await node.libp2p.services.blobs.add(req.path)
+      // as `skyline seed`: the SRPM is not provided in the DHT up front; the announcement names the seeder as
+      // its provider (field 26), and it provides only for a builder still unserved after the delay
+      const m = await node.libp2p.services.blobs.add(req.path, { provide: false })
       const beacon = randomBytes(32)
-      const candidates = await node.findCandidates(jobKey(Buffer.from(m.sha256, 'hex'), 'fedora-41-x86_64', beacon), req.replicas)
+      const key = jobKey(Buffer.from(m.sha256, 'hex'), 'fedora-41-x86_64', beacon)
+      const candidates = req.panel !== undefined
+        ? await node.findCandidates(key, req.panel.panel + req.panel.escalation, { rules: RULES_V2, beacon })
+        : await node.findCandidates(key, req.replicas)
       const envelope = createAnnouncement({
         beacon, candidates, nevra: req.nevra, srpmSha256: Buffer.from(m.sha256, 'hex'), srpmSize: m.size, target: 'fedora-41-x86_64',
-        replicas: req.replicas, quorum: req.quorum, chunkSize: m.chunkSize, chunkRoot: Buffer.from(m.root, 'hex')
+        replicas: req.replicas, quorum: req.quorum, panel: req.panel, chunkSize: m.chunkSize, chunkRoot: Buffer.from(m.root, 'hex'),
+        provider: { peer: node.libp2p.peerId, addrs: node.libp2p.getMultiaddrs() }
       }, seeder.key)
       const at = now()
       const checked = await node.announce(envelope)
+      void provideIfUnserved(node, checked, { signal: stopping.signal })
       return { type: 'seed', job: checked.job, at }
     }
     case 'bytes': {
@@ -164,19 +199,23 @@ async function handle (req: SimRequest): Promise<SimReply> {
       const mem = process.memoryUsage()
       return {
         type: 'collect',
-        nodes: all.map(s => ({
+        nodes: await Promise.all(all.map(async s => ({
           seeder: s === seeder?.sim,
+          peerId: s.node.libp2p.peerId.toString(),
+          meshPeers: [...new Set(TOPIC_NAMES.flatMap(t => meshPeers(s.node, t)))],
+          keptAlive: await keptAlive(s.node),
           joinMs: s.joinedAt - s.startedAt,
           arrivals: [...s.arrivals],
           finals: [...s.finals].map(([job, [at, verdict]]) => [job, at, verdict]),
           builds: s.builder?.builds ?? 0
-        })),
+        }))),
         rss: mem.rss,
         heapUsed: mem.heapUsed
       }
     }
     case 'stop':
       clearInterval(joinTimer)
+      stopping.abort()
       await Promise.allSettled([...nodes, ...(seeder !== undefined ? [seeder.sim] : [])].map(async s => s.node.stop()))
       return { type: 'stop' }
   }
@@ -191,5 +230,6 @@ process.on('message', (req: SimRequest & { id: number }) => {
 // the parent went away (finished, crashed or was interrupted): do not linger
 process.on('disconnect', () => {
   setTimeout(() => process.exit(0), 3000).unref()
+  stopping.abort()
   void Promise.allSettled(nodes.map(async s => s.node.stop())).finally(() => process.exit(0))
 })

@@ -10,8 +10,16 @@ export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/7770']
 /** Kademlia protocol prefix: Skyline's DHT is its own, separate from the public IPFS DHT */
 export const DHT_PROTOCOL = PROTOCOLS.dht
 
-/** @default 100 — connection cap; a volunteer's node stays small */
-export const DEFAULT_MAX_CONNECTIONS = 100
+/**
+ * @default 40 — connection cap, the same whatever the mesh's size. What a node's protocols ask for: kad-dht
+ * keeps its 20 closest peers connected, the peers that hold it among their 20 closest keep connecting to it,
+ * and gossipsub's meshes (D 4, Dhi 6 per topic) are drawn from those connections; measured at 60 nodes, the
+ * union of the three was 17-24 connections per node (median), at most 34-36 (bench/scale-sim.ts). 40 holds
+ * that with room (trimming stops at 32, above the usual need, so kept-alive peers are rarely closed and
+ * redialled). At 100 a 50-node mesh became nearly a full mesh, and a node's gossip copies, flood publishing
+ * and liveness pings grew with it (docs/bench.md, "Idle CPU per node and the mesh size").
+ */
+export const DEFAULT_MAX_CONNECTIONS = 40
 
 /**
  * @default 5 — inbound connections per second per host before libp2p rate-limits; a local mesh of many

@@ -24,6 +24,7 @@ import { TOPIC_NAMES, stringifyTopic } from '../protocols/ids.ts'
 import { blobService } from '../services/blob/index.ts'
 import { connectionAdmission, connectionLimits } from '../services/connection-trim.ts'
 import { gossipForward } from '../services/gossip-forward.ts'
+import { connectionLiveness } from '../services/liveness.ts'
 import type { SkylineLibp2p } from '../services/components.ts'
 
 export interface Libp2pOptions {
@@ -57,14 +58,14 @@ export const RECONNECT_BACKOFF_FACTOR = 1.25
 export const MAX_PARALLEL_RECONNECTS = 20
 
 /**
- * How often libp2p's connection monitor pings each connection (a stream per ping, about 400 bytes on the
- * wire with its negotiation and framing). libp2p's 10 s made pings most of an idle node's traffic (19
- * connections, both ends pinging); every 30 s still notices a silently dead connection (a partition)
- * within a minute, which starts the redials above.
- *
- * @default 30_000
+ * Liveness: libp2p's connection monitor is off. It opened a stream per connection and ping (negotiation,
+ * framing and a peer-store merge at both ends), most of an idle node's CPU and growing with its connections;
+ * the liveness service pings with a Yamux PING frame instead, no stream, and closes a connection that does
+ * not answer, so a silently dead connection (a partition) is still closed within a minute, which starts the
+ * redials above (src/services/liveness.ts). Yamux's own keep-alive sends the same frame but never closes a
+ * connection, so it is off: the liveness service sends them.
  */
-export const CONNECTION_PING_INTERVAL_MS = 30_000
+const YAMUX_OPTIONS = { enableKeepAlive: false }
 
 /**
  * Gossipsub's mesh and gossip degrees. Skyline's messages are few and small (an attestation is a few
@@ -183,7 +184,7 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
     },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [yamux(YAMUX_OPTIONS)],
     peerDiscovery: (opts.bootstrap?.length ?? 0) > 0
       ? [bootstrap({ list: opts.bootstrap!.map(ma => ma.toString()), timeout: 0 })]
       : [],
@@ -204,7 +205,7 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
       maxParallelReconnects: MAX_PARALLEL_RECONNECTS
     },
     connectionGater: admission.gater,
-    connectionMonitor: { pingInterval: CONNECTION_PING_INTERVAL_MS },
+    connectionMonitor: { enabled: false },
     metrics: prometheusMetrics({ registry: opts.registry, collectDefaultMetrics: true, defaultMetrics: { eventLoopMonitoringPrecision: EVENT_LOOP_MONITOR_MS } }),
     services: {
       identify: identify(),
@@ -248,7 +249,8 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
       }),
       forward: gossipForward(),
       blobs: blobService({ directory: opts.blobDir, maxUpload: opts.maxUpload, maxDownload: opts.maxDownload }),
-      trim: admission.trim
+      trim: admission.trim,
+      liveness: connectionLiveness()
     }
   })
   return libp2p
