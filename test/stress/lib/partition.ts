@@ -108,7 +108,7 @@ export async function partitionScenario (opts: PartitionOptions): Promise<void> 
   // --- the partition -----------------------------------------------------------------------------
   await lab.cut('a')
   const tCut = Date.now()
-  // until libp2p's connection monitor notices, a message could still sit in a dead TCP stream and come
+  // until the liveness service's Yamux pings notice (src/services/liveness.ts), a message could still sit in a dead TCP stream and come
   // out after the heal: announcements wait until every cross-side connection is gone
   await waitUntil('every connection across the cut to drop', async () => {
     const ss = await Promise.all(nodes.map(async n => n.tryStatus()))
