@@ -73,6 +73,11 @@ export interface ScaleSimResult {
   /** control bytes (wire less blob) per builder node per job, over the run */
   bytesPerNodePerJob: number
   seederBytesPerJob: number
+  /** control bytes per builder node per second of the idle mesh */
+  idleBytesPerNodePerS: number
+  /** the same two, less the idle mesh's bytes over the job window */
+  netBytesPerNodePerJob: number
+  netSeederBytesPerJob: number
   /** RSS of the worker processes / nodes, MB */
   rssPerNodeMB: number
   heapPerNodeMB: number
@@ -147,13 +152,20 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
     }
     const pids = workers.map(w => w.pid)
     const ticks = (): number => pids.reduce((a, p) => a + cpuTicks(p), 0)
+    const readBytes = async (): Promise<Array<Extract<SimReply, { type: 'bytes' }>>> => Promise.all(workers.map(async w => w.request({ type: 'bytes' }, 60_000)))
+    const sum = (xs: Array<Extract<SimReply, { type: 'bytes' }>>, k: 'builders' | 'seeder'): number => xs.reduce((a, x) => a + x[k], 0)
+    const idleBytes0 = await readBytes()
     const idle0 = ticks()
     const ti = Date.now()
     await sleep(o.idleS * 1000)
-    const idleRate = (ticks() - idle0) / 100 / ((Date.now() - ti) / 1000)
-    o.log(`idle mesh: ${(idleRate * 100 / (o.nodes + 1)).toFixed(2)}% of a core per node`)
+    const idleS = (Date.now() - ti) / 1000
+    const idleRate = (ticks() - idle0) / 100 / idleS
+    const bytes0 = await readBytes()
+    // the idle mesh's control bytes per second (kad-dht refreshes, liveness pings, gossip heartbeats), subtracted
+    // from the job window's as its CPU is: at a low job rate the window is long and would count them as the jobs'
+    const idleBytesRate = { builders: (sum(bytes0, 'builders') - sum(idleBytes0, 'builders')) / idleS, seeder: (sum(bytes0, 'seeder') - sum(idleBytes0, 'seeder')) / idleS }
+    o.log(`idle mesh: ${(idleRate * 100 / (o.nodes + 1)).toFixed(2)}% of a core and ${(idleBytesRate.builders / o.nodes).toFixed(0)} control bytes/s per node`)
 
-    const bytes0 = await Promise.all(workers.map(async w => w.request({ type: 'bytes' }, 60_000)))
     const run0 = ticks()
     const tRun = Date.now()
     const announced = new Map<string, number>()
@@ -192,7 +204,6 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
     }
     const builds = spread(builders.map(r => r.builds))
     const jobs = announced.size
-    const sum = (xs: Array<Extract<SimReply, { type: 'bytes' }>>, k: 'builders' | 'seeder'): number => xs.reduce((a, x) => a + x[k], 0)
     const joinTimes = records.map(r => r.joinMs).filter(x => Number.isFinite(x))
     return {
       nodes: o.nodes,
@@ -210,6 +221,9 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
       idleCpuPerNode: idleRate * 100 / (o.nodes + 1),
       bytesPerNodePerJob: (sum(bytes1, 'builders') - sum(bytes0, 'builders')) / o.nodes / jobs,
       seederBytesPerJob: (sum(bytes1, 'seeder') - sum(bytes0, 'seeder')) / jobs,
+      idleBytesPerNodePerS: idleBytesRate.builders / o.nodes,
+      netBytesPerNodePerJob: (sum(bytes1, 'builders') - sum(bytes0, 'builders') - idleBytesRate.builders * windowS) / o.nodes / jobs,
+      netSeederBytesPerJob: (sum(bytes1, 'seeder') - sum(bytes0, 'seeder') - idleBytesRate.seeder * windowS) / jobs,
       rssPerNodeMB: collected.reduce((a, c) => a + c.rss, 0) / 2 ** 20 / (o.nodes + 1),
       heapPerNodeMB: collected.reduce((a, c) => a + c.heapUsed, 0) / 2 ** 20 / (o.nodes + 1),
       connections: spread(connections),
@@ -252,6 +266,8 @@ export function describeScaleSim (rs: ScaleSimResult[]): string {
     ['idle CPU per node (% of a core)', r => f(r.idleCpuPerNode, 2)],
     ['control bytes per node per job (KB)', r => f(r.bytesPerNodePerJob / 1024, 1)],
     ['seeder bytes per job (KB)', r => f(r.seederBytesPerJob / 1024, 1)],
+    ['idle control bytes per node per second', r => f(r.idleBytesPerNodePerS, 0)],
+    ['control bytes per node / seeder bytes per job, less the idle mesh\'s (KB)', r => `${f(r.netBytesPerNodePerJob / 1024, 1)} / ${f(r.netSeederBytesPerJob / 1024, 1)}`],
     ['memory per node: RSS / JS heap (MB)', r => `${f(r.rssPerNodeMB, 1)} / ${f(r.heapPerNodeMB, 1)}`]
   ]
   const head = `| | ${rs.map(r => `${r.nodes} nodes`).join(' | ')} |\n| --- |${rs.map(() => ' --- |').join('')}`
