@@ -18,8 +18,8 @@
  * 4. Lets the mesh idle --idle-s seconds and reads each worker's VmRSS from /proc/<pid>/status.
  * 5. Starts --real-nodes real `bin/skyline node` processes with scripts/mesh-start.sh (0 skips this),
  *    lets them idle --real-idle-s seconds and reads their VmRSS: what a volunteer actually runs.
- * Also prints the CPU the mesh spent per message, the gossipsub bytes it sent per message and node, and the
- * machine's load. Targets: p99 < 250 ms, idle node < 80 MB RSS. The CPU per message is the workers' CPU over
+ * Also prints the CPU the mesh spent per message (and the kernel's part of it, system time), the gossipsub
+ * bytes it sent per message and node, and the machine's load. Targets: p99 < 250 ms, idle node < 80 MB RSS. The CPU per message is the workers' CPU over
  * the publishing window less their idle rate, measured over --idle-cpu-s before it: at a low publishing rate
  * (--interval-ms 300 and up) the window is long and mostly idle, so measure the idle rate longer (10 s; CPU
  * is counted in 10 ms ticks).
@@ -90,6 +90,12 @@ async function cpuPercent (pids: number[], ms: number): Promise<number> {
   return (after - before) / (ms / 1000)
 }
 
+/** System (kernel) CPU ticks of a process so far: stime, field 15 of /proc/<pid>/stat */
+function systemTicks (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[12])
+}
+
 /** VmRSS of a process in MB, from /proc/<pid>/status */
 function rssMB (pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
@@ -115,7 +121,7 @@ function table (rows: string[][]): string {
 const f1 = (x: number): string => Number.isFinite(x) ? x.toFixed(1) : '-'
 const verdict = (ok: boolean): string => ok ? 'ok' : 'MISS'
 
-async function gossipBench (dir: string): Promise<{ delays: number[], expected: number, duplicates: number, workerRss: number[], meshDegree: number[], heapMB: number[], busyCpuS: number, windowS: number, idleCpu: number, startS: number, gossipBytes: number, socketWrites: { writes: number, flushes: number } }> {
+async function gossipBench (dir: string): Promise<{ delays: number[], expected: number, duplicates: number, workerRss: number[], meshDegree: number[], heapMB: number[], busyCpuS: number, systemCpuS: number, windowS: number, idleCpu: number, startS: number, gossipBytes: number, socketWrites: { writes: number, flushes: number } }> {
   const workers: Array<Worker<WorkerRequest, WorkerReply>> = []
   const cleanup = (): void => { for (const w of workers) w.child.kill('SIGKILL') }
   process.once('SIGINT', () => { cleanup(); process.exit(130) })
@@ -164,6 +170,7 @@ async function gossipBench (dir: string): Promise<{ delays: number[], expected: 
     if (profileDir !== undefined) await Promise.all(workers.map(async w => w.request({ type: 'profile', action: 'start', dir: profileDir })))
     const sent0 = await sentSoFar(workers)
     const ticks0 = pids.reduce((a, p) => a + cpuTicks(p), 0)
+    const systemTicks0 = pids.reduce((a, p) => a + systemTicks(p), 0)
     const tp0 = Date.now()
 
     // publish, each message from the next node in turn
@@ -188,6 +195,8 @@ async function gossipBench (dir: string): Promise<{ delays: number[], expected: 
     // CPU the mesh spent on the messages: all workers' CPU time over the publishing window, less the idle rate
     const windowS = (Date.now() - tp0) / 1000
     const busyCpuS = (pids.reduce((a, p) => a + cpuTicks(p), 0) - ticks0) / 100 - idleCpu / 100 * windowS
+    // the kernel's part (system calls: socket writes and reads, timers), idle rate not taken out
+    const systemCpuS = (pids.reduce((a, p) => a + systemTicks(p), 0) - systemTicks0) / 100
     const sent1 = await sentSoFar(workers)
     const gossipBytes = sent1.bytes - sent0.bytes
     const socketWrites = { writes: sent1.writes - sent0.writes, flushes: sent1.flushes - sent0.flushes }
@@ -202,7 +211,7 @@ async function gossipBench (dir: string): Promise<{ delays: number[], expected: 
     const heapMB = (await Promise.all(workers.map(async w => w.request({ type: 'collect' })))).map(c => c.heapUsed / 2 ** 20)
 
     await Promise.allSettled(workers.map(async w => w.request({ type: 'stop' }, 15_000)))
-    return { delays, expected, duplicates, workerRss, meshDegree: degree, heapMB, busyCpuS, windowS, idleCpu, startS, gossipBytes, socketWrites }
+    return { delays, expected, duplicates, workerRss, meshDegree: degree, heapMB, busyCpuS, systemCpuS, windowS, idleCpu, startS, gossipBytes, socketWrites }
   } finally {
     // disconnecting makes a worker stop its node and exit; SIGKILL any still there after 5 s
     await Promise.all(workers.map(async w => {
@@ -278,7 +287,7 @@ try {
     ]),
     '',
     `deliveries: ${r.delays.length} of ${r.expected} expected (${(100 * r.delays.length / r.expected).toFixed(1)}%), duplicates ${r.duplicates}`,
-    `CPU spent by the mesh on the messages: ${r.busyCpuS.toFixed(2)} core-seconds = ${f1(1000 * r.busyCpuS / MESSAGES)} ms per message (${f1(1000 * r.busyCpuS / MESSAGES / NODES)} ms per message per node)`,
+    `CPU spent by the mesh on the messages: ${r.busyCpuS.toFixed(2)} core-seconds = ${f1(1000 * r.busyCpuS / MESSAGES)} ms per message (${f1(1000 * r.busyCpuS / MESSAGES / NODES)} ms per message per node; system time, idle included: ${(1000 * r.systemCpuS / MESSAGES / NODES).toFixed(2)} ms)`,
     `the mesh used ${(100 * cpuShare).toFixed(0)}% of the machine's ${availableParallelism()} CPUs while publishing (idle mesh: ${f1(r.idleCpu)}% of one core)` +
       (cpuBound ? `: CPU-BOUND (load average up to ${Math.max(loadBefore, loadAfter).toFixed(1)} on ${availableParallelism()} CPUs), the delays include waiting for a CPU` : ''),
     `gossip bytes sent by the mesh while publishing (gossipsub RPCs, before Yamux and Noise): ${(r.gossipBytes / 1024).toFixed(1)} KB = ${f1(r.gossipBytes / MESSAGES / NODES)} bytes per message per node`,
@@ -305,6 +314,7 @@ try {
     cpuShare,
     cpuBound,
     cpuMsPerMessagePerNode: 1000 * r.busyCpuS / MESSAGES / NODES,
+    systemCpuMsPerMessagePerNode: 1000 * r.systemCpuS / MESSAGES / NODES,
     gossipBytesPerMessagePerNode: r.gossipBytes / MESSAGES / NODES,
     ...(COUNT_WRITES ? { socketWritesPerMessagePerNode: r.socketWrites.writes / MESSAGES / NODES, socketFlushesPerMessagePerNode: r.socketWrites.flushes / MESSAGES / NODES } : {}),
     startS: r.startS,
