@@ -2,12 +2,13 @@
  * Gossip propagation across a local mesh of separate OS processes, and the idle memory of a node.
  *
  *   npx node bench/gossip-propagation.ts [--nodes 20] [--messages 100] [--interval-ms 30] [--idle-s 10]
- *                                        [--settle-s 0] [--real-nodes 5] [--real-idle-s 15]
+ *                                        [--settle-s 0] [--idle-cpu-s 2] [--real-nodes 5] [--real-idle-s 15]
  *
  * BENCH_WORKER_ARGS adds Node/V8 flags to every worker (e.g. "--max-semi-space-size=1", or
  * "--cpu-prof --cpu-prof-dir=DIR" to profile them from start to end). BENCH_PROFILE_DIR=DIR profiles every
  * worker over the publishing window only (one DIR/node-<pid>.cpuprofile each; sum them with
- * `npx node scripts/profile-summary.ts DIR/*.cpuprofile`).
+ * `npx node scripts/profile-summary.ts DIR/*.cpuprofile`). BENCH_COUNT_WRITES=1 counts the workers' socket writes
+ * (net.Socket `write()` calls, and the writes handed to the kernel) and prints them per message per node.
  *
  * 1. Forks --nodes workers (bench/lib/gossip-worker.ts, each a SkylineNode on 127.0.0.1), the first the
  *    bootstrap node of the others, and waits until every node has gossipsub mesh peers on the topic.
@@ -17,8 +18,11 @@
  * 4. Lets the mesh idle --idle-s seconds and reads each worker's VmRSS from /proc/<pid>/status.
  * 5. Starts --real-nodes real `bin/skyline node` processes with scripts/mesh-start.sh (0 skips this),
  *    lets them idle --real-idle-s seconds and reads their VmRSS: what a volunteer actually runs.
- * Also prints the CPU the mesh spent per message, the gossipsub bytes it sent per message and node, and the
- * machine's load. Targets: p99 < 250 ms, idle node < 80 MB RSS.
+ * Also prints the CPU the mesh spent per message (and the kernel's part of it, system time), the gossipsub
+ * bytes it sent per message and node, and the machine's load. Targets: p99 < 250 ms, idle node < 80 MB RSS. The CPU per message is the workers' CPU over
+ * the publishing window less their idle rate, measured over --idle-cpu-s before it: at a low publishing rate
+ * (--interval-ms 300 and up) the window is long and mostly idle, so measure the idle rate longer (10 s; CPU
+ * is counted in 10 ms ticks).
  *
  * At 50 processes (`--nodes 50 --real-nodes 0`, what `npm run bench` runs as the second gossip row) a
  * 2-CPU machine is CPU-bound: 50 Node processes validate every message, so the delays there measure
@@ -39,6 +43,8 @@ const ROOT = resolve(import.meta.dirname, '..')
 const WORKER = join(ROOT, 'bench/lib/gossip-worker.ts')
 const TARGET_P99_MS = 250
 const TARGET_RSS_MB = 80
+/** BENCH_COUNT_WRITES=1: the workers count their socket writes (bench/lib/gossip-worker.ts) */
+const COUNT_WRITES = process.env.BENCH_COUNT_WRITES === '1'
 /** workers started at once (one per CPU) */
 const START_BATCH = Math.max(1, availableParallelism())
 
@@ -49,6 +55,7 @@ const { values: opts } = parseArgs({
     'interval-ms': { type: 'string', default: '30' },
     'idle-s': { type: 'string', default: '10' },
     'settle-s': { type: 'string', default: '0' },
+    'idle-cpu-s': { type: 'string', default: '2' },
     'real-nodes': { type: 'string', default: '5' },
     'real-idle-s': { type: 'string', default: '15' },
     help: { type: 'boolean', short: 'h' }
@@ -68,6 +75,7 @@ const MESSAGES = num('messages', 1)
 const INTERVAL_MS = num('interval-ms', 0)
 const IDLE_S = num('idle-s', 0)
 const SETTLE_S = num('settle-s', 0)
+const IDLE_CPU_S = num('idle-cpu-s', 1)
 const REAL_NODES = num('real-nodes', 0)
 const REAL_IDLE_S = num('real-idle-s', 0)
 
@@ -80,6 +88,12 @@ async function cpuPercent (pids: number[], ms: number): Promise<number> {
   await sleep(ms)
   const after = pids.reduce((a, p) => a + cpuTicks(p), 0)
   return (after - before) / (ms / 1000)
+}
+
+/** System (kernel) CPU ticks of a process so far: stime, field 15 of /proc/<pid>/stat */
+function systemTicks (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[12])
 }
 
 /** VmRSS of a process in MB, from /proc/<pid>/status */
@@ -107,7 +121,7 @@ function table (rows: string[][]): string {
 const f1 = (x: number): string => Number.isFinite(x) ? x.toFixed(1) : '-'
 const verdict = (ok: boolean): string => ok ? 'ok' : 'MISS'
 
-async function gossipBench (dir: string): Promise<{ delays: number[], expected: number, duplicates: number, workerRss: number[], meshDegree: number[], heapMB: number[], busyCpuS: number, windowS: number, idleCpu: number, startS: number, gossipBytes: number }> {
+async function gossipBench (dir: string): Promise<{ delays: number[], expected: number, duplicates: number, workerRss: number[], meshDegree: number[], heapMB: number[], busyCpuS: number, systemCpuS: number, windowS: number, idleCpu: number, startS: number, gossipBytes: number, socketWrites: { writes: number, flushes: number } }> {
   const workers: Array<Worker<WorkerRequest, WorkerReply>> = []
   const cleanup = (): void => { for (const w of workers) w.child.kill('SIGKILL') }
   process.once('SIGINT', () => { cleanup(); process.exit(130) })
@@ -150,12 +164,13 @@ async function gossipBench (dir: string): Promise<{ delays: number[], expected: 
       await sleep(SETTLE_S * 1000)
     }
     const pids = workers.map(w => w.pid)
-    const idleCpu = await cpuPercent(pids, 2000)
-    log(`workers' CPU before publishing: ${f1(idleCpu)}% of one core (all workers together)`)
+    const idleCpu = await cpuPercent(pids, IDLE_CPU_S * 1000)
+    log(`workers' CPU before publishing: ${f1(idleCpu)}% of one core (all workers together, over ${IDLE_CPU_S} s)`)
     const profileDir = process.env.BENCH_PROFILE_DIR
     if (profileDir !== undefined) await Promise.all(workers.map(async w => w.request({ type: 'profile', action: 'start', dir: profileDir })))
-    const gossipBytes0 = await gossipBytesSent(workers)
+    const sent0 = await sentSoFar(workers)
     const ticks0 = pids.reduce((a, p) => a + cpuTicks(p), 0)
+    const systemTicks0 = pids.reduce((a, p) => a + systemTicks(p), 0)
     const tp0 = Date.now()
 
     // publish, each message from the next node in turn
@@ -180,7 +195,11 @@ async function gossipBench (dir: string): Promise<{ delays: number[], expected: 
     // CPU the mesh spent on the messages: all workers' CPU time over the publishing window, less the idle rate
     const windowS = (Date.now() - tp0) / 1000
     const busyCpuS = (pids.reduce((a, p) => a + cpuTicks(p), 0) - ticks0) / 100 - idleCpu / 100 * windowS
-    const gossipBytes = await gossipBytesSent(workers) - gossipBytes0
+    // the kernel's part (system calls: socket writes and reads, timers), idle rate not taken out
+    const systemCpuS = (pids.reduce((a, p) => a + systemTicks(p), 0) - systemTicks0) / 100
+    const sent1 = await sentSoFar(workers)
+    const gossipBytes = sent1.bytes - sent0.bytes
+    const socketWrites = { writes: sent1.writes - sent0.writes, flushes: sent1.flushes - sent0.flushes }
     if (profileDir !== undefined) await Promise.all(workers.map(async w => w.request({ type: 'profile', action: 'stop', dir: profileDir })))
     const collected = await Promise.all(workers.map(async w => w.request({ type: 'collect' })))
     const delays = collected.flatMap(c => c.deliveries.map(d => d[1]))
@@ -192,7 +211,7 @@ async function gossipBench (dir: string): Promise<{ delays: number[], expected: 
     const heapMB = (await Promise.all(workers.map(async w => w.request({ type: 'collect' })))).map(c => c.heapUsed / 2 ** 20)
 
     await Promise.allSettled(workers.map(async w => w.request({ type: 'stop' }, 15_000)))
-    return { delays, expected, duplicates, workerRss, meshDegree: degree, heapMB, busyCpuS, windowS, idleCpu, startS, gossipBytes }
+    return { delays, expected, duplicates, workerRss, meshDegree: degree, heapMB, busyCpuS, systemCpuS, windowS, idleCpu, startS, gossipBytes, socketWrites }
   } finally {
     // disconnecting makes a worker stop its node and exit; SIGKILL any still there after 5 s
     await Promise.all(workers.map(async w => {
@@ -205,10 +224,14 @@ async function gossipBench (dir: string): Promise<{ delays: number[], expected: 
   }
 }
 
-/** Gossipsub stream bytes all workers have sent so far (RPCs as written, before Yamux and Noise framing) */
-async function gossipBytesSent (workers: Array<Worker<WorkerRequest, WorkerReply>>): Promise<number> {
+/**
+ * What all workers have sent so far: gossipsub stream bytes (RPCs as written, before Yamux and Noise
+ * framing), and with BENCH_COUNT_WRITES=1 their socket `write()` calls and the writes handed to the kernel
+ */
+async function sentSoFar (workers: Array<Worker<WorkerRequest, WorkerReply>>): Promise<{ bytes: number, writes: number, flushes: number }> {
   const replies = await Promise.all(workers.map(async w => w.request({ type: 'bytes' })))
-  return replies.reduce((a, r) => a + (r.type === 'bytes' ? r.sent : 0), 0)
+  const sum = (f: (r: Extract<WorkerReply, { type: 'bytes' }>) => number): number => replies.reduce((a, r) => a + (r.type === 'bytes' ? f(r) : 0), 0)
+  return { bytes: sum(r => r.sent), writes: sum(r => r.socketWrites), flushes: sum(r => r.socketFlushes) }
 }
 
 /** Real `bin/skyline node` processes via scripts/mesh-start.sh; returns each node's idle VmRSS in MB */
@@ -264,10 +287,11 @@ try {
     ]),
     '',
     `deliveries: ${r.delays.length} of ${r.expected} expected (${(100 * r.delays.length / r.expected).toFixed(1)}%), duplicates ${r.duplicates}`,
-    `CPU spent by the mesh on the messages: ${r.busyCpuS.toFixed(2)} core-seconds = ${f1(1000 * r.busyCpuS / MESSAGES)} ms per message (${f1(1000 * r.busyCpuS / MESSAGES / NODES)} ms per message per node)`,
+    `CPU spent by the mesh on the messages: ${r.busyCpuS.toFixed(2)} core-seconds = ${f1(1000 * r.busyCpuS / MESSAGES)} ms per message (${f1(1000 * r.busyCpuS / MESSAGES / NODES)} ms per message per node; system time, idle included: ${(1000 * r.systemCpuS / MESSAGES / NODES).toFixed(2)} ms)`,
     `the mesh used ${(100 * cpuShare).toFixed(0)}% of the machine's ${availableParallelism()} CPUs while publishing (idle mesh: ${f1(r.idleCpu)}% of one core)` +
       (cpuBound ? `: CPU-BOUND (load average up to ${Math.max(loadBefore, loadAfter).toFixed(1)} on ${availableParallelism()} CPUs), the delays include waiting for a CPU` : ''),
     `gossip bytes sent by the mesh while publishing (gossipsub RPCs, before Yamux and Noise): ${(r.gossipBytes / 1024).toFixed(1)} KB = ${f1(r.gossipBytes / MESSAGES / NODES)} bytes per message per node`,
+    ...(COUNT_WRITES ? [`socket writes per message per node while publishing: ${f1(r.socketWrites.writes / MESSAGES / NODES)} write() calls, ${f1(r.socketWrites.flushes / MESSAGES / NODES)} handed to the kernel`] : []),
     '',
     table([
       ['idle RSS (MB)', 'min', 'median', 'max', 'target', ''],
@@ -290,7 +314,9 @@ try {
     cpuShare,
     cpuBound,
     cpuMsPerMessagePerNode: 1000 * r.busyCpuS / MESSAGES / NODES,
+    systemCpuMsPerMessagePerNode: 1000 * r.systemCpuS / MESSAGES / NODES,
     gossipBytesPerMessagePerNode: r.gossipBytes / MESSAGES / NODES,
+    ...(COUNT_WRITES ? { socketWritesPerMessagePerNode: r.socketWrites.writes / MESSAGES / NODES, socketFlushesPerMessagePerNode: r.socketWrites.flushes / MESSAGES / NODES } : {}),
     startS: r.startS,
     workerRss: rss,
     realRss: real,

@@ -6,6 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
+import { Socket } from 'node:net'
 import { join } from 'node:path'
 import { loadConfig, SkylineNode } from '../../src/node/index.ts'
 import { stringifyTopic } from '../../src/protocols/ids.ts'
@@ -27,7 +28,7 @@ export type WorkerReply =
   | { type: 'status', connections: number, meshPeers: number, subscribers: number, received: number }
   | { type: 'publish', seq: number, sendTime: number, recipients: number, publishMs: number }
   | { type: 'collect', deliveries: Array<[seq: number, delayMs: number]>, duplicates: number, heapUsed: number, rss: number }
-  | { type: 'bytes', sent: number, received: number }
+  | { type: 'bytes', sent: number, received: number, socketWrites: number, socketFlushes: number }
   | { type: 'profile' }
   | { type: 'stop' }
   | { type: 'error', request: string, message: string }
@@ -37,6 +38,25 @@ const deliveries: Array<[number, number]> = []
 const seen = new Set<number>()
 let duplicates = 0
 let profiler: Session | undefined
+
+/** Socket writes so far: `write()` calls, and the writes handed to the kernel (one per `_write` or `_writev`) */
+const socketCounts = { writes: 0, flushes: 0 }
+
+/**
+ * BENCH_COUNT_WRITES=1: counts every net.Socket `write()` call and every write the socket hands to the
+ * kernel (`_write`, or `_writev` for what a cork gathered), for the bench's writes per message per node
+ */
+function countSocketWrites (): void {
+  const proto = Socket.prototype as unknown as Record<'write' | '_write' | '_writev', (...args: unknown[]) => unknown>
+  for (const [method, counter] of [['write', 'writes'], ['_write', 'flushes'], ['_writev', 'flushes']] as const) {
+    const original = proto[method]
+    proto[method] = function (this: Socket, ...args: unknown[]) {
+      socketCounts[counter]++
+      return original.apply(this, args)
+    }
+  }
+}
+if (process.env.BENCH_COUNT_WRITES === '1') countSocketWrites()
 
 function onMessage (evt: CustomEvent<{ data: Uint8Array }>): void {
   const at = now()
@@ -104,7 +124,7 @@ async function handle (req: WorkerRequest): Promise<WorkerReply> {
       return { type: 'collect', deliveries, duplicates, heapUsed: mem.heapUsed, rss: mem.rss }
     }
     case 'bytes':
-      return { type: 'bytes', ...await gossipBytes() }
+      return { type: 'bytes', ...await gossipBytes(), socketWrites: socketCounts.writes, socketFlushes: socketCounts.flushes }
     case 'profile':
       await profile(req.action, req.dir)
       return { type: 'profile' }

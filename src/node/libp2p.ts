@@ -20,6 +20,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey } from '@libp2p/interface'
 import { Registry } from 'prom-client'
 import { DHT_PROTOCOL } from './constants.ts'
+import { coalescedWrites } from './write-coalescing.ts'
 import { TOPIC_NAMES, stringifyTopic } from '../protocols/ids.ts'
 import { blobService } from '../services/blob/index.ts'
 import { connectionAdmission, connectionLimits } from '../services/connection-trim.ts'
@@ -182,7 +183,8 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
       listen: opts.listen.map(ma => ma.toString()),
       announce: opts.announce?.map(ma => ma.toString())
     },
-    transports: [tcp()],
+    // one socket write per connection per turn of the event loop, not two per Noise message (write-coalescing.ts)
+    transports: [coalescedWrites(tcp())],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux(YAMUX_OPTIONS)],
     peerDiscovery: (opts.bootstrap?.length ?? 0) > 0

@@ -165,9 +165,9 @@ export interface CheckedAnnouncement {
   /**
    * the job's seats with no bans, best-ranked first: v1 the r closest candidates, v2 the P+E first by salted
    * position, every candidate counted as eligible (with a policy K > 0 a node's own seats come from its log:
-   * VerdictService.seating)
+   * VerdictService.seating); ranked when first read
    */
-  builders: PeerId[]
+  readonly builders: PeerId[]
   /** rules v2's panel and eligibility policy, undefined for v1 */
   panel?: PanelParams & { stageDeadline: number, policy: EligibilityPolicy }
   /** a re-announcement: the hex job key of the blocked job it retries, and its attempt (2..MAX_ATTEMPTS) */
@@ -245,7 +245,9 @@ export function checkAnnouncement (envelope: Uint8Array, trusted: TrustedKeys, n
   const key = jobKey(a.srpmSha256, a.target, a.beacon, a.buildrootSha256)
   return {
     candidates,
-    builders: announcementSeats({ announcement: a, jobKey: key, candidates }),
+    // ranked when first asked for, once per checked announcement (rankedCandidates): a node that builds
+    // ranks them for its seats anyway, and one that does not never needs them
+    get builders () { return announcementSeats(this) },
     ...(a.rules === RULES_V2 ? { panel: { panel: a.replicas, escalation: a.escalation, threshold: a.quorum, stageDeadline: Number(a.issuedAt + a.stageMs), policy: { builds: a.eligibleBuilds, days: a.eligibleDays, probation: a.probationSeats } } } : {}),
     ...(a.retryOf.length > 0 ? { retry: { of: Buffer.from(a.retryOf).toString('hex'), attempt: a.attempt } } : {}),
     id: hash('sha256', opened.payload, 'hex'),
