@@ -24,7 +24,7 @@
  * once on every disconnect: a loop of handshakes at both ends, about 17 per newcomer at 80 newcomers
  * (docs/bench.md, "The CPU of a join"). So a peer that closes a connection of this node before its grace
  * ended (a node's trimmer never closes a connection that young: the peer refused it) is not dialled for
- * REFUSED_BACKOFF_MS, doubling with each further refusal up to JOIN_COOLDOWN_MS (libp2p's
+ * REFUSED_BACKOFF_MS, doubling with each further refusal up to REFUSED_BACKOFF_MAX_MS (libp2p's
  * `denyDialPeer`: such a dial fails at once, no TCP, no handshake); a connection that outlives its grace
  * ends the backoff.
  *
@@ -60,10 +60,17 @@ export const JOIN_HEADROOM_FACTOR = 2
 /** @default 4 newcomers past the limit at least, however small the limit */
 export const MIN_JOIN_HEADROOM = 4
 /**
- * @default 5 s: a peer that closed this node's connection before its grace ended (it refused this node) is
- * not dialled for this long, twice as long after each further refusal, up to JOIN_COOLDOWN_MS
+ * @default 2 s: a peer that closed this node's connection before its grace ended (it refused this node) is
+ * not dialled for this long, twice as long after each further refusal, up to REFUSED_BACKOFF_MAX_MS
  */
-export const REFUSED_BACKOFF_MS = 5_000
+export const REFUSED_BACKOFF_MS = 2_000
+/**
+ * @default 10 s, the redial service's longest wait: a refusing node lets the peer in again as soon as it is
+ * below its limit, and a newcomer that knows no one else waits for that (a backoff to 30 s gave a join p50
+ * of 27-30 s at 80 newcomers against main's 12-28 s: docs/bench.md); a refused handshake per 10 s costs
+ * the refusing node little
+ */
+export const REFUSED_BACKOFF_MAX_MS = 10_000
 /** What a kept-alive peer is worth: more than any sum of other tags */
 const KEEP_ALIVE_VALUE = 10_000
 /** @default 0.8: trimming stops at this fraction of the limit, so that newcomers find free slots again */
@@ -163,7 +170,7 @@ export class ConnectionTrim implements Startable {
     }
     for (const [p, { until }] of this.refusedBy) if (until + this.cooldownMs < now) this.refusedBy.delete(p)
     const last = this.refusedBy.get(peer)
-    const backoffMs = last === undefined ? this.refusedBackoffMs : Math.min(this.cooldownMs, last.backoffMs * 2)
+    const backoffMs = last === undefined ? this.refusedBackoffMs : Math.min(Math.max(this.refusedBackoffMs, REFUSED_BACKOFF_MAX_MS), last.backoffMs * 2)
     this.refusedBy.set(peer, { until: now + backoffMs, backoffMs })
     this.log('%p closed a connection %d ms old: not dialling it for %d ms', c.remotePeer, now - c.timeline.open, backoffMs)
   }
