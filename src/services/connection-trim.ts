@@ -23,10 +23,10 @@
  * kept-alive peer (kad-dht's closest, which a full bootstrap node is for every newcomer at first) at
  * once on every disconnect: a loop of handshakes at both ends, about 17 per newcomer at 80 newcomers
  * (docs/bench.md, "The CPU of a join"). So a peer that closes a connection of this node before its grace
- * ended (a node's trimmer never closes a connection that young: the peer refused it) is not dialled for
- * REFUSED_BACKOFF_MS, doubling with each further refusal up to REFUSED_BACKOFF_MAX_MS (libp2p's
- * `denyDialPeer`: such a dial fails at once, no TCP, no handshake); a connection that outlives its grace
- * ends the backoff.
+ * ended (a node's trimmer never closes a connection that young: the peer refused it; a close by this node
+ * itself does not count) is not dialled for REFUSED_BACKOFF_MS, doubling with each further refusal up to
+ * REFUSED_BACKOFF_MAX_MS (libp2p's `denyDialPeer`: such a dial fails at once, no TCP, no handshake); a
+ * connection that outlives its grace ends the backoff.
  *
  * What is closed first keeps the mesh healthy: the peers of least value (the sum of their peer-store
  * tags: gossipsub mesh membership, kad-dht routing table, bootstrap), the peers kad-dht keeps alive (its
@@ -123,6 +123,8 @@ export class ConnectionTrim implements Startable {
   private readonly trimmed = new Map<string, { at: number, times: number }>()
   /** peer → until when it is not dialled, and the backoff that set it (peers that refused this node) */
   private readonly refusedBy = new Map<string, { until: number, backoffMs: number }>()
+  /** connections this node closed or aborted itself */
+  private readonly closedHere = new WeakSet<Connection>()
   private readonly log: Logger
   private timer: ReturnType<typeof setInterval> | undefined
   /** the trim due when the oldest young connection past the limit ends its grace */
@@ -158,9 +160,19 @@ export class ConnectionTrim implements Startable {
   }
 
   /**
-   * A connection closed before its grace ended was refused by the peer (nothing in the node closes one that
-   * young: the trimmer spares it, liveness pings it after 30 s): back off dialling the peer. One that outlived
-   * its grace ends the backoff.
+   * Notes when the node itself closes or aborts the connection (a hang-up, the trimmer, liveness): libp2p's
+   * close event does not tell reliably who closed (its `local` flag is set on an abort, also one that follows
+   * the peer's refusal, and not on a graceful local close)
+   */
+  private markLocalCloses (c: Connection): void {
+    const { close, abort } = c
+    c.close = async options => { this.closedHere.add(c); return close.call(c, options) }
+    c.abort = err => { this.closedHere.add(c); abort.call(c, err) }
+  }
+
+  /**
+   * A connection the peer closed before its grace ended was refused by the peer (no node's trimmer closes
+   * one that young): back off dialling the peer. One that outlived its grace ends the backoff.
    */
   private onClose (c: Connection, now = Date.now()): void {
     const peer = c.remotePeer.toString()
@@ -168,6 +180,7 @@ export class ConnectionTrim implements Startable {
       this.refusedBy.delete(peer)
       return
     }
+    if (this.closedHere.has(c)) return
     for (const [p, { until }] of this.refusedBy) if (until + this.cooldownMs < now) this.refusedBy.delete(p)
     const last = this.refusedBy.get(peer)
     const backoffMs = last === undefined ? this.refusedBackoffMs : Math.min(Math.max(this.refusedBackoffMs, REFUSED_BACKOFF_MAX_MS), last.backoffMs * 2)
@@ -184,6 +197,7 @@ export class ConnectionTrim implements Startable {
   /** A connection past the limit: trim now what is past its grace, and again when the next grace ends */
   private onOpen (evt: CustomEvent<Connection>): void {
     const c = evt.detail
+    this.markLocalCloses(c)
     c.addEventListener('close', () => { this.onClose(c) }, { once: true })
     if (this.components.connectionManager.getConnections().length <= this.limits.max) return
     this.trim().catch(err => { this.log.error('trimming connections failed: %e', err) })

@@ -89,17 +89,20 @@ describe('connection trimming and the admission of newcomers past the limit', ()
     assert.equal(refuses(randomPeerId()), false)
   })
 
-  it('backs off dialling a peer that closed a connection before its grace ended, twice as long each time, and no longer once one outlives it', async () => {
+  it('backs off dialling a peer that closed a connection before its grace ended (not one it closed itself), twice as long each time, and no longer once one outlives it', async () => {
     const { trim, backsOff, events } = trimmer(10, 1_000, 60_000, 50)
     trim.start()
     try {
       const peer = randomPeerId()
-      /** a connection to the peer, opened at `openedAt`, and closed */
-      const close = (openedAt: number): void => {
-        const c = Object.assign(new EventTarget(), { remotePeer: peer, timeline: { open: openedAt } }) as unknown as Connection
+      /** a connection to the peer, opened at `openedAt`, and closed by the peer, or by this node if `here` */
+      const close = (openedAt: number, here = false): void => {
+        const c = Object.assign(new EventTarget(), { remotePeer: peer, timeline: { open: openedAt }, close: async () => {}, abort: () => {} }) as unknown as Connection
         events.safeDispatchEvent('connection:open', { detail: c })
+        if (here) void c.close()
         c.dispatchEvent(new Event('close'))
       }
+      close(Date.now(), true)
+      assert.equal(backsOff(peer), false, 'backing off a peer after closing a young connection itself')
       close(Date.now())
       assert.equal(backsOff(peer), true)
       assert.equal(backsOff(randomPeerId()), false)

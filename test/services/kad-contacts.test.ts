@@ -7,7 +7,6 @@ import { strict as assert } from 'node:assert'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
 import { DHT_PROTOCOL } from '../../src/node/constants.ts'
 import type { SkylineNode } from '../../src/node/index.ts'
-import { JOIN_GRACE_MS } from '../../src/services/connection-trim.ts'
 import { KadContactCheck, STRANGER_CHECKS_BELOW } from '../../src/services/kad-contacts.ts'
 import { startNode, waitFor } from '../helpers/mesh.ts'
 
@@ -61,9 +60,7 @@ describe('kad-dht contact check', function () {
       assert.equal(await check.ping(c.libp2p.peerId), 0)
       assert.equal(await pingStreamBytes(a), bytes, 'a ping stream to a connected peer')
 
-      // an old contact, no longer connected: a real ping, which dials it (hung up past its grace: a younger
-      // connection closed counts as a refusal, which the node does not redial for a while)
-      await new Promise(resolve => setTimeout(resolve, JOIN_GRACE_MS))
+      // an old contact, no longer connected: a real ping, which dials it
       await a.libp2p.hangUp(c.libp2p.peerId)
       await waitFor('the hang-up', () => !connected(a, c))
       const rtt = await check.ping(c.libp2p.peerId)
