@@ -10,10 +10,14 @@
  * A node has joined when a peer other than the bootstrap node is in its announce-topic mesh (the
  * bootstrap node alone is not the mesh: it trims newcomers past its limit). Reports how many joined,
  * join time p50 / p99 / max (from each node's start) and the time to its first connection to another peer, the bootstrap node's peak connection count, CPU
- * time (1/100 s ticks from /proc) of the bootstrap node and of all newcomers during the join, and the
- * load average.
+ * time (1/100 s ticks from /proc) of the bootstrap node and of all newcomers during the join, per newcomer and
+ * per connection a newcomer opened (inbound and outbound, each a TCP connect, a Noise handshake and identify),
+ * and the load average. BENCH_PROFILE_DIR=DIR profiles every process over the join window (from before the
+ * newcomers start to the end of the wait: DIR/boot-<pid>.cpuprofile, DIR/newcomers-<pid>.cpuprofile; sum them
+ * with `npx node scripts/profile-summary.ts DIR/newcomers-*.cpuprofile`).
  */
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -26,12 +30,14 @@ import { reportFigures, sleep, spread } from './lib/summary.ts'
 type BurstRequest =
   | { type: 'start', count: number, dataDir: string, bootstrap: string[], limit?: number }
   | { type: 'status' }
+  | { type: 'profile', action: 'start' | 'stop', dir: string, name: string }
   | { type: 'stop' }
 
 /** Worker → parent */
 type BurstReply =
   | { type: 'start', addrs: string[] }
-  | { type: 'status', joinMs: number[], reachMs: number[], peak: number, connections: number[], inbound: number, inboundPeers: number }
+  | { type: 'status', joinMs: number[], reachMs: number[], peak: number, connections: number[], inbound: number, inboundPeers: number, opened: number }
+  | { type: 'profile' }
   | { type: 'stop' }
   | { type: 'error', request: string, message: string }
 
@@ -67,6 +73,8 @@ async function runParent (): Promise<void> {
   try {
     const load0 = loadavg()[0]
     const { addrs } = await boot.request({ type: 'start', count: 1, dataDir: dir, bootstrap: [], limit }, 60_000)
+    const profileDir = process.env.BENCH_PROFILE_DIR
+    if (profileDir !== undefined) await Promise.all([boot, ...workers].map(async (w, i) => w.request({ type: 'profile', action: 'start', dir: profileDir, name: i === 0 ? 'boot' : 'newcomers' })))
     const ticks0 = [boot, ...workers].map(w => cpuTicks(w.pid))
     const t0 = Date.now()
     await Promise.all(workers.map(async (w, i) => w.request({
@@ -76,15 +84,18 @@ async function runParent (): Promise<void> {
     let joinMs: number[] = []
     let reachMs: number[] = []
     let connections: number[] = []
+    let opened = 0
     while (true) {
       await sleep(1000)
       const st = await Promise.all(workers.map(async w => w.request({ type: 'status' })))
       joinMs = st.flatMap(s => s.joinMs)
       reachMs = st.flatMap(s => s.reachMs)
       connections = st.flatMap(s => s.connections)
+      opened = st.reduce((a, s) => a + s.opened, 0)
       if (joinMs.every(ms => Number.isFinite(ms)) || Date.now() - t0 > joinS * 1000) break
     }
     const ticks = [boot, ...workers].map((w, i) => cpuTicks(w.pid) - ticks0[i])
+    if (profileDir !== undefined) await Promise.all([boot, ...workers].map(async (w, i) => w.request({ type: 'profile', action: 'stop', dir: profileDir, name: i === 0 ? 'boot' : 'newcomers' }, 60_000)))
     const bootStatus = await boot.request({ type: 'status' })
     const joined = joinMs.filter(ms => Number.isFinite(ms)).sort((a, b) => a - b)
     const join = spread(joined)
@@ -93,15 +104,17 @@ async function runParent (): Promise<void> {
     const figures = {
       nodes, limit, joined: joined.length, joinP50S: join.median / 1000, joinP99S: join.p99 / 1000, joinMaxS: join.max / 1000, reachP50S: reach.median / 1000, reachP99S: reach.p99 / 1000,
       startS, bootPeak: bootStatus.peak, bootInbound: bootStatus.inbound, bootInboundPeers: bootStatus.inboundPeers, bootTicks: ticks[0], newcomerTicks: ticks.slice(1).reduce((a, b) => a + b, 0),
-      connectionsMedian: conns.median, load: [load0, loadavg()[0]]
+      openedPerNewcomer: opened / nodes, connectionsMedian: conns.median, load: [load0, loadavg()[0]]
     }
     const f = (x: number): string => Number.isFinite(x) ? x.toFixed(1) : '-'
+    const msPer = (n: number): string => (figures.newcomerTicks * 10 / n).toFixed(0)
     process.stdout.write([
       `${nodes} newcomers, bootstrap limit ${limit}, ${nWorkers} processes (started in ${f(startS)} s)`,
       `joined: ${joined.length} of ${nodes}`,
       `join time p50 / p99 / max (s): ${f(join.median / 1000)} / ${f(join.p99 / 1000)} / ${f(join.max / 1000)}`,
       `first connection to a peer other than the bootstrap node p50 / p99 / max (s): ${f(reach.median / 1000)} / ${f(reach.p99 / 1000)} / ${f(reach.max / 1000)}`,
       `bootstrap node: ${bootStatus.inbound} inbound connections from ${bootStatus.inboundPeers} peers, peak ${bootStatus.peak} connections, CPU ${ticks[0]} ticks; newcomers: CPU ${figures.newcomerTicks} ticks, connections min / median / max ${conns.min} / ${conns.median} / ${conns.max}`,
+      `newcomers' CPU per newcomer ${msPer(nodes)} ms; connections opened per newcomer ${(opened / nodes).toFixed(1)}, CPU per connection opened ${msPer(opened)} ms`,
       `load average ${load0.toFixed(2)} → ${loadavg()[0].toFixed(2)}`
     ].join('\n') + '\n')
     reportFigures('join-burst', figures)
@@ -122,6 +135,9 @@ function runWorker (): void {
   /** inbound connections opened, and from how many distinct peers */
   let inbound = 0
   const inboundPeers = new Set<string>()
+  /** connections the worker's nodes opened, inbound and outbound (a connection between two of them counts twice) */
+  let opened = 0
+  let profiler: Session | undefined
   let timer: ReturnType<typeof setInterval> | undefined
 
   /** Marks each node's join (a mesh peer other than the bootstrap node) and the peak connection count */
@@ -148,6 +164,7 @@ function runWorker (): void {
           const s: BurstNode = { node: new SkylineNode(config), startedAt: Date.now(), joinedAt: NaN, reachedAt: NaN }
           await s.node.start()
           s.node.libp2p.addEventListener('connection:open', evt => {
+            opened++
             if (evt.detail.direction === 'inbound') { inbound++; inboundPeers.add(evt.detail.remotePeer.toString()) }
           })
           return s
@@ -157,7 +174,20 @@ function runWorker (): void {
       }
       case 'status':
         watch()
-        return { type: 'status', joinMs: nodes.map(s => s.joinedAt - s.startedAt), reachMs: nodes.map(s => s.reachedAt - s.startedAt), peak, connections: nodes.map(s => s.node.libp2p.getConnections().length), inbound, inboundPeers: inboundPeers.size }
+        return { type: 'status', joinMs: nodes.map(s => s.joinedAt - s.startedAt), reachMs: nodes.map(s => s.reachedAt - s.startedAt), peak, connections: nodes.map(s => s.node.libp2p.getConnections().length), inbound, inboundPeers: inboundPeers.size, opened }
+      case 'profile':
+        if (req.action === 'start') {
+          profiler = new Session()
+          profiler.connect()
+          await profiler.post('Profiler.enable')
+          await profiler.post('Profiler.start')
+        } else if (profiler !== undefined) {
+          const { profile } = await profiler.post('Profiler.stop')
+          writeFileSync(join(req.dir, `${req.name}-${process.pid}.cpuprofile`), JSON.stringify(profile))
+          profiler.disconnect()
+          profiler = undefined
+        }
+        return { type: 'profile' }
       case 'stop':
         clearInterval(timer)
         await Promise.allSettled(nodes.map(async s => s.node.stop()))

@@ -25,6 +25,7 @@ import { TOPIC_NAMES, stringifyTopic } from '../protocols/ids.ts'
 import { blobService } from '../services/blob/index.ts'
 import { connectionAdmission, connectionLimits } from '../services/connection-trim.ts'
 import { gossipForward } from '../services/gossip-forward.ts'
+import { withKadContactCheck } from '../services/kad-contacts.ts'
 import { connectionLiveness } from '../services/liveness.ts'
 import type { SkylineLibp2p } from '../services/components.ts'
 
@@ -212,14 +213,18 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
     services: {
       identify: identify(),
       ping: ping(),
-      dht: kadDHT({
+      // kad-dht checks a peer before it enters the routing table without dialling a peer only named in an
+      // answer once it holds k peers (src/services/kad-contacts.ts): those dials were most of a newcomer's
+      // connections. A DHT client (the seeder, watchers) dials them all as before: the seeder ranks every
+      // builder in its routing table (docs/protocols/assignment.md), so its view stays as wide
+      dht: withKadContactCheck(kadDHT({
         protocol: DHT_PROTOCOL,
         clientMode: opts.dhtClientMode ?? false,
         peerInfoMapper: lan ? passthroughMapper : removePrivateAddressesMapper,
         logPrefix: 'skyline:kad-dht',
         metricsPrefix: 'skyline_kad_dht',
         datastorePrefix: '/skyline-dht'
-      }),
+      }), { protocol: DHT_PROTOCOL, strangerChecksBelow: opts.dhtClientMode === true ? Infinity : undefined }),
       pubsub: gossipsub({
         globalSignaturePolicy: GOSSIP_SIGNATURE_POLICY,
         // content-addressed message IDs: the same payload re-wrapped by another peer is a duplicate

@@ -18,6 +18,16 @@
  * of 10 every 10 s; a peer it trimmed twice lately is refused while it is at its limit
  * (JOIN_COOLDOWN_MS), so that joined peers redialling it do not take the newcomers' room.
  *
+ * The other side of a refusal: the gater refuses after the Noise handshake (it needs the peer's ID), so
+ * to the refused dialer the connection opened and closed at once, and libp2p's reconnect queue redials a
+ * kept-alive peer (kad-dht's closest, which a full bootstrap node is for every newcomer at first) at
+ * once on every disconnect: a loop of handshakes at both ends, about 17 per newcomer at 80 newcomers
+ * (docs/bench.md, "The CPU of a join"). So a peer that closes a connection of this node before its grace
+ * ended (a node's trimmer never closes a connection that young: the peer refused it; a close by this node
+ * itself does not count) is not dialled for REFUSED_BACKOFF_MS, doubling with each further refusal up to
+ * REFUSED_BACKOFF_MAX_MS (libp2p's `denyDialPeer`: such a dial fails at once, no TCP, no handshake); a
+ * connection that outlives its grace ends the backoff.
+ *
  * What is closed first keeps the mesh healthy: the peers of least value (the sum of their peer-store
  * tags: gossipsub mesh membership, kad-dht routing table, bootstrap), the peers kad-dht keeps alive (its
  * closest peers) last, and among equals the connection with the fewest streams, inbound before outbound,
@@ -49,6 +59,18 @@ export const JOIN_TURNS = 2
 export const JOIN_HEADROOM_FACTOR = 2
 /** @default 4 newcomers past the limit at least, however small the limit */
 export const MIN_JOIN_HEADROOM = 4
+/**
+ * @default 2 s: a peer that closed this node's connection before its grace ended (it refused this node) is
+ * not dialled for this long, twice as long after each further refusal, up to REFUSED_BACKOFF_MAX_MS
+ */
+export const REFUSED_BACKOFF_MS = 2_000
+/**
+ * @default 10 s, the redial service's longest wait: a refusing node lets the peer in again as soon as it is
+ * below its limit, and a newcomer that knows no one else waits for that (a backoff to 30 s gave a join p50
+ * of 27-30 s at 80 newcomers against main's 12-28 s: docs/bench.md); a refused handshake per 10 s costs
+ * the refusing node little
+ */
+export const REFUSED_BACKOFF_MAX_MS = 10_000
 /** What a kept-alive peer is worth: more than any sum of other tags */
 const KEEP_ALIVE_VALUE = 10_000
 /** @default 0.8: trimming stops at this fraction of the limit, so that newcomers find free slots again */
@@ -85,6 +107,8 @@ export interface ConnectionTrimInit {
   checkMs?: number
   /** @default JOIN_COOLDOWN_MS */
   cooldownMs?: number
+  /** @default REFUSED_BACKOFF_MS */
+  refusedBackoffMs?: number
 }
 
 /** Keeps a node's connections at or below its limit, sparing young connections and valued peers */
@@ -94,8 +118,13 @@ export class ConnectionTrim implements Startable {
   private readonly graceMs: number
   private readonly checkMs: number
   private readonly cooldownMs: number
+  private readonly refusedBackoffMs: number
   /** peer → when the trimmer first closed it in the current cooldown, and how often since */
   private readonly trimmed = new Map<string, { at: number, times: number }>()
+  /** peer → until when it is not dialled, and the backoff that set it (peers that refused this node) */
+  private readonly refusedBy = new Map<string, { until: number, backoffMs: number }>()
+  /** connections this node closed or aborted itself */
+  private readonly closedHere = new WeakSet<Connection>()
   private readonly log: Logger
   private timer: ReturnType<typeof setInterval> | undefined
   /** the trim due when the oldest young connection past the limit ends its grace */
@@ -108,6 +137,7 @@ export class ConnectionTrim implements Startable {
     this.graceMs = init.graceMs ?? JOIN_GRACE_MS
     this.checkMs = init.checkMs ?? TRIM_CHECK_MS
     this.cooldownMs = init.cooldownMs ?? JOIN_COOLDOWN_MS
+    this.refusedBackoffMs = init.refusedBackoffMs ?? REFUSED_BACKOFF_MS
     this.log = components.logger.forComponent('skyline:connection-trim')
     this.onOpen = this.onOpen.bind(this)
   }
@@ -129,8 +159,46 @@ export class ConnectionTrim implements Startable {
     this.components.events.removeEventListener('connection:open', this.onOpen)
   }
 
+  /**
+   * Notes when the node itself closes or aborts the connection (a hang-up, the trimmer, liveness): libp2p's
+   * close event does not tell reliably who closed (its `local` flag is set on an abort, also one that follows
+   * the peer's refusal, and not on a graceful local close)
+   */
+  private markLocalCloses (c: Connection): void {
+    const { close, abort } = c
+    c.close = async options => { this.closedHere.add(c); return close.call(c, options) }
+    c.abort = err => { this.closedHere.add(c); abort.call(c, err) }
+  }
+
+  /**
+   * A connection the peer closed before its grace ended was refused by the peer (no node's trimmer closes
+   * one that young): back off dialling the peer. One that outlived its grace ends the backoff.
+   */
+  private onClose (c: Connection, now = Date.now()): void {
+    const peer = c.remotePeer.toString()
+    if (now - c.timeline.open >= this.graceMs) {
+      this.refusedBy.delete(peer)
+      return
+    }
+    if (this.closedHere.has(c)) return
+    for (const [p, { until }] of this.refusedBy) if (until + this.cooldownMs < now) this.refusedBy.delete(p)
+    const last = this.refusedBy.get(peer)
+    const backoffMs = last === undefined ? this.refusedBackoffMs : Math.min(Math.max(this.refusedBackoffMs, REFUSED_BACKOFF_MAX_MS), last.backoffMs * 2)
+    this.refusedBy.set(peer, { until: now + backoffMs, backoffMs })
+    this.log('%p closed a connection %d ms old: not dialling it for %d ms', c.remotePeer, now - c.timeline.open, backoffMs)
+  }
+
+  /** Whether a dial of this peer is refused: it refused this node lately (libp2p's `denyDialPeer`) */
+  backsOffFrom (peer: PeerId, now = Date.now()): boolean {
+    const refused = this.refusedBy.get(peer.toString())
+    return refused !== undefined && now < refused.until
+  }
+
   /** A connection past the limit: trim now what is past its grace, and again when the next grace ends */
-  private onOpen (): void {
+  private onOpen (evt: CustomEvent<Connection>): void {
+    const c = evt.detail
+    this.markLocalCloses(c)
+    c.addEventListener('close', () => { this.onClose(c) }, { once: true })
     if (this.components.connectionManager.getConnections().length <= this.limits.max) return
     this.trim().catch(err => { this.log.error('trimming connections failed: %e', err) })
   }
@@ -246,7 +314,7 @@ function direction (c: Connection): number {
 /** The trimmer as a libp2p service, and the connection gater that refuses the peers it trimmed lately */
 export interface ConnectionAdmission {
   /** libp2p's `connectionGater` */
-  gater: Pick<ConnectionGater, 'denyInboundEncryptedConnection'>
+  gater: Pick<ConnectionGater, 'denyInboundEncryptedConnection' | 'denyDialPeer'>
   /** the service (it needs the connection manager, which libp2p does not export) */
   trim: (components: ConnectionTrimComponents) => ConnectionTrim
 }
@@ -255,7 +323,10 @@ export interface ConnectionAdmission {
 export function connectionAdmission (init: ConnectionTrimInit): ConnectionAdmission {
   let trimmer: ConnectionTrim | undefined
   return {
-    gater: { denyInboundEncryptedConnection: peer => trimmer?.refuses(peer) ?? false },
+    gater: {
+      denyInboundEncryptedConnection: peer => trimmer?.refuses(peer) ?? false,
+      denyDialPeer: peer => trimmer?.backsOffFrom(peer) ?? false
+    },
     trim: components => (trimmer = new ConnectionTrim(components, init))
   }
 }

@@ -103,4 +103,25 @@ describe('joining through a bootstrap node at its connection limit', function ()
     await newcomer.libp2p.peerStore.merge(known.libp2p.peerId, { multiaddrs: known.libp2p.getMultiaddrs() })
     await waitFor('the newcomer connected to the peer it learned', () => newcomer.libp2p.getConnections(known.libp2p.peerId).length > 0, 15_000)
   })
+
+  it('a node refused by a full peer it keeps alive backs off instead of redialling it at once', async () => {
+    // a full node (limit 1, held by another peer), and a newcomer that keeps it alive (as kad-dht tags its closest)
+    const full = await startNode({}, {}, { maxConnections: 1 })
+    const holder = await startNode({ bootstrap: [full.libp2p.getMultiaddrs()[0].toString()] })
+    nodes.push(full, holder)
+    await waitFor('the full node at its limit', () => full.libp2p.getConnections().length >= 1, 15_000)
+    const newcomer = await startNode()
+    nodes.push(newcomer)
+    let opened = 0
+    newcomer.libp2p.addEventListener('connection:open', evt => { if (evt.detail.remotePeer.equals(full.libp2p.peerId)) opened++ })
+    await newcomer.libp2p.peerStore.merge(full.libp2p.peerId, { multiaddrs: full.libp2p.getMultiaddrs(), tags: { 'keep-alive-test': { value: 1 } } })
+    await newcomer.libp2p.dial(full.libp2p.peerId)
+    // its two turns past the limit (5 s each), then refused: libp2p redials a kept-alive peer on every disconnect
+    const trim = (full.libp2p.services as unknown as { trim: ConnectionTrim }).trim
+    await waitFor('the full node to refuse the newcomer', () => trim.refuses(newcomer.libp2p.peerId), 30_000)
+    const refusedFrom = opened
+    await new Promise(resolve => setTimeout(resolve, 8_000))
+    // backing off 2, 4, then 8 s: at most 3 more connections in 8 s (without the backoff: one per handshake, hundreds)
+    assert.ok(opened - refusedFrom <= 4, `${opened - refusedFrom} connections opened to the refusing node in 8 s`)
+  })
 })

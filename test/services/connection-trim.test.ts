@@ -11,6 +11,7 @@ function connection (all: Connection[], openedAt: number, peer: PeerId = randomP
     direction: 'inbound',
     streams: [],
     timeline: { open: openedAt },
+    addEventListener: () => {},
     close: async () => { all.splice(all.indexOf(c as unknown as Connection), 1) },
     abort: () => { all.splice(all.indexOf(c as unknown as Connection), 1) }
   }
@@ -19,7 +20,7 @@ function connection (all: Connection[], openedAt: number, peer: PeerId = randomP
 }
 
 /** A trimmer over a list of connections, with an empty peer store, and its connection gater */
-function trimmer (max: number, graceMs: number, cooldownMs = 60_000): { trim: ConnectionTrim, refuses: (peer: PeerId) => boolean, connections: Connection[], events: TypedEventEmitter<Libp2pEvents> } {
+function trimmer (max: number, graceMs: number, cooldownMs = 60_000, refusedBackoffMs?: number): { trim: ConnectionTrim, refuses: (peer: PeerId) => boolean, backsOff: (peer: PeerId) => boolean, connections: Connection[], events: TypedEventEmitter<Libp2pEvents> } {
   const connections: Connection[] = []
   const events = new TypedEventEmitter<Libp2pEvents>()
   const components = {
@@ -28,9 +29,15 @@ function trimmer (max: number, graceMs: number, cooldownMs = 60_000): { trim: Co
     logger: defaultLogger(),
     events
   } as unknown as ConnectionTrimComponents
-  const admission = connectionAdmission({ limits: connectionLimits(max), graceMs, cooldownMs })
+  const admission = connectionAdmission({ limits: connectionLimits(max), graceMs, cooldownMs, refusedBackoffMs })
   const trim = admission.trim(components)
-  return { trim, refuses: peer => admission.gater.denyInboundEncryptedConnection!(peer, undefined as never) as boolean, connections, events }
+  return {
+    trim,
+    refuses: peer => admission.gater.denyInboundEncryptedConnection!(peer, undefined as never) as boolean,
+    backsOff: peer => admission.gater.denyDialPeer!(peer) as boolean,
+    connections,
+    events
+  }
 }
 
 describe('connection trimming and the admission of newcomers past the limit', () => {
@@ -80,6 +87,35 @@ describe('connection trimming and the admission of newcomers past the limit', ()
     connection(connections, 0)
     assert.equal(refuses(returning), true)
     assert.equal(refuses(randomPeerId()), false)
+  })
+
+  it('backs off dialling a peer that closed a connection before its grace ended (not one it closed itself), twice as long each time, and no longer once one outlives it', async () => {
+    const { trim, backsOff, events } = trimmer(10, 1_000, 60_000, 50)
+    trim.start()
+    try {
+      const peer = randomPeerId()
+      /** a connection to the peer, opened at `openedAt`, and closed by the peer, or by this node if `here` */
+      const close = (openedAt: number, here = false): void => {
+        const c = Object.assign(new EventTarget(), { remotePeer: peer, timeline: { open: openedAt }, close: async () => {}, abort: () => {} }) as unknown as Connection
+        events.safeDispatchEvent('connection:open', { detail: c })
+        if (here) void c.close()
+        c.dispatchEvent(new Event('close'))
+      }
+      close(Date.now(), true)
+      assert.equal(backsOff(peer), false, 'backing off a peer after closing a young connection itself')
+      close(Date.now())
+      assert.equal(backsOff(peer), true)
+      assert.equal(backsOff(randomPeerId()), false)
+      await new Promise(resolve => setTimeout(resolve, 70))
+      assert.equal(backsOff(peer), false, 'still backing off after the first 50 ms')
+      close(Date.now())
+      await new Promise(resolve => setTimeout(resolve, 70))
+      assert.equal(backsOff(peer), true, 'the second refusal did not double the backoff')
+      close(Date.now() - 2_000)
+      assert.equal(backsOff(peer), false, 'a connection that outlived its grace did not end the backoff')
+    } finally {
+      trim.stop()
+    }
   })
 
   it('lets a refused peer in again once its cooldown is over', async () => {
