@@ -220,7 +220,9 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
       jobs,
       nodes,
       idleChurn: churn(idleBytes0.connections[k], bytes0.connections[k], idleS),
-      jobChurn: churn(bytes0.connections[k], bytes1.connections[k], windowS)
+      jobChurn: churn(bytes0.connections[k], bytes1.connections[k], windowS),
+      idleSync: diffCounters(bytes0.sync[k], idleBytes0.sync[k]),
+      jobSync: diffCounters(bytes1.sync[k], bytes0.sync[k])
     })
     const joinTimes = records.map(r => r.joinMs).filter(x => Number.isFinite(x))
     return {
@@ -262,6 +264,7 @@ interface BytesSample {
   builders: Counters
   seeder: Counters
   connections: { builders: Connections, seeder: Connections }
+  sync: { builders: Counters, seeder: Counters }
   provided: number
 }
 
@@ -271,6 +274,7 @@ function sampleBytes (replies: Array<Extract<SimReply, { type: 'bytes' }>>): Byt
     builders: replies.reduce<Counters>((a, r) => addCounters(a, r.builders), {}),
     seeder: replies.reduce<Counters>((a, r) => addCounters(a, r.seeder), {}),
     connections: { builders: conns('builders'), seeder: conns('seeder') },
+    sync: { builders: replies.reduce<Counters>((a, r) => addCounters(a, r.sync.builders), {}), seeder: replies.reduce<Counters>((a, r) => addCounters(a, r.sync.seeder), {}) },
     provided: replies.reduce((a, r) => a + r.provided, 0)
   }
 }

@@ -106,15 +106,24 @@ export interface RoleBytes {
   livenessPerJob: number
   idleChurn: ConnectionChurn
   jobChurn: ConnectionChurn
+  /** sync counts per node over each window (asked, by reason, answered, items and bytes served) */
+  idleSync: Counters
+  jobSync: Counters
 }
 
 /** The bytes of one role over both windows; counters and churn summed over `nodes` nodes of it */
-export function roleBytes (w: { idle: Counters, job: Counters, idleS: number, jobS: number, jobs: number, nodes: number, idleChurn: ConnectionChurn, jobChurn: ConnectionChurn }): RoleBytes {
+export function roleBytes (w: { idle: Counters, job: Counters, idleS: number, jobS: number, jobs: number, nodes: number, idleChurn: ConnectionChurn, jobChurn: ConnectionChurn, idleSync: Counters, jobSync: Counters }): RoleBytes {
   const idlePerS = scaleBreakdown(breakdown(w.idle), 1 / w.idleS / w.nodes)
   const perJob = scaleBreakdown(breakdown(w.job), 1 / w.jobs / w.nodes)
   const net = scaleBreakdown(breakdown(addCounters(w.job, w.idle, -w.jobS / w.idleS)), 1 / w.jobs / w.nodes)
   const per = (c: ConnectionChurn): ConnectionChurn => ({ opened: c.opened / w.nodes, closed: c.closed / w.nodes, connectionSeconds: c.connectionSeconds / w.nodes })
-  return { idlePerS, perJob, netPerJob: net, livenessPerJob: livenessBytes(w.jobChurn.connectionSeconds / w.nodes) / w.jobs, idleChurn: per(w.idleChurn), jobChurn: per(w.jobChurn) }
+  const perNode = (c: Counters): Counters => Object.fromEntries(Object.entries(c).filter(([, v]) => v !== 0).map(([k, v]) => [k, v / w.nodes]))
+  return { idlePerS, perJob, netPerJob: net, livenessPerJob: livenessBytes(w.jobChurn.connectionSeconds / w.nodes) / w.jobs, idleChurn: per(w.idleChurn), jobChurn: per(w.jobChurn), idleSync: perNode(w.idleSync), jobSync: perNode(w.jobSync) }
+}
+
+function syncCounts (c: Counters): string {
+  const entries = Object.entries(c)
+  return entries.length === 0 ? 'none' : entries.map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(1)}`).join(', ')
 }
 
 /** A markdown table of one role's bytes by group: sent / received per job (KB), idle per second (B), net per job (KB) */
@@ -129,6 +138,7 @@ export function describeRoleBytes (name: string, r: RoleBytes): string {
     '| --- | --- | --- | --- |',
     ...rows,
     `| of framing: liveness PINGs (estimate, each way) | ${kb(r.livenessPerJob)} | | |`,
-    `| connections | job window: ${churn(r.jobChurn)} | idle window: ${churn(r.idleChurn)} | |`
+    `| connections | job window: ${churn(r.jobChurn)} | idle window: ${churn(r.idleChurn)} | |`,
+    `| sync | job window: ${syncCounts(r.jobSync)} | idle window: ${syncCounts(r.idleSync)} | |`
   ].join('\n')
 }

@@ -57,9 +57,10 @@ export type SimReply =
   | { type: 'seed', job: string, at: number }
   /**
    * byte counters by label, summed over the builders and the seeder's own; connections opened and closed so
-   * far and open now (builders summed); the SRPMs the seeder provided in the DHT so far
+   * far and open now (builders summed); their sync counts so far (exchanges asked by reason, requests answered,
+   * items and bytes served: SyncService's stats); the SRPMs the seeder provided in the DHT so far
    */
-  | { type: 'bytes', builders: Counters, seeder: Counters, connections: { builders: Connections, seeder: Connections }, provided: number }
+  | { type: 'bytes', builders: Counters, seeder: Counters, connections: { builders: Connections, seeder: Connections }, sync: { builders: Counters, seeder: Counters }, provided: number }
   | { type: 'collect', nodes: SimNodeRecord[], rss: number, heapUsed: number }
   | { type: 'stop' }
   | { type: 'error', request: string, message: string }
@@ -149,6 +150,16 @@ async function countersOf (s: SimNode): Promise<Counters> {
   return counters
 }
 
+/** The nodes' sync counts summed: asked (and by reason: `ask <reason>`), answered, served, bytesServed */
+function syncCountsOf (sims: SimNode[]): Counters {
+  let c: Counters = {}
+  for (const { node } of sims) {
+    const { asked, answered, served, bytesServed, reasons } = node.sync.stats
+    c = addCounters(c, { asked, answered, served, bytesServed, ...Object.fromEntries(Object.entries(reasons).map(([k, v]) => [`ask ${k}`, v])) })
+  }
+  return c
+}
+
 function connectionsOf (sims: SimNode[]): Connections {
   return sims.reduce((a, s) => ({ opened: a.opened + s.opened, closed: a.closed + s.closed, open: a.open + s.node.libp2p.getConnections().length }), { opened: 0, closed: 0, open: 0 })
 }
@@ -210,6 +221,7 @@ async function handle (req: SimRequest): Promise<SimReply> {
         builders,
         seeder: seeder !== undefined ? await countersOf(seeder.sim) : {},
         connections: { builders: connectionsOf(nodes), seeder: connectionsOf(seederSims) },
+        sync: { builders: syncCountsOf(nodes), seeder: syncCountsOf(seederSims) },
         provided
       }
     }
