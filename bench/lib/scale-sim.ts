@@ -269,7 +269,10 @@ interface BytesSample {
 }
 
 function sampleBytes (replies: Array<Extract<SimReply, { type: 'bytes' }>>): BytesSample {
-  const conns = (k: 'builders' | 'seeder'): Connections => replies.reduce((a, r) => ({ opened: a.opened + r.connections[k].opened, closed: a.closed + r.connections[k].closed, open: a.open + r.connections[k].open }), { opened: 0, closed: 0, open: 0 })
+  const conns = (k: 'builders' | 'seeder'): Connections => replies.reduce((a, r) => {
+    const c = r.connections[k]
+    return { opened: a.opened + c.opened, outbound: a.outbound + c.outbound, closed: a.closed + c.closed, open: a.open + c.open }
+  }, { opened: 0, outbound: 0, closed: 0, open: 0 })
   return {
     builders: replies.reduce<Counters>((a, r) => addCounters(a, r.builders), {}),
     seeder: replies.reduce<Counters>((a, r) => addCounters(a, r.seeder), {}),
@@ -286,7 +289,7 @@ function diffCounters (later: Counters, earlier: Counters): Counters {
 
 /** Connections opened and closed between two samples, and the connection-seconds between them */
 function churn (a: Connections, b: Connections, seconds: number): ConnectionChurn {
-  return { opened: b.opened - a.opened, closed: b.closed - a.closed, connectionSeconds: (a.open + b.open) / 2 * seconds }
+  return { opened: b.opened - a.opened, outbound: b.outbound - a.outbound, closed: b.closed - a.closed, connectionSeconds: (a.open + b.open) / 2 * seconds }
 }
 
 /** Per node, the union of its kad-dht closest peers, the peers that hold it among theirs, and its mesh peers */

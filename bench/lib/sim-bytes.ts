@@ -89,6 +89,8 @@ export function scaleBreakdown (b: ByteBreakdown, k: number): ByteBreakdown {
 /** Connections opened and closed over a window, and the connection-seconds held (for the PING estimate) */
 export interface ConnectionChurn {
   opened: number
+  /** of those opened, the ones it dialed */
+  outbound: number
   closed: number
   /** open connections summed over the window's seconds (sampled at its start and end) */
   connectionSeconds: number
@@ -116,7 +118,7 @@ export function roleBytes (w: { idle: Counters, job: Counters, idleS: number, jo
   const idlePerS = scaleBreakdown(breakdown(w.idle), 1 / w.idleS / w.nodes)
   const perJob = scaleBreakdown(breakdown(w.job), 1 / w.jobs / w.nodes)
   const net = scaleBreakdown(breakdown(addCounters(w.job, w.idle, -w.jobS / w.idleS)), 1 / w.jobs / w.nodes)
-  const per = (c: ConnectionChurn): ConnectionChurn => ({ opened: c.opened / w.nodes, closed: c.closed / w.nodes, connectionSeconds: c.connectionSeconds / w.nodes })
+  const per = (c: ConnectionChurn): ConnectionChurn => ({ opened: c.opened / w.nodes, outbound: c.outbound / w.nodes, closed: c.closed / w.nodes, connectionSeconds: c.connectionSeconds / w.nodes })
   const perNode = (c: Counters): Counters => Object.fromEntries(Object.entries(c).filter(([, v]) => v !== 0).map(([k, v]) => [k, v / w.nodes]))
   return { idlePerS, perJob, netPerJob: net, livenessPerJob: livenessBytes(w.jobChurn.connectionSeconds / w.nodes) / w.jobs, idleChurn: per(w.idleChurn), jobChurn: per(w.jobChurn), idleSync: perNode(w.idleSync), jobSync: perNode(w.jobSync) }
 }
@@ -132,7 +134,7 @@ export function describeRoleBytes (name: string, r: RoleBytes): string {
   const pair = (b: ByteBreakdown, g: ByteGroup | 'control', f: (x: number) => string): string => `${f(b.sent[g])} / ${f(b.received[g])}`
   const rows = [...BYTE_GROUPS, 'control' as const].map(g =>
     `| ${g === 'control' ? '**control (all but blob)**' : g} | ${pair(r.perJob, g, kb)} | ${pair(r.idlePerS, g, x => x.toFixed(0))} | ${pair(r.netPerJob, g, kb)} |`)
-  const churn = (c: ConnectionChurn): string => `${c.opened.toFixed(1)} opened, ${c.closed.toFixed(1)} closed`
+  const churn = (c: ConnectionChurn): string => `${c.opened.toFixed(1)} opened (${c.outbound.toFixed(1)} dialed by it), ${c.closed.toFixed(1)} closed`
   return [
     `| ${name}: sent / received | per job, job window (KB) | idle mesh (B/s) | per job less idle (KB) |`,
     '| --- | --- | --- | --- |',

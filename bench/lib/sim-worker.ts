@@ -65,8 +65,8 @@ export type SimReply =
   | { type: 'stop' }
   | { type: 'error', request: string, message: string }
 
-/** A node's (or the builders' summed) connections: opened and closed since start, and open now */
-export interface Connections { opened: number, closed: number, open: number }
+/** A node's (or the builders' summed) connections: opened (of which it dialed: outbound) and closed since start, and open now */
+export interface Connections { opened: number, outbound: number, closed: number, open: number }
 
 /** Milliseconds on the machine's clock, comparable across processes on one host */
 const now = (): number => performance.timeOrigin + performance.now()
@@ -80,8 +80,9 @@ interface SimNode {
   joinedAt: number
   arrivals: Map<string, number>
   finals: Map<string, [number, string]>
-  /** connections opened and closed since start */
+  /** connections opened (of which it dialed) and closed since start */
   opened: number
+  outbound: number
   closed: number
 }
 
@@ -106,10 +107,10 @@ async function startOne (dataDir: string, bootstrap: string[], announcers: strin
   }
   const builder = seederPem === undefined ? new QuickBuilder() : undefined
   const node = new SkylineNode(config, { builder })
-  const sim: SimNode = { node, builder, startedAt: now(), joinedAt: NaN, arrivals: new Map(), finals: new Map(), opened: 0, closed: 0 }
+  const sim: SimNode = { node, builder, startedAt: now(), joinedAt: NaN, arrivals: new Map(), finals: new Map(), opened: 0, outbound: 0, closed: 0 }
   node.addEventListener('announcement', evt => { if (!sim.arrivals.has(evt.detail.job)) sim.arrivals.set(evt.detail.job, now()) })
   await node.start()
-  node.libp2p.addEventListener('connection:open', () => { sim.opened++ })
+  node.libp2p.addEventListener('connection:open', evt => { sim.opened++; if (evt.detail.direction === 'outbound') sim.outbound++ })
   node.libp2p.addEventListener('connection:close', () => { sim.closed++ })
   node.verdicts.addEventListener('verdict', evt => {
     if (evt.detail.final && !sim.finals.has(evt.detail.job)) sim.finals.set(evt.detail.job, [now(), evt.detail.verdict])
@@ -161,7 +162,7 @@ function syncCountsOf (sims: SimNode[]): Counters {
 }
 
 function connectionsOf (sims: SimNode[]): Connections {
-  return sims.reduce((a, s) => ({ opened: a.opened + s.opened, closed: a.closed + s.closed, open: a.open + s.node.libp2p.getConnections().length }), { opened: 0, closed: 0, open: 0 })
+  return sims.reduce((a, s) => ({ opened: a.opened + s.opened, outbound: a.outbound + s.outbound, closed: a.closed + s.closed, open: a.open + s.node.libp2p.getConnections().length }), { opened: 0, outbound: 0, closed: 0, open: 0 })
 }
 
 async function handle (req: SimRequest): Promise<SimReply> {
