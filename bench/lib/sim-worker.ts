@@ -3,7 +3,7 @@
  * SkylineNodes (TCP on 127.0.0.1, gossipsub, Kademlia, assignment, tally) with the bench's QuickBuilder,
  * and, in the worker that is told to, the seeder (as `skyline seed`: no builder, DHT client mode, no flood
  * publishing, the SRPM named in the announcement's provider hint and provided in the DHT only for a builder
- * still unserved after a delay).
+ * that has not built after a delay and that the seeder cannot reach).
  * It records per node when it joined (its first announce-topic mesh peer), when each announcement
  * arrived, and when each job's verdict became final; and it sums the nodes' libp2p byte counters by label
  * (protocol and direction; each node has its own Prometheus registry, so the counters are per node even
@@ -91,7 +91,7 @@ let seeder: { sim: SimNode, key: AnnouncerKey } | undefined
 let joinTimer: ReturnType<typeof setInterval> | undefined
 /** aborts the seeder's delayed provides at stop */
 const stopping = new AbortController()
-/** SRPMs the seeder provided in the DHT (a stage-1 builder unserved after the delay) */
+/** SRPMs the seeder provided in the DHT (a first builder unserved after the delay) */
 let provided = 0
 
 async function startOne (dataDir: string, bootstrap: string[], announcers: string[], keyring: string, seederPem?: string, maxConnections?: number): Promise<SimNode> {
