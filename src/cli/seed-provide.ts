@@ -11,6 +11,7 @@
  * not yet seen the announcement, cost every job a provide: docs/bench.md, "The seeder's bytes at scale".)
  */
 import { setTimeout as sleep } from 'node:timers/promises'
+import { logger } from '@libp2p/logger'
 import type { PeerId } from '@libp2p/interface'
 import type { SkylineNode } from '../node/index.ts'
 import type { CheckedAnnouncement } from '../protocols/announce.ts'
@@ -23,6 +24,9 @@ import type { CheckedAnnouncement } from '../protocols/announce.ts'
  * @default 10_000
  */
 export const PROVIDE_DELAY_MS = 10_000
+
+/** `DEBUG=skyline:seed:provide` logs each first builder the seeder could not reach, and why, and each provide */
+const log = logger('skyline:seed:provide')
 
 /**
  * How long the seeder waits for a connection to a first builder before it counts that builder unreachable:
@@ -62,6 +66,7 @@ export async function provideIfUnserved (node: SkylineNode, checked: CheckedAnno
     return !await reaches(node, peer, reachSignal)
   }))
   if (signal.aborted || !unserved.some(u => u)) return false
+  log('job %s: %d of its first builders unreachable: providing its blobs', checked.job, unserved.filter(u => u).length)
   const blobs = node.libp2p.services.blobs
   for (const sha of [a.srpmSha256, a.buildrootSha256].filter(s => s.length > 0)) blobs.provide(Buffer.from(sha).toString('hex'))
   return true
@@ -70,5 +75,8 @@ export async function provideIfUnserved (node: SkylineNode, checked: CheckedAnno
 /** Whether the node holds a connection to `peer` or opens one before `signal` aborts */
 async function reaches (node: SkylineNode, peer: PeerId, signal: AbortSignal): Promise<boolean> {
   if (node.libp2p.getConnections(peer).some(c => c.status === 'open')) return true
-  return node.libp2p.dial(peer, { signal }).then(() => true, () => false)
+  return node.libp2p.dial(peer, { signal }).then(() => true, (err: Error) => {
+    log('%p not reachable: %s', peer, err.message)
+    return false
+  })
 }
