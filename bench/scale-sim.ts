@@ -20,14 +20,17 @@
  * announcement delivery p50/p99, announcement → final verdict p50/p99 at every node, the fraction of
  * final verdicts, builds per builder (max/mean), CPU per node per job and idle CPU per node, control
  * bytes per node per job, the seeder's bytes per job, and memory per node (the worker processes' RSS and
- * JS heap divided by the nodes they hold). --srpm-dir keeps the signed SRPMs between runs (rpmbuild and
+ * JS heap divided by the nodes they hold). After each size it prints the seeder's and a builder's bytes by
+ * protocol (gossip, DHT, identify, ping, sync, builder, blob, other; framing = the wire less every stream's
+ * payload, with the liveness PINGs' share estimated), sent and received, per job over the job window, per
+ * second of the idle mesh, and per job less the idle rate; and the connections each opened and closed. --srpm-dir keeps the signed SRPMs between runs (rpmbuild and
  * gpg are needed only to make them). The 1,000-node size needs a machine of about 16 cores
  * (scripts/pack-device.sh packs the project to run it there).
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { loadavg } from 'node:os'
-import { DEFAULT_WORKERS, describeScaleSim, runScaleSim, type ScaleSimResult } from './lib/scale-sim.ts'
+import { DEFAULT_WORKERS, describeScaleSim, describeScaleSimBytes, runScaleSim, type ScaleSimResult } from './lib/scale-sim.ts'
 import { reportFigures } from './lib/summary.ts'
 import { panelProblem } from '../src/rules/panel.ts'
 
@@ -89,7 +92,7 @@ for (const size of sizes) {
     srpmDir: opts['srpm-dir'],
     log
   }))
-  process.stdout.write(describeScaleSim(results) + '\n\n')
+  process.stdout.write(describeScaleSim(results) + '\n\n' + describeScaleSimBytes(results[results.length - 1]) + '\n\n')
 }
 reportFigures('scale-sim', { results })
 if (results.some(r => r.jobs > 0 && r.finalFraction === 0)) process.exitCode = 1

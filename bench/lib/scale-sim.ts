@@ -4,14 +4,16 @@
  * bootstraps from the first `bootstrap` nodes only (so those run full and must let newcomers in: see
  * src/services/connection-trim.ts). Then the seeder announces `jobs` real jobs (signed SRPMs, the quick
  * builder) at `rate` per second and the run measures, per node: join time, announcement delivery,
- * announcement → final verdict, the fraction of final verdicts, CPU, control bytes, the seeder's bytes,
+ * announcement → final verdict, the fraction of final verdicts, CPU, control bytes, the seeder's bytes
+ * (and both by protocol, sent and received, over the idle and the job windows: bench/lib/sim-bytes.ts),
  * and memory.
  */
 import { copyFileSync, mkdirSync, readdirSync, existsSync, rmSync, mkdtempSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import { Worker, cpuTicks } from './worker.ts'
-import type { SimNodeRecord, SimReply, SimRequest } from './sim-worker.ts'
+import type { Connections, SimNodeRecord, SimReply, SimRequest } from './sim-worker.ts'
+import { addCounters, controlBytes, describeRoleBytes, roleBytes, type ConnectionChurn, type Counters, type RoleBytes } from './sim-bytes.ts'
 import { makeSignedSrpms } from '../../test/helpers/srpms.ts'
 import { generateAnnouncerKey } from '../../src/protocols/signing.ts'
 import { sleep, spread, type Spread } from './summary.ts'
@@ -78,6 +80,12 @@ export interface ScaleSimResult {
   /** the same two, less the idle mesh's bytes over the job window */
   netBytesPerNodePerJob: number
   netSeederBytesPerJob: number
+  /** the seeder's bytes by protocol, sent and received, over the idle and the job windows, and its connection churn */
+  seederBytes: RoleBytes
+  /** the same for the builders, per node */
+  builderBytes: RoleBytes
+  /** SRPMs the seeder provided in the DHT (a stage-1 builder unserved after the delay), of `jobs` */
+  seederProvided: number
   /** RSS of the worker processes / nodes, MB */
   rssPerNodeMB: number
   heapPerNodeMB: number
@@ -152,8 +160,8 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
     }
     const pids = workers.map(w => w.pid)
     const ticks = (): number => pids.reduce((a, p) => a + cpuTicks(p), 0)
-    const readBytes = async (): Promise<Array<Extract<SimReply, { type: 'bytes' }>>> => Promise.all(workers.map(async w => w.request({ type: 'bytes' }, 60_000)))
-    const sum = (xs: Array<Extract<SimReply, { type: 'bytes' }>>, k: 'builders' | 'seeder'): number => xs.reduce((a, x) => a + x[k], 0)
+    const readBytes = async (): Promise<BytesSample> => sampleBytes(await Promise.all(workers.map(async w => w.request({ type: 'bytes' }, 60_000))))
+    const sum = (x: BytesSample, k: 'builders' | 'seeder'): number => controlBytes(x[k])
     const idleBytes0 = await readBytes()
     const idle0 = ticks()
     const ti = Date.now()
@@ -184,7 +192,7 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
     }
     const windowS = (Date.now() - tRun) / 1000
     const cpuS = (ticks() - run0) / 100 - idleRate * windowS
-    const bytes1 = await Promise.all(workers.map(async w => w.request({ type: 'bytes' }, 60_000)))
+    const bytes1 = await readBytes()
     const connections = (await status()).flatMap(s => s.connections)
     const collected = await Promise.all(workers.map(async w => w.request({ type: 'collect' }, 120_000)))
     await Promise.allSettled(workers.map(async w => w.request({ type: 'stop' }, 60_000)))
@@ -204,6 +212,18 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
     }
     const builds = spread(builders.map(r => r.builds))
     const jobs = announced.size
+    const role = (k: 'builders' | 'seeder', nodes: number): RoleBytes => roleBytes({
+      idle: diffCounters(bytes0[k], idleBytes0[k]),
+      job: diffCounters(bytes1[k], bytes0[k]),
+      idleS,
+      jobS: windowS,
+      jobs,
+      nodes,
+      idleChurn: churn(idleBytes0.connections[k], bytes0.connections[k], idleS),
+      jobChurn: churn(bytes0.connections[k], bytes1.connections[k], windowS),
+      idleSync: diffCounters(bytes0.sync[k], idleBytes0.sync[k]),
+      jobSync: diffCounters(bytes1.sync[k], bytes0.sync[k])
+    })
     const joinTimes = records.map(r => r.joinMs).filter(x => Number.isFinite(x))
     return {
       nodes: o.nodes,
@@ -224,6 +244,9 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
       idleBytesPerNodePerS: idleBytesRate.builders / o.nodes,
       netBytesPerNodePerJob: (sum(bytes1, 'builders') - sum(bytes0, 'builders') - idleBytesRate.builders * windowS) / o.nodes / jobs,
       netSeederBytesPerJob: (sum(bytes1, 'seeder') - sum(bytes0, 'seeder') - idleBytesRate.seeder * windowS) / jobs,
+      seederBytes: role('seeder', 1),
+      builderBytes: role('builders', o.nodes),
+      seederProvided: bytes1.provided,
       rssPerNodeMB: collected.reduce((a, c) => a + c.rss, 0) / 2 ** 20 / (o.nodes + 1),
       heapPerNodeMB: collected.reduce((a, c) => a + c.heapUsed, 0) / 2 ** 20 / (o.nodes + 1),
       connections: spread(connections),
@@ -234,6 +257,39 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
     for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** The byte counters and connections of every worker at one moment, summed */
+interface BytesSample {
+  builders: Counters
+  seeder: Counters
+  connections: { builders: Connections, seeder: Connections }
+  sync: { builders: Counters, seeder: Counters }
+  provided: number
+}
+
+function sampleBytes (replies: Array<Extract<SimReply, { type: 'bytes' }>>): BytesSample {
+  const conns = (k: 'builders' | 'seeder'): Connections => replies.reduce((a, r) => {
+    const c = r.connections[k]
+    return { opened: a.opened + c.opened, outbound: a.outbound + c.outbound, closed: a.closed + c.closed, open: a.open + c.open }
+  }, { opened: 0, outbound: 0, closed: 0, open: 0 })
+  return {
+    builders: replies.reduce<Counters>((a, r) => addCounters(a, r.builders), {}),
+    seeder: replies.reduce<Counters>((a, r) => addCounters(a, r.seeder), {}),
+    connections: { builders: conns('builders'), seeder: conns('seeder') },
+    sync: { builders: replies.reduce<Counters>((a, r) => addCounters(a, r.sync.builders), {}), seeder: replies.reduce<Counters>((a, r) => addCounters(a, r.sync.seeder), {}) },
+    provided: replies.reduce((a, r) => a + r.provided, 0)
+  }
+}
+
+/** later − earlier, label by label */
+function diffCounters (later: Counters, earlier: Counters): Counters {
+  return addCounters(later, earlier, -1)
+}
+
+/** Connections opened and closed between two samples, and the connection-seconds between them */
+function churn (a: Connections, b: Connections, seconds: number): ConnectionChurn {
+  return { opened: b.opened - a.opened, outbound: b.outbound - a.outbound, closed: b.closed - a.closed, connectionSeconds: (a.open + b.open) / 2 * seconds }
 }
 
 /** Per node, the union of its kad-dht closest peers, the peers that hold it among theirs, and its mesh peers */
@@ -272,4 +328,15 @@ export function describeScaleSim (rs: ScaleSimResult[]): string {
   ]
   const head = `| | ${rs.map(r => `${r.nodes} nodes`).join(' | ')} |\n| --- |${rs.map(() => ' --- |').join('')}`
   return [head, ...rows.map(([name, fn]) => `| ${name} | ${rs.map(fn).join(' | ')} |`)].join('\n')
+}
+
+/** Per size, the seeder's and the builders' bytes by protocol, sent and received, and their connection churn */
+export function describeScaleSimBytes (r: ScaleSimResult): string {
+  return [
+    `${r.nodes} nodes, ${r.jobs} jobs; the seeder provided ${r.seederProvided} of ${r.jobs} SRPMs in the DHT`,
+    '',
+    describeRoleBytes('the seeder', r.seederBytes),
+    '',
+    describeRoleBytes('a builder (mean per node)', r.builderBytes)
+  ].join('\n')
 }

@@ -3,10 +3,11 @@
  * SkylineNodes (TCP on 127.0.0.1, gossipsub, Kademlia, assignment, tally) with the bench's QuickBuilder,
  * and, in the worker that is told to, the seeder (as `skyline seed`: no builder, DHT client mode, no flood
  * publishing, the SRPM named in the announcement's provider hint and provided in the DHT only for a builder
- * still unserved after a delay).
+ * that has not built after a delay and that the seeder cannot reach).
  * It records per node when it joined (its first announce-topic mesh peer), when each announcement
- * arrived, and when each job's verdict became final; and it sums the nodes' libp2p byte counters (each
- * node has its own Prometheus registry, so the counters are per node even with many in one process).
+ * arrived, and when each job's verdict became final; and it sums the nodes' libp2p byte counters by label
+ * (protocol and direction; each node has its own Prometheus registry, so the counters are per node even
+ * with many in one process) and counts the connections each node opened and closed.
  */
 import { mkdirSync } from 'node:fs'
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto'
@@ -20,6 +21,7 @@ import type { PanelParams } from '../../src/rules/panel.ts'
 import { rawPublicKey, type AnnouncerKey } from '../../src/protocols/signing.ts'
 import { QuickBuilder } from './quick-builder.ts'
 import { provideIfUnserved } from '../../src/cli/seed-provide.ts'
+import { addCounters, type Counters } from './sim-bytes.ts'
 
 /** Parent → worker */
 export type SimRequest =
@@ -53,10 +55,18 @@ export type SimReply =
   | { type: 'start', addrs: string[] }
   | { type: 'status', nodes: number, joined: number, finals: number, connections: number[] }
   | { type: 'seed', job: string, at: number }
-  | { type: 'bytes', builders: number, seeder: number }
+  /**
+   * byte counters by label, summed over the builders and the seeder's own; connections opened and closed so
+   * far and open now (builders summed); their sync counts so far (exchanges asked by reason, requests answered,
+   * items and bytes served: SyncService's stats); the SRPMs the seeder provided in the DHT so far
+   */
+  | { type: 'bytes', builders: Counters, seeder: Counters, connections: { builders: Connections, seeder: Connections }, sync: { builders: Counters, seeder: Counters }, provided: number }
   | { type: 'collect', nodes: SimNodeRecord[], rss: number, heapUsed: number }
   | { type: 'stop' }
   | { type: 'error', request: string, message: string }
+
+/** A node's (or the builders' summed) connections: opened (of which it dialed: outbound) and closed since start, and open now */
+export interface Connections { opened: number, outbound: number, closed: number, open: number }
 
 /** Milliseconds on the machine's clock, comparable across processes on one host */
 const now = (): number => performance.timeOrigin + performance.now()
@@ -70,6 +80,10 @@ interface SimNode {
   joinedAt: number
   arrivals: Map<string, number>
   finals: Map<string, [number, string]>
+  /** connections opened (of which it dialed) and closed since start */
+  opened: number
+  outbound: number
+  closed: number
 }
 
 const nodes: SimNode[] = []
@@ -77,6 +91,8 @@ let seeder: { sim: SimNode, key: AnnouncerKey } | undefined
 let joinTimer: ReturnType<typeof setInterval> | undefined
 /** aborts the seeder's delayed provides at stop */
 const stopping = new AbortController()
+/** SRPMs the seeder provided in the DHT (a first builder unserved after the delay) */
+let provided = 0
 
 async function startOne (dataDir: string, bootstrap: string[], announcers: string[], keyring: string, seederPem?: string, maxConnections?: number): Promise<SimNode> {
   mkdirSync(dataDir, { recursive: true })
@@ -91,9 +107,11 @@ async function startOne (dataDir: string, bootstrap: string[], announcers: strin
   }
   const builder = seederPem === undefined ? new QuickBuilder() : undefined
   const node = new SkylineNode(config, { builder })
-  const sim: SimNode = { node, builder, startedAt: now(), joinedAt: NaN, arrivals: new Map(), finals: new Map() }
+  const sim: SimNode = { node, builder, startedAt: now(), joinedAt: NaN, arrivals: new Map(), finals: new Map(), opened: 0, outbound: 0, closed: 0 }
   node.addEventListener('announcement', evt => { if (!sim.arrivals.has(evt.detail.job)) sim.arrivals.set(evt.detail.job, now()) })
   await node.start()
+  node.libp2p.addEventListener('connection:open', evt => { sim.opened++; if (evt.detail.direction === 'outbound') sim.outbound++ })
+  node.libp2p.addEventListener('connection:close', () => { sim.closed++ })
   node.verdicts.addEventListener('verdict', evt => {
     if (evt.detail.final && !sim.finals.has(evt.detail.job)) sim.finals.set(evt.detail.job, [now(), evt.detail.verdict])
   })
@@ -125,20 +143,26 @@ async function keptAlive (node: SkylineNode): Promise<string[]> {
   return kept
 }
 
-function controlBytes (counters: Array<{ labels: Partial<Record<string, string | number>>, value: number }>): number {
-  let wire = 0
-  let blob = 0
-  for (const v of counters) {
-    const protocol = String(v.labels.protocol).replace(/ (sent|received)$/, '')
-    if (protocol === 'global') wire += v.value
-    else if (protocol.startsWith('/skyline/blob/')) blob += v.value
-  }
-  return wire - blob
+/** A node's byte counters by label ("<protocol> sent|received", "global sent|received") */
+async function countersOf (s: SimNode): Promise<Counters> {
+  const metric = s.node.registry.getSingleMetric('libp2p_data_transfer_bytes_total')
+  const counters: Counters = {}
+  for (const v of metric === undefined ? [] : (await metric.get()).values) counters[String(v.labels.protocol)] = v.value
+  return counters
 }
 
-async function bytesOf (s: SimNode): Promise<number> {
-  const metric = s.node.registry.getSingleMetric('libp2p_data_transfer_bytes_total')
-  return metric === undefined ? 0 : controlBytes((await metric.get()).values)
+/** The nodes' sync counts summed: asked (and by reason: `ask <reason>`), answered, served, bytesServed */
+function syncCountsOf (sims: SimNode[]): Counters {
+  let c: Counters = {}
+  for (const { node } of sims) {
+    const { asked, answered, served, bytesServed, reasons } = node.sync.stats
+    c = addCounters(c, { asked, answered, served, bytesServed, ...Object.fromEntries(Object.entries(reasons).map(([k, v]) => [`ask ${k}`, v])) })
+  }
+  return c
+}
+
+function connectionsOf (sims: SimNode[]): Connections {
+  return sims.reduce((a, s) => ({ opened: a.opened + s.opened, outbound: a.outbound + s.outbound, closed: a.closed + s.closed, open: a.open + s.node.libp2p.getConnections().length }), { opened: 0, outbound: 0, closed: 0, open: 0 })
 }
 
 async function handle (req: SimRequest): Promise<SimReply> {
@@ -186,13 +210,21 @@ async function handle (req: SimRequest): Promise<SimReply> {
       }, seeder.key)
       const at = now()
       const checked = await node.announce(envelope)
-      void provideIfUnserved(node, checked, { signal: stopping.signal })
+      void provideIfUnserved(node, checked, { signal: stopping.signal }).then(done => { if (done) provided++ })
       return { type: 'seed', job: checked.job, at }
     }
     case 'bytes': {
-      let builders = 0
-      for (const s of nodes) builders += await bytesOf(s)
-      return { type: 'bytes', builders, seeder: seeder !== undefined ? await bytesOf(seeder.sim) : 0 }
+      let builders: Counters = {}
+      for (const s of nodes) builders = addCounters(builders, await countersOf(s))
+      const seederSims = seeder !== undefined ? [seeder.sim] : []
+      return {
+        type: 'bytes',
+        builders,
+        seeder: seeder !== undefined ? await countersOf(seeder.sim) : {},
+        connections: { builders: connectionsOf(nodes), seeder: connectionsOf(seederSims) },
+        sync: { builders: syncCountsOf(nodes), seeder: syncCountsOf(seederSims) },
+        provided
+      }
     }
     case 'collect': {
       const all = [...nodes, ...(seeder !== undefined ? [seeder.sim] : [])]

@@ -7,7 +7,7 @@ import { cidForSha256, refOf, type Manifest } from '../../src/services/blob/inde
 import { provideIfUnserved } from '../../src/cli/seed-provide.ts'
 import type { SkylineNode } from '../../src/node/index.ts'
 
-describe('skyline seed: the SRPM provided in the DHT only for an unserved builder', function () {
+describe('skyline seed: the SRPM provided in the DHT only for a builder the seeder cannot reach', function () {
   this.timeout(120_000)
   const announcer = testAnnouncer()
   let mesh: TestMesh
@@ -47,12 +47,23 @@ describe('skyline seed: the SRPM provided in the DHT only for an unserved builde
     assert.deepEqual(await providers(mesh.nodes[0], m.sha256), [])
   })
 
-  it('a builder holds none of it after the delay: the seeder provides it, and a fetcher finds the seeder in the DHT', async () => {
+  it('a builder holds none of it after the delay but the seeder reaches it (a slow builder): no provider record, and it fetches from the seeder', async () => {
     const { m, checked, seeder } = await announce()
     await mesh.nodes[1].libp2p.services.blobs.fetch(refOf(m), { seeder: seeder.libp2p.peerId, signal: AbortSignal.timeout(20_000) })
-    assert.equal(await provideIfUnserved(seeder, checked, { delayMs: 100, signal: AbortSignal.timeout(20_000) }), true)
+    assert.equal(await provideIfUnserved(seeder, checked, { delayMs: 100, signal: AbortSignal.timeout(20_000) }), false)
+    assert.deepEqual(await providers(mesh.nodes[0], m.sha256), [])
+    await mesh.nodes[2].libp2p.services.blobs.fetch(refOf(m), { seeder: seeder.libp2p.peerId, signal: AbortSignal.timeout(20_000) })
+  })
+
+  it('a builder that has not built and that the seeder cannot reach: the seeder provides it, and a fetcher finds the seeder in the DHT', async () => {
+    const { m, checked, seeder } = await announce()
+    await mesh.nodes[1].libp2p.services.blobs.fetch(refOf(m), { seeder: seeder.libp2p.peerId, signal: AbortSignal.timeout(20_000) })
+    const gone = mesh.nodes[2]
+    await gone.stop()
+    await waitFor('the seeder to see the builder gone', async () => seeder.libp2p.getConnections(gone.libp2p.peerId).length === 0, 10_000, 100)
+    assert.equal(await provideIfUnserved(seeder, checked, { delayMs: 100, reachTimeoutMs: 3_000, signal: AbortSignal.timeout(20_000) }), true)
     await waitFor('the seeder\'s provider record', async () => (await providers(mesh.nodes[0], m.sha256)).includes(seeder.peerId), 20_000, 500)
     // a fetcher named no seeder (its hint lost) finds it there
-    await mesh.nodes[2].libp2p.services.blobs.fetch(refOf(m), { signal: AbortSignal.timeout(30_000) })
+    await mesh.nodes[0].libp2p.services.blobs.fetch(refOf(m), { signal: AbortSignal.timeout(30_000) })
   })
 })

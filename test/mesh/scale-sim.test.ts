@@ -2,7 +2,7 @@
  * The scale simulation (bench/scale-sim.ts) in its reduced size: 10 real nodes in 2 processes and a
  * seeder, all bootstrapping from one node, 3 real jobs with the quick builder, announced with rules v2 (a panel
  * of 3, escalation 2, as the bench runs by default). Every node joins and every node holds every job's final
- * agreed verdict.
+ * agreed verdict, and the bytes by protocol add up to the control bytes.
  */
 import { strict as assert } from 'node:assert'
 import { runScaleSim } from '../../bench/lib/scale-sim.ts'
@@ -19,5 +19,10 @@ describe('scale simulation, reduced size', function () {
     assert.ok(r.join.max < 30_000)
     // CPU less the idle mesh's can come out at or below zero on a busy machine: only bytes and memory are checked
     assert.ok(r.bytesPerNodePerJob > 0 && r.rssPerNodeMB > 0)
+    // the breakdown by protocol adds up to the control bytes, and the seeder served the SRPMs by the blob protocol
+    const control = (b: typeof r.seederBytes.perJob): number => b.sent.control + b.received.control
+    assert.ok(Math.abs(control(r.seederBytes.perJob) - r.seederBytesPerJob) < 1, `seeder: ${control(r.seederBytes.perJob)} against ${r.seederBytesPerJob}`)
+    assert.ok(Math.abs(control(r.builderBytes.perJob) - r.bytesPerNodePerJob) < 1, `builders: ${control(r.builderBytes.perJob)} against ${r.bytesPerNodePerJob}`)
+    assert.ok(r.seederBytes.perJob.sent.blob > 0 && r.seederBytes.perJob.received.gossip > 0)
   })
 })
