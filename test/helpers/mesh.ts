@@ -1,4 +1,5 @@
 /** Starts several real Skyline nodes in one process (separate libp2p instances, TCP on 127.0.0.1). */
+import type { SingleKadDHT } from '@libp2p/kad-dht'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -62,4 +63,16 @@ export async function waitForBuilders (nodes: SkylineNode[], timeoutMs = 60_000)
     }
     return true
   }, timeoutMs)
+}
+
+/** Bytes a node sent and received on libp2p's ping protocol (a stream per ping) */
+export async function pingStreamBytes (node: SkylineNode): Promise<number> {
+  const metric = node.registry.getSingleMetric('libp2p_data_transfer_bytes_total')
+  const values = metric === undefined ? [] : (await metric.get()).values
+  return values.filter(v => String(v.labels.protocol).startsWith('/ipfs/ping/')).reduce((a, v) => a + v.value, 0)
+}
+
+/** How many peers a node's (single, not dual) kad-dht holds in its routing table */
+export function routingTableSize (node: SkylineNode): number {
+  return (node.libp2p.services.dht as SingleKadDHT).routingTable.size
 }

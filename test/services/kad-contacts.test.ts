@@ -4,22 +4,10 @@
  * peers (it is while it holds fewer), and a peer known to speak the DHT protocol gets a real ping (a dial).
  */
 import { strict as assert } from 'node:assert'
-import type { SingleKadDHT } from '@libp2p/kad-dht'
 import { DHT_PROTOCOL } from '../../src/node/constants.ts'
 import type { SkylineNode } from '../../src/node/index.ts'
 import { KadContactCheck, STRANGER_CHECKS_BELOW } from '../../src/services/kad-contacts.ts'
-import { startNode, waitFor } from '../helpers/mesh.ts'
-
-/** Bytes a node sent and received on libp2p's ping protocol (a stream per ping) */
-async function pingStreamBytes (node: SkylineNode): Promise<number> {
-  const metric = node.registry.getSingleMetric('libp2p_data_transfer_bytes_total')
-  const values = metric === undefined ? [] : (await metric.get()).values
-  return values.filter(v => String(v.labels.protocol).startsWith('/ipfs/ping/')).reduce((a, v) => a + v.value, 0)
-}
-
-function routingTableSize (node: SkylineNode): number {
-  return (node.libp2p.services.dht as SingleKadDHT).routingTable.size
-}
+import { pingStreamBytes, routingTableSize, startNode, waitFor } from '../helpers/mesh.ts'
 
 function connected (node: SkylineNode, peer: SkylineNode): boolean {
   return node.libp2p.getConnections(peer.libp2p.peerId).length > 0

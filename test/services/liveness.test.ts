@@ -5,24 +5,11 @@
 import { strict as assert } from 'node:assert'
 import { rmSync } from 'node:fs'
 import { defaultLogger } from '@libp2p/logger'
-import type { SingleKadDHT } from '@libp2p/kad-dht'
 import { ConnectionLiveness, LIVENESS_INTERVAL_MS, LIVENESS_TIMEOUT_MS } from '../../src/services/liveness.ts'
-import type { SkylineNode } from '../../src/node/index.ts'
 import { startCli } from '../helpers/cli.ts'
-import { startNode, tempDir, waitFor } from '../helpers/mesh.ts'
+import { pingStreamBytes, routingTableSize, startNode, tempDir, waitFor } from '../helpers/mesh.ts'
 
 const READY = /skyline node (\S+)[\s\S]*status at (http:\/\/\S+)\/status/
-
-/** Bytes a node sent and received on libp2p's ping protocol (a stream per ping) */
-async function pingStreamBytes (node: SkylineNode): Promise<number> {
-  const metric = node.registry.getSingleMetric('libp2p_data_transfer_bytes_total')
-  const values = metric === undefined ? [] : (await metric.get()).values
-  return values.filter(v => String(v.labels.protocol).startsWith('/ipfs/ping/')).reduce((a, v) => a + v.value, 0)
-}
-
-function routingTableSize (node: SkylineNode): number {
-  return (node.libp2p.services.dht as SingleKadDHT).routingTable.size
-}
 
 describe('connection liveness', function () {
   this.timeout(120_000)
