@@ -5,6 +5,7 @@
  * relay-only nodes, seeders and watchers do not. The announcement lists them; the pure rule
  * (jobBuilders) then picks the r closest, the same on every node.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { PeerId, AbortOptions, Logger } from '@libp2p/interface'
 import type { SkylineLibp2p } from './components.ts'
 import { jobKadId } from '../rules/assignment.ts'
@@ -146,17 +147,31 @@ async function isListable (libp2p: SkylineLibp2p, peer: PeerId, opts: FindCandid
   // a candidate must be reachable now (a listed peer that is gone, or across a partition, wastes a seat):
   // connected already, or dialled; identify runs on a new connection
   if (known !== undefined && libp2p.getConnections(peer).length > 0) return true
-  try {
-    const signal = AbortSignal.any([AbortSignal.timeout(IDENTIFY_TIMEOUT_MS), ...(opts.signal != null ? [opts.signal] : [])])
-    const conn = await libp2p.dial(peer, { signal })
-    if (known === undefined) await libp2p.services.identify.identify(conn, { signal })
-  } catch (err: any) {
-    opts.signal?.throwIfAborted()
-    opts.log?.('candidate %p unreachable: %e', peer, err)
-    return false
+  const signal = AbortSignal.any([AbortSignal.timeout(IDENTIFY_TIMEOUT_MS), ...(opts.signal != null ? [opts.signal] : [])])
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const conn = await libp2p.dial(peer, { signal })
+      if (known === undefined) await libp2p.services.identify.identify(conn, { signal })
+      break
+    } catch (err: any) {
+      opts.signal?.throwIfAborted()
+      // a dial that failed before the deadline (one shared with a lookup that gave up on it, a connection
+      // that closed under it) is tried once more within the same deadline: a loaded peer is not a gone one
+      if (attempt < DIAL_ATTEMPTS && !signal.aborted) {
+        await sleep(RETRY_AFTER_MS, undefined, { signal }).catch(() => {})
+        if (!signal.aborted) continue
+      }
+      opts.log?.('candidate %p unreachable: %e', peer, err)
+      return false
+    }
   }
   return (await protocolsOf(libp2p, peer))?.includes(BUILDER_PROTOCOL) ?? false
 }
+
+/** @default 2: a candidate's dial and identify are tried this many times within IDENTIFY_TIMEOUT_MS */
+const DIAL_ATTEMPTS = 2
+/** @default 250 ms between a failed attempt and the next */
+const RETRY_AFTER_MS = 250
 
 async function protocolsOf (libp2p: SkylineLibp2p, peer: PeerId): Promise<string[] | undefined> {
   try {
