@@ -117,6 +117,8 @@ export class SyncService {
   /** when the first complete answer came (this node is caught up to about then); 0: not yet */
   private caughtUpAt = 0
   private lastGap = -Infinity
+  /** a gap that came inside GAP_INTERVAL_MS of the last ask: asked about when the interval ends */
+  private gapPending = false
   /** when returning peers without a cursor were asked (RECONNECT_BURST_MS) */
   private coldReconnects: number[] = []
   private running = 0
@@ -177,6 +179,7 @@ export class SyncService {
     clearInterval(this.antiEntropyTimer)
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
+    this.gapPending = false
     this.queue.clear()
     this.libp2p.removeEventListener('peer:identify', this.onIdentify)
     this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
@@ -185,10 +188,24 @@ export class SyncService {
 
   /**
    * Something points at items this node does not hold (an attestation of a job it never saw announced):
-   * GAP_PEERS peers are asked for what is new, peers with a cursor first, at most every GAP_INTERVAL_MS.
+   * GAP_PEERS peers are asked for what is new, peers with a cursor first, at most every GAP_INTERVAL_MS. A
+   * gap inside the interval is not dropped but asked about once when it ends: the last ask may have gone out
+   * before its peers held the item (jobs announced a second apart each leave a gap).
    */
   gap (): void {
-    if (!this.started || Date.now() - this.lastGap < this.gapIntervalMs) return
+    if (!this.started) return
+    const wait = this.lastGap + this.gapIntervalMs - Date.now()
+    if (wait > 0) {
+      if (this.gapPending) return
+      this.gapPending = true
+      const t = setTimeout(() => {
+        this.timers.delete(t)
+        this.gapPending = false
+        this.gap()
+      }, wait)
+      this.timers.add(t)
+      return
+    }
     this.lastGap = Date.now()
     this.askSome(GAP_PEERS, 'gap')
   }

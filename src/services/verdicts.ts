@@ -27,14 +27,23 @@ import { Eligibility, type Seating } from './eligibility.ts'
 
 /** @default 10 s: how often deadlines are checked (jobs past them become no-consensus) */
 const DEADLINE_CHECK_MS = 10_000
+/**
+ * @default 2 s: a reveal still held for want of its builder's commitment this long after it came makes the
+ * node ask peers (sync's gap): gossip usually brings the commitment first, or within milliseconds
+ */
+export const MISSING_COMMITMENT_MS = 2_000
 
 export type { VerdictEvent, VerdictServiceEvents, VerdictServiceComponents } from './verdict-events.ts'
 
 export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
   private readonly init: VerdictServiceComponents
   private readonly keys = new BuilderKeyCache()
-  /** attestations that came before their job's announcement, by job */
+  /** attestations that came before their job's announcement, and reveals before their commitment, by job */
   private readonly early = new HeldAttestations()
+  /** rules v2: commitments that came before their job's announcement, by job */
+  private readonly earlyCommitments = new HeldAttestations()
+  /** jobs with a reveal held for want of its commitment, and a gap check due */
+  private readonly awaitingCommitment = new Map<string, ReturnType<typeof setTimeout>>()
   /** per job, tallies run one after the other */
   private readonly tallying = new Map<string, Promise<unknown>>()
   private readonly outcomes: Outcomes
@@ -116,6 +125,8 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
 
   stop (): void {
     clearInterval(this.timer)
+    for (const t of this.awaitingCommitment.values()) clearTimeout(t)
+    this.awaitingCommitment.clear()
     this.republisher.stop()
   }
 
@@ -247,7 +258,10 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
       const conflict = this.reveals.checkReveal(a)
       if (conflict !== undefined) this.equivocated(conflict)
     } catch (err) {
-      if (err instanceof GossipValidationError && err.reason === 'no-commitment') this.early.hold(a.job, a.envelope)
+      if (err instanceof GossipValidationError && err.reason === 'no-commitment') {
+        this.early.hold(a.job, a.envelope)
+        this.checkCommitmentArrives(a.job)
+      }
       throw err
     }
   }
@@ -260,15 +274,36 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
     throw new GossipValidationError('reject', 'equivocation', `builder ${c.builder} made two claims for job ${c.job.slice(0, 16)}`)
   }
 
-  /** Rules v2: a seat's commitment (Reveals.take); reveals held for it are checked again, and this node may reveal now */
-  private takeCommitment (c: CheckedCommitment, fromGossip: boolean): void {
+  /**
+   * A reveal is held with no commitment of its builder: if it is still held MISSING_COMMITMENT_MS later, the
+   * commitment was lost on the way here (it came before the announcement to a node of an earlier version, or
+   * gossip dropped it), and peers are asked for what is new
+   */
+  private checkCommitmentArrives (job: string): void {
+    if (this.awaitingCommitment.has(job)) return
+    const t = setTimeout(() => {
+      this.awaitingCommitment.delete(job)
+      if (this.early.holds(job)) this.safeDispatchEvent('gap', { detail: { job } })
+    }, MISSING_COMMITMENT_MS)
+    t.unref?.()
+    this.awaitingCommitment.set(job, t)
+  }
+
+  /**
+   * Rules v2: a seat's commitment (Reveals.take); reveals held for it are checked again, and this node may
+   * reveal now. One from gossip for a job this node does not know yet is held until the announcement comes
+   * (the builders flood their commitments, the announcement comes along the mesh and may come second) and is
+   * then taken as received when it came (`receivedAt`, for the freshness check).
+   */
+  private takeCommitment (c: CheckedCommitment, fromGossip: boolean, receivedAt = Date.now()): void {
     if (this.init.store.isBanned(c.builder)) throw new GossipValidationError('reject', 'banned', `builder ${c.builder} is banned for equivocation`)
     const a = this.announcement(c.job)
     if (a === undefined) {
+      if (fromGossip) this.earlyCommitments.hold(c.job, c.envelope, receivedAt)
       this.safeDispatchEvent('gap', { detail: { job: c.job } })
-      throw new GossipValidationError('ignore', 'unknown-job', `no announcement for job ${c.job.slice(0, 16)} yet`)
+      throw new GossipValidationError('ignore', 'unknown-job', `no announcement for job ${c.job.slice(0, 16)} yet${fromGossip ? '; held' : ''}`)
     }
-    const conflict = this.reveals.take(c, a, this.eligibility.seatList(a), fromGossip, Date.now())
+    const conflict = this.reveals.take(c, a, this.eligibility.seatList(a), fromGossip, receivedAt)
     if (conflict !== undefined) this.equivocated(conflict)
     this.replayHeld(c.job)
     this.revealIfDue(a).catch(err => this.init.log('revealing %s: %e', c.job, err))
@@ -322,9 +357,21 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
    */
   onAnnouncement (a: CheckedAnnouncement): void {
     if (a.retry !== undefined) this.outcomes.throttle.supersede(a.retry.of)
+    this.replayHeldCommitments(a.job)
     this.replayHeld(a.job)
     const self = this.init.libp2p.peerId
     this.eligibility.checkList(a, () => [...(this.init.selfEligible ? [self] : []), ...this.init.libp2p.getPeers()], this.init.store.bannedSet())
+  }
+
+  /** Commitments held for a job (its announcement was missing) are taken now, as gossip, when they came */
+  private replayHeldCommitments (job: string): void {
+    for (const held of this.earlyCommitments.takeReceived(job)) {
+      try {
+        this.takeCommitment(checkCommitment(held.bytes, Date.now(), { cache: this.keys }), true, held.at)
+      } catch (err: any) {
+        if (!(err instanceof GossipValidationError)) this.init.log('held commitment for %s: %e', job, err)
+      }
+    }
   }
 
   /** Attestations held for a job (its announcement, or a rules-v2 commitment, was missing) are checked again */

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { SkylineNode } from '../../src/node/index.ts'
 import { Store } from '../../src/store/store.ts'
-import { SYNC_PROTOCOL } from '../../src/services/sync.ts'
+import { GAP_INTERVAL_MS, SYNC_PROTOCOL } from '../../src/services/sync.ts'
 import { stringifyTopic } from '../../src/protocols/ids.ts'
 import { startMesh, startNode, waitFor, type TestMesh } from '../helpers/mesh.ts'
 import { randomPeerId, testAnnouncement, testAnnouncer } from '../helpers/announce.ts'
@@ -161,6 +161,28 @@ describe('sync: asks for a reason, sends what is new', function () {
     await again.start()
     return again
   }
+
+  it('a gap inside GAP_INTERVAL_MS of the last ask is asked about once the interval ends, not dropped', async () => {
+    const a = await node()
+    const b = await node()
+    await connect(a, b)
+    await waitFor('the first exchange', () => a.sync.stats.syncs >= 1)
+    const syncs = a.sync.stats.syncs
+    const asked = Date.now()
+    a.sync.gap()
+    await waitFor('the gap exchange', () => a.sync.stats.reasons.gap === 1 && a.sync.stats.syncs > syncs)
+    // b records an item after that exchange (not gossiped); two more gaps come inside the interval: one ask when it ends brings it
+    const id = b.announcements.add(testAnnouncement(announcer)).id
+    a.sync.gap()
+    a.sync.gap()
+    await sleep(1_000)
+    assert.equal(a.sync.stats.reasons.gap, 1, 'asked again inside the interval')
+    assert.equal(a.store.hasAnnouncement(id), false)
+    await waitFor('the deferred gap ask', () => a.store.hasAnnouncement(id), GAP_INTERVAL_MS + 5_000)
+    assert.ok(Date.now() - asked >= GAP_INTERVAL_MS, `came after ${Date.now() - asked} ms`)
+    await sleep(500)
+    assert.equal(a.sync.stats.reasons.gap, 2, 'the two gaps inside the interval were one ask')
+  })
 
   it('an attestation of a job a node never saw makes it ask a peer, and the job and the attestation come', async () => {
     const a = await node()
