@@ -155,8 +155,8 @@ async function countersOf (s: SimNode): Promise<Counters> {
 function syncCountsOf (sims: SimNode[]): Counters {
   let c: Counters = {}
   for (const { node } of sims) {
-    const { asked, answered, served, bytesServed, reasons } = node.sync.stats
-    c = addCounters(c, { asked, answered, served, bytesServed, ...Object.fromEntries(Object.entries(reasons).map(([k, v]) => [`ask ${k}`, v])) })
+    const { asked, answered, served, bytesServed, reasons, settleDropped } = node.sync.stats
+    c = addCounters(c, { asked, answered, served, bytesServed, 'reconnect not asked': settleDropped, ...Object.fromEntries(Object.entries(reasons).map(([k, v]) => [`ask ${k}`, v])) })
   }
   return c
 }

@@ -20,6 +20,7 @@ import type { Connection, Logger, PeerId, Stream } from '@libp2p/interface'
 import type { SkylineLibp2p } from './components.ts'
 import type { Store } from '../store/store.ts'
 import { SYNC_PROTOCOL, SYNC_TIMEOUT_MS, answer, askOnce, storeHolds, type SyncKind } from './sync-wire.ts'
+import { JOIN_GRACE_MS, TRIM_CHECK_MS } from './connection-trim.ts'
 
 export { SYNC_PROTOCOL, SYNC_KIND, MAX_ITEMS_PER_KIND, MAX_ITEM_BYTES, SYNC_TIMEOUT_MS, SyncProtocolError, type SyncKind } from './sync-wire.ts'
 
@@ -48,6 +49,13 @@ export const REJOIN_WINDOW_MS = 120_000
 export const REJOIN_PEERS = 8
 /** @default 5 s: a peer that disconnected and came back is asked again after at least this long */
 const RECONNECT_RESYNC_MS = 5_000
+/**
+ * @default 8 s: a peer that came back is asked only once its connection has lasted this long, past the
+ * trimmer's grace for a connection beyond the limit (JOIN_GRACE_MS + TRIM_CHECK_MS, connection-trim.ts):
+ * a connection opened for a moment (a seeder checking a candidate, a newcomer learning peers) and closed
+ * within it started an exchange each way for nothing, since the peer reaches this node through the mesh
+ */
+export const RECONNECT_SETTLE_MS = JOIN_GRACE_MS + TRIM_CHECK_MS + 1_000
 /**
  * @default 30 s: returning peers this node holds no cursor from (never asked, so their first answer is a
  * whole time window) are asked at most SYNC_PEERS per this window; returning peers with a cursor always
@@ -85,6 +93,8 @@ export interface SyncInit {
   antiEntropyMs?: number
   /** @default REJOIN_PEERS */
   rejoinPeers?: number
+  /** @default RECONNECT_SETTLE_MS */
+  reconnectSettleMs?: number
 }
 
 export class SyncService {
@@ -95,6 +105,7 @@ export class SyncService {
   private readonly peers: number
   private readonly jitterMs: number
   private readonly gapIntervalMs: number
+  private readonly reconnectSettleMs: number
   private readonly antiEntropyMs: number
   private readonly rejoinPeers: number
   /** peers asked in the rejoin window so far */
@@ -139,7 +150,9 @@ export class SyncService {
     answered: 0,
     served: 0,
     bytesServed: 0,
-    reasons: { start: 0, rejoin: 0, reconnect: 0, gap: 0, periodic: 0, manual: 0 } satisfies Record<SyncReason, number>
+    reasons: { start: 0, rejoin: 0, reconnect: 0, gap: 0, periodic: 0, manual: 0 } satisfies Record<SyncReason, number>,
+    /** reconnect asks not made: the peer's connection closed within RECONNECT_SETTLE_MS */
+    settleDropped: 0
   }
 
   constructor (init: SyncInit) {
@@ -150,6 +163,7 @@ export class SyncService {
     this.peers = init.peers ?? SYNC_PEERS
     this.jitterMs = init.jitterMs ?? SYNC_JITTER_MS
     this.gapIntervalMs = init.gapIntervalMs ?? GAP_INTERVAL_MS
+    this.reconnectSettleMs = init.reconnectSettleMs ?? RECONNECT_SETTLE_MS
     this.antiEntropyMs = init.antiEntropyMs ?? ANTI_ENTROPY_MS
     this.rejoinPeers = init.rejoinPeers ?? REJOIN_PEERS
   }
@@ -232,11 +246,12 @@ export class SyncService {
     const gone = this.disconnectedAt.get(id)
     if (gone !== undefined) {
       // it may hold what it could not send while it was gone (a partition, an outage, a restart), though
-      // a peer that flaps is asked at most every RECONNECT_RESYNC_MS
+      // a peer that flaps is asked at most every RECONNECT_RESYNC_MS, and only once its connection has
+      // lasted RECONNECT_SETTLE_MS (onDisconnect drops the ask of one closed before)
       this.disconnectedAt.delete(id)
       if (this.cursors.has(id) || this.coldReconnectAllowed()) {
         const wait = RECONNECT_RESYNC_MS - (Date.now() - (this.lastAsked.get(id) ?? 0))
-        this.enqueue(peerId, 'reconnect', gone, Math.max(wait, 0))
+        this.enqueue(peerId, 'reconnect', gone, Math.max(wait, this.reconnectSettleMs))
         return
       }
     }
@@ -267,6 +282,10 @@ export class SyncService {
     const id = evt.detail.toString()
     if (this.libp2p.getConnections(evt.detail).length > 0) return
     this.syncPeers.delete(id)
+    if (this.queue.get(id)?.reason === 'reconnect') {
+      this.queue.delete(id)
+      this.stats.settleDropped++
+    }
     this.disconnectedAt.set(id, Date.now())
     bound(this.disconnectedAt)
   }
