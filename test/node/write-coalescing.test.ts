@@ -9,6 +9,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Stream } from '@libp2p/interface'
 import { createSkylineLibp2p } from '../../src/node/libp2p.ts'
 import type { SkylineLibp2p } from '../../src/services/components.ts'
+import { waitFor } from '../helpers/mesh.ts'
 
 const PROTOCOL = '/skyline-test/writes/1.0.0'
 
@@ -68,7 +69,11 @@ describe('coalesced socket writes (src/node/write-coalescing.ts)', function () {
   it('ten frames sent in one turn leave in a few socket writes (one per socket), not two each, and arrive intact', async function () {
     expect = 10 * 100
     const stream = await a.dialProtocol(b.getMultiaddrs()[0], PROTOCOL)
-    await new Promise(resolve => setTimeout(resolve, 200)) // the stream's opening frames are out
+    // the stream's opening frames and both identify exchanges are out (under load identify can take longer
+    // than a fixed wait, and its frames would be counted here)
+    const identified = async (x: SkylineLibp2p, y: SkylineLibp2p): Promise<boolean> => ((await x.peerStore.get(y.peerId).catch(() => undefined))?.protocols.length ?? 0) > 0
+    await waitFor('identify both ways', async () => await identified(a, b) && await identified(b, a))
+    await new Promise(resolve => setTimeout(resolve, 200))
     const sent = new Uint8Array(expect).map((_, i) => i % 251)
     const writes = await kernelWrites(async () => {
       // each send is a Yamux frame and a Noise message: its length and its ciphertext, two writes uncoalesced
