@@ -31,8 +31,8 @@ describe('kad-dht contact check', function () {
     const a = await startNode()
     const c = await startNode()
     try {
-      // the check's pings, recorded: a ping to a peer not connected is the check's dial (the node itself may
-      // dial a peer it just learned an address of on its own; CI saw that, and it is not the check's doing)
+      // the check's pings, recorded: a ping to a peer not connected is the check's dial (a node with no
+      // connection also dials the peers it has learned, src/services/redial.ts: CI saw it reach the stranger)
       const pinged: string[] = []
       const ping = { ping: async (peer: any, options?: any): Promise<number> => { pinged.push(peer.toString()); return a.libp2p.services.ping.ping(peer, options) } }
       // the contact as kad-dht hands it over: not connected (whatever the node has done meanwhile)
