@@ -273,11 +273,12 @@ function sampleBytes (replies: Array<Extract<SimReply, { type: 'bytes' }>>): Byt
     const c = r.connections[k]
     return { opened: a.opened + c.opened, outbound: a.outbound + c.outbound, closed: a.closed + c.closed, open: a.open + c.open }
   }, { opened: 0, outbound: 0, closed: 0, open: 0 })
+  const sum = (of: (r: typeof replies[number]) => Counters): Counters => replies.reduce<Counters>((a, r) => addCounters(a, of(r)), {})
   return {
-    builders: replies.reduce<Counters>((a, r) => addCounters(a, r.builders), {}),
-    seeder: replies.reduce<Counters>((a, r) => addCounters(a, r.seeder), {}),
+    builders: sum(r => r.builders),
+    seeder: sum(r => r.seeder),
     connections: { builders: conns('builders'), seeder: conns('seeder') },
-    sync: { builders: replies.reduce<Counters>((a, r) => addCounters(a, r.sync.builders), {}), seeder: replies.reduce<Counters>((a, r) => addCounters(a, r.sync.seeder), {}) },
+    sync: { builders: sum(r => r.sync.builders), seeder: sum(r => r.sync.seeder) },
     provided: replies.reduce((a, r) => a + r.provided, 0)
   }
 }

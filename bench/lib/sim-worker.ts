@@ -151,6 +151,13 @@ async function countersOf (s: SimNode): Promise<Counters> {
   return counters
 }
 
+/** The nodes' byte counters summed, label by label */
+async function summedCounters (sims: SimNode[]): Promise<Counters> {
+  let c: Counters = {}
+  for (const s of sims) c = addCounters(c, await countersOf(s))
+  return c
+}
+
 /** The nodes' sync counts summed: asked (and by reason: `ask <reason>`), answered, served, bytesServed */
 function syncCountsOf (sims: SimNode[]): Counters {
   let c: Counters = {}
@@ -214,13 +221,11 @@ async function handle (req: SimRequest): Promise<SimReply> {
       return { type: 'seed', job: checked.job, at }
     }
     case 'bytes': {
-      let builders: Counters = {}
-      for (const s of nodes) builders = addCounters(builders, await countersOf(s))
       const seederSims = seeder !== undefined ? [seeder.sim] : []
       return {
         type: 'bytes',
-        builders,
-        seeder: seeder !== undefined ? await countersOf(seeder.sim) : {},
+        builders: await summedCounters(nodes),
+        seeder: await summedCounters(seederSims),
         connections: { builders: connectionsOf(nodes), seeder: connectionsOf(seederSims) },
         sync: { builders: syncCountsOf(nodes), seeder: syncCountsOf(seederSims) },
         provided

@@ -12,11 +12,20 @@ const MAX_HELD_PER_JOB = 16
 /** @default 60 s before held attestations of a job are dropped */
 const HELD_TTL_MS = 60_000
 
-export class HeldAttestations {
-  private readonly jobs = new Map<string, { at: number, envelopes: Array<{ bytes: Uint8Array, at: number }> }>()
+/**
+ * Items held by job, each with when it was held; `envelopeOf` gives an item's signed bytes (a duplicate is
+ * held once). Attestations are held as bytes and checked again when replayed; commitments as checked once.
+ */
+export class Held<T> {
+  private readonly jobs = new Map<string, { at: number, items: Array<{ item: T, at: number }> }>()
+  private readonly envelopeOf: (item: T) => Uint8Array
 
-  /** Holds an envelope for a job (a duplicate once), received at `now` */
-  hold (job: string, envelope: Uint8Array, now = Date.now()): void {
+  constructor (envelopeOf: (item: T) => Uint8Array) {
+    this.envelopeOf = envelopeOf
+  }
+
+  /** Holds an item for a job (a duplicate once), received at `now` */
+  hold (job: string, item: T, now = Date.now()): void {
     for (const [j, e] of this.jobs) {
       if (now - e.at > HELD_TTL_MS) this.jobs.delete(j)
       else break
@@ -24,22 +33,18 @@ export class HeldAttestations {
     let held = this.jobs.get(job)
     if (held === undefined) {
       if (this.jobs.size >= MAX_HELD_JOBS) this.jobs.delete(this.jobs.keys().next().value!)
-      held = { at: now, envelopes: [] }
+      held = { at: now, items: [] }
       this.jobs.set(job, held)
     }
-    if (held.envelopes.length < MAX_HELD_PER_JOB && !held.envelopes.some(e => Buffer.compare(e.bytes, envelope) === 0)) held.envelopes.push({ bytes: envelope, at: now })
+    const envelope = this.envelopeOf(item)
+    if (held.items.length < MAX_HELD_PER_JOB && !held.items.some(e => Buffer.compare(this.envelopeOf(e.item), envelope) === 0)) held.items.push({ item, at: now })
   }
 
-  /** The envelopes held for a job, which are no longer held */
-  take (job: string): Uint8Array[] {
-    return this.takeReceived(job).map(e => e.bytes)
-  }
-
-  /** As take, each with when it was held */
-  takeReceived (job: string): Array<{ bytes: Uint8Array, at: number }> {
+  /** The items held for a job, each with when it was held; they are no longer held */
+  take (job: string): Array<{ item: T, at: number }> {
     const held = this.jobs.get(job)
     this.jobs.delete(job)
-    return held?.envelopes ?? []
+    return held?.items ?? []
   }
 
   /** Whether anything is held for a job, and not yet past HELD_TTL_MS */

@@ -18,7 +18,7 @@
  *   every routing table, and a newcomer to a large one dials about k strangers, not hundreds.
  * libp2p's own ping service is unchanged.
  */
-import type { AbortOptions, PeerId, PeerStore } from '@libp2p/interface'
+import { isPeerId, type AbortOptions, type PeerId, type PeerStore } from '@libp2p/interface'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -73,10 +73,6 @@ export class KadContactCheck implements Pick<Ping, 'ping'> {
       return false
     }
   }
-}
-
-function isPeerId (peer: PeerId | Multiaddr | Multiaddr[]): peer is PeerId {
-  return !Array.isArray(peer) && typeof (peer as PeerId).toMultihash === 'function'
 }
 
 /**

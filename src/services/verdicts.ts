@@ -22,7 +22,7 @@ import { Outcomes } from './outcomes.ts'
 import { panelTally } from '../rules/panel.ts'
 import { Republisher } from './republish.ts'
 import { Reveals, type Conflict } from './reveals.ts'
-import { HeldAttestations } from './held.ts'
+import { Held } from './held.ts'
 import { Eligibility, type Seating } from './eligibility.ts'
 
 /** @default 10 s: how often deadlines are checked (jobs past them become no-consensus) */
@@ -39,9 +39,9 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
   private readonly init: VerdictServiceComponents
   private readonly keys = new BuilderKeyCache()
   /** attestations that came before their job's announcement, and reveals before their commitment, by job */
-  private readonly early = new HeldAttestations()
-  /** rules v2: commitments that came before their job's announcement, by job */
-  private readonly earlyCommitments = new HeldAttestations()
+  private readonly early = new Held<Uint8Array>(envelope => envelope)
+  /** rules v2: commitments that came before their job's announcement (checked already), by job */
+  private readonly earlyCommitments = new Held<CheckedCommitment>(c => c.envelope)
   /** jobs with a reveal held for want of its commitment, and a gap check due */
   private readonly awaitingCommitment = new Map<string, ReturnType<typeof setTimeout>>()
   /** per job, tallies run one after the other */
@@ -299,7 +299,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
     if (this.init.store.isBanned(c.builder)) throw new GossipValidationError('reject', 'banned', `builder ${c.builder} is banned for equivocation`)
     const a = this.announcement(c.job)
     if (a === undefined) {
-      if (fromGossip) this.earlyCommitments.hold(c.job, c.envelope, receivedAt)
+      if (fromGossip) this.earlyCommitments.hold(c.job, c, receivedAt)
       this.safeDispatchEvent('gap', { detail: { job: c.job } })
       throw new GossipValidationError('ignore', 'unknown-job', `no announcement for job ${c.job.slice(0, 16)} yet${fromGossip ? '; held' : ''}`)
     }
@@ -365,9 +365,9 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
 
   /** Commitments held for a job (its announcement was missing) are taken now, as gossip, when they came */
   private replayHeldCommitments (job: string): void {
-    for (const held of this.earlyCommitments.takeReceived(job)) {
+    for (const held of this.earlyCommitments.take(job)) {
       try {
-        this.takeCommitment(checkCommitment(held.bytes, Date.now(), { cache: this.keys }), true, held.at)
+        this.takeCommitment(held.item, true, held.at)
       } catch (err: any) {
         if (!(err instanceof GossipValidationError)) this.init.log('held commitment for %s: %e', job, err)
       }
@@ -376,7 +376,7 @@ export class VerdictService extends TypedEventEmitter<VerdictServiceEvents> {
 
   /** Attestations held for a job (its announcement, or a rules-v2 commitment, was missing) are checked again */
   private replayHeld (job: string): void {
-    for (const envelope of this.early.take(job)) {
+    for (const { item: envelope } of this.early.take(job)) {
       this.ingest('attestation', envelope).catch(err => this.init.log('held attestation for %s: %e', job, err))
     }
   }
