@@ -157,7 +157,8 @@ export function describeCollusion (c: CollusionCase): void {
       for (const n of honest.slice(1)) n.opts.bootstrap = [honest[0].address]
       await Promise.all(honest.slice(1).map(async n => n.start()))
       // the colluders grind their keys against the honest IDs, before any beacon exists
-      groundKeys = await grindKeys(honest.map(n => peerIdFromString(n.peerId)), COLLUDERS)
+      // until they own the first seats of 6× the random share of jobs (the assertion below asks 3×, over fresh jobs)
+      groundKeys = await grindKeys(honest.map(n => peerIdFromString(n.peerId)), COLLUDERS, { minTop: 6 / choose(HONEST + COLLUDERS, COLLUDERS) })
       const plan = groundKeys.map(k => peerIdFromPrivateKey(k).toString())
       colluders = await Promise.all(groundKeys.map(async (k, i) => startColluder(join(dir!, `c${i}`), {
         bootstrap: [honest[0].address], announcers: [announcer.line], keyring, key: Buffer.from(privateKeyToProtobuf(k)).toString('hex'), colluders: plan

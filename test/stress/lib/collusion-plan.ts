@@ -32,22 +32,38 @@ export function fabricatedFiles (srpmSha256: string, srpmName: string): { name: 
 
 /**
  * `count` keys ground before any beacon is known, against the honest builders' IDs, the way rules v1
- * rewarded it (docs/threat-model.md): of `tries` fresh keys, the leader is the one whose Kademlia key
+ * rewarded it (docs/threat-model.md): of fresh keys, the leader is the one whose Kademlia key
  * (sha256 of the peer ID multihash, what v1 ranks by) is the closest builder to the most of `points`
  * random job points, i.e. one in the widest empty region of the key space; the others are the keys
  * closest to the leader's, so that wherever the leader is first, the colluders hold the first `count` seats.
+ * A grinder keeps going until that holds for `minTop` of fresh points (a share of jobs whose first `count`
+ * seats are all ground keys), adding `tries` keys a round, up to `rounds`: a fixed number of keys is a
+ * lottery that now and then leaves the followers behind an honest builder, which proves nothing about v1.
  */
-export async function grindKeys (honest: PeerId[], count: number, tries = 3000, points = 512): Promise<PrivateKey[]> {
-  const pts = Array.from({ length: points }, () => randomBytes(32))
-  const keys = await Promise.all(Array.from({ length: tries }, async () => generateKeyPair('Ed25519')))
-  const kad = keys.map(k => peerKadId(peerIdFromPrivateKey(k)))
+export async function grindKeys (honest: PeerId[], count: number, o: { tries?: number, points?: number, minTop?: number, rounds?: number } = {}): Promise<PrivateKey[]> {
+  const { tries = 3000, points = 512, minTop = 0, rounds = 8 } = o
   const honestKad = honest.map(peerKadId)
-  // the honest builder closest to each point: a key closer than it is the job's first seat
-  const bar = pts.map(p => honestKad.map(k => xorDistance(p, k)).sort(compareDistance)[0])
-  const wins = kad.map(k => pts.reduce((w, p, j) => w + (compareDistance(xorDistance(p, k), bar[j]) < 0 ? 1 : 0), 0))
-  const leader = wins.indexOf(Math.max(...wins))
-  const followers = kad.map((k, i) => ({ i, d: xorDistance(kad[leader], k) })).filter(f => f.i !== leader).sort((a, b) => compareDistance(a.d, b.d))
-  return [leader, ...followers.slice(0, count - 1).map(f => f.i)].map(i => keys[i])
+  const firstHonest = (p: Uint8Array): Uint8Array => honestKad.map(k => xorDistance(p, k)).sort(compareDistance)[0]
+  const pts = Array.from({ length: points }, () => randomBytes(32))
+  const bar = pts.map(firstHonest)
+  // fresh points to judge a pick by, so that the pick is not judged on the points it was made from
+  const check = Array.from({ length: points }, () => randomBytes(32)).map(p => ({ p, bar: firstHonest(p) }))
+  const keys: PrivateKey[] = []
+  const kad: Uint8Array[] = []
+  let best: { top: number, pick: number[] } = { top: -1, pick: [] }
+  for (let round = 0; round < rounds && best.top < minTop; round++) {
+    const more = await Promise.all(Array.from({ length: tries }, async () => generateKeyPair('Ed25519')))
+    keys.push(...more)
+    kad.push(...more.map(k => peerKadId(peerIdFromPrivateKey(k))))
+    const wins = kad.map(k => pts.reduce((w, p, j) => w + (compareDistance(xorDistance(p, k), bar[j]) < 0 ? 1 : 0), 0))
+    const leader = wins.indexOf(Math.max(...wins))
+    const followers = kad.map((k, i) => ({ i, d: xorDistance(kad[leader], k) })).filter(f => f.i !== leader).sort((a, b) => compareDistance(a.d, b.d))
+    const pick = [leader, ...followers.slice(0, count - 1).map(f => f.i)]
+    // the share of fresh points where every picked key is closer than every honest builder
+    const top = check.filter(c => pick.every(i => compareDistance(xorDistance(c.p, kad[i]), c.bar) < 0)).length / check.length
+    if (top > best.top) best = { top, pick }
+  }
+  return best.pick.map(i => keys[i])
 }
 
 export interface SeatShare {
