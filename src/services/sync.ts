@@ -19,7 +19,7 @@
 import type { Connection, Logger, PeerId, Stream } from '@libp2p/interface'
 import type { SkylineLibp2p } from './components.ts'
 import type { Store } from '../store/store.ts'
-import { SYNC_PROTOCOL, SYNC_TIMEOUT_MS, answer, askOnce, storeHolds, type SyncKind } from './sync-wire.ts'
+import { STORE_LIST, SYNC_PROTOCOL, SYNC_TIMEOUT_MS, answer, askOnce, storeHolds, type SyncKind } from './sync-wire.ts'
 import { JOIN_GRACE_MS, TRIM_CHECK_MS } from './connection-trim.ts'
 
 export { SYNC_PROTOCOL, SYNC_KIND, MAX_ITEMS_PER_KIND, MAX_ITEM_BYTES, SYNC_TIMEOUT_MS, SyncProtocolError, type SyncKind } from './sync-wire.ts'
@@ -142,6 +142,9 @@ export class SyncService {
     /** exchanges this node started, and those that ended with the end marker */
     asked: 0,
     syncs: 0,
+    /** items offered by id to this node, and those it asked for (the rest it held) */
+    offered: 0,
+    wanted: 0,
     /** items received, those skipped as already held (not checked again), those new */
     received: 0,
     skipped: 0,
@@ -359,7 +362,9 @@ export class SyncService {
     const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(SYNC_TIMEOUT_MS), ...(outer !== undefined ? [outer] : [])])
     let fresh = 0
     try {
-      const end = await askOnce(this.libp2p, peer, { since, cursor: this.cursors.get(id) }, signal, async (kind, envelope) => {
+      // ids first: the answerer offers, this node asks only for what it does not hold
+      const holds = (kind: SyncKind, prefix: string): boolean => this.store.holdsIdPrefix(STORE_LIST[kind], prefix)
+      const end = await askOnce(this.libp2p, peer, { since, cursor: this.cursors.get(id), holds }, signal, async (kind, envelope) => {
         this.stats.received++
         if (envelope.byteLength === 0) return
         // an item this node holds already is not checked again (a signature check each, for nothing)
@@ -367,6 +372,8 @@ export class SyncService {
         if (await this.sink.ingest(kind, envelope)) fresh++
       })
       this.stats.accepted += fresh
+      this.stats.offered += end.offered
+      this.stats.wanted += end.wanted
       this.stats.syncs++
       if (end.cursor.byteLength > 0) this.cursors.set(id, end.cursor)
       else this.cursors.delete(id)

@@ -73,6 +73,18 @@ export interface SyncCursorRows {
   commitments: number
 }
 
+/** What a sync answer carries (Store.syncItems): per kind, the stored bytes and their ids, in the same order */
+export interface SyncItems {
+  announcements: Uint8Array[]
+  attestations: Uint8Array[]
+  controls: Uint8Array[]
+  proofs: Uint8Array[]
+  commitments: Uint8Array[]
+  /** per kind, the hex id of each item above (sha256 of its signed payload; of a proof, of its bytes) */
+  ids: { announcements: string[], attestations: string[], controls: string[], proofs: string[], commitments: string[] }
+  cursor: SyncCursorRows
+}
+
 /** A rules-v2 commitment as stored; `nonce` only on this node's own */
 export interface CommitmentRow {
   id: string

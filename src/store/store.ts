@@ -6,6 +6,7 @@
  * loop. Schema migrations are numbered and run in one
  * transaction each.
  */
+import { createHash } from 'node:crypto'
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
@@ -13,7 +14,7 @@ import { MIGRATIONS } from './schema.ts'
 import { addTraffic, trafficSince, type TrafficRow } from './traffic.ts'
 import {
   rowToAnnouncement, rowToAttestation, rowToCommitment, rowToJob, rowToVerdict,
-  type AttestationRow, type BuildRecord, type CommitmentRow, type ControlRow, type JobRow, type JobState, type StoredAnnouncement, type SyncCursorRows, type VerdictRow
+  type AttestationRow, type BuildRecord, type CommitmentRow, type ControlRow, type JobRow, type JobState, type StoredAnnouncement, type SyncCursorRows, type SyncItems, type VerdictRow
 } from './rows.ts'
 
 export * from './rows.ts'
@@ -236,14 +237,16 @@ export class Store {
    * announcements are never sent. Runs without yielding, so nothing stored meanwhile falls between the
    * list and the cursor.
    */
-  syncItems (since: number, limit: number, after?: SyncCursorRows): { announcements: Uint8Array[], attestations: Uint8Array[], controls: Uint8Array[], proofs: Uint8Array[], commitments: Uint8Array[], cursor: SyncCursorRows } {
-    const page = (table: string, column: string, time: string, from: number | undefined, extra = '', params: number[] = []): { rows: Uint8Array[], last: number } => {
+  syncItems (since: number, limit: number, after?: SyncCursorRows): SyncItems {
+    const page = (table: string, column: string, time: string, from: number | undefined, extra = '', params: number[] = []): { rows: Uint8Array[], ids: string[], last: number } => {
       const newest = Number((this.sql(`SELECT max(rowid) AS m FROM ${table}`).get() as { m: number | null }).m ?? 0)
       const start = from !== undefined && from <= newest ? from : undefined
-      const rows = this.sql(`SELECT rowid AS r, ${column} AS e FROM ${table} WHERE rowid > ? AND ${time} >= ?${extra} ORDER BY rowid LIMIT ?`)
-        .all(start ?? 0, since, ...params, limit) as Array<{ r: number, e: Uint8Array }>
+      const id = table === 'banned' ? "''" : 'id'
+      const rows = this.sql(`SELECT rowid AS r, ${id} AS i, ${column} AS e FROM ${table} WHERE rowid > ? AND ${time} >= ?${extra} ORDER BY rowid LIMIT ?`)
+        .all(start ?? 0, since, ...params, limit) as Array<{ r: number, i: string, e: Uint8Array }>
       const last = rows.length >= limit ? Number(rows[rows.length - 1].r) : newest
-      return { rows: rows.map(r => new Uint8Array(r.e)), last }
+      // a proof has no id column: it is stored byte for byte, and its id is the sha256 of those bytes
+      return { rows: rows.map(r => new Uint8Array(r.e)), ids: rows.map(r => r.i !== '' ? r.i : proofId(r.e)), last }
     }
     const a = page('announcements', 'envelope', 'received_at', after?.announcements, ' AND expires_at > ?', [Date.now()])
     const t = page('attestations', 'envelope', 'time', after?.attestations)
@@ -256,8 +259,24 @@ export class Store {
       attestations: t.rows,
       controls: c.rows,
       proofs: p.rows,
+      ids: { commitments: m.ids, announcements: a.ids, attestations: t.ids, controls: c.ids, proofs: p.ids },
       cursor: { announcements: a.last, attestations: t.last, controls: c.last, proofs: p.last, commitments: m.last }
     }
+  }
+
+  /**
+   * Whether the store holds an item of this sync kind whose id (hex sha256 of its signed payload; of a
+   * proof, of its bytes) begins with `prefix` (hex): what an asker checks an offer by (sync.md, "Ids
+   * before items")
+   */
+  holdsIdPrefix (kind: keyof SyncItems['ids'], prefix: string): boolean {
+    if (kind === 'proofs') {
+      // bans are few (one per equivocating builder): their proofs are hashed here rather than indexed
+      const rows = this.sql('SELECT proof FROM banned').all() as Array<{ proof: Uint8Array }>
+      return rows.some(r => proofId(r.proof).startsWith(prefix))
+    }
+    const table = { announcements: 'announcements', controls: 'control', attestations: 'attestations', commitments: 'commitments' }[kind]
+    return this.sql(`SELECT 1 FROM ${table} WHERE id >= ? AND id <= ? LIMIT 1`).get(prefix, prefix + 'g') !== undefined
   }
 
   /** Whether an attestation with this id (hex sha256 of its signed payload) is stored */
@@ -386,4 +405,9 @@ export class Store {
   close (): void {
     if (this.db.isOpen) this.db.close()
   }
+}
+
+/** The id of an equivocation proof in a sync offer: the hex sha256 of its bytes */
+function proofId (proof: Uint8Array): string {
+  return createHash('sha256').update(proof).digest('hex')
 }

@@ -21,7 +21,7 @@ import { DHT_PROTOCOL } from '../../src/node/constants.ts'
 import { PROTOCOL as BLOB_PROTOCOL } from '../../src/services/blob/index.ts'
 import { decodeResponse, encodeRequest } from '../../src/services/blob/wire.ts'
 import { MSG_CHUNK, MSG_HAVE, MSG_MANIFEST, STATUS_OK } from '../../src/services/blob/constants.ts'
-import { SyncRequest } from '../../src/protocols/pb/sync.ts'
+import { SyncRequest, SyncWant } from '../../src/protocols/pb/sync.ts'
 import { createControl } from '../../src/protocols/control.ts'
 import type { Builder } from '../../src/builder/index.ts'
 import type { SkylineNode } from '../../src/node/index.ts'
@@ -203,7 +203,7 @@ describe('fuzz: stream protocols of a live node (blob, sync, builder, kad)', fun
   })
 
   it('/skyline/sync/1.0.0: garbage requests never crash the server; a sync works afterwards', async function () {
-    const valid = [SyncRequest.encode({ since: 0n }), SyncRequest.encode({ since: BigInt(Date.now()) }), SyncRequest.encode({ since: 2n ** 64n - 1n }), new Uint8Array(0)]
+    const valid = [SyncRequest.encode({ since: 0n }), SyncRequest.encode({ since: 0n, ids: true }), SyncWant.encode({ want: Uint8Array.of(0xff, 0x01) }), SyncRequest.encode({ since: BigInt(Date.now()) }), SyncRequest.encode({ since: 2n ** 64n - 1n }), new Uint8Array(0)]
     await fuzzProtocol(SYNC_PROTOCOL, valid, 60, 20, assertHealthy)
     const before = client.store.latestControl()
     const n = await client.sync.syncFrom(server.libp2p.peerId)

@@ -2,7 +2,8 @@
  * The sync protocol's message handling under fuzzing (fixed seed; SKYLINE_FUZZ_RUNS for a long run): a
  * live node syncs (`node.sync.syncFrom`) from a peer that answers `/skyline/sync/1.0.0` with scripted
  * sequences of valid items, mutated items, forged items, unknown kinds, undecodable frames, oversized
- * length prefixes, missing end markers, resets and half-closes. Each sync returns how many items were
+ * length prefixes, missing end markers, resets and half-closes, and offers by id (the ids-first answer:
+ * well-formed and not, of valid and unknown ids, with and without their end, before and after items). Each sync returns how many items were
  * new or fails with a named error (SyncProtocolError or a libp2p stream error); only items that pass
  * the gossip checks reach the store (forgeries never do); the node answers afterwards. The node's own
  * sync server against garbage requests is in streams.test.ts.
@@ -31,10 +32,14 @@ type Step =
   | { kind: 'item', item: 'announcement' | 'control' | 'forged' | 'mutated' | 'unknown-kind' | 'empty' | 'raw-envelope', n: number, seed: number }
   | { kind: 'frame', bytes: Uint8Array }
   | { kind: 'raw', bytes: Uint8Array }
+  | { kind: 'offer', k: number, ids: 'valid' | 'random' | 'ragged' | 'many', n: number }
+  | { kind: 'offered' }
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('item' as const), item: fc.constantFrom('announcement', 'control', 'forged', 'mutated', 'unknown-kind', 'empty', 'raw-envelope') as fc.Arbitrary<any>, n: fc.nat(), seed: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('frame' as const), bytes: garbage }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('offer' as const), k: fc.nat({ max: 6 }), ids: fc.constantFrom('valid', 'random', 'ragged', 'many') as fc.Arbitrary<any>, n: fc.nat({ max: 40 }) }) },
+  { weight: 2, arbitrary: fc.constant({ kind: 'offered' as const }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('raw' as const), bytes: fc.oneof(garbage, fc.constantFrom(varint(68 * 1024 + 1), varint(2 ** 32), varint(2n ** 63n), Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80))) }) }
 )
 
@@ -94,6 +99,11 @@ describe('fuzz: sync client against a lying peer (node.sync.syncFrom)', function
       for (const st of s.steps) {
         if (st.kind === 'raw') { stream.send(st.bytes); continue }
         if (st.kind === 'frame') { stream.send(concat(varint(st.bytes.length), st.bytes)); continue }
+        if (st.kind === 'offer' || st.kind === 'offered') {
+          const bytes = st.kind === 'offered' ? SyncItem.encode({ kind: SYNC_KIND.end, offered: true }) : SyncItem.encode({ kind: st.k, ids: offerIds(st) })
+          stream.send(concat(varint(bytes.length), bytes))
+          continue
+        }
         const item = itemFor(st)
         const bytes = SyncItem.encode({ kind: item.kind, envelope: item.envelope === undefined ? undefined : new Uint8Array(item.envelope) })
         stream.send(concat(varint(bytes.length), bytes))
@@ -107,6 +117,16 @@ describe('fuzz: sync client against a lying peer (node.sync.syncFrom)', function
       await stream.close({ signal: AbortSignal.timeout(2_000) })
     } catch (err: any) {
       stream.abort(err)
+    }
+  }
+
+  /** ids of valid announcements (16 bytes each), random ones, a length that is no multiple of 16, or more than an offer may hold */
+  function offerIds (st: Extract<Step, { kind: 'offer' }>): Uint8Array<ArrayBuffer> {
+    switch (st.ids) {
+      case 'valid': return new Uint8Array(Buffer.concat(Array.from({ length: 1 + st.n % 8 }, (_, i) => Buffer.from([...validIds][(st.n + i) % validIds.size], 'hex').subarray(0, 16))))
+      case 'random': return new Uint8Array(randomBytes(16 * (1 + st.n)))
+      case 'ragged': return new Uint8Array(randomBytes(1 + st.n * 3 + (st.n % 16 === 15 ? 1 : 0)))
+      case 'many': return new Uint8Array(randomBytes(16 * 1025))
     }
   }
 

@@ -2,15 +2,16 @@
  * `/skyline/sync/1.0.0` asks only when there is a reason and sends only what is new: a node asks a few
  * peers when it starts, a peer that comes back after losing every connection, and peers with a cursor
  * when gossip brings an attestation of a job it never saw; a second exchange with the same peer sends
- * what that peer stored since the first (the cursor of the end marker), and items a node holds already
- * are not checked again. The guarantees stay: a restarted node gets what it missed.
+ * what that peer stored since the first (the cursor of the end marker), offered by id first so that
+ * only what the asker lacks is sent, and items a node holds already are not checked again. The guarantees stay: a restarted node gets what it missed.
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { SkylineNode } from '../../src/node/index.ts'
 import { Store } from '../../src/store/store.ts'
-import { GAP_INTERVAL_MS, SYNC_PROTOCOL } from '../../src/services/sync.ts'
+import { GAP_INTERVAL_MS, SYNC_PROTOCOL, type SyncKind } from '../../src/services/sync.ts'
+import { askOnce } from '../../src/services/sync-wire.ts'
 import { stringifyTopic } from '../../src/protocols/ids.ts'
 import { startMesh, startNode, waitFor, type TestMesh } from '../helpers/mesh.ts'
 import { randomPeerId, testAnnouncement, testAnnouncer } from '../helpers/announce.ts'
@@ -47,7 +48,7 @@ describe('sync: asks for a reason, sends what is new', function () {
     mesh = undefined
   })
 
-  it('a second exchange with the same peer sends nothing when nothing is new, then only the new item', async () => {
+  it('a second exchange with the same peer offers nothing when nothing is new; a third offers only the new items by id and sends only the one the asker lacks', async () => {
     const a = await node()
     const b = await node()
     const ids = [await announce(b), await announce(b), await announce(b)]
@@ -55,12 +56,38 @@ describe('sync: asks for a reason, sends what is new', function () {
     await waitFor('a to sync the three announcements', () => ids.every(id => a.store.hasAnnouncement(id)))
     await waitFor('the exchange to end', () => a.sync.stats.syncs >= 1)
     const served = b.sync.stats.served
+    const offered = a.sync.stats.offered
     assert.equal(await a.sync.syncFrom(b.libp2p.peerId), 0)
     assert.equal(b.sync.stats.served - served, 0, 'the second exchange sent items the asker had')
-    const fourth = await announce(b)
-    await a.sync.syncFrom(b.libp2p.peerId)
-    assert.equal(b.sync.stats.served - served, 1, 'the third exchange sent more than the new item')
-    assert.ok(a.store.hasAnnouncement(fourth))
+    assert.equal(a.sync.stats.offered - offered, 0, 'the second exchange offered items stored before the cursor')
+    // one new announcement reaches a by gossip; another is recorded at b alone (never gossiped)
+    const gossiped = await announce(b)
+    await waitFor('a to hold the gossiped announcement', () => a.store.hasAnnouncement(gossiped))
+    const quiet = (b as any).announcements.add(testAnnouncement(announcer)).id as string
+    const bytes = b.sync.stats.bytesServed
+    assert.equal(await a.sync.syncFrom(b.libp2p.peerId), 1)
+    assert.equal(a.sync.stats.offered - offered, 2, 'the third exchange offered more than the two new items')
+    assert.equal(a.sync.stats.wanted, a.sync.stats.received, 'items came that were not asked for')
+    assert.equal(b.sync.stats.served - served, 1, 'the third exchange sent the item the asker held, or not the one it lacked')
+    assert.ok(a.store.hasAnnouncement(quiet))
+    // what went out: two 16-byte ids with their framing, and the one announcement
+    const oneItem = (a.store as any).sql('SELECT length(envelope) AS n FROM announcements WHERE id = ?').get(quiet).n as number
+    assert.ok(b.sync.stats.bytesServed - bytes < oneItem + 2 * 16 + 16, `served ${b.sync.stats.bytesServed - bytes} bytes for one ${oneItem}-byte item`)
+  })
+
+  it('an asker that does not ask for ids first (an earlier version) gets every item after its cursor at once', async () => {
+    const a = await node()
+    const b = await node()
+    const ids = [await announce(b), await announce(b)]
+    await connect(a, b)
+    await waitFor('a to sync the two announcements', () => ids.every(id => a.store.hasAnnouncement(id)))
+    const served = b.sync.stats.served
+    const got: SyncKind[] = []
+    const end = await askOnce(a.libp2p, b.libp2p.peerId, { since: 0 }, AbortSignal.timeout(10_000), async kind => { got.push(kind) })
+    assert.deepEqual(got, ['announcement', 'announcement'])
+    assert.equal(end.offered, 0)
+    assert.ok(end.cursor.byteLength > 0)
+    assert.equal(b.sync.stats.served - served, 2)
   })
 
   it('a node that joins a mesh asks at most 3 of its peers for everything, the others for what is recent, skips what it holds, and a peer that identifies again is not asked', async () => {
@@ -221,6 +248,22 @@ describe('store: sync cursors', () => {
     assert.equal(store.syncItems(0, 10, { ...rest.cursor, announcements: 1000 }).announcements.length, 6)
     // `since` still applies: the asker holds what is older
     assert.equal(store.syncItems(Date.now() + 1000, 10).announcements.length, 0)
+    store.close()
+  })
+  it('each item comes with its id, and an offered id is found by its first 16 bytes: a proof by the sha256 of its bytes', () => {
+    const store = new Store(':memory:')
+    const hex = (s: string): string => createHash('sha256').update(s).digest('hex')
+    store.addAnnouncement({ id: hex('a'), job: 'job', announcer: 'k', sequence: 1n, nevra: 'n', srpmSha256: 's', issuedAt: Date.now(), expiresAt: Date.now() + 60_000, receivedAt: Date.now(), envelope: Uint8Array.of(1) })
+    const proof = Uint8Array.of(7, 7, 7)
+    store.ban('builder', 'job', proof, Date.now())
+    const items = store.syncItems(0, 10)
+    assert.deepEqual(items.ids.announcements, [hex('a')])
+    assert.deepEqual(items.ids.proofs, [createHash('sha256').update(proof).digest('hex')])
+    assert.ok(store.holdsIdPrefix('announcements', hex('a').slice(0, 32)))
+    assert.ok(!store.holdsIdPrefix('announcements', hex('b').slice(0, 32)))
+    assert.ok(!store.holdsIdPrefix('attestations', hex('a').slice(0, 32)))
+    assert.ok(store.holdsIdPrefix('proofs', items.ids.proofs[0].slice(0, 32)))
+    assert.ok(!store.holdsIdPrefix('proofs', hex('a').slice(0, 32)))
     store.close()
   })
 })

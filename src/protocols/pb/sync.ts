@@ -6,6 +6,7 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 export interface SyncRequest {
   since: bigint
   cursor: Uint8Array<ArrayBuffer>
+  ids: boolean
 }
 
 export const SyncRequest = (() => {
@@ -28,13 +29,19 @@ export const SyncRequest = (() => {
           w.bytes(obj.cursor)
         }
 
+        if ((obj.ids != null && obj.ids !== false)) {
+          w.uint32(24)
+          w.bool(obj.ids)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
           since: 0n,
-          cursor: uint8ArrayAlloc(0)
+          cursor: uint8ArrayAlloc(0),
+          ids: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -49,6 +56,10 @@ export const SyncRequest = (() => {
             }
             case 2: {
               obj.cursor = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.ids = reader.bool()
               break
             }
             default: {
@@ -80,6 +91,13 @@ export const SyncRequest = (() => {
               }
               break
             }
+            case 3: {
+              yield {
+                field: `${prefix}.ids`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -102,6 +120,11 @@ export const SyncRequest = (() => {
     value: Uint8Array<ArrayBuffer>
   }
 
+  interface SyncRequestIdsFieldEvent {
+    field: '$.ids'
+    value: boolean
+  }
+
   function encode (obj: Partial<SyncRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, SyncRequest.codec())
   }
@@ -110,7 +133,7 @@ export const SyncRequest = (() => {
     return decodeMessage(buf, SyncRequest.codec(), opts)
   }
 
-  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncRequest>): Generator<SyncRequestSinceFieldEvent | SyncRequestCursorFieldEvent> {
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncRequest>): Generator<SyncRequestSinceFieldEvent | SyncRequestCursorFieldEvent | SyncRequestIdsFieldEvent> {
     return streamMessage(buf, SyncRequest.codec(), opts)
   }
   return { codec, encode, decode, stream }
@@ -120,6 +143,8 @@ export interface SyncItem {
   kind: number
   envelope: Uint8Array<ArrayBuffer>
   cursor: Uint8Array<ArrayBuffer>
+  ids: Uint8Array<ArrayBuffer>
+  offered: boolean
 }
 
 export const SyncItem = (() => {
@@ -147,6 +172,16 @@ export const SyncItem = (() => {
           w.bytes(obj.cursor)
         }
 
+        if ((obj.ids != null && obj.ids.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.ids)
+        }
+
+        if ((obj.offered != null && obj.offered !== false)) {
+          w.uint32(40)
+          w.bool(obj.offered)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -154,7 +189,9 @@ export const SyncItem = (() => {
         const obj: any = {
           kind: 0,
           envelope: uint8ArrayAlloc(0),
-          cursor: uint8ArrayAlloc(0)
+          cursor: uint8ArrayAlloc(0),
+          ids: uint8ArrayAlloc(0),
+          offered: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -173,6 +210,14 @@ export const SyncItem = (() => {
             }
             case 3: {
               obj.cursor = reader.bytes()
+              break
+            }
+            case 4: {
+              obj.ids = reader.bytes()
+              break
+            }
+            case 5: {
+              obj.offered = reader.bool()
               break
             }
             default: {
@@ -211,6 +256,20 @@ export const SyncItem = (() => {
               }
               break
             }
+            case 4: {
+              yield {
+                field: `${prefix}.ids`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.offered`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -238,6 +297,16 @@ export const SyncItem = (() => {
     value: Uint8Array<ArrayBuffer>
   }
 
+  interface SyncItemIdsFieldEvent {
+    field: '$.ids'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  interface SyncItemOfferedFieldEvent {
+    field: '$.offered'
+    value: boolean
+  }
+
   function encode (obj: Partial<SyncItem>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, SyncItem.codec())
   }
@@ -246,8 +315,98 @@ export const SyncItem = (() => {
     return decodeMessage(buf, SyncItem.codec(), opts)
   }
 
-  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncItem>): Generator<SyncItemKindFieldEvent | SyncItemEnvelopeFieldEvent | SyncItemCursorFieldEvent> {
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncItem>): Generator<SyncItemKindFieldEvent | SyncItemEnvelopeFieldEvent | SyncItemCursorFieldEvent | SyncItemIdsFieldEvent | SyncItemOfferedFieldEvent> {
     return streamMessage(buf, SyncItem.codec(), opts)
+  }
+  return { codec, encode, decode, stream }
+})()
+
+export interface SyncWant {
+  want: Uint8Array<ArrayBuffer>
+}
+
+export const SyncWant = (() => {
+  let _codec: Codec<SyncWant>
+
+  const codec = (): Codec<SyncWant> => {
+    if (_codec == null) {
+      _codec = message<SyncWant>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.want != null && obj.want.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.want)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          want: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.want = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.want`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  interface SyncWantWantFieldEvent {
+    field: '$.want'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  function encode (obj: Partial<SyncWant>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SyncWant.codec())
+  }
+
+  function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncWant>): SyncWant {
+    return decodeMessage(buf, SyncWant.codec(), opts)
+  }
+
+  function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncWant>): Generator<SyncWantWantFieldEvent> {
+    return streamMessage(buf, SyncWant.codec(), opts)
   }
   return { codec, encode, decode, stream }
 })()
