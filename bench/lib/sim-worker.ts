@@ -84,6 +84,8 @@ interface SimNode {
   opened: number
   outbound: number
   closed: number
+  /** what its gossipsub sent, by part (countGossipParts) */
+  gossip: Counters
 }
 
 const nodes: SimNode[] = []
@@ -107,15 +109,47 @@ async function startOne (dataDir: string, bootstrap: string[], announcers: strin
   }
   const builder = seederPem === undefined ? new QuickBuilder() : undefined
   const node = new SkylineNode(config, { builder })
-  const sim: SimNode = { node, builder, startedAt: now(), joinedAt: NaN, arrivals: new Map(), finals: new Map(), opened: 0, outbound: 0, closed: 0 }
+  const sim: SimNode = { node, builder, startedAt: now(), joinedAt: NaN, arrivals: new Map(), finals: new Map(), opened: 0, outbound: 0, closed: 0, gossip: {} }
   node.addEventListener('announcement', evt => { if (!sim.arrivals.has(evt.detail.job)) sim.arrivals.set(evt.detail.job, now()) })
   await node.start()
+  countGossipParts(node, sim.gossip)
   node.libp2p.addEventListener('connection:open', evt => { sim.opened++; if (evt.detail.direction === 'outbound') sim.outbound++ })
   node.libp2p.addEventListener('connection:close', () => { sim.closed++ })
   node.verdicts.addEventListener('verdict', evt => {
     if (evt.detail.final && !sim.finals.has(evt.detail.job)) sim.finals.set(evt.detail.job, [now(), evt.detail.verdict])
   })
   return sim
+}
+
+/** What gossipsub puts in one RPC (@libp2p/gossipsub's RPC, the parts counted here) */
+interface GossipRpc {
+  subscriptions?: unknown[]
+  messages?: Array<{ topic?: string, data?: Uint8Array }>
+  control?: { ihave?: Array<{ messageIDs?: unknown[] }>, iwant?: Array<{ messageIDs?: unknown[] }>, graft?: unknown[], prune?: unknown[], idontwant?: Array<{ messageIDs?: unknown[] }> }
+}
+
+/**
+ * Counts what a node's gossipsub sends, by part, into `c` (keys `gossip <part>`): RPCs (each one Yamux
+ * frame), message copies and their payload bytes, and the message ids in IHAVE, IWANT and IDONTWANT. Wraps
+ * its `sendRpc`, whose `rpc` holds the piggybacked control and gossip once it returns. Bench only.
+ */
+function countGossipParts (node: SkylineNode, c: Counters): void {
+  const pubsub = node.libp2p.services.pubsub as unknown as { sendRpc: (id: unknown, rpc: GossipRpc) => boolean }
+  const send = pubsub.sendRpc.bind(pubsub)
+  const add = (k: string, n: number): void => { if (n > 0) c[`gossip ${k}`] = (c[`gossip ${k}`] ?? 0) + n }
+  const ids = (parts?: Array<{ messageIDs?: unknown[] }>): number => (parts ?? []).reduce((n, p) => n + (p.messageIDs?.length ?? 0), 0)
+  pubsub.sendRpc = (id, rpc) => {
+    const sent = send(id, rpc)
+    if (!sent) return sent
+    add('rpcs', 1)
+    add('copies', rpc.messages?.length ?? 0)
+    add('copy bytes', (rpc.messages ?? []).reduce((n, m) => n + (m.data?.byteLength ?? 0), 0))
+    add('ihave ids', ids(rpc.control?.ihave))
+    add('iwant ids', ids(rpc.control?.iwant))
+    add('idontwant ids', ids(rpc.control?.idontwant))
+    add('graft+prune', (rpc.control?.graft?.length ?? 0) + (rpc.control?.prune?.length ?? 0))
+    return sent
+  }
 }
 
 /** Marks each node's join: the first time it has a peer in the announce topic's mesh */
@@ -158,13 +192,18 @@ async function summedCounters (sims: SimNode[]): Promise<Counters> {
   return c
 }
 
-/** The nodes' sync counts summed: asked (and by reason: `ask <reason>`), answered, served, bytesServed */
+/**
+ * The nodes' sync counts summed: asked (and by reason: `ask <reason>`), answered, served, bytesServed; and
+ * their gossipsub's parts sent (`gossip <part>`, countGossipParts)
+ */
 function syncCountsOf (sims: SimNode[]): Counters {
   let c: Counters = {}
   for (const { node } of sims) {
     const { asked, answered, served, bytesServed, reasons, settleDropped } = node.sync.stats
     c = addCounters(c, { asked, answered, served, bytesServed, 'reconnect not asked': settleDropped, ...Object.fromEntries(Object.entries(reasons).map(([k, v]) => [`ask ${k}`, v])) })
   }
+  // and what gossipsub sent, by part (the keys begin with `gossip `: sim-bytes.ts prints them apart)
+  for (const s of sims) c = addCounters(c, s.gossip)
   return c
 }
 
