@@ -131,24 +131,33 @@ interface GossipRpc {
 /**
  * Counts what a node's gossipsub sends, by part, into `c` (keys `gossip <part>`): RPCs (each one Yamux
  * frame), message copies and their payload bytes, and the message ids in IHAVE, IWANT and IDONTWANT. Wraps
- * its `sendRpc`, whose `rpc` holds the piggybacked control and gossip once it returns. Bench only.
+ * its `sendRpc` (forwards, IHAVE, IWANT, GRAFT and PRUNE; its `rpc` holds the piggybacked control and
+ * gossip once it returns) and its `sendRpcInBatch` (IDONTWANT, and a batch publish: one RPC to each peer
+ * left in `tosend` once it returns). Bench only.
  */
 function countGossipParts (node: SkylineNode, c: Counters): void {
-  const pubsub = node.libp2p.services.pubsub as unknown as { sendRpc: (id: unknown, rpc: GossipRpc) => boolean }
+  const pubsub = node.libp2p.services.pubsub as unknown as { sendRpc: (id: unknown, rpc: GossipRpc) => boolean, sendRpcInBatch: (tosend: Set<unknown>, rpc: GossipRpc) => void }
   const send = pubsub.sendRpc.bind(pubsub)
+  const sendInBatch = pubsub.sendRpcInBatch.bind(pubsub)
   const add = (k: string, n: number): void => { if (n > 0) c[`gossip ${k}`] = (c[`gossip ${k}`] ?? 0) + n }
   const ids = (parts?: Array<{ messageIDs?: unknown[] }>): number => (parts ?? []).reduce((n, p) => n + (p.messageIDs?.length ?? 0), 0)
+  const count = (rpc: GossipRpc, peers: number): void => {
+    add('rpcs', peers)
+    add('copies', peers * (rpc.messages?.length ?? 0))
+    add('copy bytes', peers * (rpc.messages ?? []).reduce((n, m) => n + (m.data?.byteLength ?? 0), 0))
+    add('ihave ids', peers * ids(rpc.control?.ihave))
+    add('iwant ids', peers * ids(rpc.control?.iwant))
+    add('idontwant ids', peers * ids(rpc.control?.idontwant))
+    add('graft+prune', peers * ((rpc.control?.graft?.length ?? 0) + (rpc.control?.prune?.length ?? 0)))
+  }
   pubsub.sendRpc = (id, rpc) => {
     const sent = send(id, rpc)
-    if (!sent) return sent
-    add('rpcs', 1)
-    add('copies', rpc.messages?.length ?? 0)
-    add('copy bytes', (rpc.messages ?? []).reduce((n, m) => n + (m.data?.byteLength ?? 0), 0))
-    add('ihave ids', ids(rpc.control?.ihave))
-    add('iwant ids', ids(rpc.control?.iwant))
-    add('idontwant ids', ids(rpc.control?.idontwant))
-    add('graft+prune', (rpc.control?.graft?.length ?? 0) + (rpc.control?.prune?.length ?? 0))
+    if (sent) count(rpc, 1)
     return sent
+  }
+  pubsub.sendRpcInBatch = (tosend, rpc) => {
+    sendInBatch(tosend, rpc)
+    count(rpc, tosend.size)
   }
 }
 
