@@ -222,7 +222,9 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
       idleChurn: churn(idleBytes0.connections[k], bytes0.connections[k], idleS),
       jobChurn: churn(bytes0.connections[k], bytes1.connections[k], windowS),
       idleSync: diffCounters(bytes0.sync[k], idleBytes0.sync[k]),
-      jobSync: diffCounters(bytes1.sync[k], bytes0.sync[k])
+      jobSync: diffCounters(bytes1.sync[k], bytes0.sync[k]),
+      idleGossip: diffCounters(bytes0.gossip[k], idleBytes0.gossip[k]),
+      jobGossip: diffCounters(bytes1.gossip[k], bytes0.gossip[k])
     })
     const joinTimes = records.map(r => r.joinMs).filter(x => Number.isFinite(x))
     return {
@@ -265,6 +267,7 @@ interface BytesSample {
   seeder: Counters
   connections: { builders: Connections, seeder: Connections }
   sync: { builders: Counters, seeder: Counters }
+  gossip: { builders: Counters, seeder: Counters }
   provided: number
 }
 
@@ -279,6 +282,7 @@ function sampleBytes (replies: Array<Extract<SimReply, { type: 'bytes' }>>): Byt
     seeder: sum(r => r.seeder),
     connections: { builders: conns('builders'), seeder: conns('seeder') },
     sync: { builders: sum(r => r.sync.builders), seeder: sum(r => r.sync.seeder) },
+    gossip: { builders: sum(r => r.gossip.builders), seeder: sum(r => r.gossip.seeder) },
     provided: replies.reduce((a, r) => a + r.provided, 0)
   }
 }

@@ -111,28 +111,23 @@ export interface RoleBytes {
   /** sync counts per node over each window (asked, by reason, answered, items and bytes served) */
   idleSync: Counters
   jobSync: Counters
-  /** the jobs and the idle window's seconds (to put the counts per job and per second) */
-  jobs: number
-  idleS: number
-}
-
-function perJobOf (c: Counters, n: number): Counters {
-  return Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v / n]))
+  /** what its gossipsub sent, by part (RPCs, message copies, ids in IHAVE, IWANT, IDONTWANT), per node per job and per idle second */
+  jobGossip: Counters
+  idleGossip: Counters
 }
 
 /** The bytes of one role over both windows; counters and churn summed over `nodes` nodes of it */
-export function roleBytes (w: { idle: Counters, job: Counters, idleS: number, jobS: number, jobs: number, nodes: number, idleChurn: ConnectionChurn, jobChurn: ConnectionChurn, idleSync: Counters, jobSync: Counters }): RoleBytes {
+export function roleBytes (w: { idle: Counters, job: Counters, idleS: number, jobS: number, jobs: number, nodes: number, idleChurn: ConnectionChurn, jobChurn: ConnectionChurn, idleSync: Counters, jobSync: Counters, idleGossip: Counters, jobGossip: Counters }): RoleBytes {
   const idlePerS = scaleBreakdown(breakdown(w.idle), 1 / w.idleS / w.nodes)
   const perJob = scaleBreakdown(breakdown(w.job), 1 / w.jobs / w.nodes)
   const net = scaleBreakdown(breakdown(addCounters(w.job, w.idle, -w.jobS / w.idleS)), 1 / w.jobs / w.nodes)
   const per = (c: ConnectionChurn): ConnectionChurn => ({ opened: c.opened / w.nodes, outbound: c.outbound / w.nodes, closed: c.closed / w.nodes, connectionSeconds: c.connectionSeconds / w.nodes })
   const perNode = (c: Counters): Counters => Object.fromEntries(Object.entries(c).filter(([, v]) => v !== 0).map(([k, v]) => [k, v / w.nodes]))
-  return { idlePerS, perJob, netPerJob: net, livenessPerJob: livenessBytes(w.jobChurn.connectionSeconds / w.nodes) / w.jobs, idleChurn: per(w.idleChurn), jobChurn: per(w.jobChurn), idleSync: perNode(w.idleSync), jobSync: perNode(w.jobSync), jobs: w.jobs, idleS: w.idleS }
+  return { idlePerS, perJob, netPerJob: net, livenessPerJob: livenessBytes(w.jobChurn.connectionSeconds / w.nodes) / w.jobs, idleChurn: per(w.idleChurn), jobChurn: per(w.jobChurn), idleSync: perNode(w.idleSync), jobSync: perNode(w.jobSync), jobGossip: scaled(perNode(w.jobGossip), 1 / w.jobs), idleGossip: scaled(perNode(w.idleGossip), 1 / w.idleS) }
 }
 
-/** The counts whose keys begin with `gossip ` (what gossipsub sent, by part), or all others */
-function part (c: Counters, gossip: boolean): Counters {
-  return Object.fromEntries(Object.entries(c).filter(([k]) => k.startsWith('gossip ') === gossip).map(([k, v]) => [gossip ? k.slice(7) : k, v]))
+function scaled (c: Counters, f: number): Counters {
+  return Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v * f]))
 }
 
 function syncCounts (c: Counters): string {
@@ -153,7 +148,7 @@ export function describeRoleBytes (name: string, r: RoleBytes): string {
     ...rows,
     `| of framing: liveness PINGs (estimate, each way) | ${kb(r.livenessPerJob)} | | |`,
     `| connections | job window: ${churn(r.jobChurn)} | idle window: ${churn(r.idleChurn)} | |`,
-    `| sync | job window: ${syncCounts(part(r.jobSync, false))} | idle window: ${syncCounts(part(r.idleSync, false))} | |`,
-    `| gossip sent, by part (per node, per job in the job window; per second idle) | ${syncCounts(perJobOf(part(r.jobSync, true), r.jobs))} | idle: ${syncCounts(perJobOf(part(r.idleSync, true), r.idleS))} | |`
+    `| sync | job window: ${syncCounts(r.jobSync)} | idle window: ${syncCounts(r.idleSync)} | |`,
+    `| gossip sent, by part (per node, per job in the job window; per second idle) | ${syncCounts(r.jobGossip)} | idle: ${syncCounts(r.idleGossip)} | |`
   ].join('\n')
 }

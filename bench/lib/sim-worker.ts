@@ -60,7 +60,7 @@ export type SimReply =
    * far and open now (builders summed); their sync counts so far (exchanges asked by reason, requests answered,
    * items and bytes served: SyncService's stats); the SRPMs the seeder provided in the DHT so far
    */
-  | { type: 'bytes', builders: Counters, seeder: Counters, connections: { builders: Connections, seeder: Connections }, sync: { builders: Counters, seeder: Counters }, provided: number }
+  | { type: 'bytes', builders: Counters, seeder: Counters, connections: { builders: Connections, seeder: Connections }, sync: { builders: Counters, seeder: Counters }, gossip: { builders: Counters, seeder: Counters }, provided: number }
   | { type: 'collect', nodes: SimNodeRecord[], rss: number, heapUsed: number }
   | { type: 'stop' }
   | { type: 'error', request: string, message: string }
@@ -129,7 +129,7 @@ interface GossipRpc {
 }
 
 /**
- * Counts what a node's gossipsub sends, by part, into `c` (keys `gossip <part>`): RPCs (each one Yamux
+ * Counts what a node's gossipsub sends, by part, into `c`: RPCs (each one Yamux
  * frame), message copies and their payload bytes, and the message ids in IHAVE, IWANT and IDONTWANT. Wraps
  * its `sendRpc` (forwards, IHAVE, IWANT, GRAFT and PRUNE; its `rpc` holds the piggybacked control and
  * gossip once it returns) and its `sendRpcInBatch` (IDONTWANT, and a batch publish: one RPC to each peer
@@ -139,7 +139,7 @@ function countGossipParts (node: SkylineNode, c: Counters): void {
   const pubsub = node.libp2p.services.pubsub as unknown as { sendRpc: (id: unknown, rpc: GossipRpc) => boolean, sendRpcInBatch: (tosend: Set<unknown>, rpc: GossipRpc) => void }
   const send = pubsub.sendRpc.bind(pubsub)
   const sendInBatch = pubsub.sendRpcInBatch.bind(pubsub)
-  const add = (k: string, n: number): void => { if (n > 0) c[`gossip ${k}`] = (c[`gossip ${k}`] ?? 0) + n }
+  const add = (k: string, n: number): void => { if (n > 0) c[k] = (c[k] ?? 0) + n }
   const ids = (parts?: Array<{ messageIDs?: unknown[] }>): number => (parts ?? []).reduce((n, p) => n + (p.messageIDs?.length ?? 0), 0)
   const count = (rpc: GossipRpc, peers: number): void => {
     add('rpcs', peers)
@@ -201,18 +201,18 @@ async function summedCounters (sims: SimNode[]): Promise<Counters> {
   return c
 }
 
-/**
- * The nodes' sync counts summed: asked (and by reason: `ask <reason>`), answered, served, bytesServed; and
- * their gossipsub's parts sent (`gossip <part>`, countGossipParts)
- */
+/** What the nodes' gossipsub sent, by part (countGossipParts), summed */
+function gossipPartsOf (sims: SimNode[]): Counters {
+  return sims.reduce<Counters>((c, s) => addCounters(c, s.gossip), {})
+}
+
+/** The nodes' sync counts summed: asked (and by reason: `ask <reason>`), answered, served, bytesServed */
 function syncCountsOf (sims: SimNode[]): Counters {
   let c: Counters = {}
   for (const { node } of sims) {
     const { asked, answered, served, bytesServed, reasons, settleDropped } = node.sync.stats
     c = addCounters(c, { asked, answered, served, bytesServed, 'reconnect not asked': settleDropped, ...Object.fromEntries(Object.entries(reasons).map(([k, v]) => [`ask ${k}`, v])) })
   }
-  // and what gossipsub sent, by part (the keys begin with `gossip `: sim-bytes.ts prints them apart)
-  for (const s of sims) c = addCounters(c, s.gossip)
   return c
 }
 
@@ -276,6 +276,7 @@ async function handle (req: SimRequest): Promise<SimReply> {
         seeder: await summedCounters(seederSims),
         connections: { builders: connectionsOf(nodes), seeder: connectionsOf(seederSims) },
         sync: { builders: syncCountsOf(nodes), seeder: syncCountsOf(seederSims) },
+        gossip: { builders: gossipPartsOf(nodes), seeder: gossipPartsOf(seederSims) },
         provided
       }
     }

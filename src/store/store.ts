@@ -31,8 +31,11 @@ export class Store {
   }
 
   private readonly statements = new Map<string, StatementSync>()
-  /** the banned builders, read once (bannedSet) and dropped on every write that may change them */
-  private banned: Set<string> | undefined
+  /**
+   * the banned builders and the ids of their ban proofs (the sha256 of each proof's bytes, what a sync
+   * offer names a proof by), read once (bans) and dropped on every write that may change them
+   */
+  private banned: { builders: Set<string>, proofIds: string[] } | undefined
 
   /** A prepared statement, prepared once per store */
   private sql (text: string): StatementSync {
@@ -270,11 +273,8 @@ export class Store {
    * before items")
    */
   holdsIdPrefix (kind: keyof SyncItems['ids'], prefix: string): boolean {
-    if (kind === 'proofs') {
-      // bans are few (one per equivocating builder): their proofs are hashed here rather than indexed
-      const rows = this.sql('SELECT proof FROM banned').all() as Array<{ proof: Uint8Array }>
-      return rows.some(r => proofId(r.proof).startsWith(prefix))
-    }
+    // bans are few (one per equivocating builder): their proof ids are kept with the banned set, not indexed
+    if (kind === 'proofs') return this.bans().proofIds.some(id => id.startsWith(prefix))
     const table = { announcements: 'announcements', controls: 'control', attestations: 'attestations', commitments: 'commitments' }[kind]
     return this.sql(`SELECT 1 FROM ${table} WHERE id >= ? AND id <= ? LIMIT 1`).get(prefix, prefix + 'g') !== undefined
   }
@@ -334,7 +334,14 @@ export class Store {
    * transaction) may have changed the table.
    */
   bannedSet (): ReadonlySet<string> {
-    this.banned ??= new Set(this.sql('SELECT builder FROM banned').all().map((r: any) => r.builder as string))
+    return this.bans().builders
+  }
+
+  private bans (): { builders: Set<string>, proofIds: string[] } {
+    if (this.banned === undefined) {
+      const rows = this.sql('SELECT builder, proof FROM banned').all() as Array<{ builder: string, proof: Uint8Array }>
+      this.banned = { builders: new Set(rows.map(r => r.builder)), proofIds: rows.map(r => proofId(r.proof)) }
+    }
     return this.banned
   }
 

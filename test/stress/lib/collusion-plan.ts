@@ -50,12 +50,15 @@ export async function grindKeys (honest: PeerId[], count: number, o: { tries?: n
   const check = Array.from({ length: points }, () => randomBytes(32)).map(p => ({ p, bar: firstHonest(p) }))
   const keys: PrivateKey[] = []
   const kad: Uint8Array[] = []
+  /** per key: of the points, those where it is closer than every honest builder */
+  const wins: number[] = []
   let best: { top: number, pick: number[] } = { top: -1, pick: [] }
   for (let round = 0; round < rounds && best.top < minTop; round++) {
     const more = await Promise.all(Array.from({ length: tries }, async () => generateKeyPair('Ed25519')))
+    const moreKad = more.map(k => peerKadId(peerIdFromPrivateKey(k)))
     keys.push(...more)
-    kad.push(...more.map(k => peerKadId(peerIdFromPrivateKey(k))))
-    const wins = kad.map(k => pts.reduce((w, p, j) => w + (compareDistance(xorDistance(p, k), bar[j]) < 0 ? 1 : 0), 0))
+    kad.push(...moreKad)
+    wins.push(...moreKad.map(k => pts.reduce((w, p, j) => w + (compareDistance(xorDistance(p, k), bar[j]) < 0 ? 1 : 0), 0)))
     const leader = wins.indexOf(Math.max(...wins))
     const followers = kad.map((k, i) => ({ i, d: xorDistance(kad[leader], k) })).filter(f => f.i !== leader).sort((a, b) => compareDistance(a.d, b.d))
     const pick = [leader, ...followers.slice(0, count - 1).map(f => f.i)]
