@@ -273,6 +273,8 @@ export interface StoreSnapshot {
   /** `builders`: the job's r builders by its signed candidate list (no bans) */
   announcements: Array<{ id: string, job: string, nevra: string, builders: string[] }>
   builds: Array<{ job: string, status: string, buildHash: string | null }>
+  /** rules v2: the commitments the node recorded, by job and builder */
+  commitments: Array<{ job: string, builder: string }>
 }
 
 /**
@@ -291,7 +293,8 @@ export function readStore (path: string, opts: { readOnly?: boolean, integrity?:
       verdicts: all('SELECT job, verdict, hash, final, detail FROM verdicts ORDER BY job').map(r => ({ job: r.job, verdict: r.verdict, hash: r.hash ?? null, final: r.final === 1, detail: r.detail })),
       jobs: all('SELECT job, state, attempts, error FROM jobs ORDER BY job').map(r => ({ job: r.job, state: r.state, attempts: Number(r.attempts), error: r.error ?? null })),
       announcements: all('SELECT id, job, nevra, envelope FROM announcements ORDER BY job').map(r => ({ id: r.id, job: r.job, nevra: r.nevra, builders: buildersOf(r.job, r.envelope) })),
-      builds: all('SELECT job, status, build_hash FROM builds ORDER BY job').map(r => ({ job: r.job, status: r.status, buildHash: r.build_hash ?? null }))
+      builds: all('SELECT job, status, build_hash FROM builds ORDER BY job').map(r => ({ job: r.job, status: r.status, buildHash: r.build_hash ?? null })),
+      commitments: all('SELECT job, builder FROM commitments ORDER BY job, builder').map(r => ({ job: r.job, builder: r.builder }))
     }
   } finally {
     db.close()

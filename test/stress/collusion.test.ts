@@ -5,7 +5,10 @@
  * seven seats of every job, so the dissenter always holds one, and three colluders can never block
  * (that needs four bad seats). A job escalates unless its three stage-1 seats are all honest (4 in 35);
  * the dissenter of an escalated job is on its losing side and ejected, so the case shows an ejection
- * unless no job of the three escalates (0.15% of runs). The run with blocking and re-announcement is
+ * unless no job of the three escalates (0.15% of runs). When the colluders hold all three stage-1 seats
+ * (1 job in 35) the silent one holds the dissenter's reveal back to stage 1's commit deadline plus the
+ * grace, while the four escalation seats agree: the dissenter is named in the final verdict after it was
+ * final, and the case waits for every committed seat's reveal before it counts ejections. The run with blocking and re-announcement is
  * collusion.stress.ts. About 2 minutes on 2 cores (a silent or copying stage-1 seat holds stage 1 to its
  * deadline plus the 30 s reveal grace).
  */

@@ -227,6 +227,20 @@ export function describeCollusion (c: CollusionCase): void {
           const vs = n.store({ integrity: false }).verdicts
           return jobs.every(j => vs.find(v => v.job === j)?.final === true)
         }), 120_000, 500)
+        // a seat that committed reveals at the latest at its stage's commit deadline plus the grace
+        // (consensus.md, "Commit, then reveal"), and a reveal that comes after T seats agreed is named in the
+        // final verdict then: when the colluders hold all of stage 1 (2.9% of jobs here) the silent one holds
+        // the dissenter's reveal back to that deadline while the escalation seats agree. Wait for it, on every node.
+        await waitUntil(`every seat that committed to ${f.nevra} to have revealed and be named in its verdict, on every honest node`, () => honest.every(n => {
+          const s = n.store({ integrity: false })
+          return jobs.every(j => {
+            const detail = JSON.parse(s.verdicts.find(v => v.job === j)!.detail) as { seats: string[], agreeing: string[], dissenters: string[], failedBuilders: string[], equivocators: string[] }
+            const named = new Set([...detail.agreeing, ...detail.dissenters, ...detail.failedBuilders, ...detail.equivocators])
+            const revealed = s.attestations.filter(a => a.job === j).map(a => a.builder)
+            return s.commitments.filter(x => x.job === j).every(x => revealed.includes(x.builder)) &&
+              revealed.filter(b => detail.seats.includes(b)).every(b => named.has(b))
+          })
+        }), 180_000, 1000)
         const srpmSha = (await import('node:crypto')).createHash('sha256').update(readFileSync(srpms.find(s => s.nevra === f.nevra)!.path)).digest('hex')
         const fabricated = buildHash(fabricatedFiles(srpmSha, `${f.nevra}.rpm`).files)
         for (const [i, job] of jobs.entries()) {
