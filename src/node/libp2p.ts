@@ -117,9 +117,16 @@ export const GOSSIP_SIGNATURE_POLICY = 'StrictNoSign'
 /** Largest gossip RPC frame accepted from a peer: the biggest topic payload plus framing and control. */
 const MAX_GOSSIP_RPC = 256 * 1024
 
-/** msg-id = sha256(topic || 0x00 || data), identical on every Skyline node */
+/**
+ * Bytes of a gossip message id: the first 20 of the SHA-256, as Ethereum's consensus layer cuts its
+ * gossipsub ids. IHAVE, IWANT and IDONTWANT carry one per message, so every id is 12 bytes less on the
+ * wire and in each seen-cache; a second payload under an honest message's id is still a 2^160 search.
+ */
+export const GOSSIP_MESSAGE_ID_BYTES = 20
+
+/** msg-id = the first 20 bytes of sha256(topic || 0x00 || data), identical on every Skyline node */
 export function gossipMessageId (msg: Message): Uint8Array {
-  return createHash('sha256').update(msg.topic).update(ZERO).update(msg.data).digest()
+  return createHash('sha256').update(msg.topic).update(ZERO).update(msg.data).digest().subarray(0, GOSSIP_MESSAGE_ID_BYTES)
 }
 
 /**
@@ -129,7 +136,7 @@ export function gossipMessageId (msg: Message): Uint8Array {
  * check; the first copy is checked in full, and only a copy whose envelope passed is cached.
  */
 export function gossipFastMessageId (msg: RPC.Message): string {
-  return createHash('sha256').update(msg.topic).update(ZERO).update(msg.data ?? EMPTY).digest('base64')
+  return createHash('sha256').update(msg.topic).update(ZERO).update(msg.data ?? EMPTY).digest().subarray(0, GOSSIP_MESSAGE_ID_BYTES).toString('base64')
 }
 const EMPTY = new Uint8Array(0)
 const ZERO = new Uint8Array(1)
