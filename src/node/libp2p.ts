@@ -8,6 +8,8 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 // window updates at half the window, not after every frame (yamux-window.ts)
 import './yamux-window.ts'
+// Noise's reads learn "no whole frame left" without a new RangeError each (short-reads.ts)
+import './short-reads.ts'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
