@@ -1,6 +1,6 @@
 /**
  * Finding a job's candidate builders in the mesh, done once by the seeder before it signs the
- * announcement: the peers a DHT closest-peers lookup for the job key returns, merged with the peers the
+ * announcement: the peers a DHT closest-peers lookup for the job key returns or hears named, merged with the peers the
  * seeder knows (rules v2: the lookup only when those fall short); eligible are those that advertise the builder protocol (learned through identify) —
  * relay-only nodes, seeders and watchers do not. The announcement lists them; the pure rule
  * (jobBuilders) then picks the r closest, the same on every node.
@@ -65,6 +65,10 @@ export async function findCandidates (libp2p: SkylineLibp2p, jobKey: Uint8Array,
   try {
     for await (const evt of libp2p.services.dht.getClosestPeers(jobKey, { signal })) {
       if (evt.name === 'FINAL_PEER') candidates.set(evt.peer.id.toString(), evt.peer.id)
+      // and every peer a responder named: kad-dht's lookup ends once no named peer is closer than the
+      // closest it has queried, so a builder named but never queried is no final peer; pick() reaches and
+      // identifies it before it is listed, closest first, like any other candidate
+      if (evt.name === 'PEER_RESPONSE') for (const p of evt.closer) candidates.set(p.id.toString(), p.id)
     }
   } catch (err: any) {
     opts.signal?.throwIfAborted()
