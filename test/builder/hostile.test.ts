@@ -9,9 +9,14 @@ import { join } from 'node:path'
 import { detectBuilder, type Builder } from '../../src/builder/index.ts'
 import { makeSignedSrpm, rpmbuildForTest } from '../helpers/srpm.ts'
 
-/** The number a spec printed as `<label>: <n> bytes`, or -1 when it printed none */
+/**
+ * The number a spec printed as `<label>: <n> bytes`, or -1 when it printed none. Not anchored to a line:
+ * the build log takes rpmbuild's stdout and stderr from two pipes, so a piece of a shell trace line
+ * (stderr, `+ rm` and ` -f ...` written apart) can land between a line's start and the echo's output; the
+ * echo's own line arrives whole (one write), and so does the value in its trace line.
+ */
 function reported (log: string, label: string): number {
-  const m = new RegExp(`^${label}: (\\d+) bytes$`, 'm').exec(log)
+  const m = new RegExp(`\\b${label}: (\\d+) bytes`).exec(log)
   return m === null ? -1 : Number(m[1])
 }
 
