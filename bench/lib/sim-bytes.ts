@@ -122,15 +122,11 @@ export function roleBytes (w: { idle: Counters, job: Counters, idleS: number, jo
   const perJob = scaleBreakdown(breakdown(w.job), 1 / w.jobs / w.nodes)
   const net = scaleBreakdown(breakdown(addCounters(w.job, w.idle, -w.jobS / w.idleS)), 1 / w.jobs / w.nodes)
   const per = (c: ConnectionChurn): ConnectionChurn => ({ opened: c.opened / w.nodes, outbound: c.outbound / w.nodes, closed: c.closed / w.nodes, connectionSeconds: c.connectionSeconds / w.nodes })
-  const perNode = (c: Counters): Counters => Object.fromEntries(Object.entries(c).filter(([, v]) => v !== 0).map(([k, v]) => [k, v / w.nodes]))
-  return { idlePerS, perJob, netPerJob: net, livenessPerJob: livenessBytes(w.jobChurn.connectionSeconds / w.nodes) / w.jobs, idleChurn: per(w.idleChurn), jobChurn: per(w.jobChurn), idleSync: perNode(w.idleSync), jobSync: perNode(w.jobSync), jobGossip: scaled(perNode(w.jobGossip), 1 / w.jobs), idleGossip: scaled(perNode(w.idleGossip), 1 / w.idleS) }
+  const perNode = (c: Counters, f = 1): Counters => Object.fromEntries(Object.entries(c).filter(([, v]) => v !== 0).map(([k, v]) => [k, v * f / w.nodes]))
+  return { idlePerS, perJob, netPerJob: net, livenessPerJob: livenessBytes(w.jobChurn.connectionSeconds / w.nodes) / w.jobs, idleChurn: per(w.idleChurn), jobChurn: per(w.jobChurn), idleSync: perNode(w.idleSync), jobSync: perNode(w.jobSync), jobGossip: perNode(w.jobGossip, 1 / w.jobs), idleGossip: perNode(w.idleGossip, 1 / w.idleS) }
 }
 
-function scaled (c: Counters, f: number): Counters {
-  return Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v * f]))
-}
-
-function syncCounts (c: Counters): string {
+function countsText (c: Counters): string {
   const entries = Object.entries(c)
   return entries.length === 0 ? 'none' : entries.map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(1)}`).join(', ')
 }
@@ -148,7 +144,7 @@ export function describeRoleBytes (name: string, r: RoleBytes): string {
     ...rows,
     `| of framing: liveness PINGs (estimate, each way) | ${kb(r.livenessPerJob)} | | |`,
     `| connections | job window: ${churn(r.jobChurn)} | idle window: ${churn(r.idleChurn)} | |`,
-    `| sync | job window: ${syncCounts(r.jobSync)} | idle window: ${syncCounts(r.idleSync)} | |`,
-    `| gossip sent, by part (per node, per job in the job window; per second idle) | ${syncCounts(r.jobGossip)} | idle: ${syncCounts(r.idleGossip)} | |`
+    `| sync | job window: ${countsText(r.jobSync)} | idle window: ${countsText(r.idleSync)} | |`,
+    `| gossip sent, by part (per node, per job in the job window; per second idle) | ${countsText(r.jobGossip)} | idle: ${countsText(r.idleGossip)} | |`
   ].join('\n')
 }

@@ -128,7 +128,12 @@ export const GOSSIP_MESSAGE_ID_BYTES = 20
 
 /** msg-id = the first 20 bytes of sha256(topic || 0x00 || data), identical on every Skyline node */
 export function gossipMessageId (msg: Message): Uint8Array {
-  return createHash('sha256').update(msg.topic).update(ZERO).update(msg.data).digest().subarray(0, GOSSIP_MESSAGE_ID_BYTES)
+  return contentAddress(msg.topic, msg.data)
+}
+
+/** The first GOSSIP_MESSAGE_ID_BYTES of sha256(topic || 0x00 || data): the message id and the fast id alike */
+function contentAddress (topic: string, data: Uint8Array): Buffer {
+  return createHash('sha256').update(topic).update(ZERO).update(data).digest().subarray(0, GOSSIP_MESSAGE_ID_BYTES)
 }
 
 /**
@@ -138,7 +143,7 @@ export function gossipMessageId (msg: Message): Uint8Array {
  * check; the first copy is checked in full, and only a copy whose envelope passed is cached.
  */
 export function gossipFastMessageId (msg: RPC.Message): string {
-  return createHash('sha256').update(msg.topic).update(ZERO).update(msg.data ?? EMPTY).digest().subarray(0, GOSSIP_MESSAGE_ID_BYTES).toString('base64')
+  return contentAddress(msg.topic, msg.data ?? EMPTY).toString('base64')
 }
 const EMPTY = new Uint8Array(0)
 const ZERO = new Uint8Array(1)
