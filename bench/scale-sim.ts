@@ -5,7 +5,7 @@
  *   npx node bench/scale-sim.ts [--sizes 50,200,1000] [--workers <CPUs>] [--jobs 20] [--rate 0.5]
  *                               [--panel 3] [--escalation 2] [--threshold P+1] | [--v1 [--replicas 5] [--quorum 3]]
  *                               [--bootstrap 1] [--join-s 120] [--settle-s 0] [--idle-s 10] [--wait-s 120]
- *                               [--max-connections N] [--srpm-dir DIR]
+ *                               [--max-connections N] [--late 3] [--srpm-dir DIR]
  *
  * The seeder announces with rules v2 (P stage-1 seats who must all agree, E escalation seats, threshold T:
  * `skyline seed`'s default rules, here with a panel of 3 by default); `--v1` announces with rules v1
@@ -13,7 +13,9 @@
  * after every node joined before the idle window, so that joins, DHT self-queries and trims are over.
  * `--max-connections N` gives every node that connection limit (default: the node's own default). It also
  * prints what each node's protocols ask for: its kad-dht closest peers, the peers that keep it among theirs,
- * and its gossipsub mesh peers (their union, min / median / max).
+ * and its gossipsub mesh peers (their union, min / median / max). `--late N` then starts N newcomers one at
+ * a time, each in a process of its own and from the first node only (at its limit in a large mesh), as volunteers join a
+ * running mesh, and reports their join times next to the burst's (every node started at once).
  *
  * Every builder bootstraps from the first --bootstrap nodes only, so those run past their connection
  * limit and must let newcomers in (src/services/connection-trim.ts). Per size it reports join time,
@@ -52,6 +54,7 @@ const { values: opts } = parseArgs({
     'max-connections': { type: 'string' },
     'idle-s': { type: 'string', default: '10' },
     'wait-s': { type: 'string', default: '120' },
+    late: { type: 'string', default: '3' },
     'srpm-dir': { type: 'string' },
     help: { type: 'boolean', short: 'h' }
   }
@@ -89,6 +92,7 @@ for (const size of sizes) {
     maxConnections: opts['max-connections'] !== undefined ? n('max-connections') : undefined,
     idleS: n('idle-s'),
     waitS: n('wait-s'),
+    late: n('late', 'zero'),
     srpmDir: opts['srpm-dir'],
     log
   }))

@@ -45,6 +45,11 @@ export interface ScaleSimOptions {
   settleS?: number
   /** seconds to wait for final verdicts after the last announcement */
   waitS: number
+  /**
+   * newcomers started one at a time once the jobs are over, each in a process of its own and from the
+   * first node only (at its connection limit in a large mesh), as a volunteer joins a running mesh: their join times are `lateJoin`
+   */
+  late?: number
   /** a folder with prebuilt signed SRPMs (key.asc and srpms/): used if there, else made there */
   srpmDir?: string
   log: (line: string) => void
@@ -59,6 +64,10 @@ export interface ScaleSimResult {
   /** ms from a node's start to its first announce-topic mesh peer, over all nodes */
   join: Spread
   joined: number
+  /** the same for the `late` newcomers (ms), and how many of them joined within LATE_JOIN_WAIT_MS */
+  lateJoin: Spread
+  lateJoined: number
+  late: number
   /** seeder's announce → arrival, over every (job, node) */
   delivery: Spread
   /** announce → final verdict, over every (job, node) that reached one */
@@ -195,6 +204,7 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
     const bytes1 = await readBytes()
     const connections = (await status()).flatMap(s => s.connections)
     const collected = await Promise.all(workers.map(async w => w.request({ type: 'collect' }, 120_000)))
+    const lateJoins = await joinLate(o, dir, boot.addrs, announcers, keyPath, workers)
     await Promise.allSettled(workers.map(async w => w.request({ type: 'stop' }, 60_000)))
 
     const records = collected.flatMap(c => c.nodes)
@@ -227,6 +237,7 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
       jobGossip: diffCounters(bytes1.gossip[k], bytes0.gossip[k])
     })
     const joinTimes = records.map(r => r.joinMs).filter(x => Number.isFinite(x))
+    const lateTimes = lateJoins.filter(x => Number.isFinite(x))
     return {
       nodes: o.nodes,
       workers: nWorkers,
@@ -234,6 +245,9 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
       rules: o.panel !== undefined ? `v2 ${o.panel.panel}+${o.panel.escalation}, T ${o.panel.threshold}` : `v1 ${o.replicas}/${o.quorum}`,
       join: spread(joinTimes),
       joined: joinTimes.length,
+      lateJoin: spread(lateTimes),
+      lateJoined: lateTimes.length,
+      late: o.late ?? 0,
       delivery: spread(delivery),
       final: spread(final),
       finalFraction: final.length / expected,
@@ -259,6 +273,32 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
     for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** How long the sim waits for one late newcomer to join */
+const LATE_JOIN_WAIT_MS = 120_000
+
+/**
+ * Starts `o.late` newcomers one after another in a process of their own (pushed onto `workers`, so the
+ * caller stops it), each bootstrapping from the first node only, and returns each one's join time (ms from
+ * its start to its first announce-topic mesh peer; NaN: not within LATE_JOIN_WAIT_MS). The next starts once
+ * the last joined or gave up, so each measures one volunteer joining the running mesh.
+ */
+async function joinLate (o: ScaleSimOptions, dir: string, bootstrap: string[], announcers: string[], keyring: string, workers: W[]): Promise<number[]> {
+  const late = o.late ?? 0
+  if (late === 0) return []
+  const firstNode = (await workers[0].request({ type: 'status' }, 60_000)).connections[0]
+  o.log(`the first node holds ${firstNode} connections; starting ${late} late newcomers one at a time from it`)
+  const w = new Worker<SimRequest, SimReply>(WORKER, workers.length)
+  workers.push(w)
+  for (let i = 0; i < late; i++) {
+    await w.request({ type: 'start', first: o.nodes + 1 + i, count: 1, dataDir: dir, bootstrap, announcers, keyring, maxConnections: o.maxConnections }, 120_000)
+    const deadline = Date.now() + LATE_JOIN_WAIT_MS
+    while ((await w.request({ type: 'status' }, 60_000)).joined <= i && Date.now() < deadline) await sleep(250)
+  }
+  const { nodes } = await w.request({ type: 'collect' }, 120_000)
+  o.log(`late newcomers joined in ${nodes.map(r => Number.isFinite(r.joinMs) ? `${(r.joinMs / 1000).toFixed(1)} s` : 'never').join(', ')}`)
+  return nodes.map(r => r.joinMs)
 }
 
 /** The byte counters and connections of every worker at one moment, summed */
@@ -316,6 +356,7 @@ export function describeScaleSim (rs: ScaleSimResult[]): string {
     ['rules', r => r.rules],
     ['joined (of nodes + seeder)', r => `${r.joined} of ${r.nodes + 1}`],
     ['join time p50 / p99 / max (s)', r => `${f(r.join.median / 1000, 1)} / ${f(r.join.p99 / 1000, 1)} / ${f(r.join.max / 1000, 1)}`],
+    ['late newcomers, one at a time from the first node: joined; join p50 / max (s)', r => r.late === 0 ? '-' : `${r.lateJoined} of ${r.late}; ${f(r.lateJoin.median / 1000, 1)} / ${f(r.lateJoin.max / 1000, 1)}`],
     ['connections per node min / median / max', r => `${r.connections.min} / ${r.connections.median} / ${r.connections.max}`],
     ['connections needed (kad closest, both ways, ∪ gossip mesh) min / median / max', r => `${r.needed.min} / ${r.needed.median} / ${r.needed.max}`],
     ['gossipsub mesh peers over all topics min / median / max', r => `${r.meshUnion.min} / ${r.meshUnion.median} / ${r.meshUnion.max}`],
