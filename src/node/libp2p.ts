@@ -93,6 +93,15 @@ export const GOSSIP_DEGREE = { D: 4, Dlo: 3, Dhi: 6, Dscore: 2, Dlazy: 3 }
  * @default 1
  */
 export const GOSSIP_IHAVE_HEARTBEATS = 1
+/**
+ * The share of a topic's non-mesh peers sent IHAVE each heartbeat, when that is more than `Dlazy`.
+ * js-gossipsub's 0.25 made it a quarter of them: with ~30 connections about 6 peers, not `Dlazy`'s 3, and
+ * each IHAVE is a frame of its own to each. 0: exactly `Dlazy` peers, whatever the node's connections, so
+ * IHAVE gossip stays flat in the mesh size (docs/bench.md).
+ *
+ * @default 0
+ */
+export const GOSSIP_IHAVE_FACTOR = 0
 /** @default 128 bytes: smaller messages are cheaper to receive twice than to refuse with an IDONTWANT */
 export const GOSSIP_IDONTWANT_MIN_BYTES = 128
 
@@ -256,6 +265,7 @@ export async function createSkylineLibp2p (opts: Libp2pOptions): Promise<Skyline
         floodPublish: opts.floodPublish ?? true,
         ...GOSSIP_DEGREE,
         mcacheGossip: GOSSIP_IHAVE_HEARTBEATS,
+        gossipFactor: GOSSIP_IHAVE_FACTOR,
         idontwantMinDataSize: GOSSIP_IDONTWANT_MIN_BYTES,
         emitSelf: false,
         allowedTopics: TOPIC_NAMES.map(stringifyTopic),
