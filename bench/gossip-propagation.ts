@@ -37,7 +37,7 @@ import { parseArgs } from 'node:util'
 import { Worker, cpuTicks } from './lib/worker.ts'
 import type { WorkerReply, WorkerRequest } from './lib/gossip-worker.ts'
 import { preparePayloads } from './lib/gossip-payload.ts'
-import { reportFigures } from './lib/summary.ts'
+import { reportFigures, sleep, waitForCount } from './lib/summary.ts'
 
 const ROOT = resolve(import.meta.dirname, '..')
 const WORKER = join(ROOT, 'bench/lib/gossip-worker.ts')
@@ -79,7 +79,6 @@ const IDLE_CPU_S = num('idle-cpu-s', 1)
 const REAL_NODES = num('real-nodes', 0)
 const REAL_IDLE_S = num('real-idle-s', 0)
 
-const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 const log = (line: string): void => { process.stderr.write(`[bench] ${line}\n`) }
 
 /** CPU used by `pids` together over `ms`, in percent of one core (clock ticks are 1/100 s on Linux) */
@@ -185,12 +184,7 @@ async function gossipBench (dir: string): Promise<{ delays: number[], expected: 
     const publishMs = summary(published.map(p => p.publishMs))
     log(`${published.length} of ${MESSAGES} publish() calls returned, in min ${f1(publishMs.min)}, median ${f1(publishMs.median)}, max ${f1(publishMs.max)} ms; recipients min ${Math.min(...published.map(p => p.recipients))}`)
     const expected = MESSAGES * (NODES - 1)
-    const deadline = Date.now() + 10_000
-    for (;;) {
-      const got = (await Promise.all(workers.map(async w => w.request({ type: 'status' })))).reduce((a, s) => a + s.received, 0)
-      if (got >= expected || Date.now() > deadline) break
-      await sleep(100)
-    }
+    await waitForCount(async () => (await Promise.all(workers.map(async w => w.request({ type: 'status' })))).reduce((a, s) => a + s.received, 0), expected, 10_000, 100)
     log(`published ${MESSAGES} messages in ${Date.now() - t2} ms`)
     // CPU the mesh spent on the messages: all workers' CPU time over the publishing window, less the idle rate
     const windowS = (Date.now() - tp0) / 1000

@@ -47,7 +47,7 @@ import { jobKey } from '../src/rules/job.ts'
 import { createControl } from '../src/protocols/control.ts'
 import { assignBuilders } from '../src/rules/assignment.ts'
 import { buildHash } from '../src/rules/build-hash.ts'
-import { reportFigures } from './lib/summary.ts'
+import { reportFigures, sleep, waitForCount } from './lib/summary.ts'
 import { candidateCount } from '../src/rules/assignment.ts'
 
 const ROOT = resolve(import.meta.dirname, '..')
@@ -100,7 +100,6 @@ if (REPLICAS > NODES || QUORUM > REPLICAS || 2 * QUORUM <= REPLICAS) {
   process.exit(2)
 }
 
-const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 const log = (line: string): void => { process.stderr.write(`[bench] ${line}\n`) }
 
 function quantile (sorted: number[], q: number): number {
@@ -236,13 +235,7 @@ async function run (dir: string): Promise<void> {
     }
     await Promise.all(tasks)
     const expected = JOBS * NODES
-    const deadline = Date.now() + WAIT_S * 1000
-    let got = 0
-    for (;;) {
-      got = (await Promise.all(workers.map(async w => w.request({ type: 'status' })))).reduce((a, s) => a + s.verdicts, 0)
-      if (got >= expected || Date.now() > deadline) break
-      await sleep(250)
-    }
+    const got = await waitForCount(async () => (await Promise.all(workers.map(async w => w.request({ type: 'status' })))).reduce((a, s) => a + s.verdicts, 0), expected, WAIT_S * 1000, 250)
     const runS = (Date.now() - tRun) / 1000
     const busyCpuS = (ticks() - ticks0) / 100 - idleRate * runS
     log(`run took ${runS.toFixed(1)} s; ${got} of ${expected} agreed verdicts`)

@@ -16,7 +16,7 @@ import type { Connections, SimNodeRecord, SimReply, SimRequest } from './sim-wor
 import { addCounters, controlBytes, describeRoleBytes, roleBytes, type ConnectionChurn, type Counters, type RoleBytes } from './sim-bytes.ts'
 import { makeSignedSrpms } from '../../test/helpers/srpms.ts'
 import { generateAnnouncerKey } from '../../src/protocols/signing.ts'
-import { sleep, spread, type Spread } from './summary.ts'
+import { sleep, spread, waitForCount, type Spread } from './summary.ts'
 import type { PanelParams } from '../../src/rules/panel.ts'
 
 const WORKER = resolve(import.meta.dirname, 'sim-worker.ts')
@@ -156,13 +156,7 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
     o.log(`${o.nodes} nodes in ${nWorkers} processes and a seeder started in ${((Date.now() - t0) / 1000).toFixed(1)} s; waiting for them to join`)
 
     const status = async (): Promise<Array<Extract<SimReply, { type: 'status' }>>> => Promise.all(workers.map(async w => w.request({ type: 'status' }, 180_000)))
-    const joinDeadline = Date.now() + o.joinS * 1000
-    for (;;) {
-      const st = await status()
-      const joined = st.reduce((a, s) => a + s.joined, 0)
-      if (joined >= o.nodes + 1 || Date.now() > joinDeadline) break
-      await sleep(1000)
-    }
+    await waitForCount(async () => (await status()).reduce((a, s) => a + s.joined, 0), o.nodes + 1, o.joinS * 1000, 1000)
     if ((o.settleS ?? 0) > 0) {
       o.log(`joined; settling for ${o.settleS} s`)
       await sleep(o.settleS! * 1000)
@@ -193,12 +187,7 @@ export async function runScaleSim (o: ScaleSimOptions): Promise<ScaleSimResult> 
       announced.set(r.job, r.at)
     }
     const expected = announced.size * (o.nodes + 1)
-    const deadline = Date.now() + o.waitS * 1000
-    for (;;) {
-      const got = (await status()).reduce((a, s) => a + s.finals, 0)
-      if (got >= expected || Date.now() > deadline) break
-      await sleep(500)
-    }
+    await waitForCount(async () => (await status()).reduce((a, s) => a + s.finals, 0), expected, o.waitS * 1000, 500)
     const windowS = (Date.now() - tRun) / 1000
     const cpuS = (ticks() - run0) / 100 - idleRate * windowS
     const bytes1 = await readBytes()
@@ -293,8 +282,7 @@ async function joinLate (o: ScaleSimOptions, dir: string, bootstrap: string[], a
   workers.push(w)
   for (let i = 0; i < late; i++) {
     await w.request({ type: 'start', first: o.nodes + 1 + i, count: 1, dataDir: dir, bootstrap, announcers, keyring, maxConnections: o.maxConnections }, 120_000)
-    const deadline = Date.now() + LATE_JOIN_WAIT_MS
-    while ((await w.request({ type: 'status' }, 60_000)).joined <= i && Date.now() < deadline) await sleep(250)
+    await waitForCount(async () => (await w.request({ type: 'status' }, 60_000)).joined, i + 1, LATE_JOIN_WAIT_MS, 250)
   }
   const { nodes } = await w.request({ type: 'collect' }, 120_000)
   o.log(`late newcomers joined in ${nodes.map(r => Number.isFinite(r.joinMs) ? `${(r.joinMs / 1000).toFixed(1)} s` : 'never').join(', ')}`)

@@ -62,3 +62,16 @@ export const f1 = (x: number): string => Number.isFinite(x) ? x.toFixed(1) : '-'
 export const f2 = (x: number): string => Number.isFinite(x) ? x.toFixed(2) : '-'
 
 export const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+
+/**
+ * Asks `count` every `everyMs` until it reaches `target` or `timeoutMs` has passed, and returns its last
+ * answer: how the multi-process benches wait for their workers' deliveries, verdicts or joins.
+ */
+export async function waitForCount (count: () => Promise<number>, target: number, timeoutMs: number, everyMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const got = await count()
+    if (got >= target || Date.now() > deadline) return got
+    await sleep(everyMs)
+  }
+}
